@@ -1,0 +1,21 @@
+"""minidl: the core of Keras in readable NumPy.
+
+    import minidl as keras
+    model = keras.Sequential([keras.layers.Dense(512, activation="relu", input_shape=(784,)),
+                              keras.layers.Dense(10, activation="softmax")])
+
+Where the maths lives: layers.py (Dense forward/backward), activations.py, losses.py,
+optimizers.py, metrics.py; the training loop is training.py.
+"""
+from minidl import (activations, callbacks, config, datasets, initializers, layers, losses,
+                    metrics, models, optimizers, utils)
+from minidl.layers import Input
+from minidl.models import Model, Sequential
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Input", "Model", "Sequential", "activations", "callbacks", "config", "datasets",
+    "initializers", "layers", "losses", "metrics", "models", "optimizers", "utils",
+    "__version__",
+]

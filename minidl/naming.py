@@ -1,0 +1,27 @@
+"""Automatic names as Keras makes them: snake_case class name + a process-wide counter per prefix.
+
+The first object gets the bare name ("dense"), then "dense_1", "dense_2", ...
+`clear_session()` resets the counters, like `keras.backend.clear_session()`.
+"""
+import re
+from collections import defaultdict
+
+_counters = defaultdict(int)
+
+
+def to_snake_case(name):
+    """'InputLayer' -> 'input_layer', 'Dense' -> 'dense'."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def auto_name(prefix):
+    """Return `prefix` the first time, then `prefix_1`, `prefix_2`, ..."""
+    count = _counters[prefix]
+    _counters[prefix] += 1
+    return prefix if count == 0 else f"{prefix}_{count}"
+
+
+def clear_session():
+    """Forget every name handed out so far."""
+    _counters.clear()

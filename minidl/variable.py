@@ -1,0 +1,37 @@
+"""Variable: one trainable array with its gradient and its name, e.g. "dense/kernel"."""
+import numpy as np
+
+
+class Variable:
+    """A parameter: its value, the gradient of the loss with respect to it, and its name.
+
+    Layers own their Variables; `backward` writes `grad`; optimizers read `grad` and
+    update `value` in place. Keeping the two side by side is what lets a learner print
+    a weight next to its gradient.
+    """
+
+    def __init__(self, value, name, trainable=True):
+        self.value = value
+        self.grad = np.zeros_like(value)
+        self.name = name  # e.g. "kernel"
+        self.path = name  # e.g. "dense/kernel", set by the owning layer
+        self.trainable = trainable
+
+    @property
+    def shape(self):
+        return self.value.shape
+
+    @property
+    def dtype(self):
+        return self.value.dtype
+
+    def numpy(self):
+        """A copy of the value, like `keras.Variable.numpy()`."""
+        return self.value.copy()
+
+    def assign(self, value):
+        """Overwrite the value in place (shape and dtype are kept)."""
+        self.value[...] = value
+
+    def __repr__(self):
+        return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}>"
