@@ -1,0 +1,42 @@
+"""The loss and gradients Keras's fit would use on one batch, aligned with minidl's.
+
+`keras_loss_and_gradients(model, x, y)` mirrors `minidl_model.loss_and_gradients(x, y)`:
+the compiled loss in training mode, and one gradient per trainable weight in
+`get_weights()` order.
+"""
+import numpy as np
+import tensorflow as tf
+
+import keras
+
+
+def keras_cast(x, y, loss):
+    """Cast inputs the way Keras's fit does: floats to float32, integer labels kept."""
+    x = np.asarray(x)
+    x = x.astype(keras.backend.floatx()) if x.dtype.kind in "fiub" else x
+    y = np.asarray(y)
+    if y.dtype.kind == "f":
+        y = y.astype(keras.backend.floatx())
+    return x, y
+
+
+def keras_loss_and_gradients(model, x, y):
+    """(loss, [grad per trainable weight]) for one batch, exactly as `fit` computes them."""
+    x, y = keras_cast(x, y, model.loss)
+    with tf.GradientTape() as tape:
+        y_pred = model(x, training=True)
+        loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
+    grads = tape.gradient(loss, model.trainable_weights)
+    return float(loss), [np.asarray(g) for g in grads]
+
+
+def keras_forward(model, x):
+    """Every layer's output for x (inference mode), in layer order."""
+    outputs = []
+    h = np.asarray(x, keras.backend.floatx())
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        h = np.asarray(layer(h))
+        outputs.append(h)
+    return outputs
