@@ -250,9 +250,12 @@ class Adam(Optimizer):
 
     def update_step(self, index, g, w, lr):
         m, v, tmp = self.momentums[index], self.velocities[index], self._scratch[index]
-        t = self.const(self.iterations + 1, w)
-        beta_1_power = np.power(self.const(self.beta_1, w), t)
-        beta_2_power = np.power(self.const(self.beta_2, w), t)
+        t = self.iterations + 1
+        # beta**t of the float32 betas, computed in double and rounded once. TensorFlow's
+        # own float32 pow can differ from this in the last bit for some t, so Adam agrees
+        # with Keras to a few ULPs rather than bit for bit.
+        beta_1_power = self.const(float(self.const(self.beta_1, w)) ** t, w)
+        beta_2_power = self.const(float(self.const(self.beta_2, w)) ** t, w)
         alpha = lr * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
         # m = m + (g - m) * (1 - beta_1)
         np.subtract(g, m, out=tmp)
