@@ -1,0 +1,169 @@
+"""The progress bar `fit`, `evaluate` and `predict` print: the same bytes as `keras.utils.Progbar`.
+
+    938/938 ━━━━━━━━━━━━━━━━━━━━ 3s 2ms/step - accuracy: 0.8916 - loss: 0.3733
+
+Keras's ProgbarLogger passes the model's running means (`stateless_metrics=set()`), so the bar
+shows every value as given and does no averaging of its own. This module uses the standard
+library only. The reference is `keras/src/utils/progbar.py`.
+"""
+import os
+import re
+import sys
+import time
+
+_now = time.time  # The clock; tests replace it to get deterministic timings.
+
+BOLD, GREEN, WHITE, RESET = "\x1b[1m", "\x1b[32m", "\x1b[37m", "\x1b[0m"
+_ANSI_CODE = re.compile(r"\x1b\[\d+m")
+_BAR_CHAR = "\u2501"  # "━", a heavy horizontal line
+
+
+def _visible_len(text):
+    """Length of `text` on screen, ANSI colour codes excluded."""
+    return len(_ANSI_CODE.sub("", text))
+
+
+def _format_eta(eta):
+    """Seconds left as '7s', '1:05' or '1:00:05' (truncated, like Keras)."""
+    if eta > 3600:
+        return "%d:%02d:%02d" % (eta // 3600, (eta % 3600) // 60, eta % 60)
+    if eta > 60:
+        return "%d:%02d" % (eta // 60, eta % 60)
+    return "%ds" % eta
+
+
+def _format_time_per_unit(seconds, unit_name):
+    """' 2s/step', ' 13ms/step' or ' 850us/step' (with the leading space)."""
+    if seconds >= 1 or seconds == 0:
+        return f" {seconds:.0f}s/{unit_name}"
+    if seconds >= 1e-3:
+        return f" {seconds * 1000.0:.0f}ms/{unit_name}"
+    return f" {seconds * 1000000.0:.0f}us/{unit_name}"
+
+
+def _format_value(value, use_abs):
+    """'0.3733', or '3.6084e-04' for small values; verbose=2 compares without abs()."""
+    big = abs(value) > 1e-3 if use_abs else value > 1e-3
+    return f"{value:.4f}" if big else f"{value:.4e}"
+
+
+def _write(message):
+    """Write to the current sys.stdout (so captured and notebook output work) and flush."""
+    try:
+        sys.stdout.write(message)
+    except UnicodeEncodeError:  # e.g. a cp1252 pipe: fall back to Keras 2's "=" bar
+        sys.stdout.write(message.replace(_BAR_CHAR, "="))
+    sys.stdout.flush()
+
+
+class Progbar:
+    """A progress bar that redraws one line (verbose=1) or prints one line at the end (verbose=2).
+
+    Args:
+        target: Total number of steps expected, or None if unknown.
+        width: Width of the bar, in characters.
+        verbose: 0 (silent), 1 (a live bar) or 2 (one line when finished).
+        interval: Minimum time in seconds between two redraws of the live bar.
+        unit_name: Name of a step in the time-per-step field ("step" or "sample").
+    """
+
+    def __init__(self, target, width=20, verbose=1, interval=0.05, unit_name="step"):
+        self.target = target
+        self.width = width
+        self.verbose = verbose
+        self.interval = interval
+        self.unit_name = unit_name
+        # Keras redraws in place with "\b" and "\r" on any POSIX system, in a notebook or a
+        # terminal; elsewhere it starts a new line for every update.
+        self._dynamic_display = (
+            (hasattr(sys.stdout, "isatty") and sys.stdout.isatty())
+            or "ipykernel" in sys.modules
+            or "posix" in sys.modules
+            or "PYCHARM_HOSTED" in os.environ
+        )
+        self._values = {}  # name -> latest value; dicts keep first-seen order
+        self._start = _now()
+        self._last_update = 0
+        self._time_after_first_step = None
+        self._prev_total_width = 0
+
+    def update(self, current, values=None, finalize=None):
+        """Record `values` (a list of (name, value) pairs) at step `current` and redraw.
+
+        Args:
+            current: Index of the current step (1-based).
+            values: List of `(name, value)` pairs, shown as given.
+            finalize: Whether this is the last update; defaults to `current >= target`.
+        """
+        if finalize is None:
+            finalize = self.target is not None and current >= self.target
+        for name, value in values or []:
+            self._values[name] = value  # recorded even if this redraw is throttled
+        now = _now()
+        time_per_unit = self._estimate_step_duration(current, now)
+
+        if self.verbose == 1:
+            if now - self._last_update < self.interval and not finalize:
+                return
+            _write(self._live_line(current, now, time_per_unit, finalize))
+        elif self.verbose == 2 and finalize and self._has_target():
+            _write(self._final_line(current, now, time_per_unit))
+        self._last_update = now
+
+    def _has_target(self):
+        """Whether the number of steps is known (and positive)."""
+        return self.target is not None and self.target > 0
+
+    def _live_line(self, current, now, time_per_unit, finalize):
+        """The verbose=1 message: erase the previous line, then count, bar, times, metrics."""
+        if self._has_target():
+            digits = len(str(int(self.target)))
+            count = f"%{digits}d/%d" % (current, self.target)
+            done = int(self.width * float(current) / self.target)
+            bar = f"{BOLD}{count}{RESET} "
+            if done > 0:
+                bar += f"{GREEN}{_BAR_CHAR * done}{RESET}"
+            bar += f"{WHITE}{_BAR_CHAR * (self.width - done)}{RESET}"  # even when empty
+        else:
+            bar = "%7d/Unknown" % current
+
+        if self._has_target() and not finalize:
+            eta = time_per_unit * (self.target - current)
+            info = f" {BOLD}{_format_eta(eta)}{RESET}"
+        else:
+            info = f" {BOLD}{now - self._start:.0f}s{RESET}"  # elapsed time
+        info += _format_time_per_unit(time_per_unit, self.unit_name)
+        for name, value in self._values.items():
+            info += f" - {name}: {_format_value(value, use_abs=True)}"
+
+        message = "\b" * self._prev_total_width + "\r" if self._dynamic_display else "\n"
+        message += bar + info
+        total_width = _visible_len(bar + info)
+        if self._prev_total_width > total_width:
+            message += " " * (self._prev_total_width - total_width)  # hide the older, longer line
+        if finalize:
+            message += "\n"
+        self._prev_total_width = total_width
+        return message
+
+    def _final_line(self, current, now, time_per_unit):
+        """The verbose=2 line: '3/3 - 0s - 13ms/step - loss: 0.6150'."""
+        digits = len(str(int(self.target)))
+        count = f"%{digits}d/%d" % (current, self.target)
+        line = f"{count} - {now - self._start:.0f}s"
+        line += " -" + _format_time_per_unit(time_per_unit, self.unit_name)
+        for name, value in self._values.items():
+            line += f" - {name}: {_format_value(value, use_abs=False)}"
+        return line + "\n"
+
+    def _estimate_step_duration(self, current, now):
+        """Seconds per step, leaving out the slow, non-representative first step when possible."""
+        if not current:
+            return 0
+        if self._time_after_first_step is not None and current > 1:
+            time_per_unit = (now - self._time_after_first_step) / (current - 1)
+        else:
+            time_per_unit = (now - self._start) / current
+        if current == 1:
+            self._time_after_first_step = now
+        return time_per_unit
