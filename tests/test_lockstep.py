@@ -23,7 +23,7 @@ from minidl.layers import Dense
 from minidl.models import Sequential
 from minidl.utils import set_random_seed, to_categorical
 
-pytest.importorskip("keras")
+import keras  # noqa: F401  (a missing Keras must fail, not skip)
 from reference.lockstep import LockstepRun, lockstep_fit, lockstep_steps  # noqa: E402
 
 RTOL, ATOL = 1e-5, 1e-6
@@ -55,7 +55,7 @@ def assert_weights_agree(run):
 
 def lab_e1_data():
     """The lab's E1 training rows: 800 of 1000 points, split as the lab splits them."""
-    model_selection = pytest.importorskip("sklearn.model_selection")
+    from sklearn import model_selection
     x, y = minidl.datasets.synthetic.sum_greater_than_one(1000, seed=42)
     x_train, x_test, y_train, y_test = model_selection.train_test_split(
         x, y, test_size=0.2, random_state=42)
@@ -126,8 +126,7 @@ def test_e4_regression_with_validation_data():
 
 # -- a 784-512-10 classifier, shrunk: digits 64-32-10, RMSprop, sparse cross-entropy --------
 def test_digits_classifier_partial_last_batch():
-    digits = pytest.importorskip("minidl.datasets.digits")
-    pytest.importorskip("sklearn")
+    from minidl.datasets import digits
     (x, y), _ = digits.load_data()
     x = x[:300].reshape(300, 64).astype("float32") / 16  # (300, 64) in [0, 1]
     y = y[:300]

@@ -8,8 +8,8 @@ from minidl.layers import Dense
 from minidl.models import Sequential
 from minidl.utils import set_random_seed
 
-pytest.importorskip("keras")
-pytest.importorskip("matplotlib")
+import keras  # noqa: F401  (a missing Keras must fail, not skip)
+import matplotlib  # noqa: F401
 import matplotlib.image  # noqa: E402
 
 from reference.report import side_by_side, slugify  # noqa: E402
