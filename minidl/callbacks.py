@@ -67,14 +67,31 @@ class CallbackList:
             callback.set_model(model)
             callback.set_params(params)
 
-    def call(self, hook, *args):
+    def _call(self, hook, index, logs):
+        # Keras passes logs by keyword, and always a dict.
+        logs = {} if logs is None else logs
         for callback in self.callbacks:
-            getattr(callback, hook)(*args)
+            if index is None:
+                getattr(callback, hook)(logs=logs)
+            else:
+                getattr(callback, hook)(index, logs=logs)
 
-    def __getattr__(self, hook):
-        if hook.startswith("on_"):
-            return lambda *args: self.call(hook, *args)
-        raise AttributeError(hook)
+    def on_train_begin(self, logs=None): self._call("on_train_begin", None, logs)
+    def on_train_end(self, logs=None): self._call("on_train_end", None, logs)
+    def on_epoch_begin(self, epoch, logs=None): self._call("on_epoch_begin", epoch, logs)
+    def on_epoch_end(self, epoch, logs=None): self._call("on_epoch_end", epoch, logs)
+    def on_train_batch_begin(self, batch, logs=None): self._call("on_train_batch_begin", batch, logs)
+    def on_train_batch_end(self, batch, logs=None): self._call("on_train_batch_end", batch, logs)
+    def on_test_begin(self, logs=None): self._call("on_test_begin", None, logs)
+    def on_test_end(self, logs=None): self._call("on_test_end", None, logs)
+    def on_test_batch_begin(self, batch, logs=None): self._call("on_test_batch_begin", batch, logs)
+    def on_test_batch_end(self, batch, logs=None): self._call("on_test_batch_end", batch, logs)
+    def on_predict_begin(self, logs=None): self._call("on_predict_begin", None, logs)
+    def on_predict_end(self, logs=None): self._call("on_predict_end", None, logs)
+    def on_predict_batch_begin(self, batch, logs=None):
+        self._call("on_predict_batch_begin", batch, logs)
+    def on_predict_batch_end(self, batch, logs=None):
+        self._call("on_predict_batch_end", batch, logs)
 
 
 class History(Callback):

@@ -179,7 +179,7 @@ class Trainer:
         batch_size = data.check_batch_size(batch_size)
         epochs = data.check_non_negative_int("epochs", epochs)
         initial_epoch = data.check_non_negative_int("initial_epoch", initial_epoch)
-        verbose = data.check_verbose(verbose)
+        verbose_as_passed, verbose = verbose, data.check_verbose(verbose)
         if not isinstance(shuffle, (bool, np.bool_)):
             raise ValueError(f"Argument `shuffle` must be True or False. Received: shuffle={shuffle!r}")
         data.check_validation_split(validation_split)
@@ -203,7 +203,7 @@ class Trainer:
         n, steps = len(x), math.ceil(len(x) / batch_size)
         callback_list = callbacks_module.CallbackList(
             callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-            verbose=verbose, epochs=epochs, steps=steps)
+            verbose=verbose_as_passed, epochs=epochs, steps=steps)
         self.stop_training = False
         callback_list.on_train_begin()
         epoch_logs = {}
