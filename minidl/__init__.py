@@ -8,14 +8,15 @@ Where the maths lives: layers.py (Dense forward/backward), activations.py, losse
 optimizers.py, metrics.py; the training loop is training.py.
 """
 from minidl import (activations, callbacks, config, datasets, initializers, layers, losses,
-                    metrics, models, optimizers, utils)
+                    metrics, models, optimizers, saving, utils)
 from minidl.layers import Input
-from minidl.models import Model, Sequential
+from minidl.models import Model, Sequential, load_model
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Input", "Model", "Sequential", "activations", "callbacks", "config", "datasets",
-    "initializers", "layers", "losses", "metrics", "models", "optimizers", "utils",
+    "initializers", "layers", "load_model", "losses", "metrics", "models", "optimizers",
+    "saving", "utils",
     "__version__",
 ]

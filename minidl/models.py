@@ -6,10 +6,6 @@
 Both build the same thing: a list of layers from input to output, run one after another.
 Training (compile, fit, evaluate, predict) lives in training.py.
 """
-import os
-import tempfile
-import zipfile
-
 import numpy as np
 
 from minidl import naming
@@ -150,41 +146,23 @@ class Model(Trainer):
     def count_params(self):
         return sum(layer.count_params() for layer in self._layers)
 
+    def save(self, filepath):
+        """Write the whole model to a Keras 3 `.keras` file (see saving.py)."""
+        from minidl import saving  # saving.py builds models, so it is imported when needed
+
+        saving.save_model(self, filepath)
+
     def save_weights(self, filepath):
-        """Write every weight to `name.weights.npz` (no pickle), atomically."""
-        filepath = os.fspath(filepath)
-        if not filepath.endswith(".weights.npz"):
-            raise ValueError(
-                "The filename must end in `.weights.npz`. "
-                f"Received: filepath={filepath}"
-            )
-        arrays = {f"{i:04d}:{w.path}": w.value for i, w in enumerate(self.weights)}
-        directory = os.path.dirname(os.path.abspath(filepath))
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, filepath)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        """Write every weight to `name.weights.npz` (no pickle) or Keras's `name.weights.h5`."""
+        from minidl import saving
+
+        saving.save_weights(self, filepath)
 
     def load_weights(self, filepath):
-        """Read weights written by `save_weights`; the model is untouched if anything is wrong."""
-        filepath = os.fspath(filepath)
-        if not os.path.exists(filepath):
-            raise FileNotFoundError(f"No weights file at {filepath!r}.")
-        try:
-            with np.load(filepath, allow_pickle=False) as data:
-                keys = sorted(data.files)
-                arrays = [data[k] for k in keys]
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-            raise ValueError(
-                f"Could not read weights from {filepath!r}: the file is not a valid "
-                f".weights.npz file ({error})."
-            ) from None
-        self.set_weights(arrays)
+        """Read weights saved by `save_weights` (or Keras); a bad file leaves the model as it was."""
+        from minidl import saving
+
+        saving.load_weights(self, filepath)
 
     # -- printing -----------------------------------------------------------------------
     def summary(self, line_length=None, positions=None, print_fn=None):
@@ -195,6 +173,13 @@ class Model(Trainer):
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def load_model(filepath, compile=True):
+    """Rebuild a model from a Keras 3 `.keras` file (see saving.py)."""
+    from minidl import saving
+
+    return saving.load_model(filepath, compile=compile)
 
 
 def _trace_chain(inputs, outputs):

@@ -1,0 +1,379 @@
+"""Saving in Keras 3's formats: files move both ways between minidl and Keras.
+
+What is checked: minidl's files open in Keras and predict the same numbers (and the other way
+round); the config.json and HDF5 layout are the ones Keras itself writes for the same model;
+optimizer state survives the trip (one more training step agrees); bad files give clear errors
+and leave the model untouched; a crash mid-save leaves the old file; h5py stays optional.
+"""
+import json
+import os
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+import keras
+import minidl
+from minidl import saving
+from minidl.layers import Activation, Dense, Input
+from minidl.models import load_model
+
+RTOL, ATOL = 1e-5, 1e-6
+X = np.random.default_rng(0).normal(size=(7, 4)).astype(np.float32)  # (N,D) = (7,4)
+LABELS = np.array([0, 1, 2, 0, 1, 2, 0])
+
+
+def close(a, b, rtol=RTOL, atol=ATOL):
+    np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64),
+                               rtol=rtol, atol=atol)
+
+
+def snapshot(model):
+    return [w.copy() for w in model.get_weights()]
+
+
+def assert_unchanged(model, before):
+    for w, w0 in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(w, w0)
+
+
+# Architectures as (class, kwargs) pairs, so each test can build them in minidl or in Keras.
+STACKS = {
+    "relu-softmax": [(Dense, dict(units=5, activation="relu")),
+                     (Dense, dict(units=3, activation="softmax"))],
+    "sigmoid-linear": [(Dense, dict(units=6, activation="sigmoid")),
+                       (Dense, dict(units=1, activation="linear"))],
+    "activation-layers": [(Dense, dict(units=5)), (Activation, dict(activation="tanh")),
+                          (Dense, dict(units=3, use_bias=False)),
+                          (Activation, dict(activation="softmax"))],
+}
+KERAS_CLASSES = {Dense: keras.layers.Dense, Activation: keras.layers.Activation}
+
+
+def minidl_model(stack, functional=False):
+    layers = [cls(name=f"layer_{i}", **kwargs) for i, (cls, kwargs) in enumerate(STACKS[stack])]
+    if functional:
+        x = y = Input((4,), name="features")
+        for layer in layers:
+            y = layer(y)
+        return minidl.Model(x, y, name="chain")
+    return minidl.Sequential([Input((4,), name="features")] + layers, name="stack")
+
+
+def keras_model(stack, functional=False):
+    layers = [KERAS_CLASSES[cls](name=f"layer_{i}", **kwargs)
+              for i, (cls, kwargs) in enumerate(STACKS[stack])]
+    if functional:
+        x = y = keras.Input((4,), name="features")
+        for layer in layers:
+            y = layer(y)
+        return keras.Model(x, y, name="chain")
+    return keras.Sequential([keras.Input((4,), name="features")] + layers, name="stack")
+
+
+def assert_same_model(ours, theirs):
+    """Same layer names, same weights, same predictions."""
+    assert ours.name == theirs.name
+    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers]
+    for w, w0 in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_array_equal(w, w0)
+    close(ours.predict(X, verbose=0), theirs.predict(X, verbose=0))
+
+
+# -- minidl -> Keras --------------------------------------------------------------------------
+@pytest.mark.parametrize("functional", [False, True], ids=["sequential", "functional"])
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_a_minidl_model_saved_as_keras_loads_in_keras(tmp_path, stack, functional):
+    model = minidl_model(stack, functional)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert type(loaded).__name__ == ("Functional" if functional else "Sequential")
+    assert_same_model(model, loaded)
+
+
+def test_keras_reads_the_minidl_archive_as_its_own(tmp_path):
+    """Same members, metadata keys and config.json as Keras writes (initializer details aside)."""
+    minidl_model("activation-layers").save(tmp_path / "ours.keras")
+    keras_model("activation-layers").save(tmp_path / "theirs.keras")
+
+    def read(name):
+        with zipfile.ZipFile(tmp_path / name) as zf:
+            members = [(info.filename, info.compress_type) for info in zf.infolist()]
+            return members, json.loads(zf.read("metadata.json")), json.loads(zf.read("config.json"))
+
+    def comparable(config):  # drop what is not part of the model: object ids, seeds
+        if isinstance(config, dict):
+            return {key: ("init" if key.endswith("_initializer") else comparable(value))
+                    for key, value in config.items() if key != "shared_object_id"}
+        if isinstance(config, list):
+            return [comparable(value) for value in config]
+        return config
+
+    (members, metadata, config), (members_k, metadata_k, config_k) = read("ours.keras"), read(
+        "theirs.keras")
+    assert members == members_k == [("metadata.json", zipfile.ZIP_STORED),
+                                    ("config.json", zipfile.ZIP_STORED),
+                                    ("model.weights.h5", zipfile.ZIP_STORED)]
+    assert metadata["keras_version"] == metadata_k["keras_version"] == keras.__version__
+    assert len(metadata["date_saved"]) == len(metadata_k["date_saved"])  # 2025-01-31@09:30:00
+    assert comparable(config) == comparable(config_k)
+
+
+@pytest.mark.parametrize("functional", [False, True], ids=["sequential", "functional"])
+def test_weights_h5_layout_matches_keras(tmp_path, functional):
+    import h5py
+    minidl_model("activation-layers", functional).save_weights(tmp_path / "ours.weights.h5")
+    keras_model("activation-layers", functional).save_weights(tmp_path / "theirs.weights.h5")
+
+    def layout(name):
+        entries = {}
+        with h5py.File(tmp_path / name, "r") as h5:
+            h5.visititems(lambda path, obj: entries.__setitem__(
+                path, (getattr(obj, "shape", None), dict(obj.attrs))))
+        return entries
+
+    assert layout("ours.weights.h5") == layout("theirs.weights.h5")
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd_momentum", "rmsprop_centered"])
+def test_a_trained_minidl_model_continues_training_in_keras(tmp_path, optimizer):
+    """Optimizer slots land in Keras's order: one more step gives the same weights."""
+    make = {"adam": lambda: minidl.optimizers.Adam(learning_rate=0.01),
+            "sgd_momentum": lambda: minidl.optimizers.SGD(learning_rate=0.1, momentum=0.9),
+            "rmsprop_centered": lambda: minidl.optimizers.RMSprop(momentum=0.5, centered=True)}
+    model = minidl_model("relu-softmax")
+    model.compile(optimizer=make[optimizer](), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(X, LABELS, batch_size=4, epochs=2, verbose=0)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert type(loaded.optimizer).__name__ == type(model.optimizer).__name__
+    assert int(loaded.optimizer.iterations.numpy()) == model.optimizer.iterations == 4
+    for theirs, ours in zip(loaded.optimizer.variables, model.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(theirs), ours)
+    model.train_on_batch(X, LABELS)
+    loaded.train_on_batch(X, LABELS)
+    for ours, theirs in zip(model.get_weights(), loaded.get_weights()):
+        close(ours, theirs)
+
+
+def test_minidl_weights_h5_load_into_keras(tmp_path):
+    model = minidl_model("sigmoid-linear", functional=True)
+    model.save_weights(tmp_path / "model.weights.h5")
+    twin = keras_model("sigmoid-linear", functional=True)
+    twin.load_weights(tmp_path / "model.weights.h5")
+    assert_same_model(model, twin)
+
+
+# -- Keras -> minidl --------------------------------------------------------------------------
+@pytest.mark.parametrize("functional", [False, True], ids=["sequential", "functional"])
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_a_keras_file_loads_in_minidl(tmp_path, stack, functional):
+    original = keras_model(stack, functional)
+    original.save(tmp_path / "model.keras")
+    model = load_model(tmp_path / "model.keras")
+    assert type(model) is (minidl.Model if functional else minidl.Sequential)
+    assert not model.compiled
+    assert_same_model(model, original)
+
+
+def test_a_trained_keras_model_continues_training_in_minidl(tmp_path):
+    original = keras_model("relu-softmax")
+    original.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01),
+                     loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    original.fit(X, LABELS, batch_size=4, epochs=2, verbose=0)
+    original.save(tmp_path / "model.keras")
+    model = load_model(tmp_path / "model.keras")
+    assert model.compiled and isinstance(model.optimizer, minidl.optimizers.Adam)
+    assert model.optimizer.learning_rate == np.float32(0.01)
+    assert model.optimizer.iterations == 4
+    for ours, theirs in zip(model.optimizer.variables, original.optimizer.variables):
+        np.testing.assert_array_equal(ours, np.asarray(theirs))
+    assert_same_model(model, original)
+    model.train_on_batch(X, LABELS)
+    original.train_on_batch(X, LABELS)
+    for ours, theirs in zip(model.get_weights(), original.get_weights()):
+        close(ours, theirs)
+    assert not load_model(tmp_path / "model.keras", compile=False).compiled
+
+
+def test_keras_weights_h5_load_into_minidl(tmp_path):
+    original = keras_model("activation-layers")
+    original.save_weights(tmp_path / "model.weights.h5")
+    model = minidl_model("activation-layers")
+    model.load_weights(tmp_path / "model.weights.h5")
+    assert_same_model(model, original)
+    original.save(tmp_path / "model.keras")  # load_weights also reads a .keras file's weights
+    other = minidl_model("activation-layers")
+    other.load_weights(tmp_path / "model.keras")
+    assert_same_model(other, original)
+
+
+@pytest.mark.parametrize("layer, name", [
+    (keras.layers.Dropout(0.5, name="drop"), "Dropout"),
+    (keras.layers.BatchNormalization(name="norm"), "BatchNormalization"),
+])
+def test_an_unsupported_layer_is_named_with_the_supported_ones(tmp_path, layer, name):
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), layer]).save(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match=rf"{name}.*\['Activation', 'Dense', 'InputLayer'\]"):
+        load_model(tmp_path / "m.keras")
+
+
+def test_an_unsupported_activation_is_named(tmp_path):
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="gelu", name="g")]
+                     ).save(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match="Layer 'g'.*gelu.*relu"):
+        load_model(tmp_path / "m.keras")
+
+
+def test_models_that_are_not_one_chain_are_refused(tmp_path):
+    x = keras.Input((4,))
+    keras.Model(x, [keras.layers.Dense(2)(x), keras.layers.Dense(3)(x)]).save(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match="2 outputs; minidl models have one input and one output"):
+        load_model(tmp_path / "m.keras")
+
+
+def test_training_only_dense_options_are_dropped_with_a_warning(tmp_path):
+    original = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, kernel_regularizer="l2")])
+    original.save(tmp_path / "m.keras")
+    with pytest.warns(UserWarning, match=r"ignores \['kernel_regularizer'\]"):
+        model = load_model(tmp_path / "m.keras")
+    close(model.predict(X, verbose=0), original.predict(X, verbose=0))
+
+
+# -- bad files, bad calls --------------------------------------------------------------------
+def corrupt_copies(tmp_path, good):
+    """A copy cut in half and a file of random bytes of the same size."""
+    data = good.read_bytes()
+    truncated = tmp_path / f"truncated{''.join(good.suffixes)}"
+    truncated.write_bytes(data[: len(data) // 2])
+    garbage = tmp_path / f"garbage{''.join(good.suffixes)}"
+    garbage.write_bytes(np.random.default_rng(1).bytes(len(data)))
+    return [truncated, garbage]
+
+
+def test_truncated_and_corrupt_keras_files_give_clear_errors(tmp_path):
+    model = minidl_model("relu-softmax")
+    model.save(tmp_path / "good.keras")
+    before = snapshot(model)
+    for path in corrupt_copies(tmp_path, tmp_path / "good.keras"):
+        with pytest.raises(ValueError, match="not a valid `.keras` file"):
+            load_model(path)
+        with pytest.raises(ValueError, match="not a valid `.keras` file"):
+            model.load_weights(path)
+    no_weights = tmp_path / "no_weights.keras"
+    with zipfile.ZipFile(no_weights, "w") as zf:
+        zf.writestr("config.json", "{}")
+    with pytest.raises(ValueError, match="has no model.weights.h5"):
+        load_model(no_weights)
+    bad_config = tmp_path / "bad_config.keras"
+    with zipfile.ZipFile(tmp_path / "good.keras") as src, zipfile.ZipFile(bad_config, "w") as zf:
+        zf.writestr("config.json", '{"class_name": "Sequential"}')
+        zf.writestr("model.weights.h5", src.read("model.weights.h5"))
+    with pytest.raises(ValueError, match="config.json is not a valid Keras model config"):
+        load_model(bad_config)
+    assert_unchanged(model, before)
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing.keras")
+
+
+def test_truncated_corrupt_and_mismatched_weights_leave_the_model_untouched(tmp_path):
+    model = minidl_model("relu-softmax")
+    model.save_weights(tmp_path / "good.weights.h5")
+    model.set_weights([w + 1 for w in model.get_weights()])
+    before = snapshot(model)
+    for path in corrupt_copies(tmp_path, tmp_path / "good.weights.h5"):
+        with pytest.raises(ValueError, match="not a valid HDF5 weights file"):
+            model.load_weights(path)
+    # Same first layer, different second: nothing may be assigned, not even the first layer.
+    other = minidl.Sequential([Input((4,)), Dense(5, activation="relu"), Dense(2)])
+    other.save_weights(tmp_path / "other.weights.h5")
+    with pytest.raises(ValueError, match=r"has shape \(5, 3\).*holds shape \(5, 2\)"):
+        model.load_weights(tmp_path / "other.weights.h5")
+    deeper = minidl.Sequential([Input((4,)), Dense(5), Dense(3), Dense(3)])
+    deeper.save_weights(tmp_path / "deeper.weights.h5")
+    with pytest.raises(ValueError, match=r"layers the model does not have: \['layers/dense_2'\]"):
+        model.load_weights(tmp_path / "deeper.weights.h5")
+    assert_unchanged(model, before)
+
+
+def test_links_inside_a_weights_file_are_refused(tmp_path):
+    import h5py
+    model = minidl_model("relu-softmax")
+    model.save_weights(tmp_path / "m.weights.h5")
+    with h5py.File(tmp_path / "m.weights.h5", "a") as h5:
+        del h5["layers/dense/vars/0"]  # point the kernel at a file elsewhere on disk
+        h5["layers/dense/vars/0"] = h5py.ExternalLink("/elsewhere.h5", "/secret")
+    before = snapshot(model)
+    with pytest.raises(ValueError, match="Not allowed: the HDF5 file links"):
+        model.load_weights(tmp_path / "m.weights.h5")
+    assert_unchanged(model, before)
+
+
+def test_save_and_load_check_their_arguments(tmp_path):
+    model = minidl_model("relu-softmax")
+    with pytest.raises(ValueError, match=r"expected a `.keras` extension. Received: filepath=.*m\.h5"):
+        model.save(tmp_path / "m.h5")
+    with pytest.raises(ValueError, match=r"`.weights.npz` or `.weights.h5`"):
+        model.save_weights(tmp_path / "m.h5")
+    with pytest.raises(ValueError, match="`.keras` format only"):
+        load_model(tmp_path / "m.h5")
+    unbuilt = minidl.Sequential([Dense(3)])
+    with pytest.raises(ValueError, match="not yet been built"):
+        unbuilt.save(tmp_path / "m.keras")
+
+
+def test_minidl_round_trip_keeps_names_weights_and_compile_settings(tmp_path):
+    model = minidl_model("activation-layers", functional=True)
+    model.compile(optimizer=minidl.optimizers.SGD(learning_rate=0.05, momentum=0.5),
+                  loss=minidl.losses.CategoricalCrossentropy(from_logits=True), metrics=["mae"])
+    model.save(tmp_path / "model.keras")
+    loaded = load_model(tmp_path / "model.keras")
+    assert_same_model(loaded, model)
+    assert loaded.optimizer.get_config() == model.optimizer.get_config()
+    assert loaded.loss.from_logits and loaded._metric_identifiers == ["mae"]
+
+
+# -- atomic writes, optional h5py --------------------------------------------------------------
+@pytest.mark.parametrize("name", ["model.keras", "model.weights.h5"])
+def test_a_crash_mid_save_leaves_the_old_file_and_no_temporary_file(tmp_path, monkeypatch, name):
+    model = minidl_model("relu-softmax")
+    save = model.save if name.endswith(".keras") else model.save_weights
+    path = tmp_path / name
+    save(path)
+    old = path.read_bytes()
+    model.set_weights([w + 1 for w in model.get_weights()])
+    seen_partial = []
+
+    def write_one_layer_then_crash(h5, model):
+        h5.create_group("layers/dense/vars")["0"] = model.layers[0].kernel.value
+        seen_partial.extend(os.listdir(tmp_path))  # the half-written temporary file exists
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(saving, "_write_weights", write_one_layer_then_crash)
+    with pytest.raises(OSError, match="No space left"):
+        save(path)
+    assert len(seen_partial) == 2
+    assert path.read_bytes() == old
+    assert os.listdir(tmp_path) == [name]
+    with pytest.raises(OSError):
+        save(tmp_path / f"new_{name}")  # a first save that crashes leaves nothing behind
+    assert os.listdir(tmp_path) == [name]
+
+
+def test_without_h5py_the_error_says_how_to_install_it(tmp_path, monkeypatch):
+    model = minidl_model("relu-softmax")
+    model.save(tmp_path / "m.keras")
+    model.save_weights(tmp_path / "m.weights.h5")
+    monkeypatch.setitem(sys.modules, "h5py", None)  # makes `import h5py` fail
+    calls = [lambda: model.save(tmp_path / "n.keras"),
+             lambda: model.save_weights(tmp_path / "n.weights.h5"),
+             lambda: model.load_weights(tmp_path / "m.weights.h5"),
+             lambda: load_model(tmp_path / "m.keras")]
+    for call in calls:
+        with pytest.raises(ImportError, match=r"pip install h5py.*pip install minidl\[h5\]"):
+            call()
+    model.save_weights(tmp_path / "m.weights.npz")  # the NumPy format needs no h5py
+    model.load_weights(tmp_path / "m.weights.npz")
+    assert sorted(os.listdir(tmp_path)) == ["m.keras", "m.weights.h5", "m.weights.npz"]
