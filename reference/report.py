@@ -49,7 +49,7 @@ def slugify(title):
 def describe_model(model):
     """One line naming the layers, the optimizer and the loss, e.g. 'Dense(64, relu) -> ...'."""
     parts = []
-    for layer in model.layers:
+    for layer in model._compute_layers:  # the input layer has no activation
         activation = md_activations.serialize(layer.activation)
         units = getattr(layer, "units", None)
         parts.append(f"{type(layer).__name__}({units}, {activation})" if units
@@ -184,9 +184,10 @@ class Report:
                 # A wide pale minidl line under a thin dashed Keras one: both stay visible
                 # when, as they should, the curves lie on top of each other.
                 axes.plot(epochs, run.minidl_history[key], color=color, linestyle="-",
-                          linewidth=4, alpha=0.4, label=f"{key} minidl")
+                          marker="o", markersize=8, linewidth=4, alpha=0.4,
+                          label=f"{key} minidl")
                 axes.plot(epochs, run.keras_history[key], color=color, linestyle="--",
-                          linewidth=1.5, label=f"{key} Keras")
+                          marker="x", linewidth=1.5, label=f"{key} Keras")
             axes.set_title(metric)
             axes.set_xlabel("epoch")
             axes.xaxis.set_major_locator(MaxNLocator(integer=True))
