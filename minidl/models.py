@@ -171,6 +171,12 @@ class Model(Trainer):
 
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
 
+    def explain_step(self, x, y, weight_index=(0, 0, 0), print_fn=print):
+        """One real training step on (x, y), explained with shapes and numbers (explain.py)."""
+        from minidl.explain import explain_step
+
+        return explain_step(self, x, y, weight_index=weight_index, print_fn=print_fn)
+
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 

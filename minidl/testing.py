@@ -4,12 +4,34 @@
 
 Run it in float64 (`minidl.config.set_floatx("float64")`): in float32 the rounding of f
 (about 1e-7 relative) divided by 2h swamps the error being measured.
+
+`check_gradients` takes any of the four things a learner writes a backward pass for:
+
+    what                      scalar f that is differentiated          rows of the table
+    a model (compiled)        the loss fit minimises on (x, y)         every trainable weight
+                                                                       (+ the input x on request)
+    a layer (Dense, ...)      L = sum(w * layer(x)), w fixed random    kernel, bias, input x
+    an activation (relu, ...) L = sum(w * f(z)),     w fixed random    input z
+    a loss object             L = loss(y_true, y_pred)                 y_pred (or the logits,
+                                                                       if from_logits)
+
+The fixed random `w` makes every output unit matter with a different weight, so a backward
+pass that mixes up two units cannot pass by symmetry.
+
+A checker that never fails proves nothing. tests/test_testing_tools.py gives it deliberately
+wrong gradients (a kernel gradient 1 % too big, an activation derivative of the wrong sign, a
+loss gradient missing its factor 2) and asserts that it fails: do the same for your own code.
+
+Kinks: relu at z = 0 and mae at y_pred = y have no derivative; central differences straddling
+a kink disagree with backprop there. Keep inputs a little away from them.
 """
 import warnings
 
 import numpy as np
 
-from minidl import config
+from minidl import activations, config
+from minidl.layers import Layer
+from minidl.losses import Loss
 
 
 def numerical_gradient(f, array, h=1e-6):
@@ -48,21 +70,50 @@ class GradientCheck:
     def passed(self):
         return all(row["passed"] for row in self.rows)
 
+    @property
+    def failed(self):
+        """The names of the rows that did not pass."""
+        return [row["name"] for row in self.rows if not row["passed"]]
+
     def __str__(self):
-        lines = [f"{'parameter':<24}{'shape':<14}{'max abs err':>13}{'rel err':>11}  ok"]
+        width = max([24] + [len(r["name"]) + 2 for r in self.rows])
+        lines = [f"{'parameter':<{width}}{'shape':<14}{'max abs err':>13}{'rel err':>11}  ok"]
         for r in self.rows:
-            lines.append(f"{r['name']:<24}{str(r['shape']):<14}{r['max_abs_error']:>13.3e}"
+            lines.append(f"{r['name']:<{width}}{str(r['shape']):<14}{r['max_abs_error']:>13.3e}"
                          f"{r['relative_error']:>11.3e}  {'yes' if r['passed'] else 'NO'}")
+        if self.passed:
+            lines.append(f"all {len(self.rows)} gradients agree (relative error < "
+                         f"{self.tolerance:g})")
+        else:
+            lines.append(f"{len(self.failed)} of {len(self.rows)} gradients disagree: "
+                         + ", ".join(self.failed))
         return "\n".join(lines)
 
     __repr__ = __str__
 
 
-def check_gradients(model, x, y, h=1e-6, tolerance=1e-5, atol=1e-9):
-    """Check `model.loss_and_gradients(x, y)` against central differences for every weight.
+def check_gradients(model, x, y=None, h=1e-6, tolerance=1e-5, atol=1e-9, check_input=False,
+                    seed=0):
+    """Check backprop against central differences for a model, a layer, an activation or a loss.
 
-    Returns a GradientCheck; `result.passed` says whether every parameter's relative error
-    is below `tolerance` (or, for a gradient that is zero, its absolute error below `atol`).
+    Args:
+        model: what to check (the name is kept from when only models were accepted):
+            a compiled model, a built or unbuilt layer, an activation function or name
+            ("relu", minidl.activations.tanh, or a callable with a `backward`), or a Loss.
+        x: the input: a batch for a model or a layer, z for an activation, y_pred for a
+            loss (logits when the loss has from_logits=True).
+        y: the labels, for a model or a loss.
+        h: the central-difference step.
+        tolerance: the largest relative error that passes.
+        atol: a gradient whose largest absolute error is below this passes anyway (for a
+            gradient that is zero, where a relative error means nothing).
+        check_input: for a model, also check dL/dx (fit never computes it: the first layer
+            has nobody to pass it to). Layers and activations always check their input.
+        seed: seed of the fixed random weights w of the layer and activation checks.
+
+    Returns:
+        A GradientCheck: print it for the table; `result.passed` is True when every row
+        passes, `result.failed` lists the rows that did not.
     """
     if config.floatx() != "float64":
         warnings.warn(
@@ -70,14 +121,105 @@ def check_gradients(model, x, y, h=1e-6, tolerance=1e-5, atol=1e-9):
             "dominate. Call minidl.config.set_floatx('float64') before building the model.",
             stacklevel=2,
         )
-    _, grads = model.loss_and_gradients(x, y)
+    if hasattr(model, "loss_and_gradients"):
+        pairs = _model_gradients(model, x, y, h, check_input)
+    elif isinstance(model, Layer):
+        pairs = _layer_gradients(model, x, h, seed)
+    elif isinstance(model, Loss):
+        pairs = _loss_gradients(model, x, y, h)
+    elif callable(model) or isinstance(model, str):
+        pairs = _activation_gradients(model, x, h, seed)
+    else:
+        raise TypeError(
+            "check_gradients expects a compiled model, a layer, an activation function or "
+            f"name, or a minidl.losses.Loss. Received: {model!r}"
+        )
     rows = []
-    for variable, grad in zip(model.trainable_weights, grads):
-        numeric = numerical_gradient(lambda: model.loss_and_gradients(x, y)[0],
-                                     variable.value, h)
-        error = relative_error(grad, numeric)
-        abs_error = float(np.max(np.abs(grad - numeric)))
-        rows.append({"name": variable.path, "shape": variable.shape,
+    for name, analytic, numeric in pairs:
+        error = relative_error(analytic, numeric)
+        abs_error = float(np.max(np.abs(analytic - numeric), initial=0.0))
+        rows.append({"name": name, "shape": tuple(np.shape(analytic)),
                      "max_abs_error": abs_error, "relative_error": error,
                      "passed": error < tolerance or abs_error < atol})
     return GradientCheck(rows, tolerance)
+
+
+def _own_copy(array):
+    """A floatx copy of the user's array, which the check may perturb freely."""
+    return np.array(array, dtype=config.floatx())
+
+
+def _model_gradients(model, x, y, h, check_input):
+    """(name, backprop, central differences) for every trainable weight, then maybe x."""
+    if y is None:
+        raise ValueError("Checking a model's gradients needs the labels: pass "
+                         "check_gradients(model, x, y).")
+
+    def loss():
+        return model.loss_and_gradients(x, y)[0]
+
+    _, grads = model.loss_and_gradients(x, y)
+    pairs = [(variable.path, grad, numerical_gradient(loss, variable.value, h))
+             for variable, grad in zip(model.trainable_weights, grads)]
+    if check_input:
+        x = _own_copy(x)
+        analytic = _model_input_gradient(model, x, y)
+        pairs.append(("x (input)", analytic, numerical_gradient(loss, x, h)))
+    return pairs
+
+
+def _model_input_gradient(model, x, y):
+    """dL/dx: the backward pass of `fit`, except that the first layer is asked for dx too."""
+    x, y = model._prepare_xy(x, y)
+    y_pred = model.forward(x, training=True)  # (N,C)
+    logits = model._logits()
+    _, grad = model.loss.value_and_gradient(y, y_pred, logits=logits)
+    layers = model._compute_layers
+    if logits is not None and model.loss.uses_logits:
+        d = layers[-1].backward_from_z(grad)  # grad is dL/dz of the last layer
+    else:
+        d = layers[-1].backward(grad)
+    for layer in reversed(layers[:-1]):
+        d = layer.backward(d)
+    return d  # (N,D)
+
+
+def _layer_gradients(layer, x, h, seed):
+    """L = sum(w * layer(x)) with a fixed random w: the gradient of every weight and of x."""
+    x = _own_copy(x)  # (N,D)
+    if not layer.built:
+        layer(x)  # builds the weights for x's feature count
+    w = np.random.default_rng(seed).normal(size=layer.compute_output_shape(x.shape))
+    w = w.astype(x.dtype)  # (N,U): dL/dlayer(x)
+
+    def loss():
+        return (w * layer.forward(x, training=True)).sum()
+
+    layer.forward(x, training=True)
+    dx = layer.backward(w)  # fills every weight's grad
+    pairs = [(v.path, v.grad.copy(), numerical_gradient(loss, v.value, h)) for v in layer.weights]
+    pairs.append(("x (input)", dx, numerical_gradient(loss, x, h)))
+    return pairs
+
+
+def _activation_gradients(activation, z, h, seed):
+    """L = sum(w * f(z)) with a fixed random w: the backward partner against f."""
+    forward = activations.get(activation)
+    backward = activations.backward_of(forward)
+    z = _own_copy(z)  # (N,U)
+    w = np.random.default_rng(seed).normal(size=z.shape).astype(z.dtype)  # (N,U)
+    analytic = backward(w, z, forward(z))
+    numeric = numerical_gradient(lambda: (w * forward(z)).sum(), z, h)
+    return [(f"z ({getattr(forward, '__name__', 'activation')})", analytic, numeric)]
+
+
+def _loss_gradients(loss, y_pred, y_true, h):
+    """The mean loss against y_pred, or against the logits when loss.from_logits is True."""
+    if y_true is None:
+        raise ValueError("Checking a loss needs the labels: pass "
+                         "check_gradients(loss, y_pred, y_true).")
+    y_pred = _own_copy(y_pred)  # (N,C)
+    _, analytic = loss.value_and_gradient(y_true, y_pred)
+    numeric = numerical_gradient(lambda: loss(y_true, y_pred), y_pred, h)
+    name = "logits" if loss.from_logits else "y_pred"
+    return [(f"{name} ({loss.name})", analytic, numeric)]

@@ -1,0 +1,513 @@
+"""One training step, explained in equations, shapes and numbers: `model.explain_step(x, y)`.
+
+The text has five sections:
+    Forward pass                      each layer's equation with this batch's shapes
+    Loss                              its value, and whether (and why) it came from the logits
+    Backward pass                     each layer's gradient equations with shapes, last layer first
+    Chain rule for one weight         dL/dW[i,j] = sum over the batch of input[n,i] * dz[n,j],
+                                      term by term with the real numbers
+    Optimizer update for that weight  the update formula with the numbers substituted: learning
+                                      rate, slots before and after, weight before and after
+
+The step is real. explain_step calls `model.train_on_batch(x, y)` and reads the numbers back
+from the model: the forward pass from the layers' caches (x, z, a), the gradients from each
+weight's `.grad`, the update from the weights and the optimizer's slots. So the model ends
+exactly as `train_on_batch(x, y)` leaves it (weights, optimizer slots, iteration count), and
+every number shown is the one training used. To look without training, explain a copy:
+`copy.deepcopy(model).explain_step(x, y)`.
+
+Only dz, the gradient at each layer's pre-activation, is recomputed here: layers do not keep
+it. It is rebuilt from the cached z and a and the weights as they were before the step, with
+the same backward functions the layers use.
+
+Notation: N rows in the batch; layer k computes z_k = a_(k-1) @ W_k + b_k and a_k = f(z_k),
+with a_(-1) = x.
+"""
+import textwrap
+import warnings
+
+import numpy as np
+
+from minidl import losses, optimizers
+from minidl.layers import Activation, Dense
+
+SECTIONS = ("Forward pass", "Loss", "Backward pass", "Chain rule for one weight",
+            "Optimizer update for that weight")
+MAX_TERMS = 8  # rows of the batch written out in the chain-rule sum
+
+_FORWARD_FORMULA = {"relu": "max({z}, 0)", "tanh": "tanh({z})", "sigmoid": "1 / (1 + exp(-{z}))",
+                    "softmax": "exp({z}) / sum(exp({z})) per row", "linear": "{z}"}
+_BACKWARD_FORMULA = {  # d(input) from d(output), input and output
+    "relu": "{da} * ({z} > 0)",
+    "tanh": "{da} * (1 - {a}**2)",
+    "sigmoid": "{da} * {a} * (1 - {a})",
+    "softmax": "{a} * ({da} - sum({da} * {a}) per row)",
+    "linear": "{da}",
+}
+
+
+class StepExplanation(str):
+    """The text explain_step prints, as a str; `.numbers` holds the values it shows."""
+
+    numbers = None
+
+    def __repr__(self):
+        return (f"<StepExplanation: {self.count(chr(10)) + 1} lines; print() it to read it, "
+                "`.numbers` for the values>")
+
+
+def explain_step(model, x, y, weight_index=(0, 0, 0), print_fn=print):
+    """Take one real training step on (x, y) and explain it with equations, shapes and numbers.
+
+    Args:
+        model: a compiled model of Dense (and Activation) layers.
+        x, y: one small batch; a handful of rows reads best.
+        weight_index: (layer, i, j): the kernel entry W[i, j] of `model.layers[layer]`
+            (counting the layers that compute, as a Sequential's `layers` lists them) whose
+            chain rule and update are worked out with numbers.
+        print_fn: called once with the whole text; None prints nothing.
+
+    Returns:
+        A StepExplanation: the text (a str), with the numbers it shows in `.numbers`.
+    """
+    model._check_compiled("explain_step")
+    x_checked, y_checked = model._prepare_xy(x, y)
+    model._ensure_built(x_checked)
+    layers = model._compute_layers
+    k, i, j = _check_weight_index(weight_index, layers, model)
+    kernel, optimizer = layers[k].kernel, model.optimizer
+    position = next(p for p, v in enumerate(model.trainable_weights) if v is kernel)
+    kernels_before = [layer.kernel.numpy() if isinstance(layer, Dense) else None
+                      for layer in layers]
+    slots_before = _slots_of(optimizer, position, i, j)
+    iterations_before, slots_created = optimizer.iterations, not optimizer.built
+
+    model.train_on_batch(x, y)  # the real step; everything below is read back from the model
+
+    step = _recompute_backward(model, layers, kernels_before, y_checked)
+    g = float(kernel.grad[i, j])
+    clipped = optimizer._clip([v.grad for v in model.trainable_weights])[position]
+    numbers = {
+        "loss": step["loss"], "layer": k, "i": i, "j": j, "gradient": g,
+        "learning_rate": float(optimizer.learning_rate),
+        "iteration": iterations_before + 1,
+        "weight_before": float(kernels_before[k][i, j]),
+        "weight_after": float(kernel.value[i, j]),
+        "gradient_used": float(clipped[i, j]),
+        "slots_before": slots_before,
+        "slots_after": _slots_of(optimizer, position, i, j),
+        "slots_created": slots_created,
+    }
+    lines = _header(model, x_checked, y_checked)
+    lines += _forward_section(layers)
+    lines += _loss_section(model, layers, step)
+    lines += _backward_section(model, layers, step)
+    lines += _chain_rule_section(layers, step, k, i, j, g, numbers)
+    lines += _optimizer_section(optimizer, kernel, k, i, j, numbers)
+    lines += [""] + _prose(
+        "The step was real: the model is now exactly as model.train_on_batch(x, y) leaves it "
+        f"(weights, optimizer slots, and iterations = {optimizer.iterations}).")
+    text = StepExplanation("\n".join(lines))
+    text.numbers = numbers
+    if print_fn is not None:
+        print_fn(text)
+    return text
+
+
+# -- checking and reading the model ---------------------------------------------------------
+
+def _check_weight_index(weight_index, layers, model):
+    """(layer, i, j) as ints naming a trainable kernel entry, or a clear error."""
+    try:
+        k, i, j = (int(v) for v in weight_index)
+    except (TypeError, ValueError):
+        raise ValueError("Argument `weight_index` must be three integers (layer, i, j). "
+                         f"Received: weight_index={weight_index!r}") from None
+    for layer in layers:
+        if not isinstance(layer, (Dense, Activation)):
+            raise ValueError(f"explain_step knows Dense and Activation layers only. "
+                             f"Received a model with layer {layer.name} ({type(layer).__name__})")
+    if not 0 <= k < len(layers) or not isinstance(layers[k], Dense):
+        dense = [p for p, layer in enumerate(layers) if isinstance(layer, Dense)]
+        raise ValueError(f"Argument `weight_index` must name a Dense layer of the model: its "
+                         f"first number must be one of {dense}. Received: weight_index="
+                         f"{weight_index!r}")
+    shape = layers[k].kernel.shape
+    if not (0 <= i < shape[0] and 0 <= j < shape[1]):
+        raise ValueError(f"Argument `weight_index` is outside the kernel of layer "
+                         f"{layers[k].name}, of shape {shape}. Received: weight_index="
+                         f"{weight_index!r}")
+    if not any(v is layers[k].kernel for v in model.trainable_weights):
+        raise ValueError(f"Layer {layers[k].name} is not trainable: the optimizer does not "
+                         "update its kernel. Choose a trainable layer in `weight_index`.")
+    return k, i, j
+
+
+# Each optimizer's slot lists, by the letter its formula uses.
+_SLOTS = {
+    optimizers.SGD: {"m": "momentums"},
+    optimizers.RMSprop: {"v": "velocities", "mom": "momentums", "a": "average_gradients"},
+    optimizers.Adam: {"m": "momentums", "v": "velocities", "v_hat": "velocity_hats"},
+}
+
+
+def _slots_of(optimizer, position, i, j):
+    """{letter: value} of every slot the optimizer keeps for entry [i, j] of one variable.
+
+    Before the first step the optimizer has no slots yet: it creates them, zero-filled, in
+    its first `apply`. Their value before that step is 0.
+    """
+    slots = {}
+    for letter, attribute in _SLOTS.get(type(optimizer), {}).items():
+        if not optimizer.built:
+            slots[letter] = 0.0
+        elif getattr(optimizer, attribute):
+            slots[letter] = float(getattr(optimizer, attribute)[position][i, j])
+    return slots
+
+
+def _recompute_backward(model, layers, kernels_before, y):
+    """The loss and every layer's da and dz, from the caches of the step's forward pass."""
+    last = layers[-1]
+    logits = model._logits()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the real step has already said whatever it had to
+        loss, grad = model.loss.value_and_gradient(y, last.a, logits=logits)
+    fused = logits is not None and model.loss.uses_logits
+    da, dz = [None] * len(layers), [None] * len(layers)
+    d = grad  # dL/dz of the last layer when fused, else dL/da
+    for k in range(len(layers) - 1, -1, -1):
+        layer = layers[k]
+        if fused and k == len(layers) - 1:
+            dz[k] = d  # (N,U)
+        else:
+            da[k] = d  # (N,U)
+            dz[k] = layer.activation_backward(d, layer.z, layer.a)  # (N,U)
+        d = dz[k] @ kernels_before[k].T if isinstance(layer, Dense) else dz[k]  # (N,D)
+    return {"loss": float(loss), "fused": fused, "y": y, "da": da, "dz": dz}
+
+
+# -- the text, section by section ------------------------------------------------------------
+
+def _shape(array_or_shape):
+    """(4,2) or (64,): a shape without spaces."""
+    shape = getattr(array_or_shape, "shape", array_or_shape)
+    inside = ",".join(str(d) for d in shape)
+    return f"({inside},)" if len(shape) == 1 else f"({inside})"
+
+
+def _g(value, digits=7):
+    """A number with 7 significant digits (and no "-0")."""
+    return f"{float(value) + 0.0:.{digits}g}"
+
+
+def _f(value, digits=7):
+    """_g, in parentheses when negative: for numbers substituted into a formula."""
+    text = _g(value, digits)
+    return f"({text})" if text.startswith("-") else text
+
+
+def _title(text):
+    return ["", text, "-" * len(text)]
+
+
+def _prose(text):
+    """A paragraph wrapped to 92 columns, as a list of lines."""
+    return textwrap.wrap(text, 92)
+
+
+def _names(k):
+    """The symbols of layer k: its input, z, a, W and b."""
+    source = "x" if k == 0 else f"a{k - 1}"
+    return source, f"z{k}", f"a{k}", f"W{k}", f"b{k}"
+
+
+def _activation_name(layer):
+    return getattr(layer.activation, "__name__", "f")
+
+
+def _header(model, x, y):
+    optimizer = model.optimizer
+    title = f'One training step of model "{model.name}", explained'
+    return [title, "=" * len(title),
+            f"Batch: N = {len(x)} rows; x {_shape(x)}, y {_shape(y)}",
+            f"Compiled with loss={model.loss.name}, optimizer={type(optimizer).__name__}"
+            f"(learning_rate={_g(optimizer.learning_rate)})"]
+
+
+def _equation(left, right, note=""):
+    """One equation line: the formula, then its shapes in a column, then a short note."""
+    line = f"  {left}".ljust(40) + f": {right}"
+    return line + f"   {note}" if note else line
+
+
+def _matmul_shapes(a, b, bias=None):
+    """'(4,2) @ (2,64) + (64,) -> (4,64)' for a (N,D) @ (D,U) product."""
+    (n, d), (_, u) = a, b
+    text = f"({n},{d}) @ ({d},{u})" + (f" + ({bias},)" if bias else "")
+    return f"{text} -> ({n},{u})"
+
+
+def _forward_section(layers):
+    lines = _title(SECTIONS[0])
+    for k, layer in enumerate(layers):
+        source, z, a, w, b = _names(k)
+        name = _activation_name(layer)
+        lines.append(f"layer {k}: {layer.name} ({type(layer).__name__}, {name})")
+        if isinstance(layer, Dense):
+            kernel_shape, units = layer.kernel.shape, layer.kernel.shape[1]
+            bias = units if layer.use_bias else None
+            product = f"{z} = {source} @ {w}" + (f" + {b}" if layer.use_bias else "")
+            lines.append(_equation(product, _matmul_shapes(layer.x.shape, kernel_shape, bias)))
+        else:
+            z = source  # an Activation layer applies f to its input
+        formula = _FORWARD_FORMULA.get(name, "f({z})").format(z=z)
+        note = f"{name}({z}) = {formula}" if name in ("relu", "sigmoid", "softmax") else ""
+        left = f"{a} = {z}" if name == "linear" else f"{a} = {name}({z})"
+        lines.append(_equation(left, _shape(layer.a), note))
+    lines.append(f"The output a{len(layers) - 1} is the model's prediction y_pred.")
+    return lines
+
+
+def _loss_formula(loss, logits_symbol, out):
+    """The per-row formula of the loss, in the variables the step used."""
+    if isinstance(loss, losses.SparseCategoricalCrossentropy):
+        return (f"logsumexp({logits_symbol}) - {logits_symbol}[label]" if logits_symbol
+                else f"-log(clip({out}, 1e-7, 1 - 1e-7)[label])")
+    if isinstance(loss, losses.CategoricalCrossentropy):
+        return (f"logsumexp({logits_symbol}) - sum(y * {logits_symbol})" if logits_symbol
+                else f"-sum(y * log(clip({out} / sum({out}), 1e-7, 1 - 1e-7)))")
+    if isinstance(loss, losses.BinaryCrossentropy):
+        z = logits_symbol
+        return (f"mean over columns of max({z}, 0) - {z} * y + log(1 + exp(-|{z}|))" if z
+                else f"mean over columns of -(y*log(p) + (1-y)*log(1-p)), "
+                     f"p = clip({out}, 1e-7, 1 - 1e-7)")
+    if isinstance(loss, losses.MeanSquaredError):
+        return f"mean over columns of ({out} - y)**2"
+    if isinstance(loss, losses.MeanAbsoluteError):
+        return f"mean over columns of |{out} - y|"
+    return f"{loss.name}(y, {out})"
+
+
+def _loss_section(model, layers, step):
+    last = len(layers) - 1
+    out, loss = f"a{last}", model.loss
+    source, z = _names(last)[:2]
+    if isinstance(layers[last], Activation):
+        z = source  # an Activation layer's logits are its input
+    lines = _title(SECTIONS[1])
+    logits_symbol = z if step["fused"] else (out if loss.uses_logits and loss.from_logits else None)
+    lines.append(f"L = mean over the N = {len(step['y'])} rows of "
+                 f"{_loss_formula(loss, logits_symbol, out)}")
+    lines.append(f"L = {_g(step['loss'], 8)}")
+    if step["fused"]:
+        activation = _activation_name(layers[last])
+        lines += _prose(
+            f"Computed from the logits {z}, not from the probabilities {out}, because the output "
+            f"activation is {activation} and the loss is a cross-entropy: minidl does what "
+            f"Keras's TensorFlow backend does (keras/src/backend/tensorflow/nn.py). Written in "
+            f"terms of {z}, log({activation}({z})) never becomes log(0), even where a "
+            f"probability rounds to 0 or 1 in float32, and the gradient at {z} is simply "
+            f"(p - y) / N.")
+    elif loss.uses_logits and loss.from_logits:
+        lines.append(f"from_logits=True: the loss reads the output {out} as logits.")
+    elif loss.uses_logits:
+        lines += _prose(
+            f"Computed from the probabilities {out}, clipped to [1e-7, 1 - 1e-7] first: the "
+            "output activation is not sigmoid/softmax, so there are no logits to use.")
+    return lines
+
+
+def _loss_gradient_formula(loss, fused_symbol, out, columns):
+    """The gradient of the mean loss, as a formula: at the logits when fused, else at the output."""
+    per = f"(N*C), C = {columns}" if columns > 1 else "N"
+    if isinstance(loss, losses.BinaryCrossentropy) and fused_symbol:
+        return f"(sigmoid({fused_symbol}) - y) / {per}"
+    if isinstance(loss, losses.SparseCategoricalCrossentropy) and fused_symbol:
+        return f"(softmax({fused_symbol}) - onehot(y)) / N"
+    if isinstance(loss, losses.CategoricalCrossentropy) and fused_symbol:
+        return f"(softmax({fused_symbol}) - y) / N"
+    if isinstance(loss, losses.MeanSquaredError):
+        return f"2 * ({out} - y) / {per}"
+    if isinstance(loss, losses.MeanAbsoluteError):
+        return f"sign({out} - y) / {per}"
+    if isinstance(loss, losses.BinaryCrossentropy):
+        return f"(p - y) / (p * (1 - p)) / {per}, p = clip({out}, 1e-7, 1 - 1e-7)"
+    return f"d{loss.name}/d{out} / N   (see {type(loss).__name__}.terms in losses.py)"
+
+
+def _backward_section(model, layers, step):
+    lines = _title(SECTIONS[2])
+    last, n, loss = len(layers) - 1, len(step["y"]), model.loss
+    for k in range(last, -1, -1):
+        layer = layers[k]
+        source, z, a, w, b = _names(k)
+        if isinstance(layer, Activation):
+            z = source  # its "pre-activation" is its input
+        name, columns = _activation_name(layer), layer.a.shape[-1]
+        dz_shape = _shape(step["dz"][k])
+        lines.append(f"layer {k}: {layer.name}")
+        if k == last and step["fused"]:
+            formula = _loss_gradient_formula(loss, z, a, columns)
+            lines.append(_equation(f"d{z} = {formula}", dz_shape,
+                                   f"fused {name} + cross-entropy"))
+        else:
+            if k == last:
+                logits = a if loss.uses_logits and loss.from_logits else None
+                formula = _loss_gradient_formula(loss, logits, a, columns)
+                lines.append(_equation(f"d{a} = {formula}", dz_shape, "from the loss"))
+            template = _BACKWARD_FORMULA.get(name, "f.backward({da}, {z}, {a})")
+            backward = template.format(da=f"d{a}", z=z, a=a)
+            lines.append(_equation(f"d{z} = {backward}", dz_shape, f"{name} backward"))
+        if isinstance(layer, Dense):
+            (d, u), dz = layer.kernel.shape, step["dz"][k].shape
+            lines.append(_equation(f"d{w} = {source}.T @ d{z}", _matmul_shapes((d, n), dz)))
+            if layer.use_bias:
+                lines.append(_equation(f"d{b} = sum of d{z} over the rows", f"({n},{u}) -> ({u},)"))
+            if k > 0:
+                lines.append(_equation(f"d{source} = d{z} @ {w}.T", _matmul_shapes(dz, (u, d))))
+            else:
+                lines.append("  (no dx: nothing comes before layer 0, so fit does not compute it)")
+    return lines
+
+
+def _chain_rule_section(layers, step, k, i, j, g, numbers):
+    source, z, a, w, b = _names(k)
+    x_in, dz = layers[k].x, step["dz"][k]  # (N,D), (N,U)
+    title = f"{SECTIONS[3]}: {w}[{i}, {j}] ({layers[k].kernel.path}[{i}, {j}])"
+    lines = _title(title)
+    bias = f" + {b}[{j}]" if layers[k].use_bias else ""
+    lines.append(f"{z}[n, {j}] = sum over d of {source}[n, d] * {w}[d, {j}]{bias}, so "
+                 f"d{z}[n, {j}] / d{w}[{i}, {j}] = {source}[n, {i}], and")
+    lines.append(f"dL/d{w}[{i}, {j}] = sum over the batch of {source}[n, {i}] * d{z}[n, {j}]")
+    terms = [float(x_in[n, i]) * float(dz[n, j]) for n in range(len(x_in))]
+    for n in range(min(len(terms), MAX_TERMS)):
+        lines.append(f"  n = {n}:  {_f(x_in[n, i])} * {_f(dz[n, j])} = {_g(terms[n])}")
+    if len(terms) > MAX_TERMS:
+        lines.append(f"  ... and {len(terms) - MAX_TERMS} more rows")
+    total = float(np.sum(terms))
+    lines.append(f"  sum = {_g(total)}")
+    lines.append(f"backprop stored in {layers[k].kernel.path}.grad[{i}, {j}]: {_g(g)}")
+    lines += _where_dz_comes_from(layers, step, k, j)
+    numbers["chain_rule_terms"] = terms
+    numbers["chain_rule_sum"] = total
+    return lines
+
+
+def _where_dz_comes_from(layers, step, k, j):
+    """One worked entry, d z[0, j], from the step's own numbers."""
+    _, z, a, _, _ = _names(k)
+    layer, n_rows = layers[k], len(step["y"])
+    name = _activation_name(layer)
+    if k == len(layers) - 1 and step["fused"]:
+        p = float(layer.a[0, j])
+        y = step["y"]
+        if y.ndim == 1 and layer.a.shape[-1] > 1:  # sparse labels: y[0] is a class index
+            target = float(y[0] == j)
+        else:
+            target = float(np.reshape(y, layer.a.shape)[0, j])
+        scale = n_rows * (layer.a.shape[-1] if name == "sigmoid" else 1)
+        return [f"where d{z}[0, {j}] = (p - y) / {scale} = ({_g(p)} - {target:g}) / {scale} "
+                f"= {_g(step['dz'][k][0, j])}, p = {name}({z})[0, {j}]"]
+    slopes = {"relu": lambda: float(layer.z[0, j] > 0), "linear": lambda: 1.0,
+              "tanh": lambda: 1 - float(layer.a[0, j]) ** 2,
+              "sigmoid": lambda: float(layer.a[0, j]) * (1 - float(layer.a[0, j]))}
+    if name not in slopes:
+        return []
+    da, dz = step["da"][k][0, j], step["dz"][k][0, j]
+    return [f"where d{z}[0, {j}] = d{a}[0, {j}] * {name}'({z}[0, {j}]) = "
+            f"{_f(da)} * {_g(slopes[name]())} = {_g(dz)}"]
+
+
+def _optimizer_section(optimizer, kernel, k, i, j, numbers):
+    w_symbol = f"W{k}[{i}, {j}]"
+    title = f"{SECTIONS[4]}: {type(optimizer).__name__}"
+    lines = _title(title)
+    lr, g = numbers["learning_rate"], numbers["gradient_used"]
+    before, after = numbers["slots_before"], numbers["slots_after"]
+    w0, w1 = numbers["weight_before"], numbers["weight_after"]
+    lines.append(f"g = dL/d{w_symbol} = {_g(g)};  learning_rate = {_g(lr)};  "
+                 f"this is update t = {numbers['iteration']}")
+    clipping = (optimizer.clipnorm, optimizer.clipvalue, optimizer.global_clipnorm)
+    if any(c is not None for c in clipping):
+        lines.append("Gradient clipping is on: g is the clipped gradient the update used.")
+    if numbers["slots_created"] and after:
+        lines.append("The optimizer created its slots, zero-filled, at this first step.")
+    if isinstance(optimizer, optimizers.Adam):
+        lines += _adam_lines(optimizer, w_symbol, g, lr, before, after, w0, w1, numbers,
+                             kernel.dtype)
+    elif isinstance(optimizer, optimizers.RMSprop):
+        lines += _rmsprop_lines(optimizer, w_symbol, g, lr, before, after, w0, w1)
+    elif isinstance(optimizer, optimizers.SGD):
+        lines += _sgd_lines(optimizer, w_symbol, g, lr, before, after, w0, w1)
+    lines.append(f"{w_symbol}: {_g(w0, 8)} before the step, {_g(w1, 8)} after "
+                 f"(read back from {kernel.path})")
+    for letter in after:
+        lines.append(f"slot {letter}: {_g(before[letter])} before, {_g(after[letter])} after")
+    return lines
+
+
+def _sgd_lines(opt, w, g, lr, before, after, w0, w1):
+    if not opt.momentum:
+        return ["w = w - learning_rate * g",
+                f"{w} = {_f(w0, 8)} - {_f(lr)} * {_f(g)} = {_g(w1, 8)}"]
+    mu = opt.momentum
+    lines = ["m = momentum * m - learning_rate * g   (a velocity)",
+             f"m = {_f(mu)} * {_f(before['m'])} - {_f(lr)} * {_f(g)} = {_g(after['m'])}"]
+    if opt.nesterov:
+        lines += ["w = w + momentum * m - learning_rate * g   (Nesterov, with the new m)",
+                  f"{w} = {_f(w0, 8)} + {_f(mu)} * {_f(after['m'])} - {_f(lr)} * {_f(g)} "
+                  f"= {_g(w1, 8)}"]
+    else:
+        lines += ["w = w + m", f"{w} = {_f(w0, 8)} + {_f(after['m'])} = {_g(w1, 8)}"]
+    return lines
+
+
+def _rmsprop_lines(opt, w, g, lr, before, after, w0, w1):
+    rho, eps = opt.rho, opt.epsilon
+    lines = ["v = rho * v + (1 - rho) * g**2",
+             f"v = {_f(rho)} * {_f(before['v'])} + {_f(1 - rho)} * {_f(g)}**2 = {_g(after['v'])}"]
+    if opt.centered or opt.momentum > 0:
+        lines += ["centered/momentum: see RMSprop.update_step in optimizers.py for the rest",
+                  "of the update; the slots below show its real values."]
+        return lines
+    lines += ["w = w - learning_rate * g / sqrt(v + epsilon)",
+              f"{w} = {_f(w0, 8)} - {_f(lr)} * {_f(g)} / sqrt({_f(after['v'])} + {eps:g}) "
+              f"= {_g(w1, 8)}",
+              "Keras puts epsilon INSIDE the square root (keras/src/optimizers/rmsprop.py);",
+              "the textbook adds it outside: g / (sqrt(v) + epsilon)."]
+    return lines
+
+
+def _adam_lines(opt, w, g, lr, before, after, w0, w1, numbers, dtype):
+    b1, b2, eps, t = opt.beta_1, opt.beta_2, opt.epsilon, numbers["iteration"]
+    # alpha exactly as Adam.update_step computes it, in the weights' float type: there
+    # 1 - beta_2**t loses digits, so a float64 alpha would differ in the 5th digit.
+    like = np.zeros((), dtype)
+    beta_1_power = opt.const(float(opt.const(b1, like)) ** t, like)
+    beta_2_power = opt.const(float(opt.const(b2, like)) ** t, like)
+    alpha = opt.const(lr, like) * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+    numbers["alpha"] = float(alpha)
+    v = "v_hat" if opt.amsgrad else "v"
+    lines = [
+        "m = m + (g - m) * (1 - beta_1)              (= beta_1 * m + (1 - beta_1) * g)",
+        f"m = {_f(before['m'])} + ({_f(g)} - {_f(before['m'])}) * {_f(1 - b1)} = {_g(after['m'])}",
+        "v = v + (g**2 - v) * (1 - beta_2)",
+        f"v = {_f(before['v'])} + ({_f(g)}**2 - {_f(before['v'])}) * {_f(1 - b2)} "
+        f"= {_g(after['v'])}",
+    ]
+    if opt.amsgrad:
+        lines.append(f"v_hat = max(v_hat, v) = max({_f(before['v_hat'])}, {_f(after['v'])}) "
+                     f"= {_g(after['v_hat'])}")
+    lines += [
+        "alpha = learning_rate * sqrt(1 - beta_2**t) / (1 - beta_1**t)"
+        f"   (in {np.dtype(dtype).name}, as the update computes it)",
+        f"alpha = {_f(lr)} * sqrt(1 - {b2:g}**{t}) / (1 - {b1:g}**{t}) = {_g(alpha)}",
+        f"w = w - m * alpha / (sqrt({v}) + epsilon)",
+        f"{w} = {_f(w0, 8)} - {_f(after['m'])} * {_g(alpha)} / "
+        f"(sqrt({_f(after[v])}) + {eps:g}) = {_g(w1, 8)}",
+        "Keras folds the bias correction into alpha, so its epsilon is not bias-corrected "
+        "(\"epsilon hat\",",
+        "keras/src/optimizers/adam.py); the paper divides m_hat by sqrt(v_hat) + epsilon.",
+    ]
+    return lines
