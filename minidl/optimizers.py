@@ -64,6 +64,9 @@ class Optimizer:
 
     def build(self, variables):
         """Create the slots, zero-filled, one per variable (subclasses add theirs)."""
+        # Two work buffers per variable, reused every step: not state, just room for the
+        # intermediate arrays of the update, so a step allocates nothing.
+        self._work = [(np.empty_like(v.value), np.empty_like(v.value)) for v in variables]
         self.built = True
 
     def slots(self):
@@ -145,14 +148,21 @@ class SGD(Optimizer):
         return list(self.momentums)
 
     def update_step(self, index, g, w, lr):
+        step, tmp = self._work[index]
+        np.multiply(g, lr, out=step)  # lr * g
         if not self.momentum:
-            w -= g * lr
+            w -= step
             return
         m = self.momentums[index]
         momentum = self.const(self.momentum, w)
-        m[...] = m * momentum - g * lr
+        # m = momentum * m - lr * g
+        m *= momentum
+        m -= step
         if self.nesterov:
-            w += m * momentum - g * lr
+            # w += momentum * m - lr * g
+            np.multiply(m, momentum, out=tmp)
+            tmp -= step
+            w += tmp
         else:
             w += m
 
@@ -180,14 +190,13 @@ class RMSprop(Optimizer):
         self.velocities = [np.zeros_like(v.value) for v in variables]
         self.momentums = [np.zeros_like(v.value) for v in variables] if self.momentum > 0 else []
         self.average_gradients = [np.zeros_like(v.value) for v in variables] if self.centered else []
-        self._scratch = [np.empty_like(v.value) for v in variables]  # not state: a work buffer
         super().build(variables)
 
     def slots(self):
         return self.velocities + self.momentums + self.average_gradients
 
     def update_step(self, index, g, w, lr):
-        v, tmp = self.velocities[index], self._scratch[index]
+        v, (tmp, increment) = self.velocities[index], self._work[index]
         rho, one_minus_rho = self.const(self.rho, w), self.const(1 - self.rho, w)
         # v = rho * v + (1 - rho) * g**2
         v *= rho
@@ -204,14 +213,15 @@ class RMSprop(Optimizer):
             np.add(v, self.const(self.epsilon, w), out=tmp)
         np.sqrt(tmp, out=tmp)
         # increment = lr * g / denominator
-        np.divide(lr * g, tmp, out=tmp)
+        np.multiply(g, lr, out=increment)
+        increment /= tmp
         if self.momentum > 0:
             mom = self.momentums[index]
             mom *= self.const(self.momentum, w)
-            mom += tmp
+            mom += increment
             w -= mom
         else:
-            w -= tmp
+            w -= increment
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
@@ -240,7 +250,6 @@ class Adam(Optimizer):
         self.momentums = [np.zeros_like(v.value) for v in variables]
         self.velocities = [np.zeros_like(v.value) for v in variables]
         self.velocity_hats = [np.zeros_like(v.value) for v in variables] if self.amsgrad else []
-        self._scratch = [np.empty_like(v.value) for v in variables]
         super().build(variables)
 
     def slots(self):
@@ -249,7 +258,7 @@ class Adam(Optimizer):
         return pairs + self.velocity_hats
 
     def update_step(self, index, g, w, lr):
-        m, v, tmp = self.momentums[index], self.velocities[index], self._scratch[index]
+        m, v, (tmp, step) = self.momentums[index], self.velocities[index], self._work[index]
         t = self.iterations + 1
         # beta**t of the float32 betas, computed in double and rounded once. TensorFlow's
         # own float32 pow can differ from this in the last bit for some t, so Adam agrees
@@ -273,8 +282,9 @@ class Adam(Optimizer):
         # w -= m * alpha / (sqrt(v) + epsilon)
         np.sqrt(v, out=tmp)
         tmp += self.const(self.epsilon, w)
-        np.divide(m * alpha, tmp, out=tmp)
-        w -= tmp
+        np.multiply(m, alpha, out=step)
+        step /= tmp
+        w -= step
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
