@@ -90,6 +90,11 @@ class Trainer:
         if not self.built:
             self.build((None, x.shape[1]))
 
+    def _get_ready(self, x, y):
+        """After every check has passed: build the model and resolve the metrics."""
+        self._ensure_built(x)
+        self._resolve_metrics(y, self.output_shape)
+
     def _resolve_metrics(self, y, y_pred_shape):
         """Turn metric strings into objects once, using the shapes of the labels and output."""
         if self._metrics is None:
@@ -198,8 +203,7 @@ class Trainer:
             x_val = y_val = None
 
         # Everything is checked: from here on the model changes.
-        self._ensure_built(x)
-        self._resolve_metrics(y, self.output_shape)
+        self._get_ready(x, y)
         n, steps = len(x), math.ceil(len(x) / batch_size)
         callback_list = callbacks_module.CallbackList(
             callbacks, add_history=True, add_progbar=verbose != 0, model=self,
@@ -248,16 +252,11 @@ class Trainer:
         batch_size = data.check_batch_size(batch_size)
         verbose = data.check_verbose(verbose)
         x, y = self._prepare_xy(x, y)
-        self._ensure_built(x)
-        self._resolve_metrics(y, self.output_shape)
+        self._get_ready(x, y)
         callback_list = callbacks_module.CallbackList(
             callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
             steps=math.ceil(len(x) / batch_size))
-        logs = self._test_loop(x, y, batch_size, callback_list)
-        if return_dict:
-            return logs
-        values = [logs["loss"]] + [logs[m.name] for m in self._metrics]  # compile order
-        return values[0] if len(values) == 1 else values
+        return self._results(self._test_loop(x, y, batch_size, callback_list), return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
         """The model's outputs for x, computed in batches: an (N, C) floatx array."""
@@ -281,21 +280,19 @@ class Trainer:
         """One optimizer step on (x, y) as a single batch; returns its pre-update loss/metrics."""
         self._check_compiled("train_on_batch")
         x, y = self._prepare_xy(x, y)
-        self._ensure_built(x)
-        self._resolve_metrics(y, self.output_shape)
+        self._get_ready(x, y)
         self.reset_metrics()
         self.train_step(x, y)
-        return self._batch_result(return_dict)
+        return self._results(self._logs(), return_dict)
 
     def test_on_batch(self, x, y, return_dict=False):
         """Loss and metrics of (x, y) as a single batch."""
         self._check_compiled("test_on_batch")
         x, y = self._prepare_xy(x, y)
-        self._ensure_built(x)
-        self._resolve_metrics(y, self.output_shape)
+        self._get_ready(x, y)
         self.reset_metrics()
         self.test_step(x, y)
-        return self._batch_result(return_dict)
+        return self._results(self._logs(), return_dict)
 
     def predict_on_batch(self, x):
         """The model's outputs for x as a single batch."""
@@ -303,8 +300,8 @@ class Trainer:
         self._ensure_built(x)
         return self.forward(x, training=False)
 
-    def _batch_result(self, return_dict):
-        logs = self._logs()
+    def _results(self, logs, return_dict):
+        """Keras's return value: the logs dict, or [loss, *metrics in compile order], or the loss."""
         if return_dict:
             return logs
         values = [logs["loss"]] + [logs[m.name] for m in self._metrics]
