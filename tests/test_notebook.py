@@ -87,10 +87,11 @@ def test_fit_shows_one_finished_progress_bar_per_epoch(executed):
 
 def test_predict_and_evaluate_print_what_the_lab_prints(executed):
     lines = rendered(code_cell(executed, "model.predict(test_digits)")).splitlines()
-    assert re.fullmatch(rf"1/1 {BAR} \d+s \d+(?:s|ms|us)/step", lines[0])
+    # Keras pads a redrawn line with spaces when the one before it was longer
+    assert re.fullmatch(rf"1/1 {BAR} \d+s \d+(?:s|ms|us)/step *", lines[0])
     assert len([line for line in lines if line.startswith("Label: ")]) == 20
     lines = rendered(code_cell(executed, "model.evaluate(test_images")).splitlines()
-    assert re.fullmatch(rf"313/313 {BAR} .* - accuracy: {NUMBER} - loss: {NUMBER}", lines[0])
+    assert re.fullmatch(rf"313/313 {BAR} .* - accuracy: {NUMBER} - loss: {NUMBER} *", lines[0])
     assert re.fullmatch(r"test_acc: 0\.\d{4}", lines[1])
 
 
