@@ -11,7 +11,6 @@ import math
 import sys
 import warnings
 
-import numpy as np
 
 from minidl.progbar import Progbar
 

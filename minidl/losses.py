@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 
 from minidl import config
-from minidl.activations import sigmoid, softmax
+from minidl.activations import sigmoid
 
 
 def match_ranks(y_true, y_pred):

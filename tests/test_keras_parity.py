@@ -8,7 +8,7 @@ pow(beta, t) differs from a correctly rounded one in the last bit for some steps
 """
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import keras
