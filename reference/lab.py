@@ -326,6 +326,9 @@ def run_lab(experiments=None, dataset="auto", epochs=None, seed=0, out_dir="mini
     return LabRun(out_dir, index, results)
 
 
+PARTED = 1e-5  # a history difference this large is no longer float32 rounding
+
+
 def write_index(results, out_dir, epochs, seed):
     """README.md: one row per experiment, linking its report and pictures."""
     lines = ["# Práctica 1 in minidl and Keras, side by side", "",
@@ -346,6 +349,14 @@ def write_index(results, out_dir, epochs, seed):
         lines.append(f"| [{result.title}]({name}.md) | {result.experiment.metric} | "
                      f"{result.minidl_metric:.4f} | {result.keras_metric:.4f} | "
                      f"{result.max_history_diff:.1e} | {pictures} |")
+    parted = [r.experiment.name for r in results if r.max_history_diff > PARTED]
+    if parted:
+        lines += ["", f"In {', '.join(parted)} the two runs parted: their histories differ by far "
+                  "more than float32 rounding (~1e-7). Every step agrees to rounding, but over "
+                  "hundreds of steps a relu pre-activation can sit within rounding of 0, positive "
+                  "in one framework and negative in the other, and RMSprop or Adam turn the tiny "
+                  "gradient that follows into a full-size step. "
+                  "`reference.divergence.find_divergence` names the first step and tensor."]
     path = os.path.join(out_dir, "README.md")
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
