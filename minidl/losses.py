@@ -85,9 +85,9 @@ class Loss:
                 )
             y_pred, from_logits = logits, True
         per_sample, grad_of_sum = self.terms(y_true, y_pred, from_logits)
-        n = per_sample.size
-        loss = np.mean(per_sample)  # Keras: sum / N
-        grad = grad_of_sum / np.asarray(n, y_pred.dtype)  # (N,C)
+        n = np.asarray(per_sample.size, y_pred.dtype)
+        loss = per_sample.sum() / n  # Keras's "sum_over_batch_size": sum / N
+        grad = grad_of_sum / n  # (N,C)
         return loss, grad
 
     def _prepare(self, y_true, y_pred):
