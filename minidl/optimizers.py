@@ -9,44 +9,10 @@ that float32 results are bit-identical. Two details matter for that:
 - `iterations` counts finished updates and starts at 0.
 Several lines are written in place (`v *= rho`) on buffers the optimizer owns, to spare an
 allocation per step; a comment gives the textbook line each block stands for.
-
-Every update is element-wise, so `update_step` is written for whole arrays and `apply` may
-hand it two halves of a large variable at once, one per CPU core: the numbers are the same.
 """
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from minidl import config
-
-
-# Variables with at least this many entries are updated in two halves on two threads. NumPy
-# releases the GIL inside each element-wise operation, so the halves run on both cores; for
-# smaller arrays the hand-over costs more than it saves.
-SPLIT_SIZE = 1 << 17
-_second_core = None
-
-
-def _second_core_pool():
-    global _second_core
-    if _second_core is None:
-        _second_core = ThreadPoolExecutor(max_workers=1, thread_name_prefix="minidl-update")
-    return _second_core
-
-
-def _halves(arrays):
-    """Each array (or None) flattened and cut in two: ([first halves], [second halves])."""
-    first, second = [], []
-    for array in arrays:
-        if array is None:
-            first.append(None)
-            second.append(None)
-        else:
-            flat = array.reshape(-1)  # a view: the arrays are contiguous
-            middle = flat.size // 2
-            first.append(flat[:middle])
-            second.append(flat[middle:])
-    return first, second
 
 
 def _check_learning_rate(learning_rate):
@@ -119,14 +85,7 @@ class Optimizer:
         grads = self._clip([v.grad for v in variables])
         for index, (grad, variable) in enumerate(zip(grads, variables)):
             lr = np.asarray(self._learning_rate, variable.dtype)
-            arrays = (np.ascontiguousarray(grad), variable.value) + self.state_of(index)
-            if variable.value.size < SPLIT_SIZE:
-                self.update_step(lr, *arrays)
-            else:  # one half on a second thread, the other here: both cores at work
-                first, second = _halves(arrays)
-                pending = _second_core_pool().submit(self.update_step, lr, *first)
-                self.update_step(lr, *second)
-                pending.result()
+            self.update_step(index, grad, variable.value, lr)
         self.iterations += 1
 
     def apply_gradients(self, grads_and_vars):
@@ -137,12 +96,7 @@ class Optimizer:
             variables.append(variable)
         self.apply(variables)
 
-    def state_of(self, index):
-        """The arrays update_step needs besides g and w for variable `index`: slots, then work buffers."""
-        return self._work[index]
-
-    def update_step(self, lr, g, w, *state):
-        """Update w in place from g (subclasses: the optimizer's formula)."""
+    def update_step(self, index, g, w, lr):
         raise NotImplementedError
 
     def _clip(self, grads):
@@ -193,15 +147,13 @@ class SGD(Optimizer):
     def slots(self):
         return list(self.momentums)
 
-    def state_of(self, index):
-        m = self.momentums[index] if self.momentum else None
-        return (m,) + self._work[index]
-
-    def update_step(self, lr, g, w, m, step, tmp):
+    def update_step(self, index, g, w, lr):
+        step, tmp = self._work[index]
         np.multiply(g, lr, out=step)  # lr * g
         if not self.momentum:
             w -= step
             return
+        m = self.momentums[index]
         momentum = self.const(self.momentum, w)
         # m = momentum * m - lr * g
         m *= momentum
@@ -243,12 +195,8 @@ class RMSprop(Optimizer):
     def slots(self):
         return self.velocities + self.momentums + self.average_gradients
 
-    def state_of(self, index):
-        mom = self.momentums[index] if self.momentum > 0 else None
-        a = self.average_gradients[index] if self.centered else None
-        return (self.velocities[index], mom, a) + self._work[index]
-
-    def update_step(self, lr, g, w, v, mom, a, tmp, increment):
+    def update_step(self, index, g, w, lr):
+        v, (tmp, increment) = self.velocities[index], self._work[index]
         rho, one_minus_rho = self.const(self.rho, w), self.const(1 - self.rho, w)
         # v = rho * v + (1 - rho) * g**2
         v *= rho
@@ -257,6 +205,7 @@ class RMSprop(Optimizer):
         v += tmp
         # denominator = sqrt(v + epsilon), or sqrt(v - a**2 + epsilon) when centered
         if self.centered:
+            a = self.average_gradients[index]
             a[...] = rho * a + one_minus_rho * g
             np.subtract(v, a * a, out=tmp)
             tmp += self.const(self.epsilon, w)
@@ -267,6 +216,7 @@ class RMSprop(Optimizer):
         np.multiply(g, lr, out=increment)
         increment /= tmp
         if self.momentum > 0:
+            mom = self.momentums[index]
             mom *= self.const(self.momentum, w)
             mom += increment
             w -= mom
@@ -307,11 +257,8 @@ class Adam(Optimizer):
         pairs = [s for mv in zip(self.momentums, self.velocities) for s in mv]
         return pairs + self.velocity_hats
 
-    def state_of(self, index):
-        v_hat = self.velocity_hats[index] if self.amsgrad else None
-        return (self.momentums[index], self.velocities[index], v_hat) + self._work[index]
-
-    def update_step(self, lr, g, w, m, v, v_hat, tmp, step):
+    def update_step(self, index, g, w, lr):
+        m, v, (tmp, step) = self.momentums[index], self.velocities[index], self._work[index]
         t = self.iterations + 1
         # beta**t of the float32 betas, computed in double and rounded once. TensorFlow's
         # own float32 pow can differ from this in the last bit for some t, so Adam agrees
@@ -329,6 +276,7 @@ class Adam(Optimizer):
         tmp *= self.const(1 - self.beta_2, w)
         v += tmp
         if self.amsgrad:
+            v_hat = self.velocity_hats[index]
             np.maximum(v_hat, v, out=v_hat)
             v = v_hat
         # w -= m * alpha / (sqrt(v) + epsilon)

@@ -58,7 +58,8 @@ def test_every_optimizer_slot_is_matched_and_agrees(optimizer):
 class EpsilonOutsideRMSprop(minidl.optimizers.RMSprop):
     """RMSprop with the textbook slip: w -= lr*g / (sqrt(v) + eps) instead of sqrt(v + eps)."""
 
-    def update_step(self, lr, g, w, v, mom, a, tmp, increment):
+    def update_step(self, index, g, w, lr):
+        v = self.velocities[index]
         v[...] = self.const(self.rho, w) * v + self.const(1 - self.rho, w) * (g * g)  # as Keras
         w -= lr * g / (np.sqrt(v) + self.const(self.epsilon, w))
 
@@ -135,7 +136,8 @@ def test_a_corrupted_weight_shows_in_that_layers_output():
 class TextbookAdam(minidl.optimizers.Adam):
     """Adam as the paper writes it: w -= lr * m_hat / (sqrt(v_hat) + eps)."""
 
-    def update_step(self, lr, g, w, m, v, v_hat, tmp, step):
+    def update_step(self, index, g, w, lr):
+        m, v = self.momentums[index], self.velocities[index]
         t = self.iterations + 1
         m[...] = self.const(self.beta_1, w) * m + self.const(1 - self.beta_1, w) * g
         v[...] = self.const(self.beta_2, w) * v + self.const(1 - self.beta_2, w) * g * g

@@ -252,36 +252,3 @@ def test_auto_names_follow_keras_counters():
         warnings.simplefilter("ignore")
         expected = define(keras)
     assert define(minidl) == expected
-
-
-@pytest.mark.parametrize("kind,options", _optimizer_pairs())
-def test_large_variables_updated_on_two_threads_give_the_same_numbers(kind, options, monkeypatch):
-    """Variables past SPLIT_SIZE are updated in two halves on two threads: same bits as in
-    one piece, and the same numbers as Keras."""
-    classes = {"sgd": (minidl.optimizers.SGD, keras.optimizers.SGD),
-               "rmsprop": (minidl.optimizers.RMSprop, keras.optimizers.RMSprop),
-               "adam": (minidl.optimizers.Adam, keras.optimizers.Adam)}
-    rng = np.random.default_rng(11)
-    shape = (784, 200)
-    assert np.prod(shape) >= minidl.optimizers.SPLIT_SIZE  # the split path runs
-    start = rng.normal(size=shape).astype(np.float32)
-    grads = [rng.normal(size=shape).astype(np.float32) for _ in range(4)]
-
-    def run(split_size):
-        monkeypatch.setattr(minidl.optimizers, "SPLIT_SIZE", split_size)
-        optimizer = classes[kind][0](**options)
-        variable = minidl.variable.Variable(start.copy(), "w")
-        for grad in grads:
-            optimizer.apply_gradients([(grad, variable)])
-        return variable.value
-
-    split, whole = run(minidl.optimizers.SPLIT_SIZE), run(10**9)
-    np.testing.assert_array_equal(split, whole)
-    theirs = classes[kind][1](**options)
-    keras_variable = keras.Variable(start.copy())
-    for grad in grads:
-        theirs.apply_gradients([(grad, keras_variable)])
-    if kind == "adam":
-        np.testing.assert_allclose(split, np.asarray(keras_variable), rtol=1e-6, atol=1e-7)
-    else:
-        np.testing.assert_array_equal(split, np.asarray(keras_variable))
