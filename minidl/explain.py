@@ -56,7 +56,7 @@ class StepExplanation(str):
                 "`.numbers` for the values>")
 
 
-def explain_step(model, x, y, weight_index=(0, 0, 0), print_fn=print):
+def explain_step(model, x, y, weight_index=None, print_fn=print):
     """Take one real training step on (x, y) and explain it with equations, shapes and numbers.
 
     Args:
@@ -64,7 +64,9 @@ def explain_step(model, x, y, weight_index=(0, 0, 0), print_fn=print):
         x, y: one small batch; a handful of rows reads best.
         weight_index: (layer, i, j): the kernel entry W[i, j] of `model.layers[layer]`
             (counting the layers that compute, as a Sequential's `layers` lists them) whose
-            chain rule and update are worked out with numbers.
+            chain rule and update are worked out with numbers. None: the first layer's
+            entry with the largest gradient on this batch, so the numbers are not all 0
+            (as they would be for a weight feeding a unit that relu switched off).
         print_fn: called once with the whole text; None prints nothing.
 
     Returns:
@@ -74,6 +76,8 @@ def explain_step(model, x, y, weight_index=(0, 0, 0), print_fn=print):
     x_checked, y_checked = model._prepare_xy(x, y)
     model._ensure_built(x_checked)
     layers = model._compute_layers
+    if weight_index is None:
+        weight_index = _liveliest_first_weight(model, layers, x_checked, y_checked)
     k, i, j = _check_weight_index(weight_index, layers, model)
     kernel, optimizer = layers[k].kernel, model.optimizer
     position = next(p for p, v in enumerate(model.trainable_weights) if v is kernel)
@@ -115,6 +119,17 @@ def explain_step(model, x, y, weight_index=(0, 0, 0), print_fn=print):
 
 
 # -- checking and reading the model ---------------------------------------------------------
+
+def _liveliest_first_weight(model, layers, x, y):
+    """(layer, i, j) of the first Dense kernel's entry with the largest |gradient| on (x, y)."""
+    first = next((p for p, layer in enumerate(layers) if isinstance(layer, Dense)), 0)
+    if not isinstance(layers[first], Dense):
+        return (first, 0, 0)  # _check_weight_index explains what is wrong
+    model._forward_backward(x, y)  # fills .grad; nothing is updated
+    grad = np.abs(layers[first].kernel.grad)
+    i, j = np.unravel_index(int(np.argmax(grad)), grad.shape)
+    return (first, int(i), int(j))
+
 
 def _check_weight_index(weight_index, layers, model):
     """(layer, i, j) as ints naming a trainable kernel entry, or a clear error."""

@@ -171,7 +171,7 @@ class Model(Trainer):
 
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
 
-    def explain_step(self, x, y, weight_index=(0, 0, 0), print_fn=print):
+    def explain_step(self, x, y, weight_index=None, print_fn=print):
         """One real training step on (x, y), explained with shapes and numbers (explain.py)."""
         from minidl.explain import explain_step
 

@@ -297,3 +297,17 @@ def test_an_uncompiled_model_is_refused():
     model = minidl.Sequential([Dense(2, input_shape=(2,))])
     with pytest.raises(RuntimeError, match="compile"):
         model.explain_step(np.ones((2, 2)), np.ones((2, 2)))
+
+
+def test_by_default_the_worked_weight_is_the_one_with_the_largest_gradient():
+    minidl.utils.set_random_seed(0)
+    model = minidl.Sequential([minidl.layers.Dense(3, activation="relu", input_shape=(2,)),
+                               minidl.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    x = np.array([[0.6, 0.6], [0.3, 0.2], [0.9, 0.4], [0.1, 0.1]])
+    y = np.array([1, 0, 1, 0])
+    _, grads = model.loss_and_gradients(x, y)
+    i, j = np.unravel_index(np.argmax(np.abs(grads[0])), grads[0].shape)
+    text = explain_step(model, x, y, print_fn=None)
+    assert f"Chain rule for one weight: W0[{i}, {j}]" in text
+    assert grads[0][i, j] != 0
