@@ -183,6 +183,7 @@ def test_save_and_load_weights_round_trip(tmp_path):
         model.save_weights(tmp_path / "model.h5")
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is what this test makes
 def test_a_loss_that_turns_non_finite_is_reported_and_terminate_on_nan_stops():
     model = minidl.Sequential([Dense(1, input_shape=(2,))])
     model.compile(optimizer=minidl.optimizers.SGD(learning_rate=1e30), loss="mse")
