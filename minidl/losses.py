@@ -33,6 +33,11 @@ def match_ranks(y_true, y_pred):
     return y_true
 
 
+def mean_last_axis(values):
+    """The mean over the last axis, (N,C) -> (N,): the sum divided by C, in the values' dtype."""
+    return values.sum(axis=-1) / np.asarray(values.shape[-1], values.dtype)
+
+
 def _clip_bounds(dtype):
     """eps and 1 - eps as Keras computes them: in Python floats, then cast to the dtype."""
     eps = config.epsilon()
@@ -116,7 +121,7 @@ class MeanSquaredError(Loss):
     def terms(self, y_true, y_pred, from_logits):
         error = y_pred - y_true  # (N,C)
         c = y_pred.shape[-1]
-        per_sample = np.mean(error * error, axis=-1)  # (N,)
+        per_sample = mean_last_axis(error * error)  # (N,)
         return per_sample, error * np.asarray(2.0 / c, y_pred.dtype)
 
 
@@ -133,7 +138,7 @@ class MeanAbsoluteError(Loss):
     def terms(self, y_true, y_pred, from_logits):
         error = y_pred - y_true  # (N,C)
         c = y_pred.shape[-1]
-        per_sample = np.mean(np.abs(error), axis=-1)  # (N,)
+        per_sample = mean_last_axis(np.abs(error))  # (N,)
         return per_sample, np.sign(error) / np.asarray(c, y_pred.dtype)
 
 
@@ -162,13 +167,13 @@ class BinaryCrossentropy(Loss):
             z = y_pred  # (N,C)
             # the stable form TensorFlow's sigmoid_cross_entropy_with_logits uses
             e = np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))
-            return np.mean(e, axis=-1), (sigmoid(z) - y_true) / c
+            return mean_last_axis(e), (sigmoid(z) - y_true) / c
         low, high = _clip_bounds(y_pred.dtype)
         p = np.clip(y_pred, low, high)
         e = -(y_true * np.log(p) + (1 - y_true) * np.log(1 - p))
         inside = (y_pred >= low) & (y_pred <= high)  # clip passes no gradient outside
         grad = (p - y_true) / (p * (1 - p)) * inside
-        return np.mean(e, axis=-1), grad / c
+        return mean_last_axis(e), grad / c
 
 
 class CategoricalCrossentropy(Loss):

@@ -6,7 +6,7 @@ Each metric turns a batch into per-sample values (N,), adds their sum to `total`
 import numpy as np
 
 from minidl import config
-from minidl.losses import match_ranks
+from minidl.losses import match_ranks, mean_last_axis
 
 
 class Metric:
@@ -52,7 +52,7 @@ class MeanMetricWrapper(Metric):
     def update_state(self, y_true, y_pred):
         values = self.fn(y_true, y_pred)  # (N,) or (N,C)
         if values.ndim > 1:
-            values = values.mean(axis=tuple(range(1, values.ndim)))  # one value per sample
+            values = mean_last_axis(values.reshape(len(values), -1))  # one value per sample
         self.total += values.sum(dtype=self.total.dtype)
         self.count += len(values)
 
@@ -80,13 +80,13 @@ def sparse_categorical_accuracy(y_true, y_pred):
 def mean_squared_error(y_true, y_pred):
     """Per-sample mean over the last axis of (y - p)**2."""
     error = y_pred - match_ranks(np.asarray(y_true, y_pred.dtype), y_pred)
-    return np.mean(error * error, axis=-1)
+    return mean_last_axis(error * error)
 
 
 def mean_absolute_error(y_true, y_pred):
     """Per-sample mean over the last axis of |y - p|."""
     error = y_pred - match_ranks(np.asarray(y_true, y_pred.dtype), y_pred)
-    return np.mean(np.abs(error), axis=-1)
+    return mean_last_axis(np.abs(error))
 
 
 class BinaryAccuracy(MeanMetricWrapper):
