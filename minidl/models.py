@@ -9,6 +9,7 @@ Training (compile, fit, evaluate, predict) lives in training.py.
 import numpy as np
 
 from minidl import naming
+from minidl.denormals import flushed
 from minidl.layers import InputLayer, KerasTensor, Layer
 from minidl.training import Trainer
 
@@ -101,7 +102,8 @@ class Model(Trainer):
                 "supported; add the model's layers instead."
             )
         x = self._prepare_x(x)
-        return self.forward(x, training=training)
+        with flushed():
+            return self.forward(x, training=training)
 
     # -- weights ----------------------------------------------------------------------
     @property

@@ -13,6 +13,7 @@ allocation per step; a comment gives the textbook line each block stands for.
 import numpy as np
 
 from minidl import config
+from minidl.denormals import flushing
 
 
 def _check_learning_rate(learning_rate):
@@ -78,6 +79,7 @@ class Optimizer:
         """[iterations, learning_rate, *slots], as Keras's `optimizer.variables`."""
         return [np.asarray(self.iterations, np.int64), self.learning_rate] + self.slots()
 
+    @flushing  # denormals are 0, as in TensorFlow's kernels: see minidl/denormals.py
     def apply(self, variables):
         """One step: update every variable in place from its `grad`, then count the step."""
         if not self.built:

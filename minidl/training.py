@@ -6,6 +6,8 @@ One training step (`train_step`):
     backward(dL)                                     every weight gets its .grad
     optimizer.apply(weights)                         w -= ... in place
     update the running means of loss and metrics     with y_pred from BEFORE the update
+Every step runs with denormal floats flushed to zero, as TensorFlow's kernels do
+(minidl/denormals.py); callbacks run outside the steps, with NumPy's ordinary arithmetic.
 """
 import math
 
@@ -13,6 +15,7 @@ import numpy as np
 
 from minidl import activations, callbacks as callbacks_module, data, losses, metrics as metrics_module
 from minidl import optimizers, rng
+from minidl.denormals import flushing
 
 
 class Trainer:
@@ -133,6 +136,7 @@ class Trainer:
         self.backward(grad, from_logits=uses_logits)  # grad is dL/dz when uses_logits
         return loss, y_pred
 
+    @flushing
     def train_step(self, x, y):
         """One optimizer step on one batch; returns the batch's pre-update loss."""
         loss, y_pred = self._forward_backward(x, y)
@@ -142,6 +146,7 @@ class Trainer:
             metric.update_state(y, y_pred)
         return loss
 
+    @flushing
     def test_step(self, x, y):
         """Loss and metrics for one batch, no training."""
         y_pred = self.forward(x, training=False)
@@ -151,6 +156,7 @@ class Trainer:
             metric.update_state(y, y_pred)
         return loss
 
+    @flushing
     def loss_and_gradients(self, x, y):
         """The training loss `fit` minimises on this batch and its gradient for every weight.
 
@@ -271,10 +277,15 @@ class Trainer:
         outputs = []
         for step, rows in enumerate(data.batches(len(x), batch_size)):
             callback_list.on_predict_batch_begin(step)
-            outputs.append(self.forward(x[rows], training=False))
+            outputs.append(self.predict_step(x[rows]))
             callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
         callback_list.on_predict_end()
         return np.concatenate(outputs)
+
+    @flushing
+    def predict_step(self, x):
+        """The model's outputs for one batch."""
+        return self.forward(x, training=False)
 
     def train_on_batch(self, x, y, return_dict=False):
         """One optimizer step on (x, y) as a single batch; returns its pre-update loss/metrics."""
@@ -298,7 +309,7 @@ class Trainer:
         """The model's outputs for x as a single batch."""
         x = self._prepare_x(x)
         self._ensure_built(x)
-        return self.forward(x, training=False)
+        return self.predict_step(x)
 
     def _results(self, logs, return_dict):
         """Keras's return value: the logs dict, or [loss, *metrics in compile order], or the loss."""

@@ -140,3 +140,22 @@ def test_interrupt_keeps_the_last_completed_step_and_the_finished_epochs():
     assert m.history.epoch == [0, 1]  # 4 steps per epoch: two epochs finished
     assert len(m.history.history["loss"]) == 2
     m.fit(x, y, epochs=1, verbose=0)  # and the model still trains afterwards
+
+
+def test_on_batch_begin_and_end_are_keras_aliases_of_the_train_batch_hooks():
+    """Older Keras code passes LambdaCallback(on_batch_end=...): it runs after each train batch."""
+    x, y = data()
+    m = model()
+    twin = keras_twin(m)
+    seen = {"minidl": [], "keras": []}
+
+    def record(who, kind):
+        return lambda batch, logs: seen[who].append((kind, batch, sorted(logs or {})))
+
+    for who, module, fitted in (("minidl", minidl, m), ("keras", keras, twin)):
+        callback = module.callbacks.LambdaCallback(on_batch_begin=record(who, "begin"),
+                                                   on_batch_end=record(who, "end"))
+        fitted.fit(x, y, epochs=1, batch_size=16, validation_split=0.2, verbose=0,
+                   callbacks=[callback], shuffle=False)
+    assert [kind for kind, _, _ in seen["minidl"]] == ["begin", "end"] * 3  # 40 rows, no test
+    assert seen["minidl"] == seen["keras"]
