@@ -60,8 +60,12 @@ class Optimizer:
         self._learning_rate = value
 
     def const(self, value, like):
-        """A Python-float constant rounded once to the variables' dtype, as Keras does."""
-        return np.asarray(value, like.dtype)
+        """A Python-float constant rounded once to the variables' dtype, as Keras does.
+
+        A NumPy scalar (np.float32(value)) rather than a 0-d array: the same rounding, and
+        arithmetic on it costs a tenth of the time, which counts for small models.
+        """
+        return like.dtype.type(value)
 
     def build(self, variables):
         """Create the slots, zero-filled, one per variable (subclasses add theirs)."""
@@ -86,7 +90,7 @@ class Optimizer:
             self.build(variables)
         grads = self._clip([v.grad for v in variables])
         for index, (grad, variable) in enumerate(zip(grads, variables)):
-            lr = np.asarray(self._learning_rate, variable.dtype)
+            lr = self.const(self._learning_rate, variable)
             self.update_step(index, grad, variable.value, lr)
         self.iterations += 1
 
