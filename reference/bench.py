@@ -11,6 +11,8 @@ sparse categorical cross-entropy, accuracy, batch 64. Measured in this one proce
 - seconds per epoch of `fit` for minidl and for Keras (after one warm-up epoch, so that
   TensorFlow's tracing is not counted; the first epoch is reported on its own);
 - the float32 BLAS floor: the same epoch's five matrix products per batch and nothing else;
+- a plain NumPy loop doing the same arithmetic as minidl with no framework around it (what
+  NumPy itself can do here: the gap between it and the floor is not minidl's to close);
 - the lab's E1 (2-64-1, adam, 800 rows, 30 epochs) whole-fit time;
 - evaluate and predict on 10,000 rows.
 Peak memory is measured in two child processes, one per framework, so that neither counts
@@ -34,6 +36,7 @@ import time
 import numpy as np
 
 import minidl
+from minidl import denormals
 from minidl.datasets import synthetic
 
 # Keras is imported inside the functions that need it: the minidl memory worker must not
@@ -253,11 +256,70 @@ def blas_floor_epoch(x, hidden=HIDDEN, classes=CLASSES, batch_size=BATCH_SIZE, r
     return best
 
 
+def plain_numpy_epoch(x, y, weights, batch_size=BATCH_SIZE, order=None, rho=0.9, lr=1e-3,
+                      epsilon=1e-7):
+    """One epoch of the seed recipe as a bare NumPy loop: no framework, the same work as minidl.
+
+    What a careful hand-written loop does per batch: gather the rows, forward (two products,
+    bias, relu, softmax), the fused cross-entropy gradient (p - onehot) / N, backward (three
+    products, bias sums, the relu mask), and RMSprop in place on buffers allocated once, with
+    the nine element-wise passes per variable that Keras's arithmetic takes. No metrics, no
+    callbacks, no checks. `weights` ([W1, b1, W2, b2], float32) are updated in place.
+    It runs with denormals flushed, as minidl does, so that both do the same arithmetic.
+
+    Returns (seconds, seconds spent in the RMSprop update).
+    """
+    W1, b1, W2, b2 = weights
+    f32 = np.float32
+    rho, one_minus_rho, epsilon, lr = f32(rho), f32(1 - rho), f32(epsilon), f32(lr)
+    velocities = [np.zeros_like(w) for w in weights]
+    grads = [np.empty_like(w) for w in weights]
+    work = [(np.empty_like(w), np.empty_like(w)) for w in weights]
+    n = len(x)
+    order = np.arange(n) if order is None else order
+    update_seconds = 0.0
+    with denormals.flushed():
+        start = time.perf_counter()
+        for first in range(0, n, batch_size):
+            rows = order[first:first + batch_size]
+            xb, yb = x[rows], y[rows]  # (m,D), (m,)
+            m = len(xb)
+            z1 = xb @ W1  # (m,H)
+            z1 += b1
+            h = np.maximum(z1, 0)
+            z2 = h @ W2  # (m,C)
+            z2 += b2
+            p = np.exp(z2 - z2.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)  # softmax
+            p[np.arange(m), yb] -= 1
+            dz2 = p / f32(m)  # (p - onehot) / N
+            np.matmul(h.T, dz2, out=grads[2])
+            np.sum(dz2, axis=0, out=grads[3])
+            dz1 = dz2 @ W2.T  # (m,H)
+            dz1 *= z1 > 0
+            np.matmul(xb.T, dz1, out=grads[0])
+            np.sum(dz1, axis=0, out=grads[1])
+            update_start = time.perf_counter()
+            for w, g, v, (tmp, increment) in zip(weights, grads, velocities, work):
+                v *= rho  # v = rho * v + (1 - rho) * g**2
+                np.multiply(g, g, out=tmp)
+                tmp *= one_minus_rho
+                v += tmp
+                np.add(v, epsilon, out=tmp)  # w -= lr * g / sqrt(v + epsilon)
+                np.sqrt(tmp, out=tmp)
+                np.multiply(g, lr, out=increment)
+                increment /= tmp
+                w -= increment
+            update_seconds += time.perf_counter() - update_start
+        seconds = time.perf_counter() - start
+    return seconds, update_seconds
+
+
 # -- the measurements -----------------------------------------------------------------------------
 def measure_fit(x, y, epochs):
-    """The seed recipe: seconds per epoch for minidl, Keras and the BLAS floor.
+    """The seed recipe: seconds per epoch for minidl, Keras, a plain NumPy loop and the floor.
 
-    The three take turns, one epoch each per round, so that a change in the machine's load
+    The four take turns, one epoch each per round, so that a change in the machine's load
     hits all of them rather than whichever happened to run then.
     """
     import keras
@@ -270,13 +332,20 @@ def measure_fit(x, y, epochs):
     k_model = keras_twin(md_model)  # same starting weights
     fit = dict(batch_size=BATCH_SIZE, epochs=1, verbose=0, shuffle=True)
     md_clock, k_clock, floor = MinidlEpochClock(), keras_epoch_clock(), []
+    plain, plain_update = [], []
+    plain_weights = [w.copy() for w in md_model.get_weights()]
     k_model.fit(x, y, callbacks=[k_clock], **fit)  # warm-up: Keras traces its train step
     for _ in range(epochs):
         floor.append(blas_floor_epoch(x))
         md_model.fit(x, y, callbacks=[md_clock], **fit)
         k_model.fit(x, y, callbacks=[k_clock], **fit)
+        seconds, update_seconds = plain_numpy_epoch(x, y, plain_weights,
+                                                    order=np.random.permutation(len(x)))
+        plain.append(seconds)
+        plain_update.append(update_seconds)
     md_epoch = float(np.median(md_clock.seconds))
     k_epoch = float(np.median(k_clock.seconds[1:]))
+    plain_epoch = float(np.median(plain))
     floor_epoch = min(floor)
     return {
         "rows": len(x), "epochs": epochs, "batch_size": BATCH_SIZE,
@@ -287,9 +356,14 @@ def measure_fit(x, y, epochs):
         "keras_seconds_per_epoch": k_epoch,
         "floor_epoch_seconds": floor,
         "floor_seconds_per_epoch": floor_epoch,
+        "plain_numpy_epoch_seconds": plain,
+        "plain_numpy_seconds_per_epoch": plain_epoch,
+        "plain_numpy_update_seconds_per_epoch": float(np.median(plain_update)),
         "ratio_minidl_keras": md_epoch / k_epoch,
         "ratio_minidl_floor": md_epoch / floor_epoch,
         "ratio_keras_floor": k_epoch / floor_epoch,
+        "ratio_minidl_plain_numpy": md_epoch / plain_epoch,
+        "ratio_plain_numpy_floor": plain_epoch / floor_epoch,
     }
 
 
@@ -405,6 +479,8 @@ def format_report(results):
         f"{'minidl / Keras      fit, s per epoch':<44}{fit['ratio_minidl_keras']:>8.2f}",
         f"{'minidl / BLAS floor fit, s per epoch':<44}{fit['ratio_minidl_floor']:>8.2f}",
         f"{'Keras  / BLAS floor fit, s per epoch':<44}{fit['ratio_keras_floor']:>8.2f}",
+        f"{'minidl / plain NumPy loop, s per epoch':<44}{fit['ratio_minidl_plain_numpy']:>8.2f}",
+        f"{'plain NumPy loop / BLAS floor':<44}{fit['ratio_plain_numpy_floor']:>8.2f}",
         f"{'minidl / Keras      E1 whole fit':<44}{e1['ratio_minidl_keras']:>8.2f}",
         f"{'minidl / Keras      E1 second fit (traced)':<44}"
         f"{e1['minidl_fit_seconds'] / e1['keras_second_fit_seconds']:>8.2f}",
@@ -417,6 +493,9 @@ def format_report(results):
         f"{'fit, s per epoch (median)':<40}{fit['minidl_seconds_per_epoch']:>10.3f}"
         f"{fit['keras_seconds_per_epoch']:>10.3f}{fit['floor_seconds_per_epoch']:>10.3f}",
         f"{'fit, first epoch (Keras traces)':<40}{'':>10}{fit['keras_first_epoch_seconds']:>10.3f}",
+        f"{'plain NumPy loop, s per epoch (median)':<40}{fit['plain_numpy_seconds_per_epoch']:>10.3f}",
+        f"{'  of which the RMSprop update':<40}"
+        f"{fit['plain_numpy_update_seconds_per_epoch']:>10.3f}",
         f"{e1_label:<40}"
         f"{e1['minidl_fit_seconds']:>10.3f}{e1['keras_fit_seconds']:>10.3f}",
         f"{'E1 second fit (already traced), s':<40}{'':>10}{e1['keras_second_fit_seconds']:>10.3f}",

@@ -17,8 +17,10 @@ EXPECTED = {
     "settings": ["rows", "epochs", "e1_epochs", "eval_rows", "repeats", "quick", "sweep"],
     "fit": ["rows", "epochs", "batch_size", "minidl_epoch_seconds", "minidl_seconds_per_epoch",
             "keras_first_epoch_seconds", "keras_epoch_seconds", "keras_seconds_per_epoch",
-            "floor_epoch_seconds", "floor_seconds_per_epoch", "ratio_minidl_keras",
-            "ratio_minidl_floor", "ratio_keras_floor"],
+            "floor_epoch_seconds", "floor_seconds_per_epoch", "plain_numpy_epoch_seconds",
+            "plain_numpy_seconds_per_epoch", "plain_numpy_update_seconds_per_epoch",
+            "ratio_minidl_keras", "ratio_minidl_floor", "ratio_keras_floor",
+            "ratio_minidl_plain_numpy", "ratio_plain_numpy_floor"],
     "e1": ["rows", "epochs", "minidl_fit_seconds", "keras_fit_seconds",
            "keras_second_fit_seconds", "ratio_minidl_keras"],
     "inference": ["rows", "repeats", "evaluate_minidl_seconds", "evaluate_keras_seconds",
@@ -94,3 +96,19 @@ def test_fallback_reader_matches_the_minidl_loader():
 def test_bad_arguments_are_refused(argv):
     with pytest.raises(SystemExit):
         bench.parse_args(argv)
+
+
+def test_the_plain_numpy_loop_does_the_same_arithmetic_as_minidl():
+    """The plain loop is a fair yardstick only if it computes what minidl's fit computes."""
+    rng = np.random.default_rng(0)
+    x = rng.random((200, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 200)
+    model = bench.minidl_seed_model(hidden=32)
+    initial = model.get_weights()
+    weights = [w.copy() for w in initial]
+    model.fit(x, y, batch_size=64, epochs=1, shuffle=False, verbose=0)
+    seconds, update_seconds = bench.plain_numpy_epoch(x, y, weights)
+    assert 0 < update_seconds < seconds
+    for ours, plain, start in zip(model.get_weights(), weights, initial):
+        assert np.abs(plain - start).max() > 1e-4  # both trained: the comparison means something
+        np.testing.assert_allclose(plain, ours, rtol=1e-5, atol=1e-6)
