@@ -530,7 +530,7 @@ def format_report(results):
         f"Python {m['python']}; NumPy {m['numpy']}; BLAS {m['blas']}; "
         f"BLAS thread cap: {m.get('blas_threads')}; "
         f"TensorFlow {m.get('tensorflow')}; Keras {m.get('keras')}",
-        "fit: medians of the timed epochs, the floor the best of its epochs, all three taking "
+        "fit: medians of the timed epochs, the floor the best of its epochs, all four taking "
         "turns; Keras's first epoch is not in its median. evaluate/predict: medians of "
         f"{results['settings']['repeats']} interleaved calls after a warm-up.",
         NOTE,
