@@ -17,7 +17,9 @@ This matters to minidl twice over:
 `flushed()` sets the two flags for the calling thread and puts the previous state back on
 exit. minidl's steps run inside it: a training, test or predict step, `loss_and_gradients`,
 an optimizer's `apply`. Callbacks and the rest of the user's code run with NumPy's ordinary
-arithmetic, as they do next to Keras.
+arithmetic, as they do next to Keras. (The flags belong to a thread: the share of a matrix
+product that OpenBLAS hands to its own worker threads keeps denormals, which the next
+element-wise operation, running in this thread, then reads as 0.)
 
 The flags are set through the C library's fegetenv/fesetenv, whose fenv_t on x86-64 Linux
 ends with the MXCSR register. On any other platform `AVAILABLE` is False and `flushed()`
