@@ -48,6 +48,8 @@ EVAL_ROWS = 10_000
 SWEEP_WIDTHS = (128, 512, 2048)
 SWEEP_BATCH_SIZES = (32, 64, 256, 1024)
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+# The speed issue's targets for each ratio (at most this much of the other's time or memory).
+TARGETS = {"fit": 0.35, "floor": 1.4, "e1": 1 / 30, "inference": 0.5, "memory": 0.5}
 NOTE = ("Absolute seconds on a shared machine are noisy; the ratios measured in one run "
         "are what count.")
 
@@ -475,19 +477,27 @@ def format_report(results):
         f"minidl vs Keras, seed recipe 784-{HIDDEN}-{CLASSES} rmsprop, batch {BATCH_SIZE}, "
         f"{fit['rows']:,} rows",
         "",
-        f"{'ratio (lower is better for minidl)':<44}{'value':>8}",
-        f"{'minidl / Keras      fit, s per epoch':<44}{fit['ratio_minidl_keras']:>8.2f}",
-        f"{'minidl / BLAS floor fit, s per epoch':<44}{fit['ratio_minidl_floor']:>8.2f}",
-        f"{'Keras  / BLAS floor fit, s per epoch':<44}{fit['ratio_keras_floor']:>8.2f}",
-        f"{'minidl / plain NumPy loop, s per epoch':<44}{fit['ratio_minidl_plain_numpy']:>8.2f}",
-        f"{'plain NumPy loop / BLAS floor':<44}{fit['ratio_plain_numpy_floor']:>8.2f}",
-        f"{'minidl / Keras      E1 whole fit':<44}{e1['ratio_minidl_keras']:>8.2f}",
-        f"{'minidl / Keras      E1 second fit (traced)':<44}"
-        f"{e1['minidl_fit_seconds'] / e1['keras_second_fit_seconds']:>8.2f}",
-        f"{'minidl / Keras      evaluate':<44}{inf['evaluate_ratio_minidl_keras']:>8.2f}",
-        f"{'minidl / Keras      predict':<44}{inf['predict_ratio_minidl_keras']:>8.2f}",
-        f"{'minidl / Keras      peak RSS while training':<44}"
-        f"{md_mem['peak_rss_mb'] / k_mem['peak_rss_mb']:>8.2f}",
+    ]
+    ratios = [  # (label, value, the target for it or None)
+        ("minidl / Keras      fit, s per epoch", fit["ratio_minidl_keras"], TARGETS["fit"]),
+        ("minidl / BLAS floor fit, s per epoch", fit["ratio_minidl_floor"], TARGETS["floor"]),
+        ("Keras  / BLAS floor fit, s per epoch", fit["ratio_keras_floor"], None),
+        ("minidl / plain NumPy loop, s per epoch", fit["ratio_minidl_plain_numpy"], None),
+        ("plain NumPy loop / BLAS floor", fit["ratio_plain_numpy_floor"], None),
+        ("minidl / Keras      E1 whole fit", e1["ratio_minidl_keras"], TARGETS["e1"]),
+        ("minidl / Keras      E1 second fit (traced)",
+         e1["minidl_fit_seconds"] / e1["keras_second_fit_seconds"], None),
+        ("minidl / Keras      evaluate", inf["evaluate_ratio_minidl_keras"],
+         TARGETS["inference"]),
+        ("minidl / Keras      predict", inf["predict_ratio_minidl_keras"], TARGETS["inference"]),
+        ("minidl / Keras      peak RSS while training",
+         md_mem["peak_rss_mb"] / k_mem["peak_rss_mb"], TARGETS["memory"]),
+    ]
+    lines.append(f"{'ratio (lower is better for minidl)':<44}{'value':>8}{'target':>9}  met")
+    for label, value, target in ratios:
+        verdict = "" if target is None else f"{target:>9.3g}  {'yes' if value <= target else 'no'}"
+        lines.append(f"{label:<44}{value:>8.3f}{verdict}")
+    lines += [
         "",
         f"{'measurement':<40}{'minidl':>10}{'Keras':>10}{'floor':>10}",
         f"{'fit, s per epoch (median)':<40}{fit['minidl_seconds_per_epoch']:>10.3f}"

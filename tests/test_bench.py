@@ -112,3 +112,14 @@ def test_the_plain_numpy_loop_does_the_same_arithmetic_as_minidl():
     for ours, plain, start in zip(model.get_weights(), weights, initial):
         assert np.abs(plain - start).max() > 1e-4  # both trained: the comparison means something
         np.testing.assert_allclose(plain, ours, rtol=1e-5, atol=1e-6)
+
+
+def test_report_says_for_each_target_whether_it_is_met(quick_run):
+    returned, _ = quick_run
+    lines = bench.format_report(returned).splitlines()
+    fit_line = next(line for line in lines if line.startswith("minidl / Keras      fit"))
+    value, target, verdict = fit_line.split()[-3:]
+    assert float(target) == bench.TARGETS["fit"]
+    assert verdict == ("yes" if float(value) <= bench.TARGETS["fit"] else "no")
+    verdicts = [line.split()[-1] for line in lines if line.endswith((" yes", " no"))]
+    assert len(verdicts) == 6  # fit, floor, E1, evaluate, predict, memory
