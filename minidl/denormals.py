@@ -61,20 +61,19 @@ def _numpy_flushes():
 
 
 def _works(functions):
-    """Set the flags, check that NumPy now flushes, put them back, check that it does not."""
+    """Check that NumPy flushes with the flags set and does not with them cleared."""
     get, set_ = functions
     saved = _FloatEnvironment()
     if get(saved) != 0:
         return False
-    flushing = _FloatEnvironment.from_buffer_copy(saved)
+    flushing, ordinary = (_FloatEnvironment.from_buffer_copy(saved) for _ in range(2))
     flushing.mxcsr |= _FTZ | _DAZ
-    if set_(flushing) != 0:
-        return False
+    ordinary.mxcsr &= ~(_FTZ | _DAZ)
     try:
-        flushes = _numpy_flushes()
+        return (set_(flushing) == 0 and _numpy_flushes()
+                and set_(ordinary) == 0 and not _numpy_flushes())
     finally:
         set_(saved)
-    return flushes and not _numpy_flushes()
 
 
 _FUNCTIONS = _c_functions()
