@@ -35,6 +35,7 @@ import numpy as np
 
 _FTZ = 1 << 15  # MXCSR bit 15: a denormal RESULT is written as 0
 _DAZ = 1 << 6   # MXCSR bit 6: a denormal INPUT is read as 0
+_FLAGS = _FTZ | _DAZ
 
 
 class _FloatEnvironment(ctypes.Structure):
@@ -56,6 +57,13 @@ def _c_functions():
     return get, set_
 
 
+def _with_flags(environment, on):
+    """A copy of `environment` with FTZ and DAZ set (on=True) or cleared."""
+    copy = _FloatEnvironment.from_buffer_copy(environment)
+    copy.mxcsr = copy.mxcsr | _FLAGS if on else copy.mxcsr & ~_FLAGS
+    return copy
+
+
 def _numpy_flushes():
     return np.multiply(np.array([np.finfo(np.float32).tiny / 4], np.float32), 1)[0] == 0
 
@@ -66,12 +74,9 @@ def _works(functions):
     saved = _FloatEnvironment()
     if get(saved) != 0:
         return False
-    flushing, ordinary = (_FloatEnvironment.from_buffer_copy(saved) for _ in range(2))
-    flushing.mxcsr |= _FTZ | _DAZ
-    ordinary.mxcsr &= ~(_FTZ | _DAZ)
     try:
-        return (set_(flushing) == 0 and _numpy_flushes()
-                and set_(ordinary) == 0 and not _numpy_flushes())
+        return (set_(_with_flags(saved, True)) == 0 and _numpy_flushes()
+                and set_(_with_flags(saved, False)) == 0 and not _numpy_flushes())
     finally:
         set_(saved)
 
@@ -94,10 +99,8 @@ class flushed:
             get, set_ = _FUNCTIONS
             saved = _FloatEnvironment()
             get(saved)
-            if saved.mxcsr & (_FTZ | _DAZ) != (_FTZ | _DAZ):
-                flushing = _FloatEnvironment.from_buffer_copy(saved)
-                flushing.mxcsr |= _FTZ | _DAZ
-                set_(flushing)
+            if saved.mxcsr & _FLAGS != _FLAGS:
+                set_(_with_flags(saved, True))
                 self._saved = saved
         return self
 
