@@ -12,6 +12,7 @@ from minidl import naming
 from minidl.denormals import flushed
 from minidl.layers import InputLayer, KerasTensor, Layer
 from minidl.training import Trainer
+from minidl.variable import lay_end_to_end
 
 
 class Model(Trainer):
@@ -26,6 +27,7 @@ class Model(Trainer):
         self.name = name or naming.auto_name(self._name_prefix())
         if type(self) is Model:
             self._layers = _trace_chain(inputs, outputs)
+            lay_end_to_end(self.trainable_weights)  # calling the layers has built them
 
     def _name_prefix(self):
         return "functional"
@@ -67,12 +69,17 @@ class Model(Trainer):
         return shape[-1]
 
     def build(self, input_shape):
-        """Create every layer's weights for inputs of shape (None, D)."""
+        """Create every layer's weights for inputs of shape (None, D).
+
+        The trainable weights are then laid end to end in one flat array (each Variable a
+        view into it), so that the optimizer can update them all in one go.
+        """
         shape = tuple(input_shape)
         for layer in self._layers:
             if not layer.built:
                 layer.build(shape)
             shape = layer.output_shape
+        lay_end_to_end(self.trainable_weights)
 
     # -- running --------------------------------------------------------------------------
     def forward(self, x, training=False):

@@ -2,6 +2,9 @@
 
 An optimizer owns its state ("slots": one array per trainable variable, in the same order)
 and updates each variable in place from the gradient its layer left in `variable.grad`.
+A model lays its weights end to end in one flat array (minidl/variable.py::lay_end_to_end),
+and each slot is one flat array too (`Slot`), so an optimizer can update every weight of a
+model with one NumPy call per operation: the same arithmetic, element by element.
 
 The update equations are Keras's, operation for operation (keras/src/optimizers/*.py), so
 that float32 results are bit-identical. Two details matter for that:
@@ -16,6 +19,49 @@ from minidl import config
 from minidl.denormals import flushing
 
 
+class Slot:
+    """One kind of optimizer state (e.g. RMSprop's velocity) for every variable.
+
+    A flat array holding all of them end to end, seen through one view per variable shaped
+    like it: `slot[i]` is variable i's view, `slot[None]` the whole flat array, and iterating
+    gives the views in order. (Variables of different dtypes get separate arrays, no whole.)
+    """
+
+    def __init__(self, variables):
+        variables = list(variables)
+        self.shapes = [v.shape for v in variables]
+        if len({v.dtype for v in variables}) == 1:
+            self._view(np.zeros(sum(v.value.size for v in variables), variables[0].dtype))
+        else:
+            self.whole, self.views = None, [np.zeros_like(v.value) for v in variables]
+
+    def _view(self, whole):
+        self.whole, self.views, start = whole, [], 0
+        for shape in self.shapes:
+            end = start + int(np.prod(shape))
+            self.views.append(whole[start:end].reshape(shape))
+            start = end
+
+    def __deepcopy__(self, memo):
+        """A copy whose views look into the copy's own flat array (deepcopy alone would not)."""
+        copy = Slot.__new__(Slot)
+        copy.shapes = list(self.shapes)
+        if self.whole is None:
+            copy.whole, copy.views = None, [view.copy() for view in self.views]
+        else:
+            copy._view(self.whole.copy())
+        return copy
+
+    def __getitem__(self, index):
+        return self.whole if index is None else self.views[index]
+
+    def __iter__(self):
+        return iter(self.views)
+
+    def __len__(self):
+        return len(self.views)
+
+
 def _check_learning_rate(learning_rate):
     if isinstance(learning_rate, bool) or not isinstance(learning_rate, (float, np.floating)):
         raise ValueError(
@@ -25,7 +71,8 @@ def _check_learning_rate(learning_rate):
 
 
 class Optimizer:
-    """Base class: slots built lazily on the first `apply`, then one `update_step` per variable.
+    """Base class: slots built lazily on the first `apply`, then `update_step` on each variable
+    (or once on all of them, when they lie end to end).
 
     Args:
         learning_rate: a Python float.
@@ -69,10 +116,18 @@ class Optimizer:
 
     def build(self, variables):
         """Create the slots, zero-filled, one per variable (subclasses add theirs)."""
-        # Two work buffers per variable, reused every step: not state, just room for the
-        # intermediate arrays of the update, so a step allocates nothing.
-        self._work = [(np.empty_like(v.value), np.empty_like(v.value)) for v in variables]
+        # Two work buffers, reused every step: not state, just room for the intermediate
+        # arrays of the update, so a step allocates nothing.
+        self._work = (Slot(variables), Slot(variables))
+        variables = list(variables)
+        flat = variables[0].flat if variables else None
+        # The variables' own flat layout, when they are exactly one model's weights in order.
+        self._flat = flat if flat is not None and flat.variables == variables else None
         self.built = True
+
+    def _buffers(self, index):
+        """The two work arrays for variable `index` (None: for all of them at once)."""
+        return self._work[0][index], self._work[1][index]
 
     def slots(self):
         """Every slot array, in Keras's order (for summary's "Optimizer params" and saving)."""
@@ -85,14 +140,36 @@ class Optimizer:
 
     @flushing  # denormals are 0, as in TensorFlow's kernels: see minidl/denormals.py
     def apply(self, variables):
-        """One step: update every variable in place from its `grad`, then count the step."""
+        """One step: update every variable in place from its `grad`, then count the step.
+
+        When the variables lie end to end in one flat array, as a model's weights do, and no
+        clipping is asked for (which works per variable), one update_step on the flat arrays
+        updates them all: index None stands for "every variable".
+        """
         if not self.built:
             self.build(variables)
-        grads = self._clip([v.grad for v in variables])
-        for index, (grad, variable) in enumerate(zip(grads, variables)):
-            lr = self.const(self._learning_rate, variable)
-            self.update_step(index, grad, variable.value, lr)
+        if self._all_at_once(variables):
+            flat = self._flat  # every weight end to end: one update for all of them
+            lr = self.const(self._learning_rate, flat.values)
+            self.update_step(None, flat.grads, flat.values, lr)
+        else:
+            grads = self._clip([v.grad for v in variables])
+            for index, (grad, variable) in enumerate(zip(grads, variables)):
+                lr = self.const(self._learning_rate, variable)
+                self.update_step(index, grad, variable.value, lr)
         self.iterations += 1
+
+    def _all_at_once(self, variables):
+        """True when `variables` are exactly the flat layout seen at build, and still in it.
+
+        (A deep copy of a model gives each weight its own array again: the copy then takes
+        the per-variable path, with the same results.)
+        """
+        flat = self._flat
+        return (flat is not None and self.clipnorm is None and self.clipvalue is None
+                and self.global_clipnorm is None and flat.variables == list(variables)
+                and all(v.value.base is flat.values and v.grad.base is flat.grads
+                        for v in variables))
 
     def apply_gradients(self, grads_and_vars):
         """Keras-style entry point: a list of (gradient, Variable) pairs."""
@@ -103,6 +180,11 @@ class Optimizer:
         self.apply(variables)
 
     def update_step(self, index, g, w, lr):
+        """Update w in place from its gradient g (same shape) at learning rate lr.
+
+        `index` picks the variable's slots (`self.velocities[index]`, ...); None means every
+        variable at once, with g and w the flat arrays that hold them all.
+        """
         raise NotImplementedError
 
     def _clip(self, grads):
@@ -147,14 +229,14 @@ class SGD(Optimizer):
         self.momentum, self.nesterov = momentum, nesterov
 
     def build(self, variables):
-        self.momentums = [np.zeros_like(v.value) for v in variables] if self.momentum else []
+        self.momentums = Slot(variables) if self.momentum else []
         super().build(variables)
 
     def slots(self):
         return list(self.momentums)
 
     def update_step(self, index, g, w, lr):
-        step, tmp = self._work[index]
+        step, tmp = self._buffers(index)
         np.multiply(g, lr, out=step)  # lr * g
         if not self.momentum:
             w -= step
@@ -193,16 +275,16 @@ class RMSprop(Optimizer):
         self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
 
     def build(self, variables):
-        self.velocities = [np.zeros_like(v.value) for v in variables]
-        self.momentums = [np.zeros_like(v.value) for v in variables] if self.momentum > 0 else []
-        self.average_gradients = [np.zeros_like(v.value) for v in variables] if self.centered else []
+        self.velocities = Slot(variables)
+        self.momentums = Slot(variables) if self.momentum > 0 else []
+        self.average_gradients = Slot(variables) if self.centered else []
         super().build(variables)
 
     def slots(self):
-        return self.velocities + self.momentums + self.average_gradients
+        return list(self.velocities) + list(self.momentums) + list(self.average_gradients)
 
     def update_step(self, index, g, w, lr):
-        v, (tmp, increment) = self.velocities[index], self._work[index]
+        v, (tmp, increment) = self.velocities[index], self._buffers(index)
         rho, one_minus_rho = self.const(self.rho, w), self.const(1 - self.rho, w)
         # v = rho * v + (1 - rho) * g**2
         v *= rho
@@ -253,18 +335,18 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
 
     def build(self, variables):
-        self.momentums = [np.zeros_like(v.value) for v in variables]
-        self.velocities = [np.zeros_like(v.value) for v in variables]
-        self.velocity_hats = [np.zeros_like(v.value) for v in variables] if self.amsgrad else []
+        self.momentums = Slot(variables)
+        self.velocities = Slot(variables)
+        self.velocity_hats = Slot(variables) if self.amsgrad else []
         super().build(variables)
 
     def slots(self):
         # Keras interleaves momentum and velocity per variable.
         pairs = [s for mv in zip(self.momentums, self.velocities) for s in mv]
-        return pairs + self.velocity_hats
+        return pairs + list(self.velocity_hats)
 
     def update_step(self, index, g, w, lr):
-        m, v, (tmp, step) = self.momentums[index], self.velocities[index], self._work[index]
+        m, v, (tmp, step) = self.momentums[index], self.velocities[index], self._buffers(index)
         t = self.iterations + 1
         # beta**t of the float32 betas, computed in double and rounded once. TensorFlow's
         # own float32 pow can differ from this in the last bit for some t, so Adam agrees

@@ -1,0 +1,115 @@
+"""A model's weights lie end to end in one flat array; the optimizer updates them all at once.
+
+What must hold: every weight is still its own array to everything that reads or writes it,
+and the all-at-once update is bit for bit the per-variable one (which the Keras-parity tests
+compare with Keras bit for bit).
+"""
+import copy
+
+import numpy as np
+import pytest
+
+import minidl
+from minidl import optimizers
+from minidl.layers import Dense
+
+
+def small_model(optimizer):
+    minidl.utils.set_random_seed(3)
+    model = minidl.Sequential([Dense(6, activation="relu", input_shape=(4,)),
+                               Dense(3, activation="softmax")])
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    return model
+
+
+def data(n=40):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, 4)).astype(np.float32), rng.integers(0, 3, n)
+
+
+def test_weights_are_views_into_one_flat_array_and_behave_as_before():
+    model = small_model("sgd")
+    weights = model.trainable_weights
+    flat = weights[0].flat
+    assert flat is not None and all(w.flat is flat for w in weights)
+    assert all(w.value.base is flat.values and w.grad.base is flat.grads for w in weights)
+    assert flat.values.size == model.count_params()
+    new = [np.full(w.shape, i, np.float32) for i, w in enumerate(weights)]
+    model.set_weights(new)
+    for w, expected in zip(model.get_weights(), new):
+        np.testing.assert_array_equal(w, expected)
+    assert weights[0].value.base is flat.values  # set_weights wrote in place
+    np.testing.assert_array_equal(flat.values, np.concatenate([a.ravel() for a in new]))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: optimizers.SGD(0.1),
+    lambda: optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+    lambda: optimizers.RMSprop(0.01, rho=0.8, momentum=0.3, centered=True),
+    lambda: optimizers.Adam(0.02, amsgrad=True),
+], ids=["sgd", "sgd-nesterov", "rmsprop-centered-momentum", "adam-amsgrad"])
+def test_all_at_once_is_bit_identical_to_variable_by_variable(make):
+    x, y = data()
+    at_once = small_model(make())
+    one_by_one = copy.deepcopy(at_once)  # a deep copy gives each weight its own array again
+    assert all(w.value.base is None for w in one_by_one.trainable_weights)
+    for model in (at_once, one_by_one):
+        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    assert at_once.optimizer._all_at_once(at_once.trainable_weights)
+    assert not one_by_one.optimizer._all_at_once(one_by_one.trainable_weights)
+    for ours, theirs in zip(at_once.get_weights(), one_by_one.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    for ours, theirs in zip(at_once.optimizer.slots(), one_by_one.optimizer.slots()):
+        assert ours.shape == theirs.shape
+        np.testing.assert_array_equal(ours, theirs)
+    assert np.abs(at_once.get_weights()[0] - small_model("sgd").get_weights()[0]).max() > 1e-3
+
+
+def test_clipping_takes_the_per_variable_path():
+    """clipnorm clips each gradient by its own norm, as Keras does: not the flat vector's."""
+    x, y = data()
+    model = small_model(optimizers.SGD(0.1, clipnorm=0.01))
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert not model.optimizer._all_at_once(model.trainable_weights)
+
+
+def test_slots_are_views_into_one_flat_array_per_kind():
+    x, y = data()
+    model = small_model("adam")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    opt = model.optimizer
+    for slot in (opt.momentums, opt.velocities):
+        assert [v.shape for v in slot] == [w.shape for w in model.trainable_weights]
+        assert all(v.base is slot[None] for v in slot)
+    copied = copy.deepcopy(opt.velocities)
+    assert all(v.base is copied[None] for v in copied)  # a copy keeps its own views
+    copied[0][...] = 7
+    assert copied[None][0] == 7 and opt.velocities[None][0] != 7
+
+
+def _sequential_list():
+    return minidl.Sequential([Dense(5, activation="relu", input_shape=(4,)), Dense(3)])
+
+
+def _sequential_add():
+    model = minidl.Sequential()
+    model.add(Dense(5, activation="relu", input_shape=(4,)))
+    model.add(Dense(3))
+    return model
+
+
+def _functional():
+    inputs = minidl.Input((4,))
+    outputs = Dense(3)(Dense(5, activation="relu")(inputs))
+    return minidl.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("make", [_sequential_list, _sequential_add, _functional],
+                         ids=["Sequential([...])", "Sequential().add", "functional"])
+def test_the_lab_three_ways_of_defining_a_model_all_lay_out_their_weights(make):
+    model = make()
+    model.compile("rmsprop", "mse")
+    model.fit(*data(16)[:1], np.zeros((16, 3)), verbose=0)
+    weights = model.trainable_weights
+    assert len(weights) == 4
+    assert model.optimizer._all_at_once(weights)
