@@ -120,6 +120,7 @@ class Optimizer:
         # arrays of the update, so a step allocates nothing.
         self._work = (Slot(variables), Slot(variables))
         variables = list(variables)
+        self._variables = variables  # slot i belongs to variables[i]
         flat = variables[0].flat if variables else None
         # The variables' own flat layout, when they are exactly one model's weights in order.
         self._flat = flat if flat is not None and flat.variables == variables else None
@@ -153,11 +154,26 @@ class Optimizer:
             lr = self.const(self._learning_rate, flat.values)
             self.update_step(None, flat.grads, flat.values, lr)
         else:
+            indices = self._indices(variables)
             grads = self._clip([v.grad for v in variables])
-            for index, (grad, variable) in enumerate(zip(grads, variables)):
+            for index, grad, variable in zip(indices, grads, variables):
                 lr = self.const(self._learning_rate, variable)
                 self.update_step(index, grad, variable.value, lr)
         self.iterations += 1
+
+    def _indices(self, variables):
+        """Where each variable's slots are: its position among the variables of the first
+        `apply`. Any subset, in any order, works; a variable never seen is an error (raised
+        before anything is updated), as in Keras."""
+        positions = {id(v): i for i, v in enumerate(self._variables)}
+        for v in variables:
+            if id(v) not in positions:
+                raise ValueError(
+                    f"Unknown variable: {v!r}. This optimizer can only be called for the "
+                    "variables it was originally built with. When working with a new set of "
+                    "variables, you should recreate a new optimizer instance."
+                )
+        return [positions[id(v)] for v in variables]
 
     def _all_at_once(self, variables):
         """True when `variables` are exactly the flat layout seen at build, and still in it.
@@ -173,10 +189,12 @@ class Optimizer:
 
     def apply_gradients(self, grads_and_vars):
         """Keras-style entry point: a list of (gradient, Variable) pairs."""
-        variables = []
-        for grad, variable in grads_and_vars:
+        pairs = list(grads_and_vars)
+        variables = [variable for _, variable in pairs]
+        if self.built:
+            self._indices(variables)  # an unknown variable fails before any grad is written
+        for grad, variable in pairs:
             variable.grad[...] = grad
-            variables.append(variable)
         self.apply(variables)
 
     def update_step(self, index, g, w, lr):

@@ -253,3 +253,32 @@ def test_auto_names_follow_keras_counters():
         warnings.simplefilter("ignore")
         expected = define(keras)
     assert define(minidl) == expected
+
+
+def test_optimizer_finds_each_variables_slots_by_identity_like_keras():
+    """A subset or another order of the built variables updates the right slots; a stranger
+    is refused before anything changes."""
+    values = [np.ones(3, np.float32), np.ones(2, np.float32)]
+    grads = [np.full(3, 0.5, np.float32), np.full(2, 0.1, np.float32)]
+    ours, theirs = minidl.optimizers.RMSprop(0.01), keras.optimizers.RMSprop(0.01)
+    a, b = (minidl.variable.Variable(v.copy(), n) for v, n in zip(values, "ab"))
+    ka, kb = (keras.Variable(v.copy()) for v in values)
+    ours.apply_gradients([(grads[0], a), (grads[1], b)])
+    theirs.apply_gradients([(grads[0], ka), (grads[1], kb)])
+    ours.apply_gradients([(grads[1] * 3, b)])  # b alone
+    theirs.apply_gradients([(grads[1] * 3, kb)])
+    ours.apply_gradients([(grads[1], b), (grads[0], a)])  # the other order
+    theirs.apply_gradients([(grads[1], kb), (grads[0], ka)])
+    for mine, keras_variable in ((a, ka), (b, kb)):
+        np.testing.assert_array_equal(mine.value, np.asarray(keras_variable))
+    for slot, keras_slot in zip(ours.slots(), theirs.variables[2:]):
+        np.testing.assert_array_equal(slot, np.asarray(keras_slot))
+
+    stranger = minidl.variable.Variable(np.ones(2, np.float32), "c")
+    before = [a.value.copy(), b.value.copy()] + [s.copy() for s in ours.slots()]
+    with pytest.raises(ValueError, match="Unknown variable"):
+        ours.apply_gradients([(grads[1] * 7, b), (grads[1], stranger)])
+    after = [a.value, b.value] + ours.slots()
+    assert all(np.array_equal(x, y) for x, y in zip(before, after))
+    np.testing.assert_array_equal(b.grad, grads[1])  # not overwritten by the failed call
+    assert ours.iterations == 3
