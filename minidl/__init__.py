@@ -7,16 +7,25 @@
 Where the maths lives: layers.py (Dense forward/backward), activations.py, losses.py,
 optimizers.py, metrics.py; the training loop is training.py.
 """
-from minidl import (activations, callbacks, config, datasets, initializers, layers, losses,
-                    metrics, models, optimizers, saving, utils)
+from minidl import (activations, callbacks, config, datasets, explain, initializers, layers,
+                    losses, metrics, models, optimizers, saving, testing, utils)
 from minidl.layers import Input
 from minidl.models import Model, Sequential, load_model
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "callbacks", "config", "datasets",
+    "Input", "Model", "Sequential", "activations", "callbacks", "config", "datasets", "explain",
     "initializers", "layers", "load_model", "losses", "metrics", "models", "optimizers",
-    "saving", "utils",
+    "saving", "testing", "utils",
     "__version__",
-]
+]  # not "strategies": `from minidl import *` must work without hypothesis
+
+
+def __getattr__(name):
+    """`minidl.strategies`, imported on first use: it needs hypothesis, which minidl does not."""
+    if name == "strategies":
+        import importlib
+
+        return importlib.import_module("minidl.strategies")
+    raise AttributeError(f"module 'minidl' has no attribute {name!r}")
