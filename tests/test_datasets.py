@@ -5,15 +5,24 @@ only real dataset read is Debian's Fashion-MNIST package, parsed once per module
 """
 import gzip
 import hashlib
-import http.server
 import io
 import os
 import struct
 import sys
-import threading
 
 import numpy as np
 import pytest
+from datasets_support import (  # noqa: F401 (fixtures)
+    OFFLINE_URL,
+    isolated,
+    keras_cache,
+    listing,
+    minidl_cache,
+    serve,
+    server,
+    sha256_of,
+    write_npz,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,38 +37,18 @@ from minidl.datasets import (
 )
 
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
+SUBDIR = "fashion-mnist"
 FASHION_FILES = {  # file name -> split and kind, in Keras's order
     "train-labels-idx1-ubyte.gz": ("train", "y"),
     "train-images-idx3-ubyte.gz": ("train", "x"),
     "t10k-labels-idx1-ubyte.gz": ("test", "y"),
     "t10k-images-idx3-ubyte.gz": ("test", "x"),
 }
-OFFLINE_URL = "http://127.0.0.1:1/"  # nothing listens on port 1: the connection is refused
 
 
 # ---------------------------------------------------------------------------------------------
-# Helpers and fixtures
+# Helpers
 # ---------------------------------------------------------------------------------------------
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """Point every search place into tmp_path and every URL at a closed port."""
-    monkeypatch.setenv("MINIDL_HOME", str(tmp_path / "minidl_home"))
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-    monkeypatch.setattr(fashion_mnist, "SYSTEM_DIRS", [str(tmp_path / "system")])
-    monkeypatch.setattr(mnist, "BASE_URL", OFFLINE_URL)
-    monkeypatch.setattr(fashion_mnist, "BASE_URL", OFFLINE_URL)
-    for proxy in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(proxy, raising=False)
-
-
-def minidl_cache(tmp_path, subdir=""):
-    return tmp_path / "minidl_home" / "datasets" / subdir
-
-
-def keras_cache(tmp_path, subdir=""):
-    return tmp_path / "keras_home" / "datasets" / subdir
-
 
 def fake_mnist(seed=0, n_train=6, n_test=4):
     """Small random uint8 arrays in MNIST's layout."""
@@ -70,13 +59,6 @@ def fake_mnist(seed=0, n_train=6, n_test=4):
         "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
         "y_test": rng.integers(0, 10, n_test, dtype=np.uint8),
     }
-
-
-def write_npz(path, arrays):
-    """Write arrays to an .npz file, creating its directory; return the file's bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **arrays)
-    return path.read_bytes()
 
 
 def idx_bytes(array):
@@ -92,7 +74,8 @@ def write_fashion(directory, seed=0, n_train=5, n_test=3):
     directory.mkdir(parents=True, exist_ok=True)
     arrays = fake_mnist(seed, n_train, n_test)
     for fname, (split, kind) in FASHION_FILES.items():
-        (directory / fname).write_bytes(gzip.compress(idx_bytes(arrays[f"{kind}_{split}"])))
+        with gzip.GzipFile(directory / fname, "wb", mtime=0) as f:  # named header, as Zalando's
+            f.write(idx_bytes(arrays[f"{kind}_{split}"]))
     return arrays
 
 
@@ -106,48 +89,6 @@ def assert_loaded(result, arrays):
         assert array.dtype == np.uint8
 
 
-def listing(directory):
-    """Sorted file names in a directory, [] if it does not exist."""
-    return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
-
-
-@pytest.fixture
-def server():
-    """A local HTTP server; `server.routes[path] = (body, declared_length)` sets a response."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            if self.path not in httpd.routes:
-                self.send_error(404)
-                return
-            body, declared = httpd.routes[self.path]
-            httpd.requests.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Length", str(declared))
-            self.end_headers()
-            self.wfile.write(body)  # fewer bytes than declared: a truncated body
-            self.close_connection = True
-
-        def log_message(self, *args):
-            pass  # keep test output quiet
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.routes, httpd.requests = {}, []
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/"
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
-
-
-def serve(server, fname, body, declared=None):
-    server.routes["/" + fname] = (body, len(body) if declared is None else declared)
-
-
 # ---------------------------------------------------------------------------------------------
 # MNIST: local file and cache order
 # ---------------------------------------------------------------------------------------------
@@ -158,21 +99,26 @@ def test_mnist_loads_an_existing_file_path(tmp_path):
     assert_loaded(mnist.load_data(path=tmp_path / "mine" / "digits.npz"), arrays)
 
 
-def test_mnist_cache_order_local_then_minidl_then_keras(tmp_path):
-    local, ours, theirs = fake_mnist(1), fake_mnist(2), fake_mnist(3)
-    write_npz(keras_cache(tmp_path) / "mnist.npz", theirs)
-    assert_loaded(mnist.load_data(), theirs)  # a Keras user downloads nothing
-    write_npz(minidl_cache(tmp_path) / "mnist.npz", ours)
-    assert_loaded(mnist.load_data(), ours)  # minidl's cache beats Keras's
-    write_npz(tmp_path / "local" / "mnist.npz", local)
-    assert_loaded(mnist.load_data(tmp_path / "local" / "mnist.npz"), local)  # a path beats both
+def test_mnist_cache_order_user_path_then_minidl_then_keras(tmp_path, monkeypatch):
+    body = write_npz(keras_cache(tmp_path) / "mnist.npz", fake_mnist(3))
+    monkeypatch.setattr(mnist, "FILE_HASH", hashlib.sha256(body).hexdigest())
+    assert_loaded(mnist.load_data(), fake_mnist(3))  # a Keras user downloads nothing
+    # With a good copy in both caches, minidl's comes first.
+    minidl_cache(tmp_path).mkdir(parents=True)
+    (minidl_cache(tmp_path) / "mnist.npz").write_bytes(body)
+    found = files.locate("mnist.npz", OFFLINE_URL, mnist.FILE_HASH)
+    assert found == str(minidl_cache(tmp_path) / "mnist.npz")
+    # A path the user names beats both, and is the user's own file: read unchecked.
+    write_npz(tmp_path / "local" / "mnist.npz", fake_mnist(1))
+    assert_loaded(mnist.load_data(tmp_path / "local" / "mnist.npz"), fake_mnist(1))
 
 
 def test_mnist_keras_home_defaults_to_dot_keras(tmp_path, monkeypatch):
     monkeypatch.delenv("KERAS_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     arrays = fake_mnist()
-    write_npz(tmp_path / "home" / ".keras" / "datasets" / "mnist.npz", arrays)
+    body = write_npz(tmp_path / "home" / ".keras" / "datasets" / "mnist.npz", arrays)
+    monkeypatch.setattr(mnist, "FILE_HASH", hashlib.sha256(body).hexdigest())
     assert_loaded(mnist.load_data(), arrays)
 
 
@@ -295,14 +241,24 @@ def test_fashion_loads_a_directory(tmp_path):
     assert_loaded(fashion_mnist.load_data(path=tmp_path / "mine"), arrays)
 
 
-def test_fashion_cache_order_local_then_minidl_then_keras_then_system(tmp_path):
-    system = write_fashion(tmp_path / "system", seed=1)
-    assert_loaded(fashion_mnist.load_data(), system)
-    theirs = write_fashion(keras_cache(tmp_path, "fashion-mnist"), seed=2)
-    assert_loaded(fashion_mnist.load_data(), theirs)
-    ours = write_fashion(minidl_cache(tmp_path, "fashion-mnist"), seed=3)
-    assert_loaded(fashion_mnist.load_data(), ours)
-    local = write_fashion(tmp_path / "local", seed=4)
+def test_fashion_cache_order_local_then_minidl_then_keras_then_system(tmp_path, monkeypatch):
+    arrays = write_fashion(tmp_path / "system", seed=1)
+    monkeypatch.setattr(fashion_mnist, "FILE_HASHES", {
+        fname: sha256_of(tmp_path / "system" / fname) for fname in FASHION_FILES
+    })
+    assert_loaded(fashion_mnist.load_data(), arrays)
+    fname = "t10k-labels-idx1-ubyte.gz"
+
+    def found():
+        dirs = fashion_mnist.search_dirs()
+        return files.get_file(fname, OFFLINE_URL, fashion_mnist.FILE_HASHES[fname], dirs, None)
+
+    assert found() == str(tmp_path / "system" / fname)
+    for directory in (keras_cache(tmp_path, SUBDIR), minidl_cache(tmp_path, SUBDIR)):
+        directory.mkdir(parents=True)
+        (directory / fname).write_bytes((tmp_path / "system" / fname).read_bytes())
+        assert found() == str(directory / fname)  # each place beats the ones after it
+    local = write_fashion(tmp_path / "local", seed=4)  # the user's own files, read unchecked
     assert_loaded(fashion_mnist.load_data(path=tmp_path / "local"), local)
 
 
@@ -311,8 +267,10 @@ def test_fashion_default_search_reaches_debian_copy(monkeypatch):
     dirs = fashion_mnist.search_dirs()
     assert dirs[-1] == DEBIAN_DIR
     if os.path.isdir(DEBIAN_DIR):
-        found = files.get_file("t10k-labels-idx1-ubyte.gz", OFFLINE_URL, "", dirs, dirs[0])
-        assert found == os.path.join(DEBIAN_DIR, "t10k-labels-idx1-ubyte.gz")
+        fname = "t10k-labels-idx1-ubyte.gz"
+        found = files.get_file(fname, OFFLINE_URL, fashion_mnist.FILE_HASHES[fname], dirs,
+                               dirs[0], checksum=fashion_mnist.original_sha256)
+        assert found == os.path.join(DEBIAN_DIR, fname)  # checked and accepted
 
 
 def test_fashion_directory_missing_a_file(tmp_path):
@@ -517,7 +475,9 @@ def test_debian_fashion_equals_keras(debian_fashion, tmp_path, monkeypatch):
         np.testing.assert_array_equal(ours[1], theirs[1])
     # minidl finds the same files through the Keras cache.
     fname = "t10k-labels-idx1-ubyte.gz"
-    found = files.get_file(fname, OFFLINE_URL, "", fashion_mnist.search_dirs(), None)
+    found = files.get_file(fname, OFFLINE_URL, fashion_mnist.FILE_HASHES[fname],
+                           fashion_mnist.search_dirs(), None,
+                           checksum=fashion_mnist.original_sha256)
     assert found == str(cache / fname)
 
 
@@ -535,6 +495,19 @@ def test_recorded_hashes_are_those_of_the_original_files():
         name = fname[: -len(".gz")].encode() + b"\x00"  # zero-terminated, as gzip stores it
         original = b"\x1f\x8b\x08\x08" + mtime + b"\x00\x03" + name + debian[10:]
         assert hashlib.sha256(original).hexdigest() == expected
+
+
+@needs_debian
+def test_debian_copies_pass_the_check_on_every_read_and_a_changed_byte_fails(tmp_path):
+    for fname, expected in fashion_mnist.FILE_HASHES.items():
+        debian = os.path.join(DEBIAN_DIR, fname)
+        assert sha256_of(debian) != expected  # the normalised header hashes differently...
+        assert fashion_mnist.original_sha256(debian) == expected  # ...but the data is Zalando's
+    fname = "t10k-labels-idx1-ubyte.gz"
+    data = bytearray(open(os.path.join(DEBIAN_DIR, fname), "rb").read())
+    data[len(data) // 2] ^= 1  # one bit of the compressed data
+    (tmp_path / fname).write_bytes(bytes(data))
+    assert fashion_mnist.original_sha256(tmp_path / fname) != fashion_mnist.FILE_HASHES[fname]
 
 
 # ---------------------------------------------------------------------------------------------

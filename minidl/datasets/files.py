@@ -1,20 +1,34 @@
-"""Finding, downloading and parsing dataset files: one search order shared by every loader.
+"""Finding, checking and downloading dataset files: one search order shared by every loader.
 
 A loader asks for a file by name and we look, in order, in
-  1. the location the user passed to `load_data(path=...)` (the loader handles this step),
-  2. minidl's cache   `~/.minidl/datasets/`  (or `$MINIDL_HOME/datasets/`),
-  3. Keras's cache    `~/.keras/datasets/`   (or `$KERAS_HOME/datasets/`), so a Keras user
+  1. minidl's cache   `~/.minidl/datasets/`  (or `$MINIDL_HOME/datasets/`),
+  2. Keras's cache    `~/.keras/datasets/`   (or `$KERAS_HOME/datasets/`), so a Keras user
      downloads nothing,
-  4. system copies the loader names (Debian's `/usr/share/datasets/fashion-mnist`),
-and only then download into minidl's cache. A download goes to a temporary file in the cache
-directory, is checked against its published SHA-256, and is renamed into place with
+  3. system copies the loader names (Debian's `/usr/share/datasets/fashion-mnist`),
+and only then download into minidl's cache.
+
+Every copy found is checked against the file's published hash on every read, as Keras's
+`get_file` checks a cached file (keras/src/utils/file_utils.py). A copy that does not match
+is reported on stderr and skipped; if no copy matches, the file is downloaded again, and
+offline the error names every rejected copy and how to replace it. A download goes to a
+temporary file in the cache directory, is checked, and is renamed into place with
 `os.replace`, so a partial or corrupt file never lands in the cache.
+
+The published hash is a SHA-256 (64 hex digits) for every file but Keras's two word-index
+JSON files, for which Keras publishes only an MD5 (32 digits); as in Keras's
+`resolve_hasher("auto")`, the length of the hash picks the algorithm.
+
+A file the user names by its location (`load_data(path="./data/mnist.npz")`) is the user's own
+and is read as is, with no hash check: Keras refuses such paths (its `path` is only a file name
+inside its cache), and a user's own copy may rightly differ from the published file. A bare
+file name (`path="mnist.npz"`, the default) always means the cache, as in Keras, and is checked.
 
 Both homes are read from the environment on every call, so setting `MINIDL_HOME` or
 `KERAS_HOME` takes effect at once.
 """
 import gzip
 import hashlib
+import http.client
 import os
 import sys
 import tempfile
@@ -28,7 +42,7 @@ CHUNK_SIZE = 1 << 16  # bytes read per step when downloading or hashing
 
 
 class DatasetNotFoundError(OSError):
-    """No copy of a dataset file was found and none could be downloaded."""
+    """No good copy of a dataset file was found and none could be downloaded."""
 
 
 class DatasetCorruptError(ValueError):
@@ -57,62 +71,166 @@ def cache_dirs(subdir=""):
     ]
 
 
-def get_file(fname, origin, file_hash, search_dirs, download_dir):
-    """Return the path of the first `fname` found in `search_dirs`, else of a fresh download.
+def locate(path, origin, file_hash, subdir=""):
+    """Resolve a loader's `path=`: a location is the user's own file, a bare name the cache's.
+
+    Args:
+        path: a file name such as "imdb.npz" (looked up in the caches, checked against
+            `file_hash`, downloaded if missing), or a path with a directory part such as
+            "./imdb.npz" (used as given, unchecked; it must exist).
+        origin: the URL to download from.
+        file_hash: the file's published hash (SHA-256, or MD5 where Keras publishes only that).
+        subdir: the folder under `datasets/` where both caches keep the file.
+    """
+    path = os.fspath(path)
+    if os.path.basename(path) == path and path not in (os.curdir, os.pardir, ""):
+        dirs = cache_dirs(subdir)
+        return get_file(path, origin, file_hash, dirs, dirs[0])
+    if not os.path.isfile(path):
+        # The user named a location: a missing file there is an error, not a cache miss.
+        raise DatasetNotFoundError(
+            f"Received an invalid value for `path`: no file exists at {path!r}. Expected "
+            f"an existing file, or a bare file name such as {os.path.basename(origin)!r} to "
+            f"use the cache. The file can be downloaded from {origin}"
+        )
+    return path
+
+
+def get_file(fname, origin, file_hash, search_dirs, download_dir, checksum=None):
+    """Return the path of the first good `fname` in `search_dirs`, else of a fresh download.
 
     Args:
         fname: file name, e.g. "mnist.npz".
         origin: the URL to download from.
-        file_hash: the file's published SHA-256, as 64 hex digits.
+        file_hash: the published hash (64 hex digits for SHA-256, 32 for MD5), or None to
+            accept any copy found (only for places the user named).
         search_dirs: directories to look in, in order.
         download_dir: where to download to, or None to never download.
+        checksum: optional function path -> hex digest to compare with `file_hash`
+            (default: the file's own hash).
     """
-    looked_in = [os.path.join(d, fname) for d in search_dirs]
-    for candidate in looked_in:
-        if os.path.isfile(candidate):
+    candidates = [os.path.join(d, fname) for d in search_dirs]
+    target = None if download_dir is None else os.path.join(download_dir, fname)
+    return find_or_download(candidates, origin, file_hash, target, checksum)
+
+
+def find_or_download(candidates, origin, file_hash, target, checksum=None):
+    """Return the first candidate that exists and matches `file_hash`, else download to `target`.
+
+    Args:
+        candidates: full paths to try, in order.
+        origin: the URL to download from.
+        file_hash: the published hash, or None to accept any existing candidate.
+        target: where to download to, or None to never download.
+        checksum: optional function path -> hex digest (default: `hash_file` by hash length).
+    """
+    checksum = checksum or (lambda path: hash_file(path, algorithm_of(file_hash)))
+    rejected = []  # (path, why)
+    for candidate in candidates:
+        if not os.path.isfile(candidate):
+            continue
+        if file_hash is None:
             return candidate
-    if download_dir is None:
-        raise DatasetNotFoundError(
-            _not_found_message(fname, looked_in, origin, place_at=looked_in[0])
-        )
-    target = os.path.join(download_dir, fname)
-    os.makedirs(download_dir, exist_ok=True)
+        why = _mismatch(candidate, file_hash, checksum)
+        if why is None:
+            return candidate
+        sys.stderr.write(f"Ignoring {candidate}: {why}\n")
+        rejected.append((candidate, why))
+    fname = os.path.basename(target or candidates[0])
+    report = dict(fname=fname, looked_in=candidates, origin=origin, rejected=rejected)
+    if target is None:
+        raise DatasetNotFoundError(_not_found_message(place_at=[candidates[0]], **report))
     try:
         download(origin, target, file_hash)
-    except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
-        # Offline, DNS failure, refused connection or HTTP error (HTTPError is a URLError).
+    except (urllib.error.URLError, ConnectionError, TimeoutError,
+            http.client.HTTPException) as e:
+        # Offline, DNS failure, refused or dropped connection, HTTP error (HTTPError is a
+        # URLError). These are OSErrors too, so they are caught before local write errors.
         reason = getattr(e, "reason", e)
         raise DatasetNotFoundError(
-            _not_found_message(fname, looked_in, origin, place_at=target, reason=reason)
+            _not_found_message(place_at=[target], reason=f"Downloading it from {origin} "
+                               f"failed: {reason}", **report)
+        ) from e
+    except OSError as e:  # the cache cannot be written: no permission, read-only, disk full
+        reason = (f"Downloading it from {origin} failed: could not write {target} "
+                  f"({e.strerror or e}). Make that directory writable or set MINIDL_HOME "
+                  "to a writable directory.")
+        raise DatasetNotFoundError(
+            _not_found_message(place_at=candidates, reason=reason, **report)
         ) from e
     return target
 
 
-def _not_found_message(fname, looked_in, origin, place_at, reason=None):
-    """The error text: what is missing, every place looked, the URL, and how to fix it by hand."""
+def _mismatch(path, file_hash, checksum):
+    """Why `path` is not the published file, or None if its hash matches."""
+    try:
+        actual = checksum(path)
+    except OSError as e:
+        return f"it cannot be read ({e.strerror or e})."
+    if actual == file_hash:
+        return None
+    return (f"its {hash_name(file_hash)} is {actual}, not the published {file_hash}: "
+            "it is damaged, incomplete or not the published file.")
+
+
+def _not_found_message(fname, looked_in, origin, place_at, rejected=(), reason=None):
+    """The error text: what is missing, every place looked, why, and how to fix it by hand."""
     places = "\n".join(f"  - {p}" for p in looked_in)
-    lines = [f"Could not find the dataset file '{fname}'.", f"Looked in:\n{places}"]
+    good = "a good copy of " if rejected else ""
+    lines = [f"Could not find {good}the dataset file '{fname}'.", f"Looked in:\n{places}"]
+    if rejected:
+        bad = "\n".join(f"  - {path}: {why}" for path, why in rejected)
+        lines.append(f"Rejected (delete or replace them):\n{bad}")
     if reason is not None:
-        lines.append(f"Downloading it from {origin} failed: {reason}")
+        lines.append(reason)
+    targets = "\n".join(f"  {p}" for p in place_at)
+    into = "to one of" if len(place_at) > 1 else "to"
     lines.append(
         f"To place it by hand, download {origin} on a machine with internet access "
-        f"and copy it to:\n  {place_at}"
+        f"and copy it {into}:\n{targets}"
     )
     return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------
-# Downloading
+# Hashing and downloading
 # ---------------------------------------------------------------------------------------------
 
+def algorithm_of(file_hash):
+    """The hash algorithm a published hash was made with: "md5" for 32 hex digits, else "sha256"."""
+    return "md5" if file_hash is not None and len(file_hash) == 32 else "sha256"
+
+
+def hash_name(file_hash):
+    """How messages name the algorithm of a published hash: "SHA-256" or "MD5"."""
+    return {"sha256": "SHA-256", "md5": "MD5"}[algorithm_of(file_hash)]
+
+
+def hash_file(path, algorithm="sha256", head=b"", skip=0):
+    """The hex digest of `head` followed by the bytes of the file at `path` from offset `skip`."""
+    hasher = hashlib.new(algorithm, head)
+    with open(path, "rb") as f:
+        f.seek(skip)
+        while chunk := f.read(CHUNK_SIZE):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def sha256(path):
+    """The SHA-256 of a file, as 64 hex digits."""
+    return hash_file(path, "sha256")
+
+
 def download(origin, target, file_hash):
-    """Download `origin` to `target`, atomically, and only if its SHA-256 equals `file_hash`."""
+    """Download `origin` to `target`, atomically, and only if its hash equals `file_hash`."""
     directory = os.path.dirname(os.path.abspath(target))
-    prefix = os.path.basename(target) + "."
-    fd, partial = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=".part")
+    os.makedirs(directory, exist_ok=True)
+    # Before any network access: an unwritable cache fails here, not after the download.
+    fd, partial = tempfile.mkstemp(dir=directory, prefix=os.path.basename(target) + ".",
+                                   suffix=".part")
     try:
         sys.stderr.write(f"Downloading data from {origin}\n")
-        hasher = hashlib.sha256()
+        hasher = hashlib.new(algorithm_of(file_hash))
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(origin, timeout=30) as response:
             total = int(response.headers.get("Content-Length") or 0)  # 0: size unknown
             received = 0
@@ -129,10 +247,10 @@ def download(origin, target, file_hash):
             )
         if hasher.hexdigest() != file_hash:
             raise DatasetCorruptError(
-                f"The SHA-256 of the file downloaded from {origin} does not match the "
-                f"published value. Expected: {file_hash}. Received: {hasher.hexdigest()}. "
-                "The download was corrupted or the server sent a different file; "
-                "nothing was saved. Try again."
+                f"The {hash_name(file_hash)} of the file downloaded from {origin} does not "
+                f"match the published value. Expected: {file_hash}. Received: "
+                f"{hasher.hexdigest()}. The download was corrupted or the server sent a "
+                "different file; nothing was saved. Try again."
             )
         os.replace(partial, target)  # atomic: readers see no file or the whole, verified file
     except BaseException:  # also KeyboardInterrupt: never leave a partial file behind
@@ -152,15 +270,6 @@ def _progress(received, total, width=30):
     else:
         sys.stderr.write(f"\r{received / 1e6:7.1f} MB")
     sys.stderr.flush()
-
-
-def sha256(path):
-    """The SHA-256 of a file, as 64 hex digits."""
-    hasher = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK_SIZE):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------

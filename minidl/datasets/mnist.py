@@ -1,5 +1,4 @@
 """MNIST handwritten digits, read from the same `mnist.npz` that Keras downloads."""
-import os
 import zipfile
 import zlib
 
@@ -13,40 +12,21 @@ FILE_HASH = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"  
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
-def search_dirs():
-    """Where to look for mnist.npz, in order: minidl's cache, then Keras's."""
-    return files.cache_dirs()
-
-
 def load_data(path="mnist.npz"):
     """Load MNIST: 60,000 training and 10,000 test 28x28 grayscale digits, labels 0-9.
 
     Args:
-        path: either an existing file (used as is), or a bare file name looked up in
-            `~/.minidl/datasets/` ($MINIDL_HOME), then `~/.keras/datasets/` ($KERAS_HOME),
-            and downloaded into minidl's cache if neither has it.
+        path: a bare file name, as in Keras, is looked up in `~/.minidl/datasets/`
+            ($MINIDL_HOME), then `~/.keras/datasets/` ($KERAS_HOME), checked against the
+            published SHA-256 on every read, and downloaded into minidl's cache if no good
+            copy is found. A path with a directory part (e.g. "./mnist.npz", which Keras
+            refuses) is the user's own file and is read as is, unchecked.
 
     Returns:
         `(x_train, y_train), (x_test, y_test)`, all uint8, as in Keras: x_train (60000, 28, 28)
         with pixels 0-255, y_train (60000,), x_test (10000, 28, 28), y_test (10000,).
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        if os.path.dirname(path):
-            # The user named a location: a missing file there is an error, not a cache miss.
-            raise files.DatasetNotFoundError(
-                f"Received an invalid value for `path`: no file exists at {path!r}. Expected "
-                "an existing .npz file, or a bare file name such as 'mnist.npz' to use the "
-                f"cache. The file can be downloaded from {BASE_URL}mnist.npz"
-            )
-        path = files.get_file(
-            path,
-            origin=BASE_URL + "mnist.npz",
-            file_hash=FILE_HASH,
-            search_dirs=search_dirs(),
-            download_dir=search_dirs()[0],
-        )
-    return _read_npz(path)
+    return _read_npz(files.locate(path, BASE_URL + "mnist.npz", FILE_HASH))
 
 
 def _read_npz(path):
