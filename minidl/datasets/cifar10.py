@@ -6,6 +6,7 @@ images each, every image a row of 3072 bytes: the 1024 red, then green, then blu
 minidl reads the batches straight from the archive, checked against its SHA-256 on every
 read, and extracts nothing to disk (Keras extracts them on every call).
 """
+import io
 import os
 import tarfile
 import zlib
@@ -62,8 +63,9 @@ def read_batches(path):
         with tarfile.open(path, "r|gz") as archive:  # one pass, members in stored order
             for member in archive:
                 if member.name in wanted and member.isfile():
+                    data = archive.extractfile(member).read()  # archive damage surfaces here
                     source = f"{path} (member {member.name})"
-                    batches[wanted[member.name]] = read_batch(archive.extractfile(member), source)
+                    batches[wanted[member.name]] = read_batch(io.BytesIO(data), source)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as e:  # BadGzipFile is an OSError
         raise files.DatasetCorruptError(
             f"{path} is not a readable .tar.gz file ({e}). Delete it and load CIFAR-10 again."
