@@ -11,8 +11,9 @@ import argparse
 import logging
 import sys
 
-EXPERIMENT_HELP = ("comma-separated experiments: mnist, e1, e2, e3 (e3-tanh, e3-sigmoid), e4, "
-                   "e5 (e5-500, e5-2000), e6; default: all")
+EXPERIMENT_HELP = ("comma-separated experiments: mnist (the image task, named after the "
+                   "images it uses), e1, e2, e3 (e3-tanh, e3-sigmoid), e4, e5 (e5-500, e5-2000), "
+                   "e6; default: all")
 
 
 def build_parser():
@@ -47,6 +48,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"argument --epochs: expected a positive integer, received {args.epochs}")
+    print("Loading TensorFlow and the data ...", flush=True)
     from reference import lab  # imports TensorFlow: a few seconds
 
     # Every experiment builds new Keras models, so TensorFlow warns that it retraces its

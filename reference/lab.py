@@ -1,39 +1,33 @@
 """The lab's experiments trained in minidl and in Keras side by side: the `minidl lab` command.
 
-Práctica 1, "Introducción al Deep Learning", as data: the MNIST classifier and exercises E1-E6,
-each a dataset, a two-layer model and the lab's fit settings (EXPERIMENTS below). `run_lab`
-trains each one with `reference.report.side_by_side`, which gives the Keras twin the same
-initial weights and the same batches, and writes into one folder:
+Práctica 1, "Introducción al Deep Learning" (the first lab of a Spanish-language university
+course on Keras), as data: the MNIST classifier and exercises E1-E6, each a dataset, a two-layer
+model and the lab's fit settings (EXPERIMENTS below). `run_lab` trains each one with
+`reference.report.side_by_side`, which gives the Keras twin the same initial weights and the
+same batches, prints its progress (reference/progress.py), and writes into one folder:
 
     README.md                       an index: every experiment, its final test metric in both
-                                    frameworks and the largest history difference
+                                    frameworks, their difference, the share of test
+                                    predictions that agree, the largest history difference
     <name>.md, <name>.png           per experiment: the side-by-side tables, the learning curves
-    mnist-first20.png               the image task: the first 20 test images, both predictions
-    mnist-confusion.png             the image task: both confusion matrices
+    <images>-first20.png            the image task: the first 20 test images, both predictions
+    <images>-confusion.png          the image task: both confusion matrices
 
-The scripts in examples/ run the same experiments with the lab's own code, in minidl alone.
+The image task is named after the images it used: mnist, or fashion_mnist or digits when MNIST
+could not be had (the index and the progress lines say why). The scripts in examples/ run the
+same experiments with the lab's own code, in minidl alone.
 """
 import os
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from sklearn.model_selection import train_test_split
+import keras
 
 import minidl
-from minidl.datasets import DatasetNotFoundError, digits, fashion_mnist, mnist, synthetic
+from reference.lab_data import Data, load_data
+from reference.lab_pictures import plot_confusion, plot_first_images
+from reference.progress import LabProgress, estimate_seconds
 from reference.report import side_by_side
-
-IMAGE_DATASETS = ("mnist", "fashion_mnist", "digits")
-PIXEL_MAX = {"mnist": 255, "fashion_mnist": 255, "digits": 16}  # scikit-learn's digits are 0..16
-CLASS_NAMES = {  # what the labels 0-9 mean
-    "mnist": [str(d) for d in range(10)],
-    "digits": [str(d) for d in range(10)],
-    "fashion_mnist": ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                      "Sneaker", "Bag", "Boot"],
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -44,7 +38,7 @@ CLASS_NAMES = {  # what the labels 0-9 mean
 class Experiment:
     """One model of the lab: its data, its two Dense layers, compile and fit settings."""
 
-    name: str  # file names, and what --experiments selects
+    name: str  # what --experiments selects; names the files (the image task's: its dataset)
     part: str  # the lab's part: "--experiments e3" selects both E3 models
     title: str  # may name {dataset} and {inputs}, filled in when the data is known
     task: str  # "images", "binary" (x1 + x2 > 1) or "regression" (y = x1 + x2)
@@ -118,85 +112,6 @@ def select(names=None):
 
 
 # ---------------------------------------------------------------------------------------------
-# Data
-# ---------------------------------------------------------------------------------------------
-
-@dataclass
-class Data:
-    """Train and test rows; for images, which dataset and why."""
-
-    x_train: np.ndarray  # (N, D)
-    y_train: np.ndarray  # (N,)
-    x_test: np.ndarray  # (M, D)
-    y_test: np.ndarray  # (M,)
-    dataset: str = "synthetic"
-    note: str = ""  # why this image dataset was used
-    image_shape: tuple = None  # (28, 28) or (8, 8) for images
-
-
-def load_data(experiment, dataset="auto"):
-    """The experiment's data, drawn and split exactly as the lab does."""
-    if experiment.task == "images":
-        return load_images(dataset)
-    if experiment.task == "binary":
-        x, y = synthetic.sum_greater_than_one(experiment.n, seed=42)  # the lab's seed
-        test_size = 0.2
-    else:
-        x, y = synthetic.sum_regression(experiment.n, seed=42, noise=experiment.noise)
-        test_size = 0.3
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_size, random_state=42)
-    return Data(x_train, y_train, x_test, y_test)
-
-
-def load_images(dataset="auto"):
-    """Images flattened to (N, rows*cols) float32 in [0, 1], with integer labels.
-
-    "auto" means MNIST when it is cached or can be downloaded; otherwise Fashion-MNIST when a
-    copy is installed (Debian's /usr/share/datasets/fashion-mnist, or a cache); otherwise
-    scikit-learn's 8x8 digits. The returned Data's `note` says which, and why.
-    """
-    if dataset not in ("auto",) + IMAGE_DATASETS:
-        raise ValueError(f"Unknown dataset {dataset!r}. Expected one of: auto, "
-                         f"{', '.join(IMAGE_DATASETS)}")
-    loaders = {"mnist": mnist.load_data, "fashion_mnist": fashion_mnist.load_data,
-               "digits": digits.load_data}
-    if dataset == "auto":
-        name, note, arrays = _first_available(loaders)
-    else:
-        name, note, arrays = dataset, f"{dataset}, as asked.", loaders[dataset]()
-    (x_train, y_train), (x_test, y_test) = arrays
-    return Data(_flatten(x_train, name), y_train, _flatten(x_test, name), y_test, dataset=name,
-                note=note, image_shape=x_train.shape[1:])
-
-
-def _first_available(loaders):
-    """MNIST, else Fashion-MNIST, else the digits: (name, why, arrays)."""
-    missing = []
-    for name in ("mnist", "fashion_mnist"):
-        try:
-            arrays = loaders[name]()
-        except DatasetNotFoundError as error:
-            missing.append(f"{name} is not available ({_first_line(error)})")
-            continue
-        note = f"{name}: " + ("; ".join(missing) + "." if missing else "as in the lab.")
-        return name, note, arrays
-    return "digits", "digits (scikit-learn's 8x8): " + "; ".join(missing) + ".", loaders["digits"]()
-
-
-def _flatten(images, dataset):
-    """(N, rows, cols) integer pixels -> (N, rows*cols) float32 in [0, 1], as the lab does."""
-    return images.reshape(len(images), -1).astype("float32") / np.float32(PIXEL_MAX[dataset])
-
-
-def _first_line(error):
-    """Why a dataset is missing, in one line: not found, and why the download failed."""
-    reason = error.args[0].splitlines()[0]
-    if error.__cause__ is not None:
-        reason += f" Download failed: {getattr(error.__cause__, 'reason', error.__cause__)}"
-    return reason
-
-
-# ---------------------------------------------------------------------------------------------
 # Running
 # ---------------------------------------------------------------------------------------------
 
@@ -212,6 +127,11 @@ class Result:
     seconds: float = 0.0
 
     @property
+    def name(self):
+        """The step's and the files' name: the experiment's, or for images the dataset's."""
+        return run_name(self.experiment, self.data)
+
+    @property
     def minidl_metric(self):
         return self.report.minidl_evaluate[self.experiment.metric]
 
@@ -220,9 +140,29 @@ class Result:
         return self.report.keras_evaluate[self.experiment.metric]
 
     @property
+    def metric_difference(self):
+        """minidl's test metric minus Keras's."""
+        return self.minidl_metric - self.keras_metric
+
+    @property
     def max_history_diff(self):
         """The largest |minidl - Keras| over every history value of every epoch."""
         return max(self.report.run.max_abs_diff().values())
+
+    def agreement(self, markdown=False):
+        """'98.90% same class' (classifiers), else the largest prediction difference."""
+        if self.report.class_agreement is not None:
+            return f"{self.report.class_agreement:.2%} same class"
+        bars = "\\|" if markdown else "|"
+        return f"max {bars}diff{bars} {self.report.prediction_max_abs_diff:.1e}"
+
+    def summary(self):
+        """Two lines: both test metrics and their difference; the predictions and histories."""
+        metric = self.experiment.metric
+        return [f"test {metric} minidl {self.minidl_metric:.4f}, Keras {self.keras_metric:.4f} "
+                f"(difference {self.metric_difference:+.4f})",
+                f"test predictions: {self.agreement()}; "
+                f"max |history diff| {self.max_history_diff:.1e}"]
 
 
 @dataclass
@@ -234,18 +174,31 @@ class LabRun:
     results: list
 
 
-def run_experiment(experiment, dataset="auto", epochs=None, seed=0, out_dir="minidl-report"):
+def run_name(experiment, data):
+    """'e1', or for the image task the images used: 'mnist', 'fashion_mnist', 'digits'."""
+    return data.dataset if experiment.task == "images" else experiment.name
+
+
+def run_title(experiment, data):
+    """The experiment's title with its dataset and input width filled in."""
+    return experiment.title.format(dataset=data.display_name, inputs=data.x_train.shape[1])
+
+
+def run_experiment(experiment, dataset="auto", epochs=None, seed=0, out_dir="minidl-report",
+                   data=None, progress=None):
     """Train one experiment in minidl and Keras on the same batches; write its files.
 
     Args:
         experiment: an Experiment (see EXPERIMENTS).
-        dataset: the image dataset for the image task, "auto" or one of IMAGE_DATASETS.
+        dataset: the image dataset for the image task, "auto" or one of lab_data.IMAGE_DATASETS.
         epochs: None for the lab's number, else this many.
         seed: seeds minidl's initial weights (copied to Keras) and the batch order.
         out_dir: where the files go.
+        data: the experiment's Data, if already loaded (else loaded here).
+        progress: a LabProgress to tell about every epoch of both frameworks, or None.
     """
     start = time.perf_counter()
-    data = load_data(experiment, dataset)
+    data = load_data(experiment, dataset) if data is None else data
     minidl.utils.set_random_seed(seed)
     model = experiment.build(data.x_train.shape[1])
     fit_kwargs = dict(epochs=epochs or experiment.epochs, batch_size=experiment.batch_size,
@@ -254,7 +207,13 @@ def run_experiment(experiment, dataset="auto", epochs=None, seed=0, out_dir="min
         fit_kwargs["validation_split"] = 0.2
     elif experiment.validation == "test":
         fit_kwargs["validation_data"] = (data.x_test, data.y_test)
-    title = experiment.title.format(dataset=data.dataset, inputs=data.x_train.shape[1])
+    if progress is not None:
+        keys = ("loss", experiment.metric)
+        fit_kwargs["callbacks"] = [minidl.callbacks.LambdaCallback(
+            on_epoch_end=progress.epoch_callback("minidl", keys))]
+        fit_kwargs["keras_callbacks"] = [keras.callbacks.LambdaCallback(
+            on_epoch_end=progress.epoch_callback("Keras", keys))]
+    title = run_title(experiment, data)
     report = side_by_side(model, data.x_train, data.y_train, x_test=data.x_test,
                           y_test=data.y_test, title=title, verbose=False, **fit_kwargs)
     result = Result(experiment, data, report, title)
@@ -265,7 +224,7 @@ def run_experiment(experiment, dataset="auto", epochs=None, seed=0, out_dir="min
 
 def _write_files(result, out_dir):
     """The report markdown and curves, and for images the predictions and confusion matrices."""
-    name = result.experiment.name
+    name = result.name
     files = {"report": os.path.join(out_dir, f"{name}.md"),
              "learning curves": result.report.plot(os.path.join(out_dir, f"{name}.png"))}
     text = result.report.markdown(image=f"{name}.png")
@@ -297,7 +256,8 @@ def run_lab(experiments=None, dataset="auto", epochs=None, seed=0, out_dir="mini
         epochs: None for each experiment's number in the lab, else this many for all.
         seed: seeds the initial weights and the batch order of every experiment.
         out_dir: the folder to write (created if needed).
-        progress: print one line as each experiment starts and one as it ends.
+        progress: print the plan with a rough duration, a line per epoch of each framework
+            and each experiment's result (reference/progress.py).
 
     Returns:
         a LabRun with every Result and the path of the index README.md.
@@ -308,22 +268,35 @@ def run_lab(experiments=None, dataset="auto", epochs=None, seed=0, out_dir="mini
         raise ValueError(f"Received an invalid value for `epochs`, expected a positive integer "
                          f"or None. Received: epochs={epochs!r}")
     os.makedirs(out_dir, exist_ok=True)
+    loaded = [load_data(experiment, dataset) for experiment in chosen]  # small, or one image set
+    epoch_counts = [epochs or experiment.epochs for experiment in chosen]
+    estimates = [estimate_seconds(e, _training_rows(e, d), d.x_train.shape[1], n)
+                 for e, d, n in zip(chosen, loaded, epoch_counts)]
+    reporter = LabProgress(estimates) if progress else None
+    if reporter:
+        reporter.plan(len(chosen), sum(epoch_counts))
     results = []
-    for number, experiment in enumerate(chosen, start=1):
-        if progress:
-            print(f"[{number}/{len(chosen)}] {experiment.name} ...", flush=True)
-        result = run_experiment(experiment, dataset, epochs, seed, out_dir)
-        if progress:
+    for number, (experiment, data, count) in enumerate(zip(chosen, loaded, epoch_counts), 1):
+        if reporter:
+            reporter.experiment_started(number, len(chosen), run_name(experiment, data),
+                                        run_title(experiment, data), count)
             if experiment.task == "images":
-                print(f"      images: {result.data.note}")
-            print(f"      {result.title}: test {experiment.metric}: "
-                  f"minidl {result.minidl_metric:.4f}, Keras {result.keras_metric:.4f}; max |history diff| "
-                  f"{result.max_history_diff:.1e} ({result.seconds:.1f} s)", flush=True)
+                reporter.note(f"Images: {data.note}")
+        result = run_experiment(experiment, dataset, epochs, seed, out_dir, data=data,
+                                progress=reporter)
+        if reporter:
+            reporter.experiment_ended(result.summary())
         results.append(result)
     index = write_index(results, out_dir, epochs, seed)
-    if progress:
-        print(f"Wrote {index}")
+    if reporter:
+        reporter.print(f"Wrote {index}")
     return LabRun(out_dir, index, results)
+
+
+def _training_rows(experiment, data):
+    """Rows trained on per epoch: the validation split's share is held out."""
+    n = len(data.x_train)
+    return n - int(n * 0.2) if experiment.validation == "split" else n
 
 
 PARTED = 1e-5  # a history difference this large is no longer float32 rounding
@@ -332,24 +305,31 @@ PARTED = 1e-5  # a history difference this large is no longer float32 rounding
 def write_index(results, out_dir, epochs, seed):
     """README.md: one row per experiment, linking its report and pictures."""
     lines = ["# Práctica 1 in minidl and Keras, side by side", "",
-             "Each model was built in minidl, copied with its initial weights into Keras, and "
-             "both were trained on the same batches. Test metric: the lab's metric on the "
-             "test set after training. History diff: the largest |minidl - Keras| over every "
-             "value of `history` (loss and metrics, training and validation, every epoch).", "",
+             "Práctica 1, \"Introducción al Deep Learning\", is the first lab of a "
+             "Spanish-language university course on Keras. Each of its models was built in "
+             "minidl, copied with its initial weights into Keras, and both were trained on the "
+             "same batches.", "",
+             "Columns: the lab's metric on the test set after training in each framework; "
+             "minidl - Keras, their difference (0.0105 in accuracy is 1.05 points); the test "
+             "predictions that agree: for a classifier the share of test rows both put in the "
+             "same class, for a regression the largest difference between the two predictions; "
+             "the largest |minidl - Keras| over every value of `history` (loss and metrics, "
+             "training and validation, every epoch).", "",
              f"Epochs: {'as in the lab' if epochs is None else epochs}. Seed: {seed}.", ""]
     for result in results:
         if result.experiment.task == "images":
             lines += [f"Image data: {result.data.note}", ""]
-    lines += ["| experiment | test metric | minidl | Keras | max \\|history diff\\| | files |",
-              "|---|---|---:|---:|---:|---|"]
+    lines += ["| experiment | test metric | minidl | Keras | minidl - Keras | "
+              "test predictions | max \\|history diff\\| | files |",
+              "|---|---|---:|---:|---:|---:|---:|---|"]
     for result in results:
-        name = result.experiment.name
         pictures = ", ".join(f"[{what}]({os.path.basename(path)})"
                              for what, path in result.files.items() if what != "report")
-        lines.append(f"| [{result.title}]({name}.md) | {result.experiment.metric} | "
+        lines.append(f"| [{result.title}]({result.name}.md) | {result.experiment.metric} | "
                      f"{result.minidl_metric:.4f} | {result.keras_metric:.4f} | "
+                     f"{result.metric_difference:+.4f} | {result.agreement(markdown=True)} | "
                      f"{result.max_history_diff:.1e} | {pictures} |")
-    parted = [r.experiment.name for r in results if r.max_history_diff > PARTED]
+    parted = [r.name for r in results if r.max_history_diff > PARTED]
     if parted:
         lines += ["", f"In {', '.join(parted)} the two runs parted: their histories differ by far "
                   "more than float32 rounding (~1e-7). Every step agrees to rounding, but over "
@@ -360,57 +340,4 @@ def write_index(results, out_dir, epochs, seed):
     path = os.path.join(out_dir, "README.md")
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
-    return path
-
-
-# ---------------------------------------------------------------------------------------------
-# Pictures of the image task
-# ---------------------------------------------------------------------------------------------
-
-def plot_first_images(path, data, minidl_classes, keras_classes, count=20):
-    """The first `count` test images, each titled with its label and both predictions."""
-    names = CLASS_NAMES[data.dataset]
-    figure = Figure(figsize=(15, 4.2), layout="constrained")
-    FigureCanvasAgg(figure)  # draw with Agg, whatever pyplot's backend is
-    for i in range(count):
-        axes = figure.add_subplot(2, (count + 1) // 2, i + 1)
-        axes.imshow(data.x_test[i].reshape(data.image_shape), cmap="binary")  # (rows, cols)
-        label, ours, theirs = data.y_test[i], minidl_classes[i], keras_classes[i]
-        wrong = ours != label or theirs != label
-        axes.set_title(f"label {names[label]}\nminidl {names[ours]}\nKeras {names[theirs]}",
-                       fontsize=8, color="red" if wrong else "black")
-        axes.axis("off")
-    figure.suptitle(f"{data.dataset}: the first {count} test images (red: a wrong prediction)")
-    figure.savefig(path, dpi=100)
-    return path
-
-
-def confusion_matrix(labels, predictions, classes=10):
-    """Counts (C, C): row = true class, column = predicted class."""
-    counts = np.zeros((classes, classes), dtype=np.int64)  # (C,C)
-    np.add.at(counts, (labels, predictions), 1)
-    return counts
-
-
-def plot_confusion(path, data, minidl_classes, keras_classes):
-    """minidl's and Keras's confusion matrices on the test set, side by side."""
-    names = CLASS_NAMES[data.dataset]
-    figure = Figure(figsize=(13, 6), layout="constrained")
-    FigureCanvasAgg(figure)
-    for index, (framework, classes) in enumerate((("minidl", minidl_classes),
-                                                  ("Keras", keras_classes))):
-        counts = confusion_matrix(data.y_test.astype(np.int64), classes, len(names))  # (C,C)
-        axes = figure.add_subplot(1, 2, index + 1)
-        axes.imshow(counts, cmap="Blues")
-        for (row, col), count in np.ndenumerate(counts):
-            axes.text(col, row, str(count), ha="center", va="center", fontsize=7,
-                      color="white" if count > counts.max() / 2 else "black")
-        axes.set_xticks(range(len(names)), names, rotation=90)
-        axes.set_yticks(range(len(names)), names)
-        axes.set_xlabel("predicted")
-        axes.set_ylabel("true")
-        accuracy = np.trace(counts) / counts.sum()
-        axes.set_title(f"{framework}: test accuracy {accuracy:.4f}")
-    figure.suptitle(f"{data.dataset}: confusion matrices on the {len(data.y_test)} test images")
-    figure.savefig(path, dpi=100)
     return path

@@ -36,7 +36,8 @@ import tempfile
 # An absl log record: severity letter, MMDD, time (before absl is initialised the seconds are
 # counted from 1970: 'I0000 00:00:1796039828.551142'), thread id, file:line] message.
 ABSL_RECORD = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d+(\.\d+)?\s+\d+ \S+:\d+\] ")
-ABSL_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+ABSL_NOTICE = ("WARNING: All log messages before absl::InitializeLog() is called are written "
+               "to STDERR")
 SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}  # as TF_CPP_MIN_LOG_LEVEL counts them
 
 
@@ -66,7 +67,7 @@ def is_start_up_noise(line, level=None):
 
 @contextlib.contextmanager
 def filtered_stderr(drop=is_start_up_noise):
-    """Collect what is written to file descriptor 2 in the block; write back the lines not dropped."""
+    """Collect what is written to file descriptor 2 in the block; write back what is not dropped."""
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:

@@ -7,7 +7,9 @@
 `side_by_side` trains both on identical batches (reference/lockstep.py), then evaluates and
 predicts with both. The Report shows, per epoch, every history value of both frameworks and
 their difference, the seconds each took, the final evaluation and how well the predictions
-agree; as a markdown file, a plain-text table and a plot of the learning curves.
+agree; as a markdown file, a plain-text table and a plot of the learning curves (on a log
+scale for a metric that spans a decade or more, such as a regression loss falling from 0.5 to
+0.005, which on a linear scale looks flat after the first epochs).
 """
 import os
 import re
@@ -49,8 +51,10 @@ def slugify(title):
 def describe_model(model):
     """One line naming the layers, the optimizer and the loss, e.g. 'Dense(64, relu) -> ...'."""
     parts = []
-    for layer in model._compute_layers:  # the input layer has no activation
-        activation = md_activations.serialize(layer.activation)
+    for layer in model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        activation = md_activations.serialize(getattr(layer, "activation", None) or md_activations.linear)
         units = getattr(layer, "units", None)
         parts.append(f"{type(layer).__name__}({units}, {activation})" if units
                      else f"{type(layer).__name__}({activation})")
@@ -58,6 +62,12 @@ def describe_model(model):
                          if k != "name")
     return (f"input {model.input_shape[1:]} -> " + " -> ".join(parts)
             + f"; {type(model.optimizer).__name__}({settings}); loss {model.loss.name}")
+
+
+def spans_decades(curves):
+    """True when the values are all positive and the largest is at least 10x the smallest."""
+    values = np.concatenate([np.asarray(curve, dtype=np.float64) for curve in curves])  # (K,)
+    return bool(values.size and values.min() > 0 and values.max() >= 10 * values.min())
 
 
 def same_class_fraction(model, minidl_pred, keras_pred):
@@ -171,6 +181,12 @@ class Report:
     # -- plot and files ---------------------------------------------------------------
     def plot(self, path):
         """Save the learning curves of both (minidl solid, Keras dashed) to `path`; returns it."""
+        self.figure().savefig(path, dpi=100)
+        return path
+
+    def figure(self):
+        """The learning curves as a matplotlib Figure: one panel per metric, log scale for a
+        metric whose values span a decade or more."""
         run = self.run
         metrics = [k for k in self.keys if not k.startswith("val_")]
         figure = Figure(figsize=(5 * len(metrics), 4), layout="constrained")
@@ -188,13 +204,17 @@ class Report:
                           label=f"{key} minidl")
                 axes.plot(epochs, run.keras_history[key], color=color, linestyle="--",
                           marker="x", linewidth=1.5, label=f"{key} Keras")
-            axes.set_title(metric)
+            title = metric
+            if spans_decades([history[k] for history in (run.minidl_history, run.keras_history)
+                              for k in (metric, "val_" + metric) if k in history]):
+                axes.set_yscale("log")  # else the later epochs of a falling loss look flat
+                title += " (log scale)"
+            axes.set_title(title)
             axes.set_xlabel("epoch")
             axes.xaxis.set_major_locator(MaxNLocator(integer=True))
             axes.legend()
         figure.suptitle(f"{self.title}: minidl (wide solid) vs Keras (dashed)")
-        figure.savefig(path, dpi=100)
-        return path
+        return figure
 
     def save(self, out_dir):
         """Write `<slug>.md` and `<slug>.png` into out_dir; returns their paths."""

@@ -1,15 +1,18 @@
 """`minidl lab`: the lab's experiments side by side in minidl and Keras, written to a folder.
 
-The runs are short (1-2 epochs) and need no download (the image task uses the 8x8 digits),
-except the last test, the slowest of this file: the lab's recipe for 1 epoch on the
-Fashion-MNIST copy installed by Debian's dataset-fashion-mnist package.
+The runs are short (1-2 epochs) and need no download (the image task uses the 8x8 digits, or
+a small made-up Fashion-MNIST), except the last test, the slowest of this file: the lab's
+recipe for 1 epoch on the Fashion-MNIST copy installed by Debian's dataset-fashion-mnist package.
 """
 import os
 import re
+import socket
 import subprocess
 import sys
+import urllib.error
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from reference.cli import main
@@ -63,55 +66,157 @@ def test_bad_arguments_are_usage_errors(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_lab_e1_e4_writes_reports_and_an_index(tmp_path, capsys):
-    out_dir = tmp_path / "report"
-    assert main(["lab", "--experiments", "e1,e4", "--epochs", "2", "--out", str(out_dir)]) == 0
+@pytest.fixture(scope="module")
+def lab_e1_e4(tmp_path_factory):
+    """`minidl lab --experiments e1,e4 --epochs 2`, run as a command: (out_dir, stdout, stderr)."""
+    out_dir = tmp_path_factory.mktemp("lab") / "report"
+    result = subprocess.run(
+        [sys.executable, "-m", "reference.cli", "lab", "--experiments", "e1,e4", "--epochs", "2",
+         "--out", str(out_dir)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return out_dir, result.stdout, result.stderr
+
+
+def index_rows(index):
+    """The cells of the index's experiment rows."""
+    rows = [line for line in index.splitlines() if line.startswith("| [")]
+    return [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows]
+
+
+def test_lab_e1_e4_writes_reports_and_an_index(lab_e1_e4):
+    out_dir, _, _ = lab_e1_e4
     written = sorted(os.listdir(out_dir))
     assert written == ["README.md", "e1.md", "e1.png", "e4.md", "e4.png"]
     assert is_png(out_dir / "e1.png") and is_png(out_dir / "e4.png")
     index = (out_dir / "README.md").read_text(encoding="utf-8")
     assert "(e1.md)" in index and "(e4.md)" in index and "(e1.png)" in index
-    rows = [line for line in index.splitlines() if line.startswith("| [")]
+    assert "Spanish-language university course" in index  # why "Práctica 1"
+    rows = index_rows(index)
     assert len(rows) == 2
-    for row, metric in zip(rows, ("accuracy", "mae")):
-        cells = [cell.strip() for cell in row.strip("|").split("|")]
+    for cells, metric in zip(rows, ("accuracy", "mae")):
         assert cells[1] == metric
-        minidl_value, keras_value, history_diff = float(cells[2]), float(cells[3]), float(cells[4])
+        minidl_value, keras_value, difference = float(cells[2]), float(cells[3]), float(cells[4])
         assert abs(minidl_value - keras_value) < 1e-3  # same weights, same batches
-        assert history_diff < 1e-4
+        assert difference == pytest.approx(minidl_value - keras_value, abs=2e-4)  # 4 decimals
+        assert float(cells[6]) < 1e-4  # max |history diff|
+    assert rows[0][5] == "100.00% same class"  # a classifier: the share of agreeing classes
+    assert re.fullmatch(r"max \\\|diff\\\| \d\.\de-\d\d", rows[1][5])  # a regression
+    assert float(rows[1][5].split()[-1]) < 1e-5
     report = (out_dir / "e1.md").read_text(encoding="utf-8")
     assert "2 epochs, batch size 32, 640 training rows, 160 validation rows" in report
-    out = capsys.readouterr().out
-    assert re.search(r"\[1/2\] e1", out) and re.search(r"\[2/2\] e4", out)
+
+
+def test_lab_prints_its_plan_and_every_epoch_of_both_frameworks(lab_e1_e4):
+    _, out, _ = lab_e1_e4
+    plan = re.search(r"^2 experiments, .*: (\d+) epochs each, roughly (\d+) s$", out, re.M)
+    assert plan and int(plan.group(1)) == 4 and int(plan.group(2)) > 0
+    assert re.search(r"^\[1/2\] e1: E1", out, re.M) and re.search(r"^\[2/2\] e4: E4", out, re.M)
+    for name, metric in (("e1", "accuracy"), ("e4", "mae")):
+        section = out.split(f"] {name}: ", 1)[1].split("\n[", 1)[0]
+        epochs = re.findall(rf"epoch (\d)/2  (minidl|Keras) +loss \d\.\d{{4}}  {metric} "
+                            r"\d\.\d{4} +(\d+\.\d) s", section)
+        assert [(e, f) for e, f, _ in epochs] == [("1", "minidl"), ("1", "Keras"),
+                                                  ("2", "minidl"), ("2", "Keras")]
+        elapsed = [float(s) for _, _, s in epochs]
+        assert elapsed == sorted(elapsed)  # time since the experiment started
+        assert re.search(rf"test {metric} minidl \d\.\d{{4}}, Keras \d\.\d{{4}} "
+                         r"\(difference [+-]\d\.\d{4}\)", section)
+        assert re.search(r"done in \d+\.\d s", section)
+    assert "about" in out.split("] e1: ", 1)[1].split("\n[", 1)[0]  # time left after e1
+
+
+def test_lab_command_prints_no_tensorflow_start_up_lines(lab_e1_e4):
+    _, _, err = lab_e1_e4
+    for noise in ("absl::InitializeLog", "oneDNN custom operations", "cpu_feature_guard"):
+        assert noise not in err
 
 
 def test_lab_image_task_on_digits_writes_predictions_and_confusion(tmp_path, capsys):
     out_dir = tmp_path / "report"
     assert main(["lab", "--experiments", "mnist", "--dataset", "digits", "--epochs", "1",
                  "--out", str(out_dir)]) == 0
-    for name in ("mnist.md", "mnist.png", "mnist-first20.png", "mnist-confusion.png"):
+    for name in ("digits.md", "digits.png", "digits-first20.png", "digits-confusion.png"):
         assert (out_dir / name).is_file(), name
-    assert is_png(out_dir / "mnist-first20.png") and is_png(out_dir / "mnist-confusion.png")
+    assert is_png(out_dir / "digits-first20.png") and is_png(out_dir / "digits-confusion.png")
     index = (out_dir / "README.md").read_text(encoding="utf-8")
-    assert "digits, 64 inputs" in index and "Image data: digits" in index
-    assert "(mnist-first20.png)" in index and "(mnist-confusion.png)" in index
-    assert "images: digits, as asked" in capsys.readouterr().out
+    assert "scikit-learn's 8x8 digits, 64 inputs" in index
+    assert "Image data: scikit-learn's 8x8 digits, as asked (--dataset digits)" in index
+    assert "(digits-first20.png)" in index and "(digits-confusion.png)" in index
+    out = capsys.readouterr().out
+    assert "[1/1] digits: " in out and "Images: scikit-learn's 8x8 digits, as asked" in out
 
 
-def test_auto_dataset_falls_back_and_says_why(monkeypatch):
-    """Offline with no MNIST and no Fashion-MNIST: the digits, with the reason in the note."""
-    from minidl.datasets import DatasetNotFoundError
-    from reference import lab
+def offline(name):
+    """A loader that fails as minidl's does offline: not found, after a failed download."""
+    def load():
+        from minidl.datasets import DatasetNotFoundError
 
-    def offline():
-        raise DatasetNotFoundError("Could not find the dataset file 'x'.\nLooked in: ...")
+        try:
+            raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+        except urllib.error.URLError as cause:
+            raise DatasetNotFoundError(f"Could not find the dataset file '{name}'.\n"
+                                       "Looked in: ...") from cause
+    return load
 
-    monkeypatch.setattr(lab.mnist, "load_data", offline)
-    monkeypatch.setattr(lab.fashion_mnist, "load_data", offline)
-    data = lab.load_images("auto")
+
+def small_fashion_mnist():
+    """Made-up images shaped as Fashion-MNIST's: 28x28 uint8, labels 0-9."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(150, 28, 28), dtype=np.uint8)  # (N, 28, 28)
+    labels = np.arange(150, dtype=np.uint8) % 10  # (N,)
+    return (images[:100], labels[:100]), (images[100:], labels[100:])
+
+
+def test_auto_dataset_falls_back_and_says_why_in_plain_words(monkeypatch):
+    """Offline with no MNIST and no Fashion-MNIST: the digits, with the reason in words."""
+    from reference import lab_data
+
+    monkeypatch.setattr(lab_data.mnist, "load_data", offline("mnist.npz"))
+    monkeypatch.setattr(lab_data.fashion_mnist, "load_data", offline("train-images.gz"))
+    data = lab_data.load_images("auto")
     assert data.dataset == "digits" and data.x_train.shape[1] == 64
-    assert "mnist is not available" in data.note and "fashion_mnist is not available" in data.note
+    assert data.note.startswith("scikit-learn's 8x8 digits instead of MNIST: MNIST is not in the "
+                                "cache and could not be downloaded (no network connection")
+    assert "Fashion-MNIST is not in the cache" in data.note
+    assert "Errno" not in data.note and "-2" not in data.note
     assert 0 <= data.x_train.min() and data.x_train.max() == 1  # 0..16 scaled by 16
+
+
+def test_the_fallback_names_the_dataset_it_used_everywhere(monkeypatch, tmp_path, capsys):
+    """No MNIST: the image task is run, printed, filed and reported as Fashion-MNIST."""
+    from reference import lab, lab_data
+
+    monkeypatch.setattr(lab_data.mnist, "load_data", offline("mnist.npz"))
+    monkeypatch.setattr(lab_data.fashion_mnist, "load_data", small_fashion_mnist)
+    run = lab.run_lab(["mnist"], epochs=1, out_dir=str(tmp_path))
+    out = capsys.readouterr().out
+    assert run.results[0].name == "fashion_mnist"
+    assert sorted(os.listdir(tmp_path)) == [
+        "README.md", "fashion_mnist-confusion.png", "fashion_mnist-first20.png",
+        "fashion_mnist.md", "fashion_mnist.png"]
+    assert "[1/1] fashion_mnist: Image classifier (Fashion-MNIST, 784 inputs)" in out
+    assert "Fashion-MNIST instead of MNIST: MNIST is not in the cache" in out
+    index = (tmp_path / "README.md").read_text(encoding="utf-8")
+    report = (tmp_path / "fashion_mnist.md").read_text(encoding="utf-8")
+    for text in (index, report):
+        assert "Fashion-MNIST instead of MNIST" in text
+        # MNIST is named only as what could not be used.
+        assert text.count("MNIST") == text.count("Fashion-MNIST") + text.count("instead of MNIST") \
+            + text.count("MNIST is not")
+    assert "(fashion_mnist.md)" in index and "mnist.md" not in index.replace("fashion_mnist.md", "")
+
+
+def test_download_failures_in_plain_words():
+    from reference.lab_data import download_failure
+
+    dns = urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+    assert download_failure(dns).startswith("no network connection")
+    refused = urllib.error.URLError(ConnectionRefusedError(111, "Connection refused"))
+    assert download_failure(refused) == "the download server refused the connection"
+    assert download_failure(urllib.error.URLError(TimeoutError())) == "the connection timed out"
+    not_found = urllib.error.HTTPError("https://example.invalid/x", 404, "Not Found", {}, None)
+    assert download_failure(not_found) == "the server answered HTTP 404 Not Found"
 
 
 def test_select_by_part_or_name():
@@ -129,10 +234,10 @@ def test_slowest_lab_recipe_on_fashion_mnist_reaches_keras_accuracy(tmp_path):
     must reach Keras's usual first-epoch band (> 0.80) and agree within 0.01.
     """
     from minidl.datasets import DatasetNotFoundError
-    from reference import lab
+    from reference import lab, lab_data
 
     try:
-        lab.load_images("fashion_mnist")
+        lab_data.load_images("fashion_mnist")
     except DatasetNotFoundError:
         pytest.skip("no local copy of Fashion-MNIST (Debian: apt install dataset-fashion-mnist)")
     result = lab.run_experiment(lab.select("mnist")[0], dataset="fashion_mnist", epochs=1,

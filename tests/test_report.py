@@ -1,4 +1,5 @@
 """The side-by-side report: its tables show the run's numbers, its plot is a real image."""
+import dataclasses
 import os
 
 import numpy as np
@@ -12,7 +13,8 @@ import keras  # noqa: F401  (a missing Keras must fail, not skip)
 import matplotlib  # noqa: F401
 import matplotlib.image  # noqa: E402
 
-from reference.report import side_by_side, slugify  # noqa: E402
+from reference.lockstep import LockstepRun  # noqa: E402
+from reference.report import side_by_side, slugify, spans_decades  # noqa: E402
 
 
 def tiny_model(output_activation="sigmoid", loss="binary_crossentropy", metrics=("accuracy",)):
@@ -138,3 +140,25 @@ def test_test_set_must_come_whole():
 def test_slugify():
     assert slugify("E1: Adam, BCE (lr=0.001)") == "e1-adam-bce-lr-0-001"
     assert slugify("???") == "experiment"
+
+
+def test_spans_decades():
+    assert spans_decades([[0.5, 0.05], [0.04]])
+    assert not spans_decades([[0.5, 0.06]])  # less than 10x
+    assert not spans_decades([[1.0, 0.0]])  # a zero has no place on a log scale
+    assert not spans_decades([[-1.0, -100.0]])
+
+
+def test_loss_spanning_decades_is_plotted_on_a_log_scale(report):
+    """A regression loss falling from 0.5 to 0.004: log scale; accuracy stays linear."""
+    falling = [0.5, 0.05, 0.004]
+    history = {"loss": falling, "val_loss": falling, "accuracy": [0.5, 0.6, 0.7],
+               "val_accuracy": [0.5, 0.6, 0.7]}
+    run = LockstepRun(minidl_model=None, keras_model=None, minidl_history=history,
+                      keras_history=history, minidl_step_logs=[], keras_step_logs=[],
+                      permutations=[], minidl_seconds=[0.1] * 3, keras_seconds=[0.1] * 3)
+    decades = dataclasses.replace(report, run=run)
+    panels = {axes.get_title(): axes.get_yscale() for axes in decades.figure().axes}
+    assert panels == {"accuracy": "linear", "loss (log scale)": "log"}
+    # The fixture's two epochs of tiny E1 stay within a decade: both panels linear.
+    assert {axes.get_yscale() for axes in report.figure().axes} == {"linear"}

@@ -1,0 +1,123 @@
+"""The lab's data: the synthetic sets of E1-E6 and the images of the classifier, with why.
+
+`load_images("auto")` uses MNIST when it is cached or can be downloaded, otherwise
+Fashion-MNIST when a copy is installed, otherwise scikit-learn's 8x8 digits, and says which and
+why in plain words ("Fashion-MNIST instead of MNIST: MNIST is not in the cache and could not
+be downloaded (no network connection: ...)").
+"""
+import socket
+import urllib.error
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from minidl.datasets import DatasetNotFoundError, digits, fashion_mnist, mnist, synthetic
+
+IMAGE_DATASETS = ("mnist", "fashion_mnist", "digits")
+DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST",
+                 "digits": "scikit-learn's 8x8 digits"}  # in prose
+PIXEL_MAX = {"mnist": 255, "fashion_mnist": 255, "digits": 16}  # scikit-learn's digits are 0..16
+
+
+@dataclass
+class Data:
+    """Train and test rows; for images, which dataset and why."""
+
+    x_train: np.ndarray  # (N, D)
+    y_train: np.ndarray  # (N,)
+    x_test: np.ndarray  # (M, D)
+    y_test: np.ndarray  # (M,)
+    dataset: str = "synthetic"
+    note: str = ""  # why this image dataset was used
+    image_shape: tuple = None  # (28, 28) or (8, 8) for images
+
+    @property
+    def display_name(self):
+        """The dataset's name in prose: 'Fashion-MNIST'."""
+        return DATASET_NAMES.get(self.dataset, self.dataset)
+
+
+def load_data(experiment, dataset="auto"):
+    """The experiment's data, drawn and split exactly as the lab does."""
+    if experiment.task == "images":
+        return load_images(dataset)
+    if experiment.task == "binary":
+        x, y = synthetic.sum_greater_than_one(experiment.n, seed=42)  # the lab's seed
+        test_size = 0.2
+    else:
+        x, y = synthetic.sum_regression(experiment.n, seed=42, noise=experiment.noise)
+        test_size = 0.3
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_size, random_state=42)
+    return Data(x_train, y_train, x_test, y_test)
+
+
+def load_images(dataset="auto"):
+    """Images flattened to (N, rows*cols) float32 in [0, 1], with integer labels.
+
+    "auto" means MNIST when it is cached or can be downloaded; otherwise Fashion-MNIST when a
+    copy is installed (Debian's /usr/share/datasets/fashion-mnist, or a cache); otherwise
+    scikit-learn's 8x8 digits. The returned Data's `note` says which, and why, in plain words.
+    """
+    if dataset not in ("auto",) + IMAGE_DATASETS:
+        raise ValueError(f"Unknown dataset {dataset!r}. Expected one of: auto, "
+                         f"{', '.join(IMAGE_DATASETS)}")
+    loaders = {"mnist": mnist.load_data, "fashion_mnist": fashion_mnist.load_data,
+               "digits": digits.load_data}
+    if dataset == "auto":
+        name, note, arrays = _first_available(loaders)
+    else:
+        name, arrays = dataset, loaders[dataset]()
+        note = f"{DATASET_NAMES[name]}, as asked (--dataset {name})."
+    (x_train, y_train), (x_test, y_test) = arrays
+    return Data(_flatten(x_train, name), y_train, _flatten(x_test, name), y_test, dataset=name,
+                note=note, image_shape=x_train.shape[1:])
+
+
+def _first_available(loaders):
+    """MNIST, else Fashion-MNIST, else the digits: (name, why in plain words, arrays)."""
+    missing = []
+    for name in ("mnist", "fashion_mnist"):
+        try:
+            arrays = loaders[name]()
+        except DatasetNotFoundError as error:
+            missing.append(f"{DATASET_NAMES[name]} {why_unavailable(error)}")
+            continue
+        if not missing:
+            return name, f"{DATASET_NAMES[name]}, as in the lab.", arrays
+        return name, f"{DATASET_NAMES[name]} instead of MNIST: {'; '.join(missing)}.", arrays
+    return ("digits", f"{DATASET_NAMES['digits']} instead of MNIST: {'; '.join(missing)}.",
+            loaders["digits"]())
+
+
+def why_unavailable(error):
+    """Why a dataset could not be loaded, in plain words: 'is not in the cache and ...'.
+
+    Args:
+        error: the DatasetNotFoundError its loader raised; a failed download is its __cause__.
+    """
+    cause = error.__cause__
+    if cause is None:
+        return "is not in the cache and no copy is installed"
+    return f"is not in the cache and could not be downloaded ({download_failure(cause)})"
+
+
+def download_failure(error):
+    """What went wrong with a download, in words: 'no network connection: ...', 'HTTP 404 ...'."""
+    reason = getattr(error, "reason", error)  # urllib's URLError wraps the socket error
+    if isinstance(error, urllib.error.HTTPError):
+        return f"the server answered HTTP {error.code} {error.reason}"
+    if isinstance(reason, socket.gaierror):
+        return "no network connection: the download server's name could not be resolved"
+    if isinstance(reason, TimeoutError):
+        return "the connection timed out"
+    if isinstance(reason, ConnectionRefusedError):
+        return "the download server refused the connection"
+    if isinstance(reason, OSError) and reason.strerror:
+        return f"the connection failed: {reason.strerror}"
+    return f"the download failed: {reason}"
+
+
+def _flatten(images, dataset):
+    """(N, rows, cols) integer pixels -> (N, rows*cols) float32 in [0, 1], as the lab does."""
+    return images.reshape(len(images), -1).astype("float32") / np.float32(PIXEL_MAX[dataset])
