@@ -6,6 +6,8 @@ Each example is the lab's code with minidl imports. The only things added around
     --dataset NAME  (mnist_classifier.py only) which images to classify
 """
 import argparse
+import socket
+import urllib.error
 
 import numpy as np
 
@@ -67,22 +69,38 @@ def load_images(name=None):
         try:
             train, test = loaders[candidate]()
         except DatasetNotFoundError as error:
-            reasons.append(f"{candidate} no está disponible: {_reason(error)}")
+            reasons.append(f"{candidate} {_reason(error)}")
             continue
-        why = "; ".join(reasons) or "por defecto"
-        print(f"Conjunto de datos: {candidate} ({why})")
+        why = f"en lugar de mnist: {'; '.join(reasons)}" if reasons else "por defecto"
+        print(f"Conjunto de datos: {candidate}, {why}.")
         return train, test, candidate
-    print(f"Conjunto de datos: digits, 8x8 de scikit-learn ({'; '.join(reasons)})")
+    print(f"Conjunto de datos: digits (8x8 de scikit-learn), en lugar de mnist: "
+          f"{'; '.join(reasons)}.")
     train, test = _digits_0_255()
     return train, test, "digits"
 
 
 def _reason(error):
-    """One line saying why a dataset could not be loaded: not found, and why no download."""
-    reason = error.args[0].splitlines()[0]  # "Could not find the dataset file 'mnist.npz'."
-    if error.__cause__ is not None:  # the download failed too, e.g. no connection
-        reason += f" La descarga falló: {getattr(error.__cause__, 'reason', error.__cause__)}"
-    return reason
+    """Why a dataset could not be loaded, in plain words: 'no está en la caché y ...'."""
+    if error.__cause__ is None:
+        return "no está en la caché ni hay una copia instalada"
+    return f"no está en la caché y no se pudo descargar ({_download_failure(error.__cause__)})"
+
+
+def _download_failure(error):
+    """What went wrong with a download, without error numbers: 'sin conexión a la red: ...'."""
+    reason = getattr(error, "reason", error)  # urllib's URLError wraps the socket error
+    if isinstance(error, urllib.error.HTTPError):
+        return f"el servidor respondió HTTP {error.code} {error.reason}"
+    if isinstance(reason, socket.gaierror):
+        return "sin conexión a la red: no se pudo resolver el nombre del servidor"
+    if isinstance(reason, TimeoutError):
+        return "se agotó el tiempo de conexión"
+    if isinstance(reason, ConnectionRefusedError):
+        return "el servidor rechazó la conexión"
+    if isinstance(reason, OSError) and reason.strerror:
+        return f"falló la conexión: {reason.strerror}"
+    return f"falló la descarga: {reason}"
 
 
 def _digits_0_255():

@@ -6,8 +6,10 @@ scikit-learn's bundled 8x8 digits.
 import importlib
 import math
 import re
+import socket
 import sys
 import time
+import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -103,18 +105,27 @@ def test_mnist_classifier_on_digits(examples, capsys):
 
 
 def test_mnist_classifier_falls_back_when_offline(examples, monkeypatch, capsys):
-    """No MNIST and no Fashion-MNIST: the digits are used, and the output says why."""
+    """No MNIST and no Fashion-MNIST: the digits are used, and the output says why in words."""
     common = examples("_common.py")
 
     def offline():
-        raise common.DatasetNotFoundError("Could not find the dataset file 'x'.\nLooked in: ...")
+        try:
+            raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+        except urllib.error.URLError as cause:
+            raise common.DatasetNotFoundError("Could not find the dataset file 'x'.") from cause
+
+    def not_installed():
+        raise common.DatasetNotFoundError("Could not find the dataset file 'y'.")
 
     monkeypatch.setattr(common.mnist, "load_data", offline)
-    monkeypatch.setattr(common.fashion_mnist, "load_data", offline)
+    monkeypatch.setattr(common.fashion_mnist, "load_data", not_installed)
     (x_train, _), (x_test, _), name = common.load_images()
     out = capsys.readouterr().out
     assert name == "digits"
-    assert "mnist no está disponible" in out and "fashion_mnist no está disponible" in out
+    assert out.startswith("Conjunto de datos: digits (8x8 de scikit-learn), en lugar de mnist: "
+                          "mnist no está en la caché y no se pudo descargar (sin conexión a la red")
+    assert "fashion_mnist no está en la caché ni hay una copia instalada" in out
+    assert "Errno" not in out and "Name or service" not in out
     assert x_train.dtype == np.uint8 and x_train.max() == 255  # stretched from 0..16
     assert x_train.shape[1:] == x_test.shape[1:] == (8, 8)
 
