@@ -253,3 +253,34 @@ def test_cache_under_a_file_is_a_clear_error(tmp_path, server, monkeypatch):
     target = tmp_path / "a_file" / "home" / "datasets" / "boston_housing.npz"
     assert f"could not write {target} (Not a directory)" in str(info.value)
     assert server.requests == []
+
+
+def test_disk_full_during_download_names_the_target_and_leaves_nothing(tmp_path, server,
+                                                                       monkeypatch):
+    body = write_mnist(tmp_path / "served.npz")
+    serve(server, "mnist.npz", body)
+    monkeypatch.setattr(mnist, "BASE_URL", server.url)
+    monkeypatch.setattr(mnist, "FILE_HASH", hashlib.sha256(body).hexdigest())
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        """The partial file, whose first write fails as on a full disk."""
+
+        def __init__(self, *args, **kwargs):
+            self.file = real_fdopen(*args, **kwargs)
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+    monkeypatch.setattr(files.os, "fdopen", FullDisk)
+    with pytest.raises(DatasetNotFoundError) as info:
+        mnist.load_data()
+    target = minidl_cache(tmp_path) / "mnist.npz"
+    assert f"could not write {target} (No space left on device)" in str(info.value)
+    assert listing(minidl_cache(tmp_path)) == []

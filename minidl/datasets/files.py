@@ -26,6 +26,7 @@ file name (`path="mnist.npz"`, the default) always means the cache, as in Keras,
 Both homes are read from the environment on every call, so setting `MINIDL_HOME` or
 `KERAS_HOME` takes effect at once.
 """
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -47,6 +48,10 @@ class DatasetNotFoundError(OSError):
 
 class DatasetCorruptError(ValueError):
     """A dataset file exists but is truncated, corrupt, or fails its hash check."""
+
+
+class CacheWriteError(OSError):
+    """A download could not be written into the cache; `filename` is the file it was for."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,21 +147,20 @@ def find_or_download(candidates, origin, file_hash, target, checksum=None):
         raise DatasetNotFoundError(_not_found_message(place_at=[candidates[0]], **report))
     try:
         download(origin, target, file_hash)
-    except (urllib.error.URLError, ConnectionError, TimeoutError,
-            http.client.HTTPException) as e:
+    except CacheWriteError as e:  # the cache cannot be written: no permission, read-only, full
+        reason = (f"Downloading it from {origin} failed: could not write {target} "
+                  f"({e.strerror}). Make that directory writable or set MINIDL_HOME to a "
+                  "writable directory.")
+        raise DatasetNotFoundError(
+            _not_found_message(place_at=candidates, reason=reason, **report)
+        ) from e
+    except (OSError, http.client.HTTPException) as e:
         # Offline, DNS failure, refused or dropped connection, HTTP error (HTTPError is a
-        # URLError). These are OSErrors too, so they are caught before local write errors.
+        # URLError, itself an OSError).
         reason = getattr(e, "reason", e)
         raise DatasetNotFoundError(
             _not_found_message(place_at=[target], reason=f"Downloading it from {origin} "
                                f"failed: {reason}", **report)
-        ) from e
-    except OSError as e:  # the cache cannot be written: no permission, read-only, disk full
-        reason = (f"Downloading it from {origin} failed: could not write {target} "
-                  f"({e.strerror or e}). Make that directory writable or set MINIDL_HOME "
-                  "to a writable directory.")
-        raise DatasetNotFoundError(
-            _not_found_message(place_at=candidates, reason=reason, **report)
         ) from e
     return target
 
@@ -224,10 +228,10 @@ def sha256(path):
 def download(origin, target, file_hash):
     """Download `origin` to `target`, atomically, and only if its hash equals `file_hash`."""
     directory = os.path.dirname(os.path.abspath(target))
-    os.makedirs(directory, exist_ok=True)
-    # Before any network access: an unwritable cache fails here, not after the download.
-    fd, partial = tempfile.mkstemp(dir=directory, prefix=os.path.basename(target) + ".",
-                                   suffix=".part")
+    with _writing(target):  # before any network access: an unwritable cache fails here
+        os.makedirs(directory, exist_ok=True)
+        fd, partial = tempfile.mkstemp(dir=directory, prefix=os.path.basename(target) + ".",
+                                       suffix=".part")
     try:
         sys.stderr.write(f"Downloading data from {origin}\n")
         hasher = hashlib.new(algorithm_of(file_hash))
@@ -235,7 +239,8 @@ def download(origin, target, file_hash):
             total = int(response.headers.get("Content-Length") or 0)  # 0: size unknown
             received = 0
             while chunk := response.read(CHUNK_SIZE):
-                out.write(chunk)
+                with _writing(target):  # e.g. the disk is full
+                    out.write(chunk)
                 hasher.update(chunk)
                 received += len(chunk)
                 _progress(received, total)
@@ -252,11 +257,21 @@ def download(origin, target, file_hash):
                 f"{hasher.hexdigest()}. The download was corrupted or the server sent a "
                 "different file; nothing was saved. Try again."
             )
-        os.replace(partial, target)  # atomic: readers see no file or the whole, verified file
+        with _writing(target):
+            os.replace(partial, target)  # atomic: readers see no file or the whole, checked file
     except BaseException:  # also KeyboardInterrupt: never leave a partial file behind
         if os.path.exists(partial):
             os.remove(partial)
         raise
+
+
+@contextlib.contextmanager
+def _writing(target):
+    """Report an OSError of the enclosed file operations as CacheWriteError naming `target`."""
+    try:
+        yield
+    except OSError as e:
+        raise CacheWriteError(e.errno, e.strerror or str(e), target) from e
 
 
 def _progress(received, total, width=30):
