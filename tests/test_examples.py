@@ -122,8 +122,9 @@ def test_mnist_classifier_falls_back_when_offline(examples, monkeypatch, capsys)
     (x_train, _), (x_test, _), name = common.load_images()
     out = capsys.readouterr().out
     assert name == "digits"
-    assert out.startswith("Conjunto de datos: digits (8x8 de scikit-learn), en lugar de mnist: "
-                          "mnist no está en la caché y no se pudo descargar (sin conexión a la red")
+    assert out.startswith("Conjunto de datos: digits (8x8 de scikit-learn), en lugar de "
+                          "mnist: mnist no está en la caché y no se pudo descargar (sin "
+                          "conexión a la red")
     assert "fashion_mnist no está en la caché ni hay una copia instalada" in out
     assert "Errno" not in out and "Name or service" not in out
     assert x_train.dtype == np.uint8 and x_train.max() == 255  # stretched from 0..16

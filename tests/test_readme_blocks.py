@@ -87,3 +87,20 @@ def test_readme_test_table_lists_every_test_file():
     listed = set(re.findall(r"`(test_\w+\.py)`", table))
     on_disk = {path.name for path in (ROOT / "tests").glob("test_*.py")}
     assert on_disk - listed == set(), "add these to README's table of test files"
+
+
+def test_import_minidl_reaches_the_public_submodules_and_needs_no_hypothesis():
+    """README: the learners' tools after a plain `import minidl`; hypothesis only for strategies."""
+    code = ("import sys\n"
+            "sys.modules['hypothesis'] = None  # as if hypothesis were not installed\n"
+            "import minidl\n"
+            "print(callable(minidl.testing.check_gradients),\n"
+            "      callable(minidl.explain.explain_step))\n"
+            "try:\n"
+            "    minidl.strategies\n"
+            "except ImportError as error:\n"
+            "    print('ImportError', 'hypothesis' in str(error))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "ImportError", "True"]
