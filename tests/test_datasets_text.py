@@ -141,6 +141,17 @@ def test_maxlen_keeps_only_shorter_sequences_as_keras_does(imdb_pair):
         imdb.load_data(maxlen=1)  # every review has start_char + at least one word
 
 
+def test_reuters_maxlen_may_keep_nothing_when_num_words_is_given(reuters_pair):
+    options = dict(maxlen=1, num_words=5)  # Keras returns empty splits (labels float64!)
+    ours, theirs = reuters.load_data(**options), reuters_pair.load_data(**options)
+    assert_same_as_keras(ours, theirs)
+    assert ours[0][0].shape == (0,) and ours[0][1].dtype == np.float64
+    with pytest.raises(ValueError, match="maxlen=1, no sequence was kept"):
+        reuters.load_data(maxlen=1)  # without num_words Keras fails too, on max() of nothing
+    with pytest.raises(ValueError):
+        reuters_pair.load_data(maxlen=1)
+
+
 def test_signatures_and_defaults_equal_keras():
     from keras.src.datasets import imdb as keras_imdb
     from keras.src.datasets import reuters as keras_reuters

@@ -60,9 +60,10 @@ def cap_vocabulary(xs, num_words, skip_top, oov_char):
 
     As in Keras, `num_words=None` (or 0) means the largest word present, which is itself
     outside the range and so becomes `oov_char`: Keras's off-by-one, kept for equal outputs.
+    (Keras fails on an empty sequence here; minidl skips it.)
     """
     if not num_words:
-        num_words = max(max(x) for x in xs)
+        num_words = max(max(x) for x in xs if len(x))
     if oov_char is not None:
         return [[w if skip_top <= w < num_words else oov_char for w in x] for x in xs]
     return [[w for w in x if skip_top <= w < num_words] for x in xs]
