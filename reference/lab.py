@@ -144,6 +144,11 @@ class Result:
         """minidl's test metric minus Keras's."""
         return self.minidl_metric - self.keras_metric
 
+    def signed_difference(self):
+        """The difference to 4 decimals with its sign: '+0.0047', '-0.0047', '0.0000'."""
+        rounded = round(self.metric_difference, 4)
+        return f"{rounded:+.4f}" if rounded else "0.0000"  # not '-0.0000' for -1e-9
+
     @property
     def max_history_diff(self):
         """The largest |minidl - Keras| over every history value of every epoch."""
@@ -160,7 +165,7 @@ class Result:
         """Two lines: both test metrics and their difference; the predictions and histories."""
         metric = self.experiment.metric
         return [f"test {metric} minidl {self.minidl_metric:.4f}, Keras {self.keras_metric:.4f} "
-                f"(difference {self.metric_difference:+.4f})",
+                f"(difference {self.signed_difference()})",
                 f"test predictions: {self.agreement()}; "
                 f"max |history diff| {self.max_history_diff:.1e}"]
 
@@ -327,7 +332,7 @@ def write_index(results, out_dir, epochs, seed):
                              for what, path in result.files.items() if what != "report")
         lines.append(f"| [{result.title}]({result.name}.md) | {result.experiment.metric} | "
                      f"{result.minidl_metric:.4f} | {result.keras_metric:.4f} | "
-                     f"{result.metric_difference:+.4f} | {result.agreement(markdown=True)} | "
+                     f"{result.signed_difference()} | {result.agreement(markdown=True)} | "
                      f"{result.max_history_diff:.1e} | {pictures} |")
     parted = [r.name for r in results if r.max_history_diff > PARTED]
     if parted:
