@@ -1,0 +1,36 @@
+"""keras.ops for NumPy arrays: the functions custom metric and loss code calls, by Keras's names.
+
+    from minidl import ops                      # instead of: from keras import ops
+    error = ops.mean(ops.square(y_true - y_pred), axis=-1)
+
+Each function takes what `keras.ops` takes (arrays, Python numbers and lists, `axis=`,
+`keepdims=`) and returns a NumPy array with the dtype Keras would give it. Keras's dtype
+rules are not NumPy's, and the difference is the usual source of silent float64:
+- Python lists and numbers become float32 (floats) or int32 (ints), not float64/int64.
+- A Python number next to an array takes the array's dtype (`x_f32 * 2.0` stays float32).
+- Ints meeting floats give the float (`int32 + float32 -> float32`; NumPy says float64).
+- Functions that need a float (mean, sqrt, divide, log, ...) turn ints into float32.
+
+These are plain NumPy functions: they compute values, not gradients (see `minidl.losses.Loss`
+for a loss with its gradient).
+
+Where they live (Keras's file names): core.py (conversion, cast and the dtype rules),
+numpy.py (arithmetic, comparisons, reductions, shapes, making arrays, matmul), math.py
+(top_k, in_top_k, logsumexp), nn.py (relu, sigmoid, softmax, log_softmax, one_hot).
+"""
+from minidl.ops.core import (cast, convert_to_numpy, convert_to_tensor, ndim, result_type, shape,
+                             size, stop_gradient)
+from minidl.ops.math import in_top_k, logsumexp, top_k
+from minidl.ops.nn import log_softmax, one_hot, relu, sigmoid, softmax
+from minidl.ops.numpy import (abs, absolute, add, all, amax, amin, any, arange, argmax, argmin,
+                              argsort, broadcast_to, ceil, clip, concatenate, cos, count_nonzero,
+                              cumprod, cumsum, divide, divide_no_nan, dot, equal, exp, expand_dims,
+                              expm1, eye, flip, floor, floor_divide, full, full_like, greater,
+                              greater_equal, isfinite, isinf, isnan, less, less_equal, linspace,
+                              log, log10, log1p, log2, logical_and, logical_not, logical_or,
+                              logical_xor, matmul, max, maximum, mean, min, minimum, mod, multiply,
+                              nan_to_num, negative, norm, not_equal, ones, ones_like, power, prod,
+                              reciprocal, repeat, reshape, round, sign, sin, sort, sqrt, square,
+                              squeeze, stack, std, subtract, sum, take, take_along_axis, tanh,
+                              tensordot, tile, transpose, true_divide, var, where, zeros,
+                              zeros_like)  # noqa: A004 (Keras's names)
