@@ -4,11 +4,12 @@
     model = keras.Sequential([keras.layers.Dense(512, activation="relu", input_shape=(784,)),
                               keras.layers.Dense(10, activation="softmax")])
 
-Where the maths lives: layers.py (Dense forward/backward), activations.py, losses.py,
-optimizers.py, metrics.py; the training loop is training.py.
+Where the maths lives: layers/ (Dense forward/backward), activations.py, losses.py and
+head.py, optimizers.py, metrics/; backpropagation is tape.py, the training loop training.py.
+docs/where-the-maths-lives.md has the index.
 """
 from minidl import (activations, callbacks, config, datasets, explain, initializers, layers,
-                    losses, metrics, models, optimizers, saving, testing, utils)
+                    losses, metrics, models, ops, optimizers, saving, testing, utils)
 from minidl.layers import Input
 from minidl.models import Model, Sequential, load_model
 
@@ -16,7 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Input", "Model", "Sequential", "activations", "callbacks", "config", "datasets", "explain",
-    "initializers", "layers", "load_model", "losses", "metrics", "models", "optimizers",
+    "initializers", "layers", "load_model", "losses", "metrics", "models", "ops", "optimizers",
     "saving", "testing", "utils",
     "__version__",
 ]  # not "strategies": `from minidl import *` must work without hypothesis

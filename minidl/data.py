@@ -46,38 +46,61 @@ def check_finite(name, array):
         )
 
 
-def prepare_x(x, input_dim=None, name="x"):
-    """x as a finite (N, D) floatx array with N > 0; D must match the model when known."""
+def prepare_x(x, expected_shape=None, name="x"):
+    """x as a finite floatx array with N > 0 samples, matching the model's input shape.
+
+    `expected_shape` is the model's input shape, batch axis first, e.g. (None, 784) or
+    (None, 28, 28) (None where any size goes), or None when nothing fixes it yet. As Keras,
+    x of shape (N,) is taken for a model that expects (N, 1).
+    """
     x = as_array(name, x)
-    if x.ndim != 2:
-        hint = ""
-        if x.ndim > 2:
-            hint = (f" Flatten each sample first, e.g. {name}.reshape(len({name}), "
-                    f"{int(np.prod(x.shape[1:]))}).")
-        raise ValueError(
-            f"Argument `{name}` must be a 2-D array of shape (samples, features)."
-            f"{hint} Received: {name}.shape={x.shape}"
-        )
+    if x.ndim == 0:
+        raise ValueError(f"Argument `{name}` must have one row per sample. "
+                         f"Received a scalar: {name}={x!r}")
     if len(x) == 0:
         raise ValueError(f"Argument `{name}` is empty: there are no samples. "
                          f"Received: {name}.shape={x.shape}")
-    if input_dim is not None and x.shape[1] != input_dim:
-        raise ValueError(
-            f"Argument `{name}` has {x.shape[1]} features per sample, but the model expects "
-            f"{input_dim}. Received: {name}.shape={x.shape}, expected (samples, {input_dim})"
-        )
+    if expected_shape is not None:
+        expected = tuple(expected_shape)
+        if x.ndim == len(expected) - 1 and expected[-1] == 1:
+            x = x.reshape(x.shape + (1,))  # (N,) -> (N, 1), as Keras adjusts the input rank
+        _check_sample_shape(x, expected, name)
     if x.dtype != config.floatx():
         x = x.astype(config.floatx())
     check_finite(name, x)
     return x
 
 
-def prepare_y(y, n, loss, output_dim, name="y"):
-    """Labels checked against the loss and the output width, cast for that loss.
+def _check_sample_shape(x, expected, name):
+    """Raise a clear error when x's sample shape differs from the model's input shape."""
+    sample = "(samples, " + ", ".join("any" if d is None else str(d) for d in expected[1:]) + ")"
+    if x.ndim != len(expected):
+        hint = ""
+        if len(expected) == 2 and x.ndim > 2 and expected[1] == int(np.prod(x.shape[1:])):
+            hint = (f" Flatten each sample first, e.g. {name}.reshape(len({name}), "
+                    f"{expected[1]}), or start the model with a Flatten layer.")
+        raise ValueError(
+            f"Argument `{name}` must be a {len(expected)}-D array of shape {sample}, as the "
+            f"model expects.{hint} Received: {name}.shape={x.shape}"
+        )
+    for axis, (got, want) in enumerate(zip(x.shape[1:], expected[1:]), start=1):
+        if want is not None and got != want:
+            what = "features per sample" if len(expected) == 2 else f"entries on axis {axis}"
+            raise ValueError(
+                f"Argument `{name}` has {got} {what}, but the model expects {want}. "
+                f"Received: {name}.shape={x.shape}, expected {sample}"
+            )
 
-    Sparse cross-entropy keeps integer class indices (N,); every other loss gets
-    floatx targets of shape (N,) or (N, C) that match the output width C.
+
+def prepare_y(y, n, loss, output_shape, name="y"):
+    """Labels checked against the loss and the output shape, cast for that loss.
+
+    Sparse cross-entropy keeps integer class indices (N, ...); every other loss gets floatx
+    targets shaped like the output (N, ..., C), or (N, ...) when C is 1.
+    `output_shape` is the model output's shape, batch axis first, or None if unknown.
     """
+    from minidl import losses
+
     y = as_array(name, y)
     if y.ndim == 0:
         raise ValueError(f"Argument `{name}` must have one label per sample. "
@@ -89,32 +112,45 @@ def prepare_y(y, n, loss, output_dim, name="y"):
         )
     if y.dtype.kind == "f":
         check_finite(name, y)
-    kind = getattr(loss, "name", "")
-    sparse = type(loss).__name__ == "SparseCategoricalCrossentropy"
-    categorical = type(loss).__name__ == "CategoricalCrossentropy"
-    if sparse:
-        return _sparse_labels(y, output_dim, kind, name)
-    if categorical and (y.ndim == 1 or y.shape[-1] == 1) and output_dim > 1:
-        raise ValueError(
-            f"Argument `{name}` holds one integer class label per sample, shape {y.shape}, "
-            f"but loss `{kind}` expects one-hot rows of shape (samples, {output_dim}). "
-            "Use loss='sparse_categorical_crossentropy' for integer labels, or one-hot "
-            f"encode them with minidl.utils.to_categorical({name}, {output_dim})."
-        )
-    width = 1 if y.ndim == 1 else y.shape[-1]
-    if y.ndim > 2 or width != output_dim:
-        raise ValueError(
-            f"Argument `{name}` has shape {y.shape}, which does not match the model output "
-            f"of shape (samples, {output_dim}) for loss `{kind}`. Expected {name} of shape "
-            + (f"({n},) or ({n}, 1)." if output_dim == 1 else f"({n}, {output_dim}).")
-        )
+    if isinstance(loss, losses.SparseCategoricalCrossentropy):
+        return _sparse_labels(y, output_shape, loss.name, name)
+    known = output_shape is not None and None not in output_shape[1:] and type(loss) in (
+        losses.CategoricalCrossentropy, losses.BinaryCrossentropy, losses.MeanSquaredError,
+        losses.MeanAbsoluteError)
+    if known:
+        _check_dense_labels(y, tuple(output_shape), loss, name)
     return y if y.dtype == config.floatx() else y.astype(config.floatx())
 
 
-def _sparse_labels(y, classes, loss_name, name):
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
+def _check_dense_labels(y, output_shape, loss, name):
+    """y must be shaped like the output, or lack its last axis when that axis has size 1."""
+    from minidl import losses
+
+    n, sample, width = len(y), output_shape[1:], output_shape[-1]
+    if y.shape[1:] == sample or (width == 1 and y.shape[1:] == sample[:-1]):
+        return  # (N, ..., C), or (N, ...) when C = 1
+    one_label_each = y.shape[1:] in (sample[:-1], sample[:-1] + (1,))
+    if isinstance(loss, losses.CategoricalCrossentropy) and width > 1 and one_label_each:
+        raise ValueError(
+            f"Argument `{name}` holds one integer class label per sample, shape {y.shape}, "
+            f"but loss `{loss.name}` expects one-hot rows of shape {(n,) + sample}. Use "
+            "loss='sparse_categorical_crossentropy' for integer labels, or one-hot encode "
+            f"them with minidl.utils.to_categorical({name}, {width})."
+        )
+    expected = f"{(n,) + sample}" + (f" or {(n,) + sample[:-1]}" if width == 1 else "")
+    raise ValueError(
+        f"Argument `{name}` has shape {y.shape}, which does not match the model output of "
+        f"shape {('samples',) + sample} for loss `{loss.name}`. Expected {name} of shape "
+        f"{expected}."
+    )
+
+
+def _sparse_labels(y, output_shape, loss_name, name):
+    """Integer class labels (N, ...) for a (N, ..., C) output, checked against C."""
+    rank = None if output_shape is None else len(output_shape)
+    if rank is not None and y.ndim == rank and y.shape[-1] == 1:
+        y = y.reshape(y.shape[:-1])  # (N, 1) -> (N,)
+    if rank is not None and y.ndim != rank - 1:
         raise ValueError(
             f"Argument `{name}` has shape {y.shape}, which looks like one-hot rows, but loss "
             f"`{loss_name}` expects integer class labels of shape (samples,). Use "
@@ -126,8 +162,9 @@ def _sparse_labels(y, classes, loss_name, name):
             f"Argument `{name}` must hold integer class labels for loss `{loss_name}`. "
             f"Received non-integer values such as {y[y != np.floor(y)][0]!r}"
         )
+    classes = None if output_shape is None else output_shape[-1]
     low, high = y.min(), y.max()
-    if low < 0 or high >= classes:
+    if low < 0 or (classes is not None and high >= classes):
         raise ValueError(
             f"Argument `{name}` has class labels outside [0, {classes}): received labels in "
             f"[{low}, {high}], but the model outputs {classes} classes."
@@ -176,17 +213,60 @@ def check_validation_split(validation_split):
     return validation_split
 
 
-def split_validation(x, y, validation_split):
+def split_validation(batch, validation_split):
     """Keras's split: the LAST floor-fraction of rows, taken before any shuffling."""
-    split_at = int(math.floor(len(x) * (1.0 - validation_split)))
-    if split_at == 0 or split_at == len(x):
+    n = len(batch)
+    split_at = int(math.floor(n * (1.0 - validation_split)))
+    if split_at == 0 or split_at == n:
         raise ValueError(
-            f"Training data contains {len(x)} samples, which is not sufficient to split it "
+            f"Training data contains {n} samples, which is not sufficient to split it "
             f"into a validation and training set as specified by `validation_split="
             f"{validation_split}`. Either provide more data, or a different value for the "
             "`validation_split` argument."
         )
-    return (x[:split_at], y[:split_at]), (x[split_at:], y[split_at:])
+    return batch.rows(slice(0, split_at)), batch.rows(slice(split_at, n))
+
+
+def sample_weights(sample_weight, class_weight, ys, n, outputs):
+    """One floatx weight per sample and output (a list), or None: Keras's rules.
+
+    class_weight {class: weight} gives each sample the weight of its label (the arg-max of
+    a one-hot row, the rounded value of a label); only for single-output models, and not
+    together with sample_weight. One sample_weight array serves every output.
+    """
+    if sample_weight is not None and class_weight is not None:
+        raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
+    if class_weight is not None:
+        if outputs > 1:
+            raise ValueError("`class_weight` is only supported for Models with a single output.")
+        if not isinstance(class_weight, dict):
+            raise ValueError("Argument `class_weight` must be a dict {class index: weight}. "
+                             f"Received: class_weight={class_weight!r}")
+        labels = ys[0]
+        if labels.ndim > 1:
+            labels = labels.argmax(axis=-1) if labels.shape[-1] != 1 else labels[..., 0]
+        labels = np.round(labels).astype(np.int32)
+        weights = np.array([class_weight.get(int(k), 1.0) for k in labels], config.floatx())
+        return [weights]
+    if sample_weight is None:
+        return None
+    given = sample_weight if isinstance(sample_weight, (list, tuple)) else [sample_weight] * outputs
+    if len(given) != outputs:
+        raise ValueError(f"You should provide one `sample_weight` array per output: the model "
+                         f"has {outputs} outputs, received {len(given)} arrays.")
+    result = []
+    for i, weights in enumerate(given):
+        name = "sample_weight" if outputs == 1 else f"sample_weight[{i}]"
+        weights = as_array(name, weights).astype(config.floatx(), copy=False)
+        if weights.ndim == 2 and weights.shape[1] == 1:
+            weights = weights[:, 0]
+        if len(weights) != n:
+            raise ValueError(
+                "Data cardinality is ambiguous: x and sample_weight must have the same number "
+                f"of samples. Received: x has {n} samples, {name} has {len(weights)} samples")
+        check_finite(name, weights)
+        result.append(weights)
+    return result
 
 
 def batches(n, batch_size, order=None):

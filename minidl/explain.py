@@ -9,16 +9,16 @@ The text has five sections:
     Optimizer update for that weight  the update formula with the numbers substituted: learning
                                       rate, slots before and after, weight before and after
 
-The step is real. explain_step calls `model.train_on_batch(x, y)` and reads the numbers back
-from the model: the forward pass from the layers' caches (x, z, a), the gradients from each
-weight's `.grad`, the update from the weights and the optimizer's slots. So the model ends
-exactly as `train_on_batch(x, y)` leaves it (weights, optimizer slots, iteration count), and
-every number shown is the one training used. To look without training, explain a copy:
+The step is real. explain_step runs the training step `train_on_batch(x, y)` runs, with a
+tape that keeps each layer call's incoming gradient, and reads the numbers back from it: the
+forward pass from the calls' caches (x, z, a), the gradient each layer received, the update
+from the weights and the optimizer's slots. So the model ends exactly as
+`train_on_batch(x, y)` leaves it (weights, optimizer slots, iteration count), and every
+number shown is the one training used. To look without training, explain a copy:
 `copy.deepcopy(model).explain_step(x, y)`.
 
-Only dz, the gradient at each layer's pre-activation, is recomputed here: layers do not keep
-it. It is rebuilt from the cached z and a and the weights as they were before the step, with
-the same backward functions the layers use.
+Only dz, the gradient at each layer's pre-activation, is recomputed here from the da the
+layer received and its cached z and a, with the same backward functions the layers use.
 
 Notation: N rows in the batch; layer k computes z_k = a_(k-1) @ W_k + b_k and a_k = f(z_k),
 with a_(-1) = x.
@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 
-from minidl import losses, optimizers
+from minidl import activations, losses, optimizers, training
 from minidl.layers import Activation, Dense
 
 SECTIONS = ("Forward pass", "Loss", "Backward pass", "Chain rule for one weight",
@@ -72,10 +72,11 @@ def explain_step(model, x, y, weight_index=None, print_fn=print):
     Returns:
         A StepExplanation: the text (a str), with the numbers it shows in `.numbers`.
     """
-    model._check_compiled("explain_step")
-    x_checked, y_checked = model._prepare_xy(x, y)
-    model._ensure_built(x_checked)
-    layers = model._compute_layers
+    training.check_compiled(model, "explain_step")
+    batch = training.prepare_data(model, x, y)
+    training.get_ready(model, batch)
+    x_checked, y_checked = batch.xs[0], batch.ys[0]
+    layers = [layer for layer in model.layers if not _is_input(layer)]
     if weight_index is None:
         weight_index = _liveliest_first_weight(model, layers, x_checked, y_checked)
     k, i, j = _check_weight_index(weight_index, layers, model)
@@ -86,11 +87,14 @@ def explain_step(model, x, y, weight_index=None, print_fn=print):
     slots_before = _slots_of(optimizer, position, i, j)
     iterations_before, slots_created = optimizer.iterations, not optimizer.built
 
-    model.train_on_batch(x, y)  # the real step; everything below is read back from the model
-
-    step = _recompute_backward(model, layers, kernels_before, y_checked)
-    g = float(kernel.grad[i, j])
-    clipped = optimizer._clip([v.grad for v in model.trainable_weights])[position]
+    model.compiled_metrics.reset()
+    step = training.train_step(model, batch, model.compiled_metrics, keep_gradients=True)
+    calls = [_Call(record) for record in step.tape.records]  # what the real step computed
+    layers = calls
+    step_numbers = _backward_numbers(calls, step, y_checked)
+    g = float(step.grads[position][i, j])
+    clipped = optimizer.clip_gradients(step.grads)[position]
+    step = step_numbers
     numbers = {
         "loss": step["loss"], "layer": k, "i": i, "j": j, "gradient": g,
         "learning_rate": float(optimizer.learning_rate),
@@ -125,8 +129,10 @@ def _liveliest_first_weight(model, layers, x, y):
     first = next((p for p, layer in enumerate(layers) if isinstance(layer, Dense)), 0)
     if not isinstance(layers[first], Dense):
         return (first, 0, 0)  # _check_weight_index explains what is wrong
-    model._forward_backward(x, y)  # fills .grad; nothing is updated
-    grad = np.abs(layers[first].kernel.grad)
+    _, grads = model.loss_and_gradients(x, y)  # nothing is updated
+    position = next(p for p, v in enumerate(model.trainable_weights)
+                    if v is layers[first].kernel)
+    grad = np.abs(grads[position])
     i, j = np.unravel_index(int(np.argmax(grad)), grad.shape)
     return (first, int(i), int(j))
 
@@ -141,7 +147,7 @@ def _check_weight_index(weight_index, layers, model):
     for layer in layers:
         if not isinstance(layer, (Dense, Activation)):
             raise ValueError(f"explain_step knows Dense and Activation layers only. "
-                             f"Received a model with layer {layer.name} ({type(layer).__name__})")
+                             f"Received a model with layer {layer.name} ({layer.__class__.__name__})")
     if not 0 <= k < len(layers) or not isinstance(layers[k], Dense):
         dense = [p for p, layer in enumerate(layers) if isinstance(layer, Dense)]
         raise ValueError(f"Argument `weight_index` must name a Dense layer of the model: its "
@@ -158,11 +164,11 @@ def _check_weight_index(weight_index, layers, model):
     return k, i, j
 
 
-# Each optimizer's slot lists, by the letter its formula uses.
+# Each optimizer's slots, by the letter its formula uses.
 _SLOTS = {
-    optimizers.SGD: {"m": "momentums"},
-    optimizers.RMSprop: {"v": "velocities", "mom": "momentums", "a": "average_gradients"},
-    optimizers.Adam: {"m": "momentums", "v": "velocities", "v_hat": "velocity_hats"},
+    optimizers.SGD: {"m": "momentum"},
+    optimizers.RMSprop: {"v": "velocity", "mom": "momentum", "a": "average_gradient"},
+    optimizers.Adam: {"m": "momentum", "v": "velocity", "v_hat": "velocity_hat"},
 }
 
 
@@ -173,33 +179,49 @@ def _slots_of(optimizer, position, i, j):
     its first `apply`. Their value before that step is 0.
     """
     slots = {}
-    for letter, attribute in _SLOTS.get(type(optimizer), {}).items():
+    for letter, name in _SLOTS.get(type(optimizer), {}).items():
         if not optimizer.built:
             slots[letter] = 0.0
-        elif getattr(optimizer, attribute):
-            slots[letter] = float(getattr(optimizer, attribute)[position][i, j])
+        elif optimizer.slot(name, position) is not None:
+            slots[letter] = float(optimizer.slot(name, position)[i, j])
     return slots
 
 
-def _recompute_backward(model, layers, kernels_before, y):
-    """The loss and every layer's da and dz, from the caches of the step's forward pass."""
-    last = layers[-1]
-    logits = model._logits()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the real step has already said whatever it had to
-        loss, grad = model.loss.value_and_gradient(y, last.a, logits=logits)
-    fused = logits is not None and model.loss.uses_logits
-    da, dz = [None] * len(layers), [None] * len(layers)
-    d = grad  # dL/dz of the last layer when fused, else dL/da
-    for k in range(len(layers) - 1, -1, -1):
-        layer = layers[k]
-        if fused and k == len(layers) - 1:
-            dz[k] = d  # (N,U)
+def _is_input(layer):
+    return layer.__class__.__name__ == "InputLayer"
+
+
+class _Call:
+    """One layer call of the step: the layer's attributes, plus its x, z, a from the cache."""
+
+    def __init__(self, record):
+        self.record, self.layer = record, record.layer
+        cache = record.cache
+        if isinstance(self.layer, Dense):
+            self.x, self.z, self.a = cache
+        else:  # Activation: its input is its z
+            self.z, self.a = cache
+            self.x = self.z
+
+    @property
+    def __class__(self):  # isinstance(call, Dense) asks about the layer called
+        return type(self.layer)
+
+    def __getattr__(self, name):
+        return getattr(self.layer, name)
+
+
+def _backward_numbers(calls, step, y):
+    """The loss and every layer's da and dz, from the gradients the real step's tape kept."""
+    fused = len(step.seeds[0]) > 2  # the head started backward at the logits
+    da, dz = [None] * len(calls), [None] * len(calls)
+    for k, call in enumerate(calls):
+        if fused and k == len(calls) - 1:
+            dz[k] = call.record.dy  # (N,U): dL/dz of the last layer
         else:
-            da[k] = d  # (N,U)
-            dz[k] = layer.activation_backward(d, layer.z, layer.a)  # (N,U)
-        d = dz[k] @ kernels_before[k].T if isinstance(layer, Dense) else dz[k]  # (N,D)
-    return {"loss": float(loss), "fused": fused, "y": y, "da": da, "dz": dz}
+            da[k] = call.record.dy  # (N,U)
+            dz[k] = activations.backward_of(call.activation)(da[k], call.z, call.a)  # (N,U)
+    return {"loss": float(step.loss), "fused": fused, "y": y, "da": da, "dz": dz}
 
 
 # -- the text, section by section ------------------------------------------------------------
@@ -241,12 +263,16 @@ def _activation_name(layer):
     return getattr(layer.activation, "__name__", "f")
 
 
+def _loss_of(model):
+    return model.compiled_loss.heads[0].loss
+
+
 def _header(model, x, y):
     optimizer = model.optimizer
     title = f'One training step of model "{model.name}", explained'
     return [title, "=" * len(title),
             f"Batch: N = {len(x)} rows; x {_shape(x)}, y {_shape(y)}",
-            f"Compiled with loss={model.loss.name}, optimizer={type(optimizer).__name__}"
+            f"Compiled with loss={_loss_of(model).name}, optimizer={type(optimizer).__name__}"
             f"(learning_rate={_g(optimizer.learning_rate)})"]
 
 
@@ -268,7 +294,7 @@ def _forward_section(layers):
     for k, layer in enumerate(layers):
         source, z, a, w, b = _names(k)
         name = _activation_name(layer)
-        lines.append(f"layer {k}: {layer.name} ({type(layer).__name__}, {name})")
+        lines.append(f"layer {k}: {layer.name} ({layer.__class__.__name__}, {name})")
         if isinstance(layer, Dense):
             kernel_shape, units = layer.kernel.shape, layer.kernel.shape[1]
             bias = units if layer.use_bias else None
@@ -306,12 +332,12 @@ def _loss_formula(loss, logits_symbol, out):
 
 def _loss_section(model, layers, step):
     last = len(layers) - 1
-    out, loss = f"a{last}", model.loss
+    out, loss = f"a{last}", _loss_of(model)
     source, z = _names(last)[:2]
     if isinstance(layers[last], Activation):
         z = source  # an Activation layer's logits are its input
     lines = _title(SECTIONS[1])
-    logits_symbol = z if step["fused"] else (out if loss.uses_logits and loss.from_logits else None)
+    logits_symbol = z if step["fused"] else (out if loss.works_from_logits and loss.from_logits else None)
     lines.append(f"L = mean over the N = {len(step['y'])} rows of "
                  f"{_loss_formula(loss, logits_symbol, out)}")
     lines.append(f"L = {_g(step['loss'], 8)}")
@@ -324,9 +350,9 @@ def _loss_section(model, layers, step):
             f"terms of {z}, log({activation}({z})) never becomes log(0), even where a "
             f"probability rounds to 0 or 1 in float32, and the gradient at {z} is simply "
             f"(p - y) / N.")
-    elif loss.uses_logits and loss.from_logits:
+    elif loss.works_from_logits and loss.from_logits:
         lines.append(f"from_logits=True: the loss reads the output {out} as logits.")
-    elif loss.uses_logits:
+    elif loss.works_from_logits:
         lines += _prose(
             f"Computed from the probabilities {out}, clipped to [1e-7, 1 - 1e-7] first: the "
             "output activation is not sigmoid/softmax, so there are no logits to use.")
@@ -348,12 +374,12 @@ def _loss_gradient_formula(loss, fused_symbol, out, columns):
         return f"sign({out} - y) / {per}"
     if isinstance(loss, losses.BinaryCrossentropy):
         return f"(p - y) / (p * (1 - p)) / {per}, p = clip({out}, 1e-7, 1 - 1e-7)"
-    return f"d{loss.name}/d{out} / N   (see {type(loss).__name__}.terms in losses.py)"
+    return f"d{loss.name}/d{out} / N   (see {type(loss).__name__}.values_and_gradient in losses.py)"
 
 
 def _backward_section(model, layers, step):
     lines = _title(SECTIONS[2])
-    last, n, loss = len(layers) - 1, len(step["y"]), model.loss
+    last, n, loss = len(layers) - 1, len(step["y"]), _loss_of(model)
     for k in range(last, -1, -1):
         layer = layers[k]
         source, z, a, w, b = _names(k)
@@ -368,7 +394,7 @@ def _backward_section(model, layers, step):
                                    f"fused {name} + cross-entropy"))
         else:
             if k == last:
-                logits = a if loss.uses_logits and loss.from_logits else None
+                logits = a if loss.works_from_logits and loss.from_logits else None
                 formula = _loss_gradient_formula(loss, logits, a, columns)
                 lines.append(_equation(f"d{a} = {formula}", dz_shape, "from the loss"))
             template = _BACKWARD_FORMULA.get(name, "f.backward({da}, {z}, {a})")
@@ -498,10 +524,11 @@ def _adam_lines(opt, w, g, lr, before, after, w0, w1, numbers, dtype):
     b1, b2, eps, t = opt.beta_1, opt.beta_2, opt.epsilon, numbers["iteration"]
     # alpha exactly as Adam.update_step computes it, in the weights' float type: there
     # 1 - beta_2**t loses digits, so a float64 alpha would differ in the 5th digit.
-    like = np.zeros((), dtype)
-    beta_1_power = opt.const(float(opt.const(b1, like)) ** t, like)
-    beta_2_power = opt.const(float(opt.const(b2, like)) ** t, like)
-    alpha = opt.const(lr, like) * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+    dtype = np.dtype(dtype)
+    beta_1, beta_2 = optimizers.constants(dtype, b1, b2)
+    beta_1_power, beta_2_power = optimizers.constants(dtype, float(beta_1) ** t,
+                                                      float(beta_2) ** t)
+    alpha = optimizers.constants(dtype, lr)[0] * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
     numbers["alpha"] = float(alpha)
     v = "v_hat" if opt.amsgrad else "v"
     lines = [

@@ -44,58 +44,71 @@ def _clip_bounds(dtype):
     return np.asarray(eps, dtype), np.asarray(1.0 - eps, dtype)
 
 
-class Loss:
-    """Base class. Subclasses give `terms(y_true, y_pred, from_logits)`.
+def sum_over_batch_size(values, sample_weight=None):
+    """Keras's default reduction: sum(values * sample_weight) / number of values.
 
-    `terms` returns the per-sample losses (N,) and the gradient of their *sum* with
-    respect to y_pred (N,C); dividing both by N gives the mean and its gradient.
+    Note the division by the count of values, not by the sum of the weights
+    (keras/src/losses/loss.py::reduce_values); a partial last batch divides by its own size.
+    """
+    if sample_weight is not None:
+        values = values * sample_weight
+    return values.sum() / np.asarray(values.size, values.dtype)
+
+
+class Loss:
+    """Base class: per-sample loss values and their gradient with respect to y_pred.
+
+    A loss of your own (minidl has no autograd, so it needs its derivative too):
+
+        class Huberish(minidl.losses.Loss):
+            def call(self, y_true, y_pred):          # (N,C) -> (N,): one value per sample
+                return mean_last_axis((y_pred - y_true) ** 2)
+            def gradient(self, y_true, y_pred):      # d call(...)_n / d y_pred_n, shape (N,C)
+                return 2 * (y_pred - y_true) / y_pred.shape[-1]
+
+    `loss(y_true, y_pred)` is the mean over the batch; training takes the same mean
+    (`sum_over_batch_size`), in the output head (head.py).
     """
 
     name = "loss"
-    uses_logits = False  # True for the cross-entropies, which can work from logits
+    works_from_logits = False  # True for the cross-entropies, which can work from logits
 
-    def __init__(self, name=None):
+    def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
         if name is not None:
             self.name = name
-        self.from_logits = False
-
-    def terms(self, y_true, y_pred, from_logits):
-        raise NotImplementedError
+        self.from_logits = getattr(self, "from_logits", False)
+        self.reduction = reduction
 
     def call(self, y_true, y_pred):
-        """Per-sample losses, shape (N,)."""
-        y_true, y_pred = self._prepare(y_true, y_pred)
-        return self.terms(y_true, y_pred, self.from_logits)[0]
+        """Per-sample losses, shape (N,), for prepared y_true, y_pred (see `prepare`)."""
+        if self.from_logits:
+            return self.values_and_gradient_from_logits(y_true, y_pred)[0]
+        return self.values_and_gradient(y_true, y_pred)[0]
 
-    def __call__(self, y_true, y_pred):
-        """The mean loss over the batch."""
-        return self.value_and_gradient(y_true, y_pred)[0]
+    def gradient(self, y_true, y_pred):
+        """d(per-sample loss)/d y_pred, shape of y_pred."""
+        raise NotImplementedError(
+            f"Loss {type(self).__name__} has no `gradient(y_true, y_pred)`: minidl has no "
+            "autograd, so a loss needs its derivative. Define `call(y_true, y_pred)` (the "
+            "per-sample values, shape (N,)) and `gradient(y_true, y_pred)` (the derivative of "
+            "each sample's value with respect to its y_pred, shape of y_pred)."
+        )
 
-    def value_and_gradient(self, y_true, y_pred, logits=None):
-        """The mean loss and its gradient with respect to y_pred, or to `logits` when given.
+    def values_and_gradient(self, y_true, y_pred):
+        """Per-sample values (N,) and their gradient with respect to y_pred (N,C)."""
+        if type(self).call is Loss.call:
+            raise NotImplementedError(
+                f"Loss {type(self).__name__} must define `call(y_true, y_pred)`.")
+        return self.call(y_true, y_pred), self.gradient(y_true, y_pred)
 
-        `logits` is the input of the sigmoid/softmax that produced y_pred. A cross-entropy
-        then works from the logits, exactly as Keras does, and the gradient returned is
-        dL/dz; every other loss ignores it.
-        """
-        y_true, y_pred = self._prepare(y_true, y_pred)
-        from_logits = self.from_logits
-        if logits is not None and self.uses_logits:
-            if self.from_logits:
-                warnings.warn(
-                    f"`{self.name}` received `from_logits=True`, but the model output was "
-                    "produced by a sigmoid or softmax activation and thus does not "
-                    "represent logits. Was this intended?",
-                    stacklevel=2,
-                )
-            y_pred, from_logits = logits, True
-        per_sample, grad_of_sum = self.terms(y_true, y_pred, from_logits)
-        n = np.asarray(per_sample.size, y_pred.dtype)
-        loss = per_sample.sum() / n  # Keras's "sum_over_batch_size": sum / N
-        grad = grad_of_sum / n  # (N,C)
-        return loss, grad
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The loss over the batch (the mean of the per-sample values, as Keras)."""
+        values = self.call(*self.prepare(y_true, y_pred))  # (N,)
+        weight = None if sample_weight is None else np.asarray(sample_weight, values.dtype)
+        return sum_over_batch_size(values, weight)
 
-    def _prepare(self, y_true, y_pred):
+    def prepare(self, y_true, y_pred):
+        """y_pred as floats; y_true in y_pred's dtype and rank (see match_ranks)."""
         y_pred = np.asarray(y_pred)
         if y_pred.dtype.kind != "f":
             y_pred = y_pred.astype(config.floatx())
@@ -105,7 +118,7 @@ class Loss:
         return match_ranks(y_true, y_pred), y_pred
 
     def get_config(self):
-        return {"name": self.name, "from_logits": self.from_logits}
+        return {"name": self.name, "reduction": self.reduction}
 
 
 class MeanSquaredError(Loss):
@@ -118,7 +131,7 @@ class MeanSquaredError(Loss):
 
     name = "mean_squared_error"
 
-    def terms(self, y_true, y_pred, from_logits):
+    def values_and_gradient(self, y_true, y_pred):
         error = y_pred - y_true  # (N,C)
         c = y_pred.shape[-1]
         per_sample = mean_last_axis(error * error)  # (N,)
@@ -135,7 +148,7 @@ class MeanAbsoluteError(Loss):
 
     name = "mean_absolute_error"
 
-    def terms(self, y_true, y_pred, from_logits):
+    def values_and_gradient(self, y_true, y_pred):
         error = y_pred - y_true  # (N,C)
         c = y_pred.shape[-1]
         per_sample = mean_last_axis(np.abs(error))  # (N,)
@@ -147,7 +160,7 @@ class BinaryCrossentropy(Loss):
 
     Formula (per sample, C columns, y in [0,1]):
         from logits z:   e_c = max(z_c, 0) - z_c * y_c + log(1 + exp(-|z_c|))
-                         d e_c / d z_c = sigmoid(z_c) - y_c
+                         d e_c / d z_c = sigmoid(z_c) - y_c            (p - y)
         from probs p:    p = clip(p, eps, 1 - eps)
                          e_c = -(y_c * log(p_c) + (1 - y_c) * log(1 - p_c))
                          d e_c / d p_c = (p_c - y_c) / (p_c * (1 - p_c))   (0 where clipped)
@@ -155,25 +168,29 @@ class BinaryCrossentropy(Loss):
     """
 
     name = "binary_crossentropy"
-    uses_logits = True
+    works_from_logits = True
 
-    def __init__(self, from_logits=False, name=None):
-        super().__init__(name)
+    def __init__(self, from_logits=False, name=None, **kwargs):
         self.from_logits = from_logits
+        super().__init__(name, **kwargs)
 
-    def terms(self, y_true, y_pred, from_logits):
+    def values_and_gradient_from_logits(self, y_true, z):
+        c = np.asarray(z.shape[-1], z.dtype)
+        # the stable form of TensorFlow's sigmoid_cross_entropy_with_logits
+        e = np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))  # (N,C)
+        return mean_last_axis(e), (sigmoid(z) - y_true) / c
+
+    def values_and_gradient(self, y_true, y_pred):
         c = np.asarray(y_pred.shape[-1], y_pred.dtype)
-        if from_logits:
-            z = y_pred  # (N,C)
-            # the stable form TensorFlow's sigmoid_cross_entropy_with_logits uses
-            e = np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))
-            return mean_last_axis(e), (sigmoid(z) - y_true) / c
         low, high = _clip_bounds(y_pred.dtype)
         p = np.clip(y_pred, low, high)
-        e = -(y_true * np.log(p) + (1 - y_true) * np.log(1 - p))
+        e = -(y_true * np.log(p) + (1 - y_true) * np.log(1 - p))  # (N,C)
         inside = (y_pred >= low) & (y_pred <= high)  # clip passes no gradient outside
         grad = (p - y_true) / (p * (1 - p)) * inside
         return mean_last_axis(e), grad / c
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits}
 
 
 class CategoricalCrossentropy(Loss):
@@ -187,23 +204,23 @@ class CategoricalCrossentropy(Loss):
     """
 
     name = "categorical_crossentropy"
-    uses_logits = True
+    works_from_logits = True
 
-    def __init__(self, from_logits=False, name=None):
-        super().__init__(name)
+    def __init__(self, from_logits=False, name=None, **kwargs):
         self.from_logits = from_logits
+        super().__init__(name, **kwargs)
 
-    def terms(self, y_true, y_pred, from_logits):
-        if from_logits:
-            z = y_pred
-            shifted = z - z.max(axis=-1, keepdims=True)  # (N,C), max entry 0
-            log_sum = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))  # (N,1)
-            log_p = shifted - log_sum  # log softmax, (N,C)
-            per_sample = -(y_true * log_p).sum(axis=-1)  # (N,)
-            # TensorFlow's gradient is p - y; times sum(y) it stays exact for labels
-            # that do not sum to 1 (the two agree for one-hot labels).
-            grad = np.exp(log_p) * y_true.sum(axis=-1, keepdims=True) - y_true
-            return per_sample, grad
+    def values_and_gradient_from_logits(self, y_true, z):
+        shifted = z - z.max(axis=-1, keepdims=True)  # (N,C), max entry 0
+        log_sum = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))  # (N,1)
+        log_p = shifted - log_sum  # log softmax, (N,C)
+        per_sample = -(y_true * log_p).sum(axis=-1)  # (N,)
+        # TensorFlow's gradient is p - y; times sum(y) it stays exact for labels that do
+        # not sum to 1 (the two agree for one-hot labels).
+        grad = np.exp(log_p) * y_true.sum(axis=-1, keepdims=True) - y_true
+        return per_sample, grad
+
+    def values_and_gradient(self, y_true, y_pred):
         low, high = _clip_bounds(y_pred.dtype)
         total = y_pred.sum(axis=-1, keepdims=True)  # (N,1)
         q = y_pred / total  # normalised, (N,C)
@@ -214,25 +231,28 @@ class CategoricalCrossentropy(Loss):
         grad = (dq - (dq * q).sum(axis=-1, keepdims=True)) / total
         return per_sample, grad
 
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits}
+
 
 class SparseCategoricalCrossentropy(Loss):
     """Categorical cross-entropy with integer class labels (N,) instead of one-hot rows.
 
     Formula (per sample, label k):
         from logits z:   loss = logsumexp(z) - z_k
-                         d loss / d z = softmax(z) - onehot(k)
+                         d loss / d z = softmax(z) - onehot(k)          (p - y)
         from probs p:    l = log(clip(p, eps, 1 - eps));  loss = logsumexp(l) - l_k
                          (Keras feeds the clipped log-probabilities to the logits formula)
     """
 
     name = "sparse_categorical_crossentropy"
-    uses_logits = True
+    works_from_logits = True
 
-    def __init__(self, from_logits=False, name=None):
-        super().__init__(name)
+    def __init__(self, from_logits=False, name=None, **kwargs):
         self.from_logits = from_logits
+        super().__init__(name, **kwargs)
 
-    def _prepare(self, y_true, y_pred):
+    def prepare(self, y_true, y_pred):
         y_pred = np.asarray(y_pred)
         if y_pred.dtype.kind != "f":
             y_pred = y_pred.astype(config.floatx())
@@ -241,24 +261,26 @@ class SparseCategoricalCrossentropy(Loss):
             labels = labels.reshape(labels.shape[:-1])  # (N,1) -> (N,)
         return labels.astype(np.intp, copy=False), y_pred
 
-    def terms(self, labels, y_pred, from_logits):
-        rows = np.arange(len(labels))
-        if from_logits:
-            z = y_pred
-        else:
-            low, high = _clip_bounds(y_pred.dtype)
-            z = np.log(np.clip(y_pred, low, high))  # clipped log-probabilities, (N,C)
+    def values_and_gradient_from_logits(self, labels, z):
         shifted = z - z.max(axis=-1, keepdims=True)  # (N,C)
         exp = np.exp(shifted)
         total = exp.sum(axis=-1, keepdims=True)  # (N,1)
-        per_sample = np.log(total[:, 0]) - shifted[rows, labels]  # logsumexp(z) - z_k, (N,)
+        picked = np.take_along_axis(shifted, labels[..., None], axis=-1)[..., 0]  # z_k, (N,)
+        per_sample = np.log(total[..., 0]) - picked  # logsumexp(z) - z_k, (N,)
         grad = exp / total  # softmax(z), (N,C)
-        grad[rows, labels] -= 1  # minus onehot(k)
-        if not from_logits:
-            low, high = _clip_bounds(y_pred.dtype)
-            inside = (y_pred >= low) & (y_pred <= high)
-            grad = grad / np.clip(y_pred, low, high) * inside  # chain rule through log(clip(p))
-        return per_sample, grad
+        np.put_along_axis(grad, labels[..., None],
+                          np.take_along_axis(grad, labels[..., None], axis=-1) - 1, axis=-1)
+        return per_sample, grad  # minus onehot(k) above
+
+    def values_and_gradient(self, labels, y_pred):
+        low, high = _clip_bounds(y_pred.dtype)
+        log_p = np.log(np.clip(y_pred, low, high))  # clipped log-probabilities, (N,C)
+        per_sample, grad = self.values_and_gradient_from_logits(labels, log_p)
+        inside = (y_pred >= low) & (y_pred <= high)
+        return per_sample, grad / np.clip(y_pred, low, high) * inside  # through log(clip(p))
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits}
 
 
 # The Keras strings and aliases, and the per-sample functions they name.
@@ -300,6 +322,17 @@ def get(identifier):
         loss = cls()
         loss.name = identifier  # Keras names a string loss after the string
         return loss
+    if callable(identifier) and getattr(identifier, "__name__", None) in _BY_NAME \
+            and globals().get(identifier.__name__) is identifier:
+        return get(identifier.__name__)  # minidl.losses.mean_squared_error and friends
+    if callable(identifier):
+        raise ValueError(
+            f"minidl cannot train with the loss function {identifier!r}: it has no autograd, "
+            "so a loss needs its gradient as well as its value. Write it as a "
+            "minidl.losses.Loss subclass with `call(y_true, y_pred)` (one value per sample, "
+            "shape (N,)) and `gradient(y_true, y_pred)` (the derivative of each sample's "
+            "value with respect to its y_pred); see the Loss docstring in minidl/losses.py."
+        )
     raise ValueError(
         "Could not interpret loss identifier, expected a string or a "
         f"minidl.losses.Loss. Received: loss={identifier!r}"
@@ -308,24 +341,28 @@ def get(identifier):
 
 def mean_squared_error(y_true, y_pred):
     """Per-sample mean squared error, shape (N,)."""
-    return MeanSquaredError().call(y_true, y_pred)
+    return _per_sample(MeanSquaredError(), y_true, y_pred)
 
 
 def mean_absolute_error(y_true, y_pred):
     """Per-sample mean absolute error, shape (N,)."""
-    return MeanAbsoluteError().call(y_true, y_pred)
+    return _per_sample(MeanAbsoluteError(), y_true, y_pred)
 
 
 def binary_crossentropy(y_true, y_pred, from_logits=False):
     """Per-sample binary cross-entropy, shape (N,)."""
-    return BinaryCrossentropy(from_logits=from_logits).call(y_true, y_pred)
+    return _per_sample(BinaryCrossentropy(from_logits=from_logits), y_true, y_pred)
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False):
     """Per-sample categorical cross-entropy, shape (N,)."""
-    return CategoricalCrossentropy(from_logits=from_logits).call(y_true, y_pred)
+    return _per_sample(CategoricalCrossentropy(from_logits=from_logits), y_true, y_pred)
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     """Per-sample sparse categorical cross-entropy, shape (N,)."""
-    return SparseCategoricalCrossentropy(from_logits=from_logits).call(y_true, y_pred)
+    return _per_sample(SparseCategoricalCrossentropy(from_logits=from_logits), y_true, y_pred)
+
+
+def _per_sample(loss, y_true, y_pred):
+    return loss.call(*loss.prepare(y_true, y_pred))

@@ -1,167 +1,203 @@
-"""Models: a chain of layers run forward for predictions and backward for gradients.
+"""Models: layers put together, and the Keras training API on top of them.
+
+Three ways to make one, as in Keras, all run the same way (`model(x)` calls layers):
 
     Sequential([Dense(512, activation="relu", input_shape=(784,)), Dense(10, activation="softmax")])
     x = Input((784,)); y = Dense(10, activation="softmax")(Dense(512, activation="relu")(x)); Model(x, y)
+    class MyModel(Model):                 # subclassing: layers as attributes, call() uses them
+        def __init__(self): super().__init__(); self.hidden = Dense(512, activation="relu"); ...
+        def call(self, x): return self.out(self.hidden(x))
 
-Both build the same thing: a list of layers from input to output, run one after another.
-Training (compile, fit, evaluate, predict) lives in training.py.
+A model is a Layer (layers/base.py): it can be called inside another model. Training
+(compile, fit, evaluate, predict) lives in training.py and uses only the public interface
+here: `model(x, training=True)` under a tape, `trainable_weights`, the compiled loss and
+metrics, and the optimizer.
 """
-import numpy as np
-
-from minidl import naming
-from minidl.denormals import flushed
-from minidl.layers import InputLayer, KerasTensor, Layer
-from minidl.training import Trainer
-from minidl.variable import lay_end_to_end
+from minidl import naming, training
+from minidl.graph import Graph
+from minidl.layers.base import InputLayer, KerasTensor, Layer
+from minidl.tape import flatten
 
 
-class Model(Trainer):
-    """A functional model: `Model(inputs=Input(...), outputs=<tensor>)`.
+class Model(Layer):
+    """A functional model `Model(inputs, outputs)`, or the base class of a subclassed model."""
 
-    Every minidl layer has one input, so the graph from the input to the output is a
-    chain; the model finds it by following each tensor back to the layer call that made it.
-    """
-
-    def __init__(self, inputs=None, outputs=None, name=None):
-        super().__init__()
-        self.name = name or naming.auto_name(self._name_prefix())
-        if type(self) is Model:
-            self._layers = _trace_chain(inputs, outputs)
-            lay_end_to_end(self.trainable_weights)  # calling the layers has built them
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        super().__init__(name=name or naming.auto_name(self._name_prefix()),
+                         trainable=trainable, **kwargs)
+        self._graph = None
+        self.optimizer = self.loss = self.compiled_loss = self.compiled_metrics = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        if inputs is not None or outputs is not None:
+            self._graph = Graph(_check_symbolic("inputs", inputs),
+                                _check_symbolic("outputs", outputs))
+            self._single_input = not isinstance(inputs, (list, tuple, dict))
+            self._single_output = not isinstance(outputs, (list, tuple, dict))
+            self.built = True
+        elif type(self) is Model:
+            raise ValueError("A Model needs `inputs` and `outputs` (a functional model), or "
+                             "a subclass that defines `call()`.")
 
     def _name_prefix(self):
-        return "functional"
+        return "functional" if type(self) is Model else naming.to_snake_case(type(self).__name__)
 
-    # -- structure ----------------------------------------------------------------------
+    # -- structure ------------------------------------------------------------------------------
     @property
     def layers(self):
-        """Every layer, input layer included (as Keras lists a functional model's)."""
-        return list(self._layers)
+        """The model's layers (a functional model lists its input layers too, as Keras)."""
+        if self._graph is not None:
+            return list(self._graph.layers)
+        return super().layers
+
+    def get_layer(self, name=None, index=None):
+        """A layer by its name or by its position in `layers`."""
+        if index is not None:
+            if not 0 <= index < len(self.layers):
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only "
+                                 f"has {len(self.layers)} layers.")
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: "
+                         f"{[layer.name for layer in self.layers]}.")
 
     @property
-    def _compute_layers(self):
-        """The layers that transform data, in order (input layers only pass it through)."""
-        return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
+    def inputs(self):
+        return None if self._graph is None else list(self._graph.inputs)
 
     @property
-    def built(self):
-        return bool(self._layers) and all(layer.built for layer in self._layers)
+    def outputs(self):
+        return None if self._graph is None else list(self._graph.outputs)
+
+    @property
+    def input_names(self):
+        return [t.node.layer.name for t in self.inputs or []]
+
+    @property
+    def output_names(self):
+        """The names of the layers that make the outputs (History keys use them)."""
+        if self._graph is not None:
+            return [t.node.layer.name for t in self._graph.outputs]
+        return ["output_" + str(i) for i in range(len(flatten(self.output_shape or [])))]
 
     @property
     def input_shape(self):
-        return self._layers[0].input_shape if self._layers else None
+        if self._graph is not None:
+            shapes = [t.shape for t in self._graph.inputs]
+            return shapes[0] if self._single_input else shapes
+        return self.__dict__.get("input_shape")
+
+    @input_shape.setter
+    def input_shape(self, value):
+        self.__dict__["input_shape"] = value
 
     @property
     def output_shape(self):
-        return self._compute_layers[-1].output_shape if self.built else None
+        if self._graph is not None:
+            shapes = [t.shape for t in self._graph.outputs]
+            return shapes[0] if self._single_output else shapes
+        return self.__dict__.get("output_shape")
 
-    def _input_dim(self):
-        """D, the feature count the model takes, or None if nothing fixes it yet."""
-        if self._layers and self._layers[0].built:
-            return self._layers[0].input_shape[-1]
-        return None
+    @output_shape.setter
+    def output_shape(self, value):
+        self.__dict__["output_shape"] = value
 
-    def _output_dim(self, input_dim):
-        """The output width for inputs of `input_dim` features, without building anything."""
-        shape = (None, input_dim)
-        for layer in self._compute_layers:
-            shape = layer.compute_output_shape(shape)
-        return shape[-1]
-
-    def build(self, input_shape):
-        """Create every layer's weights for inputs of shape (None, D).
-
-        The trainable weights are then laid end to end in one flat array (each Variable a
-        view into it), so that the optimizer can update them all in one go.
-        """
-        shape = tuple(input_shape)
-        for layer in self._layers:
-            if not layer.built:
-                layer.build(shape)
-            shape = layer.output_shape
-        lay_end_to_end(self.trainable_weights)
-
-    # -- running --------------------------------------------------------------------------
-    def forward(self, x, training=False):
-        """Run every layer in order: (N,D) -> (N,C)."""
-        for layer in self._compute_layers:
-            x = layer.forward(x, training=training)
-        return x
-
-    def backward(self, dy, from_logits=False):
-        """Run every layer backward from dL/dy (or dL/dlogits of the last layer), filling grads.
-
-        The first layer's input gradient is not computed: nothing needs it.
-        """
-        layers = self._compute_layers
-        for position in range(len(layers) - 1, -1, -1):
-            layer, input_grad = layers[position], position > 0
-            if from_logits and position == len(layers) - 1:
-                dy = layer.backward_from_z(dy, input_grad)
-            else:
-                dy = layer.backward(dy, input_grad)
-        return dy
-
-    def __call__(self, x, training=False):
-        if isinstance(x, KerasTensor):
+    # -- running --------------------------------------------------------------------------------
+    def call(self, inputs, training=None):
+        """A functional model runs its graph; a subclassed model defines its own `call`."""
+        if self._graph is None:
             raise NotImplementedError(
-                "Calling a minidl model on a symbolic tensor (nesting models) is not "
-                "supported; add the model's layers instead."
-            )
-        x = self._prepare_x(x)
-        with flushed():
-            return self.forward(x, training=training)
+                f"Model {type(self).__name__} must define `call(self, inputs)`, or be made "
+                "with Model(inputs, outputs).")
+        arrays = flatten(inputs) if not self._single_input else [inputs]
+        outputs = self._graph.run(arrays, training=training)
+        return outputs[0] if self._single_output else outputs
 
-    # -- weights ----------------------------------------------------------------------
+    def compute_output_shape(self, input_shape):
+        if self._graph is not None:
+            return self.output_shape
+        return super().compute_output_shape(input_shape)
+
+    def __call__(self, inputs, training=None, **kwargs):
+        outputs = super().__call__(inputs, training=training, **kwargs)
+        if self.output_shape is None and not isinstance(inputs, KerasTensor):
+            self.output_shape = _shape_of(outputs)  # a subclassed model learns its shapes
+        return outputs
+
+    # -- training (training.py) -----------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, **kwargs):
+        """Choose the optimizer, the loss (one per output) and the metrics."""
+        training.compile(self, optimizer, loss, loss_weights, metrics, weighted_metrics, **kwargs)
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, **kwargs):
+        """Train for `epochs` passes over (x, y) in mini-batches; returns a History."""
+        return training.fit(self, x, y, batch_size, epochs, verbose, callbacks,
+                            validation_split, validation_data, shuffle, class_weight,
+                            sample_weight, initial_epoch, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 callbacks=None, return_dict=False, **kwargs):
+        """Loss and metrics over (x, y): a float, [loss, *metrics], or a dict."""
+        return training.evaluate(self, x, y, batch_size, verbose, sample_weight, callbacks,
+                                 return_dict, **kwargs)
+
+    def predict(self, x, batch_size=None, verbose="auto", callbacks=None, **kwargs):
+        """The model's outputs for x, computed in batches."""
+        return training.predict(self, x, batch_size, verbose, callbacks, **kwargs)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        """One optimizer step on (x, y) as a single batch; returns its pre-update loss/metrics."""
+        return training.train_on_batch(self, x, y, sample_weight, class_weight, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss and metrics of (x, y) as a single batch."""
+        return training.test_on_batch(self, x, y, sample_weight, return_dict)
+
+    def predict_on_batch(self, x):
+        """The model's outputs for x as a single batch."""
+        return training.predict_on_batch(self, x)
+
+    def loss_and_gradients(self, x, y, sample_weight=None):
+        """The training loss `fit` minimises on this batch and its gradient for every weight.
+
+        Returns (loss, grads): a float and a list of arrays aligned with `trainable_weights`.
+        Nothing is updated: the seam for gradient checks and Keras comparisons.
+        """
+        return training.loss_and_gradients(self, x, y, sample_weight)
+
     @property
-    def weights(self):
-        return [w for layer in self._layers for w in layer.weights]
+    def metrics(self):
+        """The loss tracker(s) and the compiled metrics, as Keras's `model.metrics`."""
+        return [] if self.compiled_metrics is None else self.compiled_metrics.metrics
 
     @property
-    def trainable_weights(self):
-        return [w for layer in self._layers for w in layer.trainable_weights]
+    def metrics_names(self):
+        return [m.name for m in self.metrics]
+
+    def reset_metrics(self):
+        for metric in self.metrics:
+            metric.reset_state()
 
     @property
-    def non_trainable_weights(self):
-        return [w for layer in self._layers for w in layer.non_trainable_weights]
+    def losses(self):
+        """The regularization penalties of every layer, as floats (Keras's `model.losses`)."""
+        return training.regularization_losses(self)
 
-    def get_weights(self):
-        """Copies of every weight, in Keras's order: kernel, bias, layer by layer."""
-        return [w.numpy() for w in self.weights]
-
-    def set_weights(self, weights):
-        """Overwrite every weight from a list in `get_weights()` order (all checked first)."""
-        variables = self.weights
-        weights = list(weights)
-        if len(weights) != len(variables):
-            raise ValueError(
-                f"You called `set_weights(weights)` on model {self.name} with a weight list "
-                f"of length {len(weights)}, but the model was expecting {len(variables)} "
-                "weights."
-            )
-        arrays = [np.asarray(w) for w in weights]
-        for variable, array in zip(variables, arrays):
-            if array.shape != variable.shape:
-                raise ValueError(
-                    f"Weight {variable.path} has shape {variable.shape}, but the provided "
-                    f"weight has shape {array.shape}."
-                )
-            if array.dtype.kind not in "biuf":
-                raise TypeError(f"Weight {variable.path} must be numeric. "
-                                f"Received dtype {array.dtype}")
-        for variable, array in zip(variables, arrays):
-            variable.assign(array)
-
-    def count_params(self):
-        return sum(layer.count_params() for layer in self._layers)
-
-    def save(self, filepath):
-        """Write the whole model to a Keras 3 `.keras` file (see saving.py)."""
-        from minidl import saving  # saving.py builds models, so it is imported when needed
+    # -- saving, printing, explaining -------------------------------------------------------------
+    def save(self, filepath, overwrite=True):
+        """Write the whole model to a Keras 3 `.keras` file (see saving/)."""
+        from minidl import saving
 
         saving.save_model(self, filepath)
 
-    def save_weights(self, filepath):
+    def save_weights(self, filepath, overwrite=True):
         """Write every weight to `name.weights.npz` (no pickle) or Keras's `name.weights.h5`."""
         from minidl import saving
 
@@ -173,8 +209,7 @@ class Model(Trainer):
 
         saving.load_weights(self, filepath)
 
-    # -- printing -----------------------------------------------------------------------
-    def summary(self, line_length=None, positions=None, print_fn=None):
+    def summary(self, line_length=None, positions=None, print_fn=None, **kwargs):
         """Print the Keras-style table of layers, output shapes and parameter counts."""
         from minidl.summary import print_summary
 
@@ -186,57 +221,44 @@ class Model(Trainer):
 
         return explain_step(self, x, y, weight_index=weight_index, print_fn=print_fn)
 
-    def __repr__(self):
-        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable}
 
 
-def load_model(filepath, compile=True):
-    """Rebuild a model from a Keras 3 `.keras` file (see saving.py)."""
+def load_model(filepath, compile=True, custom_objects=None, safe_mode=True):
+    """Rebuild a model from a Keras 3 `.keras` file (see saving/)."""
     from minidl import saving
 
     return saving.load_model(filepath, compile=compile)
 
 
-def _trace_chain(inputs, outputs):
-    """The layers from `inputs` to `outputs`, in order, found by walking back from the output."""
-    if isinstance(inputs, (list, tuple)) and len(inputs) == 1:
-        inputs = inputs[0]
-    if isinstance(outputs, (list, tuple)) and len(outputs) == 1:
-        outputs = outputs[0]
-    for name, value in (("inputs", inputs), ("outputs", outputs)):
-        if not isinstance(value, KerasTensor):
-            raise ValueError(
-                f"Argument `{name}` must be a symbolic tensor made with minidl.Input (or a "
-                f"layer called on one); minidl models have one input and one output. "
-                f"Received: {name}={value!r}"
-            )
-    layers, tensor = [], outputs
-    while tensor is not None:
-        if tensor.layer in layers:
-            raise ValueError(f"Layer {tensor.layer.name} is used twice in the model; "
-                             "minidl does not support shared layers.")
-        layers.append(tensor.layer)
-        if tensor is inputs:
-            break
-        tensor = tensor.parent
-    if tensor is not inputs:
+def _check_symbolic(name, value):
+    """inputs/outputs of a functional model: KerasTensors (or lists/dicts of them)."""
+    tensors = flatten(value)
+    if not tensors or not all(isinstance(t, KerasTensor) for t in tensors):
         raise ValueError(
-            "Argument `outputs` is not connected to `inputs`: following the layer calls back "
-            f"from the output reaches {layers[-1].name}, not the given input."
+            f"Argument `{name}` must be a symbolic tensor made with minidl.Input (or a layer "
+            f"called on one), or a list of them. Received: {name}={value!r}"
         )
-    return layers[::-1]
+    return value
+
+
+def _shape_of(outputs):
+    if isinstance(outputs, (list, tuple)):
+        return [_shape_of(o) for o in outputs]
+    return (None,) + tuple(outputs.shape[1:])
 
 
 class Sequential(Model):
     """A plain stack of layers, each feeding the next.
 
     It builds as soon as the input shape is known: from the first layer's `input_shape`,
-    from an `Input` given first, or else on the first call to fit/predict/evaluate.
+    from an `Input` given first, or else on the first call (`model(x)`, fit, predict...).
     """
 
-    def __init__(self, layers=None, name=None):
-        super().__init__(name=name)
-        self._layers = []
+    def __init__(self, layers=None, name=None, trainable=True):
+        super().__init__(name=name, trainable=trainable)
+        self._layers = []  # may start with an InputLayer, which `layers` leaves out
         for layer in layers or []:
             self.add(layer, rebuild=False)
         self._maybe_rebuild()
@@ -247,12 +269,30 @@ class Sequential(Model):
     @property
     def layers(self):
         """The layers, without the input layer (as Keras lists a Sequential's)."""
-        return self._compute_layers
+        return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
+
+    @property
+    def input_shape(self):
+        first = self._layers[0] if self._layers else None
+        return first.batch_shape if isinstance(first, InputLayer) else None
+
+    @property
+    def inputs(self):
+        first = self._layers[0] if self._layers else None
+        return [first.output] if isinstance(first, InputLayer) else None
+
+    @property
+    def input_names(self):
+        return [t.name for t in self.inputs or []]
+
+    @property
+    def output_shape(self):
+        return self.layers[-1].output_shape if self.built and self.layers else None
 
     def add(self, layer, rebuild=True):
         """Append a layer (or an `Input(...)` tensor as the first element)."""
-        if isinstance(layer, KerasTensor) and isinstance(layer.layer, InputLayer):
-            layer = layer.layer
+        if isinstance(layer, KerasTensor) and isinstance(layer.node.layer, InputLayer):
+            layer = layer.node.layer
         if not isinstance(layer, Layer):
             raise ValueError(
                 "Only instances of `minidl.layers.Layer` can be added to a Sequential model. "
@@ -265,30 +305,54 @@ class Sequential(Model):
                 raise ValueError("An InputLayer can only be the first layer of a Sequential.")
         elif not self._layers and layer._input_shape_arg is not None:
             self._layers.append(InputLayer(shape=layer._input_shape_arg))
-        elif layer._input_shape_arg is not None and self.built:
-            raise ValueError(f"Layer {layer.name} has an `input_shape`, but only the first "
-                             "layer of a Sequential may have one.")
         self._layers.append(layer)
         if rebuild:
             self._maybe_rebuild()
 
     def pop(self):
         """Remove and return the last layer."""
-        if not self._compute_layers:
+        if not self.layers:
             raise IndexError("There are no layers in the model.")
-        return self._layers.pop()
+        layer = self._layers.pop()
+        self.built = False
+        self._maybe_rebuild()
+        return layer
 
     def _maybe_rebuild(self):
         if self._layers and isinstance(self._layers[0], InputLayer) and len(self._layers) > 1:
-            self._build_layers(self._layers[0].input_shape)
+            self.build(self._layers[0].batch_shape)
 
-    def build(self, input_shape):
-        if not self._layers or not isinstance(self._layers[0], InputLayer):
-            self._layers.insert(0, InputLayer(shape=tuple(input_shape)[1:]))
-        self._build_layers(self._layers[0].input_shape)
-
-    def _build_layers(self, input_shape):
+    def build(self, input_shape=None):
+        """Build every layer in turn for inputs of `input_shape` (batch dimension first)."""
+        if not self.layers:
+            raise ValueError("The model has no layers: add at least one before using it.")
+        if not isinstance(self._layers[0], InputLayer):
+            self._layers.insert(0, InputLayer(batch_shape=tuple(input_shape)))
         # Keras builds a Sequential by wrapping it in a functional model, which takes a
         # "functional" name each time; taking one here keeps later auto-names identical.
         naming.auto_name("functional")
-        super().build(input_shape)
+        shape = self._layers[0].batch_shape
+        for layer in self.layers:
+            if layer.built:
+                layer.check_input_shape(shape)
+            else:
+                layer._maybe_build(shape)
+            shape = layer.compute_output_shape(shape)
+            layer.output_shape = shape
+        self.built = True
+
+    def _maybe_build(self, input_shape):
+        if not self.built:
+            self.build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        """The output shape for inputs of `input_shape`, without building anything."""
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def call(self, x, training=None):
+        for layer in self.layers:
+            x = layer(x, training=training)
+        return x

@@ -208,7 +208,8 @@ def model_to_config(model):
     from minidl.models import Sequential
 
     dtype = model.weights[0].dtype.name if model.weights else config_module.floatx()
-    layer_configs = [_layer_to_config(layer, dtype) for layer in model._layers]
+    chain = _chain(model)
+    layer_configs = [_layer_to_config(layer, dtype) for layer in chain]
     input_shape = _shape_list(model.input_shape)
     if type(model) is Sequential:
         return {
@@ -223,7 +224,7 @@ def model_to_config(model):
         layer_config["name"] = layer_config["config"]["name"]
         layer_config["inbound_nodes"] = []
         if position > 0:  # called on the previous layer's output: a chain
-            parent = model._layers[position - 1]
+            parent = chain[position - 1]
             tensor = {"class_name": "__keras_tensor__",
                       "config": {"shape": _shape_list(parent.output_shape), "dtype": dtype,
                                  "keras_history": [parent.name, 0, 0]}}
@@ -231,12 +232,21 @@ def model_to_config(model):
     return {
         "module": "keras.src.models.functional", "class_name": "Functional",
         "config": {"name": model.name, "trainable": True, "layers": layer_configs,
-                   "input_layers": [model._layers[0].name, 0, 0],
-                   "output_layers": [model._layers[-1].name, 0, 0]},
+                   "input_layers": [chain[0].name, 0, 0],
+                   "output_layers": [chain[-1].name, 0, 0]},
         "registered_name": "Functional",
         "build_config": {"input_shape": None},
         "compile_config": _compile_to_config(model),
     }
+
+
+def _chain(model):
+    """The input layer, then every other layer in order."""
+    from minidl.models import Sequential
+
+    if isinstance(model, Sequential):
+        return [model.inputs[0].node.layer] + model.layers
+    return model.layers
 
 
 def _shape_list(shape):
@@ -299,7 +309,7 @@ def _compile_to_config(model):
         "loss_weights": None,
         "metrics": [m if isinstance(m, str) else _object_config(
             "keras.metrics", type(m).__name__, {"name": m.name})
-            for m in model._metric_identifiers] or None,
+            for m in model.compiled_metrics.identifiers or []] or None,
         "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
         "jit_compile": False,
     }

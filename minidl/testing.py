@@ -29,9 +29,11 @@ import warnings
 
 import numpy as np
 
-from minidl import activations, config
+from minidl import activations, config, training
+from minidl.head import Head
 from minidl.layers import Layer
 from minidl.losses import Loss
+from minidl.tape import Tape
 
 
 def numerical_gradient(f, array, h=1e-6):
@@ -144,6 +146,14 @@ def check_gradients(model, x, y=None, h=1e-6, tolerance=1e-5, atol=1e-9, check_i
     return GradientCheck(rows, tolerance)
 
 
+def layer_outputs(model, x, training=False):
+    """[(layer, output)] for every layer call `model(x)` makes, in the order they ran."""
+    with Tape() as tape:
+        model(x, training=training)
+    return [(record.layer, record.outputs[0] if len(record.outputs) == 1 else record.outputs)
+            for record in tape.records]
+
+
 def _own_copy(array):
     """A floatx copy of the user's array, which the check may perturb freely."""
     return np.array(array, dtype=config.floatx())
@@ -169,35 +179,27 @@ def _model_gradients(model, x, y, h, check_input):
 
 
 def _model_input_gradient(model, x, y):
-    """dL/dx: the backward pass of `fit`, except that the first layer is asked for dx too."""
-    x, y = model._prepare_xy(x, y)
-    y_pred = model.forward(x, training=True)  # (N,C)
-    logits = model._logits()
-    _, grad = model.loss.value_and_gradient(y, y_pred, logits=logits)
-    layers = model._compute_layers
-    if logits is not None and model.loss.uses_logits:
-        d = layers[-1].backward_from_z(grad)  # grad is dL/dz of the last layer
-    else:
-        d = layers[-1].backward(grad)
-    for layer in reversed(layers[:-1]):
-        d = layer.backward(d)
-    return d  # (N,D)
+    """dL/dx: the backward pass of `fit`, carried on to the input (fit never needs it)."""
+    batch = training.prepare_data(model, x, y)
+    _, _, _, seeds, tape = training.forward_and_loss(model, batch, training=True)
+    return tape.gradient(seeds, [], inputs=batch.xs)[0]  # (N,D)
 
 
 def _layer_gradients(layer, x, h, seed):
     """L = sum(w * layer(x)) with a fixed random w: the gradient of every weight and of x."""
     x = _own_copy(x)  # (N,D)
     if not layer.built:
-        layer(x)  # builds the weights for x's feature count
-    w = np.random.default_rng(seed).normal(size=layer.compute_output_shape(x.shape))
-    w = w.astype(x.dtype)  # (N,U): dL/dlayer(x)
+        layer(x)  # builds the weights for x's shape
+    with Tape() as tape:
+        y = layer(x, training=True)
+    w = np.random.default_rng(seed).normal(size=y.shape).astype(x.dtype)  # dL/dlayer(x)
 
     def loss():
-        return (w * layer.forward(x, training=True)).sum()
+        return (w * layer(x, training=True)).sum()
 
-    layer.forward(x, training=True)
-    dx = layer.backward(w)  # fills every weight's grad
-    pairs = [(v.path, v.grad.copy(), numerical_gradient(loss, v.value, h)) for v in layer.weights]
+    variables = layer.trainable_weights
+    *grads, dx = tape.gradient([(y, w)], variables, inputs=[x])
+    pairs = [(v.path, g, numerical_gradient(loss, v.value, h)) for v, g in zip(variables, grads)]
     pairs.append(("x (input)", dx, numerical_gradient(loss, x, h)))
     return pairs
 
@@ -219,7 +221,7 @@ def _loss_gradients(loss, y_pred, y_true, h):
         raise ValueError("Checking a loss needs the labels: pass "
                          "check_gradients(loss, y_pred, y_true).")
     y_pred = _own_copy(y_pred)  # (N,C)
-    _, analytic = loss.value_and_gradient(y_true, y_pred)
+    _, (_, analytic) = Head(loss).loss_and_gradient(y_true, y_pred)
     numeric = numerical_gradient(lambda: loss(y_true, y_pred), y_pred, h)
     name = "logits" if loss.from_logits else "y_pred"
     return [(f"{name} ({loss.name})", analytic, numeric)]

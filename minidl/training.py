@@ -1,319 +1,436 @@
 """compile, fit, evaluate and predict: the training loop, written to be read top to bottom.
 
 One training step (`train_step`):
-    y_pred = forward(x)                              every layer caches what backward needs
-    loss, dL = loss(y, y_pred)                       from logits when the output is softmax/sigmoid
-    backward(dL)                                     every weight gets its .grad
-    optimizer.apply(weights)                         w -= ... in place
+    with Tape() as tape:
+        y_pred = model(x, training=True)             every layer call is recorded
+    loss, seeds = compiled_loss(y, y_pred, tape)     the output head: dL/dy_pred, or dL/dz
+    grads = tape.gradient(seeds, weights)            backward through the recorded calls
+    optimizer.apply(grads, weights)                  w -= ... in place
     update the running means of loss and metrics     with y_pred from BEFORE the update
-Every step runs with denormal floats flushed to zero, as TensorFlow's kernels do
-(minidl/denormals.py); callbacks run outside the steps, with NumPy's ordinary arithmetic.
+
+Everything here goes through the model's public interface (calling it, its weights, its
+compiled loss and metrics, its optimizer), so any model, Sequential, functional or
+subclassed, trains the same way. Every step runs with denormal floats flushed to zero, as
+TensorFlow's kernels do (denormals.py), and holds Ctrl-C until it is complete
+(interrupts.py): the model is never left half a step ahead.
 """
 import math
 
 import numpy as np
 
-from minidl import activations, callbacks as callbacks_module, data, losses, metrics as metrics_module
-from minidl import optimizers, rng
-from minidl.denormals import flushing
+from minidl import callbacks as callbacks_module, data, losses, optimizers, rng
+from minidl.compile_utils import CompileLoss, CompileMetrics
+from minidl.denormals import flushed
+from minidl.interrupts import deferred_interrupt
+from minidl.tape import Tape, flatten
 
 
-class Trainer:
-    """The Keras training API, mixed into Model."""
+# -- compile ------------------------------------------------------------------------------------
+def compile(model, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+            weighted_metrics=None, **kwargs):
+    """Choose the optimizer, the loss and the metrics (strings or objects).
 
-    def __init__(self):
-        self.optimizer = None
-        self.loss = None
-        self.compiled = False
-        self.stop_training = False
-        self.history = None
-        self._metric_identifiers = []
-        self._metrics = None  # resolved from the first data's shapes, as Keras does
-        self._loss_tracker = metrics_module.Mean(name="loss")
-
-    # -- compile ----------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
-        """Choose the optimizer, the loss and the metrics (strings or objects).
-
-        Args:
-            optimizer: "rmsprop" (default), "adam", "sgd", or an optimizer object.
-            loss: e.g. "sparse_categorical_crossentropy", "mse", or a loss object.
-            metrics: a list such as ["accuracy"] or ["mae"].
-        """
-        unsupported = set(kwargs) - {"run_eagerly", "jit_compile", "steps_per_execution"}
-        if unsupported:
-            raise TypeError(f"compile() got unexpected keyword arguments: {sorted(unsupported)}")
-        optimizer = optimizers.get(optimizer)  # everything is resolved before anything is set
-        loss = losses.get(loss) if loss is not None else None
-        if metrics is None:
-            metrics = []
-        elif isinstance(metrics, (str, metrics_module.Metric)):
-            metrics = [metrics]
-        elif not isinstance(metrics, (list, tuple)):
-            raise ValueError(
-                "Expected `metrics` argument to be a list or a single metric. "
-                f"Received: metrics={metrics!r}"
-            )
-        for identifier in metrics:
+    Args:
+        optimizer: "rmsprop" (default), "adam", "sgd", or an optimizer object.
+        loss: e.g. "sparse_categorical_crossentropy", "mse", a Loss object; for several
+            outputs, a list (one per output) or a dict keyed by output name.
+        loss_weights: the weight of each output's loss in the total (list or dict).
+        metrics: e.g. ["accuracy"] or ["mae"]; per output as a list of lists or a dict.
+        weighted_metrics: metrics that take `sample_weight` into account.
+    """
+    unsupported = set(kwargs) - {"run_eagerly", "jit_compile", "steps_per_execution",
+                                 "auto_scale_loss"}
+    if unsupported:
+        raise TypeError(f"compile() got unexpected keyword arguments: {sorted(unsupported)}")
+    optimizer = optimizers.get(optimizer)  # everything is resolved before anything is set
+    for single in flatten(loss) if loss is not None else []:
+        if single is not None:
+            losses.get(single)
+    if isinstance(metrics, (str,)) or callable(metrics):
+        metrics = [metrics]
+    elif metrics is not None and not isinstance(metrics, (list, tuple, dict)):
+        raise ValueError("Expected `metrics` argument to be a list or a single metric. "
+                         f"Received: metrics={metrics!r}")
+    for identifier in flatten(metrics) if metrics is not None else []:
+        if identifier is not None:
+            from minidl import metrics as metrics_module
             metrics_module.check_identifier(identifier)
-        self.optimizer, self.loss = optimizer, loss
-        self._metric_identifiers, self._metrics = list(metrics), None
-        self.compiled = True
+    model.optimizer = optimizer
+    if loss is not None and not isinstance(loss, (list, tuple, dict)):
+        loss = losses.get(loss)  # one loss: kept resolved, as `model.loss`
+    model.loss = loss
+    model.compiled_loss = CompileLoss(loss, loss_weights) if loss is not None else None
+    model.compiled_metrics = CompileMetrics(metrics, weighted_metrics)
+    model.compiled = True
 
-    def _check_compiled(self, method):
-        if not self.compiled:
-            raise RuntimeError(
-                f"You must call `compile()` before calling `{method}()`: the model needs a "
-                "loss and an optimizer, e.g. model.compile(optimizer='rmsprop', "
-                "loss='sparse_categorical_crossentropy', metrics=['accuracy'])."
-            )
-        if self.loss is None:
-            raise ValueError(
-                f"No loss to compute: `{method}()` needs a loss. Pass one to `compile()`, "
-                "e.g. model.compile(loss='mse')."
-            )
 
-    # -- data at the boundary ---------------------------------------------------------
-    def _prepare_x(self, x, name="x"):
-        x = data.prepare_x(x, self._input_dim(), name)
-        if not self.built:
-            self._check_can_build()
-        return x
+def check_compiled(model, method):
+    if not model.compiled:
+        raise RuntimeError(
+            f"You must call `compile()` before calling `{method}()`: the model needs a loss "
+            "and an optimizer, e.g. model.compile(optimizer='rmsprop', "
+            "loss='sparse_categorical_crossentropy', metrics=['accuracy'])."
+        )
+    if model.compiled_loss is None:
+        raise ValueError(f"No loss to compute: `{method}()` needs a loss. Pass one to "
+                         "`compile()`, e.g. model.compile(loss='mse').")
 
-    def _check_can_build(self):
-        if not self._compute_layers:
-            raise ValueError("The model has no layers: add at least one before using it.")
 
-    def _prepare_xy(self, x, y, names=("x", "y")):
-        x = self._prepare_x(x, names[0])
-        y = data.prepare_y(y, len(x), self.loss, self._output_dim(x.shape[1]), names[1])
-        return x, y
+# -- data at the boundary -------------------------------------------------------------------
+class Batch:
+    """The arrays of one batch: inputs, targets and sample weights, as lists."""
 
-    def _ensure_built(self, x):
-        if not self.built:
-            self.build((None, x.shape[1]))
+    def __init__(self, xs, ys=None, weights=None, single_input=True):
+        self.xs, self.ys, self.weights, self.single_input = xs, ys, weights, single_input
 
-    def _get_ready(self, x, y):
-        """After every check has passed: build the model and resolve the metrics."""
-        self._ensure_built(x)
-        self._resolve_metrics(y, self.output_shape)
-
-    def _resolve_metrics(self, y, y_pred_shape):
-        """Turn metric strings into objects once, using the shapes of the labels and output."""
-        if self._metrics is None:
-            y_pred = np.empty((1,) + tuple(y_pred_shape[1:]))
-            y_true = np.empty((1,) + y.shape[1:])
-            self._metrics = [metrics_module.get(m, y_true, y_pred)
-                             for m in self._metric_identifiers]
+    def __len__(self):
+        return len(self.xs[0])
 
     @property
-    def metrics(self):
-        return [self._loss_tracker] + list(self._metrics or [])
+    def x(self):
+        """The inputs as the model takes them: one array, or a list of them."""
+        return self.xs[0] if self.single_input else self.xs
 
-    def reset_metrics(self):
-        for metric in self.metrics:
-            metric.reset_state()
+    def rows(self, rows):
+        pick = (lambda arrays: None if arrays is None else
+                [None if a is None else a[rows] for a in arrays])
+        return Batch(pick(self.xs), pick(self.ys), pick(self.weights), self.single_input)
 
-    def _logs(self):
-        """Running means as Python floats, keys sorted as Keras's logs are."""
-        return {m.name: float(m.result()) for m in sorted(self.metrics, key=lambda m: m.name)}
 
-    # -- one step -----------------------------------------------------------------------
-    def _logits(self):
-        """The last layer's pre-activation when its activation is sigmoid/softmax, else None."""
-        last = self._compute_layers[-1]
-        activation = getattr(last, "activation", None)
-        if getattr(activation, "__name__", None) in activations.LOGIT_ACTIVATIONS:
-            return last.logits
-        return None
+def _as_list(value, names, what):
+    """One array, a list of arrays, or a dict keyed by name -> a list."""
+    if isinstance(value, dict):
+        missing = [n for n in names if n not in value]
+        if missing:
+            raise ValueError(f"Missing data for {what} {missing} in the dict passed. "
+                             f"Expected keys: {names}. Received keys: {sorted(value)}")
+        return [value[n] for n in names]
+    if isinstance(value, (list, tuple)) and len(names) > 1:
+        if len(value) != len(names):
+            raise ValueError(f"The model has {len(names)} {what}s ({names}), but the data "
+                             f"has {len(value)} arrays.")
+        return list(value)
+    return [value]
 
-    def _forward_backward(self, x, y):
-        """Forward pass, loss, backward pass: fills every weight's .grad. Returns loss, y_pred."""
-        y_pred = self.forward(x, training=True)  # (N,C)
-        logits = self._logits()
-        loss, grad = self.loss.value_and_gradient(y, y_pred, logits=logits)
-        uses_logits = logits is not None and self.loss.uses_logits
-        self.backward(grad, from_logits=uses_logits)  # grad is dL/dz when uses_logits
-        return loss, y_pred
 
-    @flushing
-    def train_step(self, x, y):
-        """One optimizer step on one batch; returns the batch's pre-update loss."""
-        loss, y_pred = self._forward_backward(x, y)
-        self.optimizer.apply(self.trainable_weights)
-        self._loss_tracker.update_state(loss, sample_weight=len(x))
-        for metric in self._metrics:
-            metric.update_state(y, y_pred)
-        return loss
+def prepare_inputs(model, x, name="x"):
+    """x checked and cast against the model's input shape(s): a Batch without targets."""
+    shapes = model.input_shape
+    if model.inputs is not None and len(model.inputs) > 1:
+        xs = _as_list(x, model.input_names, "input")
+        names = [f"{name}[{n!r}]" for n in model.input_names]
+        xs = [data.prepare_x(a, s, nm) for a, s, nm in zip(xs, shapes, names)]
+        n = len(xs[0])
+        for a, nm in zip(xs, names):
+            if len(a) != n:
+                raise ValueError("Data cardinality is ambiguous: every input must have the "
+                                 f"same number of samples. Received: {nm} has {len(a)}, "
+                                 f"the first input has {n}.")
+        return Batch(xs, single_input=False)
+    if model.layers == [] and model.__dict__.get("_layers") == []:
+        raise ValueError("The model has no layers: add at least one before using it.")
+    return Batch([data.prepare_x(x, shapes, name)])
 
-    @flushing
-    def test_step(self, x, y):
-        """Loss and metrics for one batch, no training."""
-        y_pred = self.forward(x, training=False)
-        loss, _ = self.loss.value_and_gradient(y, y_pred, logits=self._logits())
-        self._loss_tracker.update_state(loss, sample_weight=len(x))
-        for metric in self._metrics:
-            metric.update_state(y, y_pred)
-        return loss
 
-    @flushing
-    def loss_and_gradients(self, x, y):
-        """The training loss `fit` minimises on this batch and its gradient for every weight.
+def prepare_data(model, x, y, sample_weight=None, class_weight=None, names=("x", "y")):
+    """x and y checked against the model and its losses, plus one weight per sample."""
+    batch = prepare_inputs(model, x, names[0])
+    n = len(batch)
+    output_names = _output_names(model)
+    ys = _as_list(y, output_names, "output")
+    heads = _heads(model, output_names)
+    shapes = _expected_output_shapes(model, batch, len(ys))
+    label_names = [names[1]] if len(ys) == 1 else [f"{names[1]}[{i}]" for i in range(len(ys))]
+    batch.ys = [data.prepare_y(t, n, None if h is None else h.loss, s, nm)
+                for t, h, s, nm in zip(ys, heads, shapes, label_names)]
+    batch.weights = data.sample_weights(sample_weight, class_weight, batch.ys, n, len(ys))
+    return batch
 
-        Returns:
-            (loss, grads): a float and a list of arrays in `get_weights()` order.
-        Nothing is updated: this is the seam for gradient checks and Keras comparisons.
-        """
-        self._check_compiled("loss_and_gradients")
-        x, y = self._prepare_xy(x, y)
-        self._ensure_built(x)
-        loss, _ = self._forward_backward(x, y)
-        return float(loss), [w.grad.copy() for w in self.trainable_weights]
 
-    # -- fit ------------------------------------------------------------------------------
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
-        """Train for `epochs` passes over (x, y) in mini-batches; returns a History.
+def _expected_output_shapes(model, batch, outputs):
+    """The output shapes the model will have for this data (None where not known yet)."""
+    shape = model.output_shape
+    if shape is None and not model.built:
+        from minidl.models import Sequential
+        if isinstance(model, Sequential):  # a stack's shapes follow from the data's
+            shape = model.compute_output_shape((None,) + batch.xs[0].shape[1:])
+    if shape is None:
+        return [None] * outputs
+    return shape if isinstance(shape, list) else [shape]
 
-        Args:
-            x: inputs (N, D).  y: labels, (N,) or (N, C) as the loss expects.
-            batch_size: rows per step (default 32); the last batch keeps the leftover rows.
-            epochs: index of the final epoch (training runs epochs initial_epoch..epochs-1).
-            verbose: "auto"/1 progress bar, 2 one line per epoch, 0 silent.
-            callbacks: a list of minidl.callbacks.Callback.
-            validation_split: fraction of the LAST rows held out (before shuffling).
-            validation_data: (x_val, y_val), used instead of validation_split.
-            shuffle: shuffle the training rows every epoch.
-            initial_epoch: epoch to start at (for resuming).
-        """
-        self._check_compiled("fit")
-        batch_size = data.check_batch_size(batch_size)
-        epochs = data.check_non_negative_int("epochs", epochs)
-        initial_epoch = data.check_non_negative_int("initial_epoch", initial_epoch)
-        verbose_as_passed, verbose = verbose, data.check_verbose(verbose)
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise ValueError(f"Argument `shuffle` must be True or False. Received: shuffle={shuffle!r}")
-        data.check_validation_split(validation_split)
-        x, y = self._prepare_xy(x, y)
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError(
-                    "Argument `validation_data` must be a tuple (x_val, y_val). "
-                    f"Received: validation_data of type {type(validation_data).__name__}"
-                )
-            x_val, y_val = self._prepare_xy(*validation_data, names=("validation_data[0]",
-                                                                     "validation_data[1]"))
-        elif validation_split:
-            (x, y), (x_val, y_val) = data.split_validation(x, y, validation_split)
-        else:
-            x_val = y_val = None
 
-        # Everything is checked: from here on the model changes.
-        self._get_ready(x, y)
-        n, steps = len(x), math.ceil(len(x) / batch_size)
-        callback_list = callbacks_module.CallbackList(
-            callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-            verbose=verbose_as_passed, epochs=epochs, steps=steps)
-        self.stop_training = False
-        callback_list.on_train_begin()
-        epoch_logs = {}
-        for epoch in range(initial_epoch, epochs):
-            self.reset_metrics()
-            callback_list.on_epoch_begin(epoch)
-            order = rng.generator().permutation(n) if shuffle else None
-            for step, rows in enumerate(data.batches(n, batch_size, order)):
-                callback_list.on_train_batch_begin(step)
-                self.train_step(x[rows], y[rows])
-                logs = self._logs()
-                callback_list.on_train_batch_end(step, logs)
-                if self.stop_training:
-                    break
-            epoch_logs = dict(logs)
-            if x_val is not None:
-                val_logs = self._test_loop(x_val, y_val, batch_size, callback_list)
-                epoch_logs.update({"val_" + key: value for key, value in val_logs.items()})
-            callback_list.on_epoch_end(epoch, epoch_logs)
-            if self.stop_training:
+def _output_names(model):
+    if model.outputs is not None:
+        return model.output_names
+    return ["output"]
+
+
+def _heads(model, output_names):
+    model.compiled_loss.build(output_names)
+    return model.compiled_loss.heads
+
+
+def _output_shape(model, batch):
+    """Build the model if needed (from the data's shapes) and return its output shapes."""
+    if not model.built or model.output_shape is None:
+        with flushed():
+            model(batch.rows(slice(0, 1)).x)  # builds every layer from the data's shapes
+    shape = model.output_shape
+    return shape if isinstance(shape, list) else [shape]
+
+
+def get_ready(model, batch):
+    """After every check has passed: build the model and resolve the metrics."""
+    shapes = _output_shape(model, batch)
+    names = _output_names(model)
+    _heads(model, names)
+    model.compiled_metrics.build(names, batch.ys, shapes)
+
+
+# -- one step ----------------------------------------------------------------------------------
+def forward_and_loss(model, batch, training, keep_gradients=False):
+    """Forward pass under a tape, and the compiled loss: (loss, output losses, y_pred, seeds, tape)."""
+    with Tape(keep_gradients) as tape:
+        y_pred = model(batch.x, training=training)
+    preds = flatten(y_pred) if len(batch.ys) > 1 else [y_pred]
+    loss, output_losses, seeds = model.compiled_loss(batch.ys, preds, tape, batch.weights)
+    return loss, output_losses, preds, seeds, tape
+
+
+class Step:
+    """What one forward and backward pass computed (the tape keeps every layer's cache)."""
+
+    def __init__(self, loss, output_losses, preds, seeds, tape, grads):
+        self.loss, self.output_losses, self.preds = loss, output_losses, preds
+        self.seeds, self.tape, self.grads = seeds, tape, grads
+
+
+def compute_gradients(model, batch, keep_gradients=False):
+    """The training loss on one batch and its gradient for every trainable weight: a Step."""
+    loss, output_losses, preds, seeds, tape = forward_and_loss(model, batch, True,
+                                                               keep_gradients)
+    grads = tape.gradient(seeds, model.trainable_weights)
+    return Step(loss, output_losses, preds, seeds, tape, grads)
+
+
+def train_step(model, batch, metrics, keep_gradients=False):
+    """One optimizer step on one batch, all or nothing; returns the Step (its loss is pre-update)."""
+    with deferred_interrupt(), flushed():
+        step = compute_gradients(model, batch, keep_gradients)
+        model.optimizer.apply(step.grads, model.trainable_weights)
+        metrics.update(len(batch), step.loss, step.output_losses, batch.ys, step.preds)
+    return step
+
+
+def test_step(model, batch, metrics):
+    """Loss and metrics for one batch, no training."""
+    with flushed():
+        loss, output_losses, preds, _, _ = forward_and_loss(model, batch, training=False)
+        metrics.update(len(batch), loss, output_losses, batch.ys, preds)
+    return loss
+
+
+def predict_step(model, x):
+    """The model's outputs for one batch."""
+    with flushed():
+        return model(x, training=False)
+
+
+def loss_and_gradients(model, x, y, sample_weight=None):
+    """(loss, grads) of `fit`'s loss on (x, y) as one batch; nothing is updated."""
+    check_compiled(model, "loss_and_gradients")
+    batch = prepare_data(model, x, y, sample_weight)
+    get_ready(model, batch)
+    with flushed():
+        step = compute_gradients(model, batch)
+    return float(step.loss), step.grads
+
+
+def regularization_losses(model):
+    """Every layer's weight penalties (none until layers carry regularizers)."""
+    return []
+
+
+# -- fit --------------------------------------------------------------------------------------
+def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+        validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+        sample_weight=None, initial_epoch=0, **kwargs):
+    """Train for `epochs` passes over (x, y) in mini-batches; returns a History.
+
+    Args:
+        x: inputs (N, ...), or a list/dict of them for several inputs.
+        y: labels, (N,) or (N, C) as the loss expects; a list/dict for several outputs.
+        batch_size: rows per step (default 32); the last batch keeps the leftover rows.
+        epochs: index of the final epoch (training runs epochs initial_epoch..epochs-1).
+        verbose: "auto"/1 progress bar, 2 one line per epoch, 0 silent.
+        callbacks: a list of minidl.callbacks.Callback.
+        validation_split: fraction of the LAST rows held out (before shuffling).
+        validation_data: (x_val, y_val) or (x_val, y_val, sample_weight_val).
+        shuffle: shuffle the training rows every epoch.
+        class_weight: {class: weight}, to weight samples by their label.
+        sample_weight: one weight per training sample.
+        initial_epoch: epoch to start at (for resuming).
+    """
+    check_compiled(model, "fit")
+    _check_unused(kwargs, "fit")
+    batch_size = data.check_batch_size(batch_size)
+    epochs = data.check_non_negative_int("epochs", epochs)
+    initial_epoch = data.check_non_negative_int("initial_epoch", initial_epoch)
+    verbose_as_passed, verbose = verbose, data.check_verbose(verbose)
+    if not isinstance(shuffle, (bool, np.bool_)):
+        raise ValueError(f"Argument `shuffle` must be True or False. Received: shuffle={shuffle!r}")
+    data.check_validation_split(validation_split)
+    train = prepare_data(model, x, y, sample_weight, class_weight)
+    if validation_data is not None:
+        val = _validation_batch(model, validation_data)
+    elif validation_split:
+        train, val = data.split_validation(train, validation_split)
+    else:
+        val = None
+
+    # Everything is checked: from here on the model changes.
+    get_ready(model, train)
+    metrics = model.compiled_metrics
+    n, steps = len(train), math.ceil(len(train) / batch_size)
+    callback_list = callbacks_module.CallbackList(
+        callbacks, add_history=True, add_progbar=verbose != 0, model=model,
+        verbose=verbose_as_passed, epochs=epochs, steps=steps)
+    val_metrics = metrics.fresh()  # validation keeps its running means apart from training's
+    model.stop_training = False
+    callback_list.on_train_begin()
+    epoch_logs = {}
+    for epoch in range(initial_epoch, epochs):
+        metrics.reset()
+        callback_list.on_epoch_begin(epoch)
+        order = rng.generator().permutation(n) if shuffle else None
+        for step, rows in enumerate(data.batches(n, batch_size, order)):
+            callback_list.on_train_batch_begin(step)
+            train_step(model, train.rows(rows), metrics)
+            logs = metrics.logs()
+            callback_list.on_train_batch_end(step, logs)
+            if model.stop_training:
                 break
-        callback_list.on_train_end(epoch_logs)
-        return callback_list.history
+        epoch_logs = dict(logs)
+        if val is not None:
+            val_logs = _test_loop(model, val, batch_size, callback_list, val_metrics)
+            epoch_logs.update({"val_" + key: value for key, value in val_logs.items()})
+        callback_list.on_epoch_end(epoch, epoch_logs)
+        if model.stop_training:
+            break
+    callback_list.on_train_end(epoch_logs)
+    return callback_list.history
 
-    # -- evaluate and predict ---------------------------------------------------------
-    def _test_loop(self, x, y, batch_size, callback_list):
-        self.reset_metrics()
-        callback_list.on_test_begin()
-        logs = {}
-        for step, rows in enumerate(data.batches(len(x), batch_size)):
-            callback_list.on_test_batch_begin(step)
-            self.test_step(x[rows], y[rows])
-            logs = self._logs()
-            callback_list.on_test_batch_end(step, logs)
-        callback_list.on_test_end(logs)
+
+def _validation_batch(model, validation_data):
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ValueError(
+            "Argument `validation_data` must be a tuple (x_val, y_val) or (x_val, y_val, "
+            f"sample_weight_val). Received: validation_data of type "
+            f"{type(validation_data).__name__}"
+            + (f" with {len(validation_data)} elements" if isinstance(
+                validation_data, (tuple, list)) else "")
+        )
+    weights = validation_data[2] if len(validation_data) == 3 else None
+    return prepare_data(model, validation_data[0], validation_data[1], weights,
+                        names=("validation_data[0]", "validation_data[1]"))
+
+
+def _check_unused(kwargs, method):
+    allowed = {"validation_batch_size", "validation_freq", "steps_per_epoch",
+               "validation_steps", "steps"}
+    unknown = set(kwargs) - allowed
+    if unknown:
+        raise TypeError(f"{method}() got unexpected keyword arguments: {sorted(unknown)}")
+    unsupported = {k: v for k, v in kwargs.items() if v not in (None, 1)}
+    if unsupported:
+        raise ValueError(f"minidl's {method}() does not support {sorted(unsupported)} "
+                         "(arrays only, one pass over them per epoch).")
+
+
+# -- evaluate and predict ------------------------------------------------------------------------
+def _test_loop(model, batch, batch_size, callback_list, metrics):
+    metrics.reset()
+    callback_list.on_test_begin()
+    logs = {}
+    for step, rows in enumerate(data.batches(len(batch), batch_size)):
+        callback_list.on_test_batch_begin(step)
+        test_step(model, batch.rows(rows), metrics)
+        logs = metrics.logs()
+        callback_list.on_test_batch_end(step, logs)
+    callback_list.on_test_end(logs)
+    return logs
+
+
+def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+             callbacks=None, return_dict=False, **kwargs):
+    """Loss and metrics over (x, y): a float, [loss, *metrics], or a dict.
+
+    It keeps its running means apart from fit's, so an evaluate in another thread cannot
+    change what a running fit reports.
+    """
+    check_compiled(model, "evaluate")
+    _check_unused(kwargs, "evaluate")
+    batch_size = data.check_batch_size(batch_size)
+    verbose = data.check_verbose(verbose)
+    batch = prepare_data(model, x, y, sample_weight)
+    get_ready(model, batch)
+    metrics = model.compiled_metrics.fresh()
+    callback_list = callbacks_module.CallbackList(
+        callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
+        steps=math.ceil(len(batch) / batch_size))
+    logs = _test_loop(model, batch, batch_size, callback_list, metrics)
+    return _results(logs, metrics, return_dict)
+
+
+def predict(model, x, batch_size=None, verbose="auto", callbacks=None, **kwargs):
+    """The model's outputs for x, computed in batches: an (N, ...) floatx array (or a list)."""
+    _check_unused(kwargs, "predict")
+    batch_size = data.check_batch_size(batch_size)
+    verbose = data.check_verbose(verbose)
+    batch = prepare_inputs(model, x)
+    callback_list = callbacks_module.CallbackList(
+        callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
+        steps=math.ceil(len(batch) / batch_size))
+    callback_list.on_predict_begin()
+    outputs = []
+    for step, rows in enumerate(data.batches(len(batch), batch_size)):
+        callback_list.on_predict_batch_begin(step)
+        outputs.append(predict_step(model, batch.rows(rows).x))
+        callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
+    callback_list.on_predict_end()
+    if isinstance(outputs[0], (list, tuple)):
+        return [np.concatenate(parts) for parts in zip(*outputs)]
+    return np.concatenate(outputs)
+
+
+def train_on_batch(model, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+    """One optimizer step on (x, y) as a single batch; returns its pre-update loss/metrics."""
+    check_compiled(model, "train_on_batch")
+    batch = prepare_data(model, x, y, sample_weight, class_weight)
+    get_ready(model, batch)
+    model.compiled_metrics.reset()
+    train_step(model, batch, model.compiled_metrics)
+    return _results(model.compiled_metrics.logs(), model.compiled_metrics, return_dict)
+
+
+def test_on_batch(model, x, y=None, sample_weight=None, return_dict=False):
+    """Loss and metrics of (x, y) as a single batch."""
+    check_compiled(model, "test_on_batch")
+    batch = prepare_data(model, x, y, sample_weight)
+    get_ready(model, batch)
+    metrics = model.compiled_metrics.fresh()
+    test_step(model, batch, metrics)
+    return _results(metrics.logs(), metrics, return_dict)
+
+
+def predict_on_batch(model, x):
+    """The model's outputs for x as a single batch."""
+    return predict_step(model, prepare_inputs(model, x).x)
+
+
+def _results(logs, metrics, return_dict):
+    """Keras's return value: the logs dict, or [loss, *metrics in compile order], or the loss."""
+    if return_dict:
         return logs
-
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", callbacks=None,
-                 return_dict=False):
-        """Loss and metrics over (x, y): a float, [loss, *metrics], or a dict."""
-        self._check_compiled("evaluate")
-        batch_size = data.check_batch_size(batch_size)
-        verbose = data.check_verbose(verbose)
-        x, y = self._prepare_xy(x, y)
-        self._get_ready(x, y)
-        callback_list = callbacks_module.CallbackList(
-            callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
-            steps=math.ceil(len(x) / batch_size))
-        return self._results(self._test_loop(x, y, batch_size, callback_list), return_dict)
-
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
-        """The model's outputs for x, computed in batches: an (N, C) floatx array."""
-        batch_size = data.check_batch_size(batch_size)
-        verbose = data.check_verbose(verbose)
-        x = self._prepare_x(x)
-        self._ensure_built(x)
-        callback_list = callbacks_module.CallbackList(
-            callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
-            steps=math.ceil(len(x) / batch_size))
-        callback_list.on_predict_begin()
-        outputs = []
-        for step, rows in enumerate(data.batches(len(x), batch_size)):
-            callback_list.on_predict_batch_begin(step)
-            outputs.append(self.predict_step(x[rows]))
-            callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
-        callback_list.on_predict_end()
-        return np.concatenate(outputs)
-
-    @flushing
-    def predict_step(self, x):
-        """The model's outputs for one batch."""
-        return self.forward(x, training=False)
-
-    def train_on_batch(self, x, y, return_dict=False):
-        """One optimizer step on (x, y) as a single batch; returns its pre-update loss/metrics."""
-        self._check_compiled("train_on_batch")
-        x, y = self._prepare_xy(x, y)
-        self._get_ready(x, y)
-        self.reset_metrics()
-        self.train_step(x, y)
-        return self._results(self._logs(), return_dict)
-
-    def test_on_batch(self, x, y, return_dict=False):
-        """Loss and metrics of (x, y) as a single batch."""
-        self._check_compiled("test_on_batch")
-        x, y = self._prepare_xy(x, y)
-        self._get_ready(x, y)
-        self.reset_metrics()
-        self.test_step(x, y)
-        return self._results(self._logs(), return_dict)
-
-    def predict_on_batch(self, x):
-        """The model's outputs for x as a single batch."""
-        x = self._prepare_x(x)
-        self._ensure_built(x)
-        return self.predict_step(x)
-
-    def _results(self, logs, return_dict):
-        """Keras's return value: the logs dict, or [loss, *metrics in compile order], or the loss."""
-        if return_dict:
-            return logs
-        values = [logs["loss"]] + [logs[m.name] for m in self._metrics]
-        return values[0] if len(values) == 1 else values
+    values = [logs[name] for name in metrics.ordered_names()]
+    return values[0] if len(values) == 1 else values

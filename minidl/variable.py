@@ -16,7 +16,7 @@ class Variable:
         self.name = name  # e.g. "kernel"
         self.path = name  # e.g. "dense/kernel", set by the owning layer
         self.trainable = trainable
-        self.flat = None  # the Flat this variable was laid out in, if any (see lay_end_to_end)
+        self.flat = None  # the layout.Flat this variable lies in, if any (see layout.py)
 
     @property
     def shape(self):
@@ -34,36 +34,28 @@ class Variable:
         """Overwrite the value in place (shape and dtype are kept)."""
         self.value[...] = value
 
+    def assign_add(self, value):
+        self.value[...] += value
+
+    def assign_sub(self, value):
+        self.value[...] -= value
+
+    # A Variable reads as its value in NumPy expressions (`self.total + x` in a custom metric).
+    def __array__(self, dtype=None, copy=None):
+        return self.value if dtype is None else self.value.astype(dtype)
+
+    def __float__(self):
+        return float(self.value)
+
+    def __add__(self, other): return self.value + other
+    def __radd__(self, other): return other + self.value
+    def __sub__(self, other): return self.value - other
+    def __rsub__(self, other): return other - self.value
+    def __mul__(self, other): return self.value * other
+    def __rmul__(self, other): return other * self.value
+    def __truediv__(self, other): return self.value / other
+    def __rtruediv__(self, other): return other / self.value
+    def __neg__(self): return -self.value
+
     def __repr__(self):
         return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}>"
-
-
-class Flat:
-    """Variables laid end to end: `values` and `grads` are flat arrays, in `variables` order."""
-
-    def __init__(self, variables, values, grads):
-        self.variables, self.values, self.grads = variables, values, grads
-
-
-def lay_end_to_end(variables):
-    """Move the variables' values and grads into one flat array each, end to end, in order.
-
-    Each variable's `value` and `grad` become views into the flat arrays, shaped as before,
-    so everything that reads or writes a weight works unchanged. What it buys: an optimizer
-    can update every variable at once, one NumPy call per operation instead of one per
-    variable (see Optimizer.apply), which is most of an update's cost for small models.
-    Returns the Flat record, also kept as each variable's `.flat`.
-    """
-    variables = list(variables)
-    if not variables or len({v.dtype for v in variables}) > 1:
-        return None
-    values = np.concatenate([v.value.ravel() for v in variables])  # (total,)
-    grads = np.concatenate([v.grad.ravel() for v in variables])  # (total,)
-    flat = Flat(variables, values, grads)
-    start = 0
-    for v in variables:
-        end = start + v.value.size
-        v.value, v.grad = values[start:end].reshape(v.shape), grads[start:end].reshape(v.shape)
-        v.flat = flat
-        start = end
-    return flat

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 import keras
+from minidl import layers as md_layers, training
 from reference.gradients import keras_cast
 from reference.twins import keras_twin
 
@@ -163,25 +164,13 @@ def _batch_rows(n, batch_size, steps, shuffle, seed):
         epoch += 1
 
 
-def _slot_names(optimizer):
-    """(kind, weight index) for each of minidl's slot arrays, keyed by the array's id."""
-    kinds = {"momentums": "momentum", "velocities": "velocity",
-             "average_gradients": "average_gradient", "velocity_hats": "velocity_hat"}
-    names = {}
-    for attribute, kind in kinds.items():
-        for index, array in enumerate(getattr(optimizer, attribute, [])):
-            names[id(array)] = (kind, index)
-    return names
-
-
-def _keras_slots(keras_model, minidl_slots, slot_names):
+def _keras_slots(keras_model, named_slots):
     """Keras's slot variables lined up with minidl's: by name, else by position."""
     keras_slots = keras_model.optimizer.variables[2:]  # after iterations and learning_rate
     by_name = {v.name: v for v in keras_slots}
     paths = [w.path.replace("/", "_") for w in keras_model.trainable_weights]
     lined_up = []
-    for position, array in enumerate(minidl_slots):
-        kind, index = slot_names[id(array)]
+    for position, (kind, index, _) in enumerate(named_slots):
         name = f"{paths[index]}_{kind}"  # Keras names slots "<weight path>_<kind>"
         if name in by_name:
             lined_up.append(by_name[name])
@@ -219,38 +208,32 @@ def _keras_forward_backward(keras_layers, keras_model, x, y):
 def _lockstep(model, keras_model, keras_layers, batch, keras_batch):
     """One training step in both models, yielding (stage, name, minidl, keras) in order.
 
-    minidl runs the stages of `Trainer._forward_backward` one at a time, and a generator
-    only goes on when asked: the caller stops at the first mismatch, so a broken loss is
-    reported before backward can trip over it.
+    minidl runs the stages of `training.train_step` one at a time, and a generator only goes
+    on when asked: the caller stops at the first mismatch, so a broken loss is reported
+    before backward can trip over it.
     """
-    layers, weights = model._compute_layers, model.trainable_weights
+    weights = model.trainable_weights
     keras_weights = keras_model.trainable_weights
     keras_outputs, keras_loss, keras_grads = _keras_forward_backward(
         keras_layers, keras_model, *keras_batch)
-    x, y = batch
 
-    y_pred = model.forward(x, training=True)  # (N,C); every layer caches its output a
-    for layer, keras_output in zip(layers, keras_outputs):
-        yield "forward", f"{layer.name}/output", layer.a, keras_output
-
-    logits = model._logits()
-    loss, dloss = model.loss.value_and_gradient(y, y_pred, logits=logits)
+    loss, _, _, seeds, tape = training.forward_and_loss(model, batch, training=True)
+    calls = [r for r in tape.records if not isinstance(r.layer, md_layers.InputLayer)]
+    for record, keras_output in zip(calls, keras_outputs):
+        yield "forward", f"{record.layer.name}/output", record.outputs[0], keras_output
     yield "loss", "loss", loss, keras_loss
 
-    model.backward(dloss, from_logits=logits is not None and model.loss.uses_logits)
+    grads = tape.gradient(seeds, weights)
     position = {id(w): i for i, w in enumerate(weights)}
-    for layer in reversed(layers):  # backprop order: last layer first
-        for w in layer.trainable_weights:
-            yield "gradient", w.path, w.grad, keras_grads[position[id(w)]]
+    for record in reversed(calls):  # backprop order: last layer first
+        for w in record.layer.trainable_weights:
+            yield "gradient", w.path, grads[position[id(w)]], keras_grads[position[id(w)]]
 
     keras_model.optimizer.apply_gradients(zip(keras_grads, keras_weights))
-    model.optimizer.apply(weights)
+    model.optimizer.apply(grads, weights)
     optimizer = model.optimizer
-    minidl_slots = optimizer.slots()
-    slot_names = _slot_names(optimizer)
-    keras_slots = _keras_slots(keras_model, minidl_slots, slot_names)
-    for array, keras_slot in zip(minidl_slots, keras_slots):
-        kind, index = slot_names[id(array)]
+    named = optimizer.named_slots()
+    for (kind, index, array), keras_slot in zip(named, _keras_slots(keras_model, named)):
         name = f"{optimizer.name} {kind.replace('_', ' ')} of {weights[index].path}"
         yield "optimizer slot", name, array, (np.zeros(0) if keras_slot is None else keras_slot)
     for w, keras_w in zip(weights, keras_weights):
@@ -278,24 +261,27 @@ def find_divergence(model, x, y, *, batch_size=32, steps=None, shuffle=False, se
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError("Argument `batch_size` must be a positive integer. "
                          f"Received: batch_size={batch_size!r}")
-    x_md, y_md = model._prepare_xy(x, y)  # checked and cast as fit does
+    data = training.prepare_data(model, x, y)  # checked and cast as fit does
+    training.get_ready(model, data)
+    x_md, y_md = data.xs[0], data.ys[0]
     x_k, y_k = keras_cast(x, y, None)  # cast as Keras's fit does
     if steps is None:
         steps = -(-len(x_md) // batch_size)  # one epoch
     if keras_model is None:
         keras_model = keras_twin(model)
     keras_layers = [l for l in keras_model.layers if not isinstance(l, keras.layers.InputLayer)]
-    if (len(keras_layers) != len(model._compute_layers)
+    layers = [layer for layer in model.layers if not isinstance(layer, md_layers.InputLayer)]
+    if (len(keras_layers) != len(layers)
             or len(keras_model.trainable_weights) != len(model.trainable_weights)):
         raise ValueError(
             f"The Keras model is not a twin of {model.name}: expected "
-            f"{len(model._compute_layers)} layers and {len(model.trainable_weights)} "
+            f"{len(layers)} layers and {len(model.trainable_weights)} "
             f"trainable weights. Received: {len(keras_layers)} layers and "
             f"{len(keras_model.trainable_weights)} trainable weights."
         )
 
     for step, (epoch, rows) in enumerate(_batch_rows(len(x_md), batch_size, steps, shuffle, seed)):
-        batch, keras_batch = (x_md[rows], y_md[rows]), (x_k[rows], y_k[rows])
+        batch, keras_batch = data.rows(rows), (x_k[rows], y_k[rows])
         for stage, name, mine, theirs in _lockstep(model, keras_model, keras_layers,
                                                    batch, keras_batch):
             errors = compare(mine, theirs, rtol, atol)

@@ -25,7 +25,7 @@ import numpy as np
 
 import keras
 from minidl import callbacks as md_callbacks
-from minidl import data
+from minidl import data, training
 from reference.twins import keras_twin
 
 
@@ -153,7 +153,8 @@ def _split(x, y, validation_split, validation_data):
         return (x, y), (np.asarray(validation_data[0]), np.asarray(validation_data[1]))
     data.check_validation_split(validation_split)
     if validation_split:
-        return data.split_validation(x, y, validation_split)
+        train, val = data.split_validation(training.Batch([x], [y]), validation_split)
+        return (train.xs[0], train.ys[0]), (val.xs[0], val.ys[0])
     return (x, y), None
 
 

@@ -53,19 +53,22 @@ def keras_twin(model, compile=True):
     """
     if not model.built:
         raise ValueError("Build the minidl model first (give it an input shape or call it once).")
-    inputs = keras.Input(shape=model.input_shape[1:], name=model._layers[0].name)
+    inputs = keras.Input(shape=model.input_shape[1:], name=model.inputs[0].name)
+    layers = [layer for layer in model.layers if not isinstance(layer, md_layers.InputLayer)]
     if isinstance(model, minidl.Sequential):
-        twin = keras.Sequential([inputs] + [_keras_layer(layer) for layer in model.layers],
+        twin = keras.Sequential([inputs] + [_keras_layer(layer) for layer in layers],
                                 name=model.name)
     else:
         x = inputs
-        for layer in model._compute_layers:
+        for layer in layers:
             x = _keras_layer(layer)(x)
         twin = keras.Model(inputs, x, name=model.name)
     twin.set_weights(model.get_weights())
     if compile and model.compiled:
-        twin.compile(optimizer=keras_optimizer(model.optimizer), loss=keras_loss(model.loss),
-                     metrics=list(model._metric_identifiers))
+        metrics = model.compiled_metrics.identifiers
+        twin.compile(optimizer=keras_optimizer(model.optimizer),
+                     loss=keras_loss(model.loss),
+                     metrics=None if metrics is None else list(metrics))
     return twin
 
 

@@ -43,7 +43,7 @@ def test_rmsprop_velocity_decays_to_zero_exactly_as_in_keras():
 
     keras_velocity = np.asarray(theirs.variables[2])
     assert np.all(keras_velocity == 0)  # 1e-37 * 0.9**40 is below 2**-126: Keras flushed it
-    np.testing.assert_array_equal(ours.velocities[0], keras_velocity)
+    np.testing.assert_array_equal(ours.slot("velocity", 0), keras_velocity)
     np.testing.assert_array_equal(variable.value, np.asarray(keras_variable))
     assert numpy_keeps_denormals()  # the flags were put back after each step
 

@@ -9,6 +9,7 @@ import pytest
 import minidl
 from minidl.datasets import synthetic
 from minidl.layers import Dense
+from minidl.optimizers import constants
 
 import keras  # noqa: F401  (a missing Keras must fail, not skip)
 from reference.divergence import STAGES, USUAL_CAUSES, compare, find_divergence  # noqa: E402
@@ -58,10 +59,10 @@ def test_every_optimizer_slot_is_matched_and_agrees(optimizer):
 class EpsilonOutsideRMSprop(minidl.optimizers.RMSprop):
     """RMSprop with the textbook slip: w -= lr*g / (sqrt(v) + eps) instead of sqrt(v + eps)."""
 
-    def update_step(self, index, g, w, lr):
-        v = self.velocities[index]
-        v[...] = self.const(self.rho, w) * v + self.const(1 - self.rho, w) * (g * g)  # as Keras
-        w -= lr * g / (np.sqrt(v) + self.const(self.epsilon, w))
+    def update_step(self, g, w, lr, velocity):
+        rho, one_minus_rho, epsilon = constants(w.dtype, self.rho, 1 - self.rho, self.epsilon)
+        velocity[...] = rho * velocity + one_minus_rho * np.square(g)  # as Keras
+        w -= lr * g / (np.sqrt(velocity) + epsilon)  # the slip
 
 
 def test_epsilon_outside_the_sqrt_shows_first_in_the_weights():
@@ -78,7 +79,8 @@ def test_epsilon_outside_the_sqrt_shows_first_in_the_weights():
     assert (found.step, found.stage, found.name) == (0, "weight", "hidden/kernel")
     assert found.max_abs_error > 1e-4
     keras_velocities = twin.optimizer.variables[2:]  # after iterations and learning_rate
-    for mine, theirs in zip(model.optimizer.velocities, keras_velocities):
+    mine_velocities = [a for kind, _, a in model.optimizer.named_slots() if kind == "velocity"]
+    for mine, theirs in zip(mine_velocities, keras_velocities):
         assert compare(mine, theirs, rtol=1e-5, atol=1e-6) is None
     assert "epsilon inside vs outside the sqrt" in found.hint
 
@@ -86,9 +88,10 @@ def test_epsilon_outside_the_sqrt_shows_first_in_the_weights():
 class WrongTanhDense(Dense):
     """A Dense whose tanh derivative is written 1 - a instead of 1 - a**2."""
 
-    def backward(self, da, input_grad=True):
-        dz = da * (1 - self.a)  # wrong on purpose
-        return self.backward_from_z(dz, input_grad)
+    def backward(self, da, cache, need_dx=True):
+        x, z, a = cache
+        dz = da * (1 - a)  # wrong on purpose
+        return self.backward_from_logits(dz, cache, need_dx)
 
 
 def test_wrong_activation_backward_is_reported_at_that_layers_kernel():
@@ -108,7 +111,7 @@ def test_wrong_activation_backward_is_reported_at_that_layers_kernel():
 class BroadcastingBCE(minidl.losses.BinaryCrossentropy):
     """Binary cross-entropy that forgets to give labels (N,) the output's shape (N,1)."""
 
-    def _prepare(self, y_true, y_pred):
+    def prepare(self, y_true, y_pred):
         return np.asarray(y_true, y_pred.dtype), np.asarray(y_pred)  # (N,) against (N,1)
 
 
@@ -116,7 +119,7 @@ def test_labels_broadcast_against_outputs_show_in_the_loss():
     x, y = e1_data()
     model = e1_model()
     twin = keras_twin(model)
-    model.loss = BroadcastingBCE()
+    model.compile(optimizer=model.optimizer, loss=BroadcastingBCE())
     found = find_divergence(model, x, y, steps=2, keras_model=twin)
     assert (found.step, found.stage, found.name) == (0, "loss", "loss")
     assert found.minidl_shape == found.keras_shape == ()  # the shapes hide it: both scalars
@@ -136,14 +139,15 @@ def test_a_corrupted_weight_shows_in_that_layers_output():
 class TextbookAdam(minidl.optimizers.Adam):
     """Adam as the paper writes it: w -= lr * m_hat / (sqrt(v_hat) + eps)."""
 
-    def update_step(self, index, g, w, lr):
-        m, v = self.momentums[index], self.velocities[index]
-        t = self.iterations + 1
-        m[...] = self.const(self.beta_1, w) * m + self.const(1 - self.beta_1, w) * g
-        v[...] = self.const(self.beta_2, w) * v + self.const(1 - self.beta_2, w) * g * g
-        m_hat = m / self.const(1 - self.beta_1 ** t, w)
-        v_hat = v / self.const(1 - self.beta_2 ** t, w)
-        w -= lr * m_hat / (np.sqrt(v_hat) + self.const(self.epsilon, w))
+    def update_step(self, g, w, lr, momentum, velocity):
+        m, v, t = momentum, velocity, self.iterations + 1
+        beta_1, beta_2, one_minus_beta_1, one_minus_beta_2, epsilon = constants(
+            w.dtype, self.beta_1, self.beta_2, 1 - self.beta_1, 1 - self.beta_2, self.epsilon)
+        m[...] = beta_1 * m + one_minus_beta_1 * g
+        v[...] = beta_2 * v + one_minus_beta_2 * g * g
+        m_hat = m / constants(w.dtype, 1 - self.beta_1 ** t)[0]
+        v_hat = v / constants(w.dtype, 1 - self.beta_2 ** t)[0]
+        w -= lr * m_hat / (np.sqrt(v_hat) + epsilon)
 
 
 def first_step_weights_part(model, twin, x, y, batch_size, steps, rtol, atol):

@@ -187,17 +187,17 @@ def test_the_update_numbers_are_what_apply_did(name):
             assert after == {}
             expected = w - lr * g
         elif name.startswith("sgd"):
-            assert after["m"] == twin_opt.momentums[position][i, j]
+            assert after["m"] == twin_opt.slot("momentum", position)[i, j]
             m = 0.9 * before["m"] - lr * g
             assert after["m"] == pytest.approx(m, rel=1e-5)
             expected = w + (0.9 * m - lr * g if name == "sgd_nesterov" else m)
         elif name == "rmsprop":
-            assert after["v"] == twin_opt.velocities[position][i, j]
+            assert after["v"] == twin_opt.slot("velocity", position)[i, j]
             expected, v = rmsprop_update(w, g, before["v"], lr, 0.9, 1e-7)
             assert after["v"] == pytest.approx(v, rel=1e-5)
         else:
-            assert after["m"] == twin_opt.momentums[position][i, j]
-            assert after["v"] == twin_opt.velocities[position][i, j]
+            assert after["m"] == twin_opt.slot("momentum", position)[i, j]
+            assert after["v"] == twin_opt.slot("velocity", position)[i, j]
             expected, m, v = adam_update(w, g, before["m"], before["v"], n["alpha"],
                                          0.9, 0.999, 1e-7)
             assert after["m"] == pytest.approx(m, rel=1e-5)

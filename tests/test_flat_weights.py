@@ -1,5 +1,7 @@
 """A model's weights lie end to end in one flat array; the optimizer updates them all at once.
 
+The optimizer lays them out on its first step (layout.py).
+
 What must hold: every weight is still its own array to everything that reads or writes it,
 and the all-at-once update is bit for bit the per-variable one (which the Keras-parity tests
 compare with Keras bit for bit).
@@ -10,7 +12,7 @@ import numpy as np
 import pytest
 
 import minidl
-from minidl import optimizers
+from minidl import optimizers, training
 from minidl.layers import Dense
 
 
@@ -29,6 +31,10 @@ def data(n=40):
 
 def test_weights_are_views_into_one_flat_array_and_behave_as_before():
     model = small_model("sgd")
+    before = model.get_weights()
+    model.optimizer.apply([np.zeros_like(w) for w in before], model.trainable_weights)
+    for w, expected in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(w, expected)  # laying out changes no value
     weights = model.trainable_weights
     flat = weights[0].flat
     assert flat is not None and all(w.flat is flat for w in weights)
@@ -51,12 +57,19 @@ def test_weights_are_views_into_one_flat_array_and_behave_as_before():
 def test_all_at_once_is_bit_identical_to_variable_by_variable(make):
     x, y = data()
     at_once = small_model(make())
-    one_by_one = copy.deepcopy(at_once)  # a deep copy gives each weight its own array again
-    assert all(w.value.base is None for w in one_by_one.trainable_weights)
-    for model in (at_once, one_by_one):
-        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
-    assert at_once.optimizer._all_at_once(at_once.trainable_weights)
-    assert not one_by_one.optimizer._all_at_once(one_by_one.trainable_weights)
+    one_by_one = copy.deepcopy(at_once)
+    at_once.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    # The same steps, each variable updated on its own: given in another order than the
+    # optimizer was built with, the variables are not its flat layout.
+    weights = one_by_one.trainable_weights
+    one_by_one.optimizer.build(weights)
+    for epoch in range(2):
+        for start in range(0, len(x), 8):
+            batch = training.prepare_data(one_by_one, x[start:start + 8], y[start:start + 8])
+            step = training.compute_gradients(one_by_one, batch)
+            one_by_one.optimizer.apply(step.grads[::-1], weights[::-1])
+    assert at_once.optimizer.updates_at_once(at_once.trainable_weights)
+    assert not one_by_one.optimizer.updates_at_once(weights[::-1])
     for ours, theirs in zip(at_once.get_weights(), one_by_one.get_weights()):
         np.testing.assert_array_equal(ours, theirs)
     for ours, theirs in zip(at_once.optimizer.slots(), one_by_one.optimizer.slots()):
@@ -65,12 +78,19 @@ def test_all_at_once_is_bit_identical_to_variable_by_variable(make):
     assert np.abs(at_once.get_weights()[0] - small_model("sgd").get_weights()[0]).max() > 1e-3
 
 
-def test_clipping_takes_the_per_variable_path():
-    """clipnorm clips each gradient by its own norm, as Keras does: not the flat vector's."""
+@pytest.mark.parametrize("clip", [{"clipnorm": 0.01}, {"clipvalue": 0.001},
+                                  {"global_clipnorm": 0.02}])
+def test_clipping_is_per_gradient_before_the_flat_update(clip):
+    """clipnorm clips each gradient by its own norm, as Keras does, not the flat vector's:
+    the clipped gradients are gathered afterwards, so both paths give the same weights."""
     x, y = data()
-    model = small_model(optimizers.SGD(0.1, clipnorm=0.01))
-    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
-    assert not model.optimizer._all_at_once(model.trainable_weights)
+    at_once = small_model(optimizers.SGD(0.1, **clip))
+    one_by_one = copy.deepcopy(at_once)
+    for model in (at_once, one_by_one):
+        model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    assert at_once.optimizer.updates_at_once(at_once.trainable_weights)
+    for ours, theirs in zip(at_once.get_weights(), one_by_one.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
 
 
 def test_slots_are_views_into_one_flat_array_per_kind():
@@ -78,13 +98,15 @@ def test_slots_are_views_into_one_flat_array_per_kind():
     model = small_model("adam")
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     opt = model.optimizer
-    for slot in (opt.momentums, opt.velocities):
-        assert [v.shape for v in slot] == [w.shape for w in model.trainable_weights]
-        assert all(v.base is slot[None] for v in slot)
-    copied = copy.deepcopy(opt.velocities)
-    assert all(v.base is copied[None] for v in copied)  # a copy keeps its own views
-    copied[0][...] = 7
-    assert copied[None][0] == 7 and opt.velocities[None][0] != 7
+    for name in ("momentum", "velocity"):
+        views = [opt.slot(name, i) for i in range(len(model.trainable_weights))]
+        assert [v.shape for v in views] == [w.shape for w in model.trainable_weights]
+        assert len({id(v.base) for v in views}) == 1  # all views of one flat array
+    copied = copy.deepcopy(opt)
+    views = [copied.slot("velocity", i) for i in range(len(model.trainable_weights))]
+    assert len({id(v.base) for v in views}) == 1  # a copy keeps its own views
+    views[0][...] = 7
+    assert views[0].base[0] == 7 and opt.slot("velocity", 0).base[0] != 7
 
 
 def _sequential_list():
@@ -112,4 +134,4 @@ def test_the_lab_three_ways_of_defining_a_model_all_lay_out_their_weights(make):
     model.fit(*data(16)[:1], np.zeros((16, 3)), verbose=0)
     weights = model.trainable_weights
     assert len(weights) == 4
-    assert model.optimizer._all_at_once(weights)
+    assert model.optimizer.updates_at_once(weights)

@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 import minidl
 from minidl import activations, losses
+from minidl.head import Head
 from minidl.layers import Dense
+from minidl.tape import Tape
 from minidl.testing import check_gradients, numerical_gradient, relative_error
 
 from strategies import ACTIVATIONS, arrays, loss_cases, output_activation
@@ -42,7 +44,7 @@ def test_loss_gradient_matches_central_differences(float64, case, seed, from_log
     name, fmt, y, width, n = case
     rng = np.random.default_rng(seed)
     loss = losses.get(name)
-    crossentropy = loss.uses_logits
+    crossentropy = loss.works_from_logits
     if crossentropy and from_logits:
         y_pred = rng.normal(size=(n, width)) * 2  # logits
         loss.from_logits = True
@@ -51,7 +53,7 @@ def test_loss_gradient_matches_central_differences(float64, case, seed, from_log
     else:
         y_pred = rng.normal(size=(n, width))
         assume(np.abs(y_pred - y.reshape(n, width)).min() > 1e-3)  # mae's kink
-    value, analytic = loss.value_and_gradient(y, y_pred)
+    value, (_, analytic) = Head(loss).loss_and_gradient(y, y_pred)
     numeric = numerical_gradient(lambda: loss(y, y_pred), y_pred)
     assert np.isfinite(value)
     assert agree(analytic, numeric)
@@ -62,12 +64,20 @@ def test_fused_logits_gradient_matches_central_differences(float64, case, seed):
     """The gradient w.r.t. the logits that fit uses for sigmoid/softmax outputs."""
     name, fmt, y, width, n = case
     loss = losses.get(name)
-    assume(loss.uses_logits)
+    assume(loss.works_from_logits)
     z = np.random.default_rng(seed).normal(size=(n, width)) * 3
-    activation = activations.get(output_activation(name, width))
-    _, analytic = loss.value_and_gradient(y, activation(z), logits=z)
-    numeric = numerical_gradient(lambda: loss.value_and_gradient(y, activation(z), logits=z)[0], z)
-    assert agree(analytic, numeric)
+    layer = minidl.layers.Activation(output_activation(name, width))
+    head = Head(loss)
+
+    def loss_from_z():
+        with Tape() as tape:
+            p = layer(z)
+        return head.loss_and_gradient(y, p, tape)
+
+    _, seed_grad = loss_from_z()
+    assert seed_grad[2:] == ("logits",)  # the head took the fused path
+    numeric = numerical_gradient(lambda: loss_from_z()[0], z)
+    assert agree(seed_grad[1], numeric)
 
 
 @given(n=st.integers(1, 5), d=st.integers(1, 4), u=st.integers(1, 4),
@@ -80,14 +90,14 @@ def test_dense_backward_matches_central_differences(float64, n, d, u, activation
     weights = rng.normal(size=(n, u))  # L = sum(w * layer(x))
     if activation == "relu":
         assume(np.abs(x @ layer.kernel.value).min() > 1e-3)
-    layer.forward(x, training=True)
-    dx = layer.backward(weights)
+    _, cache = layer.forward(x, training=True)
+    dx, grads = layer.backward(weights, cache)
 
     def loss():
-        return (weights * layer.forward(x)).sum()
+        return (weights * layer.forward(x)[0]).sum()
 
     for variable in layer.weights:
-        assert agree(variable.grad.copy(), numerical_gradient(loss, variable.value))
+        assert agree(grads[variable], numerical_gradient(loss, variable.value))
     assert agree(dx, numerical_gradient(loss, x))
 
 
@@ -114,9 +124,11 @@ def test_whole_model_gradients_match_central_differences(float64, case):
     model = minidl.Sequential(layers)
     model.compile(optimizer="sgd", loss=name)
     y_pred = model.predict(x, verbose=0)  # keep relu units and mae away from their kinks
-    for layer in model.layers:
-        if layer.activation is activations.relu:
-            assume(np.abs(layer.z).min() > 1e-3)
+    with Tape() as tape:
+        model(x)
+    for record in tape.records:
+        if record.layer.activation is activations.relu:
+            assume(np.abs(record.layer.logits(record.cache)).min() > 1e-3)
     if name == "mae":
         assume(np.abs(y_pred - y.reshape(y_pred.shape)).min() > 1e-3)
     result = check_gradients(model, x, y)
@@ -126,15 +138,15 @@ def test_whole_model_gradients_match_central_differences(float64, case):
 # -- negative controls: the checker must catch wrong gradients -----------------------------
 
 class _DenseWithWrongKernelGradient(Dense):
-    def backward_from_z(self, dz, input_grad=True):
-        dx = super().backward_from_z(dz, input_grad)
-        self.kernel.grad *= 1.01  # a 1 % error, the size of a typical slip
-        return dx
+    def backward_from_logits(self, dz, cache, need_dx=True):
+        dx, grads = super().backward_from_logits(dz, cache, need_dx)
+        grads[self.kernel] = grads[self.kernel] * 1.01  # a 1 % error, a typical slip
+        return dx, grads
 
 
 class _DenseWithoutActivationDerivative(Dense):
-    def backward(self, da, input_grad=True):
-        return self.backward_from_z(da, input_grad)  # forgets f'(z)
+    def backward(self, da, cache, need_dx=True):
+        return self.backward_from_logits(da, cache, need_dx)  # forgets f'(z)
 
 
 @pytest.mark.parametrize("wrong_layer", [_DenseWithWrongKernelGradient,
@@ -153,8 +165,8 @@ def test_gradient_checker_fails_on_a_wrong_gradient(float64, wrong_layer):
 
 def test_gradient_checker_fails_on_a_wrong_loss_gradient(float64):
     class HalfGradientMSE(losses.MeanSquaredError):
-        def terms(self, y_true, y_pred, from_logits):
-            per_sample, grad = super().terms(y_true, y_pred, from_logits)
+        def values_and_gradient(self, y_true, y_pred):
+            per_sample, grad = super().values_and_gradient(y_true, y_pred)
             return per_sample, grad / 2  # forgets the 2 of d(e**2)/de
 
     rng = np.random.default_rng(1)

@@ -62,9 +62,11 @@ def model():
 def test_forward_pass_by_hand():
     m = model()
     p = m.predict(X, verbose=0)
-    hidden = m.layers[0]
-    np.testing.assert_allclose(hidden.z, [[0.7, 0.7]], rtol=1e-6)
-    np.testing.assert_allclose(m.layers[1].z, [[0.34]], rtol=1e-6)
+    hidden, output = m.layers
+    a1, (_, z1, _) = hidden.forward(X.astype("float32"))  # y, cache = forward(x)
+    _, (_, z2, _) = output.forward(a1)
+    np.testing.assert_allclose(z1, [[0.7, 0.7]], rtol=1e-6)
+    np.testing.assert_allclose(z2, [[0.34]], rtol=1e-6)
     np.testing.assert_allclose(p, [[P]], rtol=1e-6)
 
 

@@ -332,7 +332,7 @@ def test_minidl_round_trip_keeps_names_weights_and_compile_settings(tmp_path):
     loaded = load_model(tmp_path / "model.keras")
     assert_same_model(loaded, model)
     assert loaded.optimizer.get_config() == model.optimizer.get_config()
-    assert loaded.loss.from_logits and loaded._metric_identifiers == ["mae"]
+    assert loaded.loss.from_logits and loaded.compiled_metrics.identifiers == ["mae"]
 
 
 # -- atomic writes, optional h5py --------------------------------------------------------------

@@ -65,7 +65,7 @@ def test_an_activation_function_checks_its_backward_partner(float64, name):
     (losses.SparseCategoricalCrossentropy(from_logits=True), np.array([1, 0, 1])),
 ])
 def test_a_loss_checks_the_gradient_at_its_input_on_both_paths(float64, loss, y):
-    if loss.uses_logits and not loss.from_logits:
+    if loss.works_from_logits and not loss.from_logits:
         y_pred = np.array([[0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])  # probabilities, not clipped
     else:
         y_pred = np.array([[1.5, -0.5], [0.25, 2.0], [-1.0, 0.5]])  # logits or regression
@@ -112,16 +112,16 @@ def test_unknown_targets_and_missing_labels_are_refused(float64):
 # -- negative controls: a wrong gradient must fail, and only where it is wrong -----------------
 
 class DenseWithKernelGradientOnePercentOff(Dense):
-    def backward_from_z(self, dz, input_grad=True):
-        dx = super().backward_from_z(dz, input_grad)
-        self.kernel.grad *= 1.01
-        return dx
+    def backward_from_logits(self, dz, cache, need_dx=True):
+        dx, grads = super().backward_from_logits(dz, cache, need_dx)
+        grads[self.kernel] = grads[self.kernel] * 1.01
+        return dx, grads
 
 
 class DenseWithRowsOfDxReversed(Dense):
-    def backward_from_z(self, dz, input_grad=True):
-        super().backward_from_z(dz, input_grad)
-        return (dz @ self.kernel.value.T)[::-1]  # rows of dx in the wrong order
+    def backward_from_logits(self, dz, cache, need_dx=True):
+        _, grads = super().backward_from_logits(dz, cache, need_dx)
+        return (dz @ self.kernel.value.T)[::-1], grads  # rows of dx in the wrong order
 
 
 def wrong_tanh(z):
@@ -152,8 +152,8 @@ def test_a_wrong_activation_derivative_fails(float64):
 
 def test_a_loss_gradient_missing_its_factor_two_fails(float64):
     class HalfMSE(losses.MeanSquaredError):
-        def terms(self, y_true, y_pred, from_logits):
-            per_sample, grad = super().terms(y_true, y_pred, from_logits)
+        def values_and_gradient(self, y_true, y_pred):
+            per_sample, grad = super().values_and_gradient(y_true, y_pred)
             return per_sample, grad / 2
 
     result = check_gradients(HalfMSE(), np.array([[1.0], [2.0]]), np.array([0.0, 0.5]))
@@ -213,8 +213,8 @@ def test_model_and_data_pairs_labels_loss_and_output_activation(case):
 
 def test_the_crossentropy_check_catches_a_wrong_gradient():
     class DoubledGradient(losses.CategoricalCrossentropy):
-        def terms(self, y_true, y_pred, from_logits):
-            per_sample, grad = super().terms(y_true, y_pred, from_logits)
+        def values_and_gradient_from_logits(self, y_true, z):
+            per_sample, grad = super().values_and_gradient_from_logits(y_true, z)
             return per_sample, 2 * grad
 
     z, y = np.array([[1.0, -1.0, 0.5]]), np.array([[0.0, 1.0, 0.0]])
@@ -226,8 +226,8 @@ def test_the_crossentropy_check_catches_a_wrong_gradient():
 
 def test_the_permutation_check_catches_a_loss_that_depends_on_row_order():
     class LaterRowsCountMore(losses.MeanSquaredError):
-        def terms(self, y_true, y_pred, from_logits):
-            per_sample, grad = super().terms(y_true, y_pred, from_logits)
+        def values_and_gradient(self, y_true, y_pred):
+            per_sample, grad = super().values_and_gradient(y_true, y_pred)
             weights = np.arange(1, len(per_sample) + 1, dtype=per_sample.dtype)  # (N,)
             return per_sample * weights, grad * weights[:, None]
 
@@ -241,8 +241,8 @@ def test_the_permutation_check_catches_a_loss_that_depends_on_row_order():
 
 def test_the_non_negative_check_catches_a_negative_loss():
     class ShiftedMSE(losses.MeanSquaredError):
-        def terms(self, y_true, y_pred, from_logits):
-            per_sample, grad = super().terms(y_true, y_pred, from_logits)
+        def values_and_gradient(self, y_true, y_pred):
+            per_sample, grad = super().values_and_gradient(y_true, y_pred)
             return per_sample - 1, grad
 
     strategies.loss_is_non_negative("mse", np.zeros((2, 1)), np.ones((2, 1)))
@@ -290,9 +290,10 @@ def test_the_guide_covers_every_concept_of_the_lab():
         assert function in named and f"{function}_backward" in named
     for cls in ["MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
                 "CategoricalCrossentropy", "SparseCategoricalCrossentropy"]:
-        assert f"{cls}.terms" in named
+        assert f"{cls}.values_and_gradient" in named
     for optimizer in ["SGD", "RMSprop", "Adam"]:
         assert f"{optimizer}.update_step" in named
-    assert {"Trainer.fit", "Trainer.train_step", "Progbar.update", "Metric.result"} <= named
+    assert {"fit", "train_step", "Tape.gradient", "Head.loss_and_gradient", "Progbar.update",
+            "Mean.result"} <= named
     for difference in ["epsilon inside the square root", "epsilon hat", "from the logits"]:
         assert difference in text.replace("*", "").replace('"', "")

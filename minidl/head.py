@@ -1,0 +1,75 @@
+"""The output head: a model output paired with its loss, giving the loss and the gradient that
+starts backward.
+
+Keras's TensorFlow backend computes a cross-entropy from the logits z, the input of the
+output's sigmoid or softmax, whenever the output came from one (the activation leaves
+`_keras_logits` on its output: keras/src/activations/activations.py, and
+keras/src/backend/tensorflow/nn.py::_get_logits reads it). Then the gradient that starts
+backward is with respect to z, and it is the famous
+
+    dL/dz = (p - y) / N          p = sigmoid(z) or softmax(z); N = values averaged
+
+(each cross-entropy's `values_and_gradient_from_logits` gives p - y per sample; the head
+divides by N). The activation's Jacobian and the log's 1/p cancel, so this is exact and
+stays finite when p saturates at 0 or 1, where the probability path would clip.
+Otherwise (a linear output, mse, mae...) the gradient is dL/dy_pred and backward goes through
+the output layer's activation as usual.
+"""
+import warnings
+
+import numpy as np
+
+from minidl import activations
+from minidl.losses import sum_over_batch_size
+
+# The activations whose output Keras traces back to its input (compared as functions).
+LOGIT_ACTIVATIONS = (activations.sigmoid, activations.softmax)
+
+
+class Head:
+    """One model output and its loss."""
+
+    def __init__(self, loss):
+        self.loss = loss
+
+    def logits(self, y_pred, tape):
+        """z when y_pred came straight from a sigmoid/softmax and the loss can use it, else None."""
+        record = None if tape is None else tape.producer(y_pred)
+        if record is None or not self.loss.works_from_logits:
+            return None
+        layer = record.layer
+        if getattr(layer, "activation", None) not in LOGIT_ACTIVATIONS:
+            return None
+        if self.loss.from_logits:
+            warnings.warn(
+                f"`{self.loss.name}` received `from_logits=True`, but the model output was "
+                "produced by a sigmoid or softmax activation and thus does not represent "
+                "logits. Was this intended?", stacklevel=3)
+        return layer.logits(record.cache)
+
+    def loss_and_gradient(self, y_true, y_pred, tape=None, sample_weight=None):
+        """The mean loss, and where backward starts.
+
+        Returns:
+            (loss, seed): seed is (y_pred, dL/dz, "logits") on the logits path, else
+            (y_pred, dL/dy_pred); `tape.gradient([seed], ...)` takes it from there.
+        """
+        y_true, y_pred_checked = self.loss.prepare(y_true, y_pred)
+        z = self.logits(y_pred, tape)
+        if z is not None:  # sigmoid/softmax + cross-entropy: work from the logits
+            values, d_values = self.loss.values_and_gradient_from_logits(y_true, z)
+        elif self.loss.from_logits:
+            values, d_values = self.loss.values_and_gradient_from_logits(y_true, y_pred_checked)
+        else:
+            values, d_values = self.loss.values_and_gradient(y_true, y_pred_checked)
+        weight = None
+        if sample_weight is not None:
+            weight = np.asarray(sample_weight, values.dtype)
+            weight = weight.reshape(weight.shape + (1,) * (values.ndim - weight.ndim))
+        loss = sum_over_batch_size(values, weight)  # sum / N
+        n = np.asarray(values.size, values.dtype)
+        if weight is None:
+            grad = d_values / n  # e.g. (p - y) / N
+        else:
+            grad = d_values * (weight / n)[..., None]  # each sample's share, weighted
+        return loss, ((y_pred, grad, "logits") if z is not None else (y_pred, grad))

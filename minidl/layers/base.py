@@ -1,0 +1,400 @@
+"""The layer protocol every minidl layer follows, and the symbolic inputs of functional models.
+
+A layer is two functions and the parameters they share:
+
+    y, cache = layer.forward(x, training)        pure: keeps nothing on the layer
+    dx, grads = layer.backward(dy, cache)         grads: {Variable: dL/dVariable}
+
+`forward` returns what `backward` will need (its `cache`: usually a tuple of arrays) instead
+of storing it on the layer, so one call cannot overwrite another's (two threads, or a layer
+called twice in one model). `training` tells layers that behave differently when training
+(Dropout, BatchNormalization); only those write to themselves, and only when training.
+
+`layer(x)` is how everything calls a layer (models, users, other layers): it casts x to the
+float type, builds the weights on the first call, runs `forward`, and writes the call on the
+active tape (tape.py) so that a training step can walk back through it. Called on a symbolic
+`KerasTensor` (from `Input`), it records a node of a functional model instead (graph.py).
+
+Two ways to write a layer of your own:
+- Keras's way, from other layers: `build` creates weights or sublayers, `call(x)` calls
+  sublayers (and minidl's layers/ops only). Sublayer calls are on the tape: nothing more to write.
+- minidl's way, with your own maths: `forward(x, training) -> (y, cache)` and
+  `backward(dy, cache, need_dx=True) -> (dx, {Variable: grad})`; check it with
+  `minidl.testing.check_gradients(layer, x)`. (A Keras-style `call()` plus a `backward` works
+  too: its cache is then the pair (x, y).)
+
+Shapes: N rows in the batch; the letters of each layer are fixed in its own docstring.
+"""
+import inspect
+import threading
+
+import numpy as np
+
+from minidl import config, naming
+from minidl.tape import active_tape, flatten
+from minidl.variable import Variable
+
+
+class KerasTensor:
+    """A symbolic tensor: a shape with batch dimension None, and the node that made it."""
+
+    def __init__(self, shape, dtype=None, node=None, index=0, name=None):
+        self.shape = tuple(shape)
+        self.dtype = dtype or config.floatx()
+        self.node, self.index = node, index  # made by output `index` of `node`
+        self.name = name
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+
+class Node:
+    """One call of a layer on symbolic tensors: the edge list of a functional model."""
+
+    def __init__(self, layer, inputs, outputs):
+        self.layer = layer
+        self.inputs = inputs  # a KerasTensor or a list of them, as the layer was called
+        self.outputs = outputs  # a KerasTensor or a list of them
+        self.input_tensors = flatten(inputs)
+        self.output_tensors = flatten(outputs)
+        self.is_input = isinstance(layer, InputLayer)
+        layer._inbound_nodes.append(self)
+
+    @property
+    def parent_nodes(self):
+        return [t.node for t in self.input_tensors if t.node is not None]
+
+
+class _CallContext(threading.local):
+    """The training flag of the outermost call, inherited by the layer calls inside it."""
+
+    training = None
+    depth = 0
+
+
+_context = _CallContext()
+
+
+def _is_symbolic(inputs):
+    return any(isinstance(t, KerasTensor) for t in flatten(inputs))
+
+
+def _cast(inputs):
+    """Arrays of numbers as floatx arrays, keeping lists of inputs as lists (Keras autocasts)."""
+    if isinstance(inputs, (list, tuple)):
+        return [_cast(x) for x in inputs]
+    x = np.asarray(inputs)
+    if x.dtype != config.floatx():
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"Layer inputs must be arrays of numbers. Received dtype {x.dtype}")
+        x = x.astype(config.floatx())
+    return x
+
+
+def _shape_of(inputs, batch=None):
+    """The shape (or list of shapes) of inputs, with the batch dimension set to `batch`."""
+    if isinstance(inputs, (list, tuple)):
+        return [_shape_of(x, batch) for x in inputs]
+    return (batch,) + tuple(inputs.shape[1:])
+
+
+def check_shape_arg(name, shape):
+    """A feature shape such as (784,) or (28, 28) as a tuple of positive ints (None allowed
+    except first), or a clear error."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        shape = None
+    if not shape or not all(d is None or (isinstance(d, (int, np.integer))
+                                          and not isinstance(d, bool) and d > 0) for d in shape):
+        raise ValueError(
+            f"Argument `{name}` must be a tuple of positive integers (one per axis of a "
+            f"sample, without the batch axis), such as (784,) or (28, 28). "
+            f"Received: {name}={shape!r}"
+        )
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+class Layer:
+    """Base class of every layer (and of models): weights, building, and `__call__`.
+
+    Args:
+        name: the layer's name (default: snake_case class name + a counter, as Keras).
+        trainable: whether its weights are updated by training.
+        input_shape / input_dim: the sample shape, only for the first layer of a Sequential.
+        dtype: the float type of its weights (default: minidl.config.floatx()).
+    """
+
+    input_shape = None  # (None, ...) once built
+    output_shape = None
+
+    def __init__(self, *, name=None, trainable=True, dtype=None, **kwargs):
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"Argument `name` must be a string. Received: name={name!r}")
+        self.name = name or naming.auto_name(naming.to_snake_case(type(self).__name__))
+        self.trainable = trainable
+        self.dtype = dtype or config.floatx()
+        self.built = False
+        self._own_weights = []
+        self._inbound_nodes = []
+        input_shape = kwargs.pop("input_shape", None)
+        if kwargs.get("input_dim") is not None:
+            input_shape = (kwargs.pop("input_dim"),)
+        kwargs.pop("input_dim", None)
+        if kwargs:
+            raise ValueError(
+                f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
+        # Only meaningful on the first layer of a Sequential, which then builds at once.
+        self._input_shape_arg = None if input_shape is None else check_shape_arg(
+            "input_shape", input_shape)
+
+    def __setattr__(self, name, value):
+        """Keep track of layers assigned as attributes (`self.dense = Dense(4)`), as Keras."""
+        if not name.startswith("_"):
+            sublayers = self.__dict__.setdefault("_sublayers", [])  # in assignment order
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(item, Layer) and item is not self and item not in sublayers:
+                    sublayers.append(item)
+        object.__setattr__(self, name, value)
+
+    # -- weights --------------------------------------------------------------------------------
+    def add_weight(self, shape=(), initializer="zeros", name=None, trainable=True, dtype=None):
+        """Create a weight from an initializer (a name or a callable) and register it."""
+        from minidl import initializers
+
+        initializer = initializers.get(initializer)
+        value = np.asarray(initializer(tuple(shape), dtype or self.dtype), dtype or self.dtype)
+        variable = Variable(value, name or "variable", trainable)
+        variable.path = f"{self.name}/{variable.name}"
+        self._own_weights.append(variable)
+        return variable
+
+    @property
+    def layers(self):
+        """The layers directly inside this one (assigned as attributes, or a model's layers)."""
+        return list(self.__dict__.get("_sublayers", []))
+
+    def _all_weights(self, trainable):
+        """Own weights of that kind, then the sublayers', without repeats (Keras's order)."""
+        own = [w for w in self._own_weights if w.trainable == trainable]
+        found = own + [w for layer in self.layers for w in
+                       (layer.trainable_weights if trainable else layer.non_trainable_weights)]
+        return list({id(w): w for w in found}.values())
+
+    @property
+    def trainable_weights(self):
+        return self._all_weights(True) if self.trainable else []
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self._all_weights(True) + self._all_weights(False)
+        return self._all_weights(False)
+
+    @property
+    def weights(self):
+        """Every weight: trainable ones first, then the others (moving averages...)."""
+        if not self.trainable:
+            return self.non_trainable_weights
+        return self.trainable_weights + self.non_trainable_weights
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+    variables = weights
+
+    def get_weights(self):
+        """Copies of the weight values, in `weights` order (Dense: kernel, bias)."""
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Overwrite every weight from a list in `get_weights()` order; all checked first."""
+        variables, weights = self.weights, list(weights)
+        if len(weights) != len(variables):
+            raise ValueError(
+                f"You called `set_weights(weights)` on layer '{self.name}' with a weight list "
+                f"of length {len(weights)}, but the layer was expecting {len(variables)} "
+                f"weights."
+            )
+        arrays = [np.asarray(w) for w in weights]
+        for variable, array in zip(variables, arrays):
+            if array.shape != variable.shape:
+                raise ValueError(
+                    f"Layer {self.name} weight shape {variable.shape} is not compatible with "
+                    f"provided weight shape {array.shape} (weight {variable.path})."
+                )
+            if array.dtype.kind not in "biuf":
+                raise TypeError(f"Weight {variable.path} must be numeric. "
+                                f"Received dtype {array.dtype}")
+        for variable, array in zip(variables, arrays):
+            variable.assign(array)
+
+    def count_params(self):
+        return int(sum(w.value.size for w in self.weights))
+
+    # -- building -------------------------------------------------------------------------------
+    def build(self, input_shape):
+        """Create the weights for inputs of this shape (batch dimension None). Default: none."""
+
+    def compute_output_shape(self, input_shape):
+        """The output shape for an input shape; the default runs `call` on zeros."""
+        if type(self).forward is Layer.forward and hasattr(self, "call"):
+            return _shape_of(self(_zeros(input_shape)))
+        return input_shape
+
+    def check_input_shape(self, shape):
+        """Raise if inputs of this shape cannot be given to this layer (Keras's InputSpec)."""
+
+    def _maybe_build(self, input_shape):
+        if self.built:
+            return
+        self.check_input_shape(input_shape)
+        self.build(input_shape)
+        self.built = True
+        self.input_shape = input_shape
+        self.output_shape = self.compute_output_shape(input_shape)
+
+    # -- the maths (overridden by each layer) ---------------------------------------------------
+    def forward(self, x, training=False):
+        """y, cache. The default serves Keras-style layers that define `call(x)`."""
+        if not hasattr(self, "call"):
+            raise NotImplementedError(
+                f"Layer {type(self).__name__} defines neither `call` (Keras's way, built from "
+                "other layers) nor `forward`/`backward` (minidl's way): define one of them. "
+                "See minidl/layers/base.py."
+            )
+        y = self.call(x, training=training) if _takes_training(self.call) else self.call(x)
+        return y, (x, y)
+
+    def backward(self, dy, cache, need_dx=True):
+        """dx, {Variable: gradient}. Each layer with maths of its own writes this."""
+        raise ValueError(
+            f"Layer '{self.name}' ({type(self).__name__}) computes its output in `call()` with "
+            "operations minidl cannot differentiate (minidl has no autograd). Either build "
+            "`call()` from minidl layers only, or give the layer a "
+            "`backward(self, dy, cache, need_dx=True)` method returning (dx, {weight: grad}); "
+            "with `call()`, cache is the pair (x, y). Test it with "
+            "minidl.testing.check_gradients(layer, x)."
+        )
+
+    # -- calling ---------------------------------------------------------------------------------
+    def __call__(self, inputs, training=None, **kwargs):
+        """On a KerasTensor: add a node to a functional graph. On data: compute (and record)."""
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}.__call__ got unexpected keyword arguments "
+                            f"{sorted(kwargs)}")
+        if _is_symbolic(inputs):
+            return self._call_symbolic(inputs)
+        inputs = _cast(inputs)
+        if self.built:
+            self.check_input_shape(_shape_of(inputs, None))
+        else:
+            self._maybe_build(_shape_of(inputs, None))
+        outer_training, outer_depth = _context.training, _context.depth
+        if training is None:
+            training = bool(outer_training)
+        _context.training, _context.depth = training, outer_depth + 1
+        try:
+            tape = active_tape()
+            if tape is not None and outer_depth == 0:
+                tape.watch(inputs)  # the arrays this whole pass starts from
+            outputs, cache = self.forward(inputs, training=training)
+            if tape is not None and (_has_backward(type(self)) or tape.producer(outputs) is None):
+                tape.record(self, inputs, outputs, cache)
+            return outputs
+        finally:
+            _context.training, _context.depth = outer_training, outer_depth
+
+    def _call_symbolic(self, inputs):
+        shapes = [t.shape for t in inputs] if isinstance(inputs, (list, tuple)) else inputs.shape
+        if self.built:
+            self.check_input_shape(shapes)
+        else:
+            self._maybe_build(shapes)
+        output_shape = self.compute_output_shape(shapes)
+        node = Node(self, inputs, None)
+        if isinstance(output_shape, list):
+            outputs = [KerasTensor(s, node=node, index=i, name=self.name)
+                       for i, s in enumerate(output_shape)]
+        else:
+            outputs = KerasTensor(output_shape, node=node, name=self.name)
+        node.outputs, node.output_tensors = outputs, flatten(outputs)
+        return outputs
+
+    # -- configuration ---------------------------------------------------------------------------
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _has_backward(cls):
+    return cls.backward is not Layer.backward
+
+
+def _takes_training(method):
+    """Whether a `call` method accepts `training=` (Keras passes it only then)."""
+    function = getattr(method, "__func__", method)
+    known = _TAKES_TRAINING.get(function)
+    if known is None:
+        try:
+            known = "training" in inspect.signature(method).parameters
+        except (TypeError, ValueError):
+            known = False
+        _TAKES_TRAINING[function] = known
+    return known
+
+
+_TAKES_TRAINING = {}
+
+
+def _zeros(shape):
+    if isinstance(shape, list):
+        return [_zeros(s) for s in shape]
+    return np.zeros((1,) + tuple(d or 1 for d in shape[1:]), config.floatx())
+
+
+class InputLayer(Layer):
+    """The entry point of a model: passes its input through, holds the sample shape."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, input_shape=None,
+                 batch_shape=None, **kwargs):
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        if batch_shape is not None:
+            batch_shape = tuple(batch_shape)
+            batch_size, shape = batch_shape[0], batch_shape[1:]
+        shape = shape if shape is not None else input_shape
+        if shape is None:
+            raise ValueError("You must pass a `shape` argument to Input, e.g. Input(shape=(784,)).")
+        self.shape = check_shape_arg("shape", shape)
+        self.batch_shape = (batch_size,) + self.shape
+        self._maybe_build(self.batch_shape)
+        node = Node(self, [], None)
+        self.output = KerasTensor(self.batch_shape, dtype=self.dtype, node=node, name=self.name)
+        node.outputs, node.output_tensors = self.output, [self.output]
+
+    def forward(self, x, training=False):
+        return x, None
+
+    def backward(self, dy, cache, need_dx=True):
+        return dy, {}
+
+    def get_config(self):
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "sparse": False,
+                "name": self.name}
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
+    """A symbolic input for functional models: `x = Input((784,)); y = Dense(10)(x)`."""
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name,
+                      batch_shape=batch_shape).output

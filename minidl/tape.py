@@ -1,0 +1,188 @@
+"""The tape: a record of the layer calls one forward pass makes, walked in reverse for backward.
+
+    with Tape() as tape:
+        y_pred = model(x, training=True)      # every layer call is written on the tape
+    grads = tape.gradient([(y_pred, dy)], model.trainable_weights)
+
+This is backpropagation with no autograd: each layer writes its own `backward`, and the tape
+only remembers, for one forward pass, which layer was called on which arrays and what it kept
+for its backward (its `cache`). Walking the calls from last to first, it hands each layer the
+gradient of its output, and passes the gradient of each input back to the call that made it.
+The same walk serves a chain (Sequential), a graph with several inputs and outputs (functional
+models) and a subclassed model's `call()`: they all just call layers.
+
+Everything of one pass lives on its tape, not in the layers, so another thread's `predict` (no
+tape) cannot disturb a training step, and the same layer can be called twice in one pass
+(shared weights: the two gradients add up).
+
+Arrays are matched by identity: a record keeps a reference to each array it produced, so an
+array's `id` cannot be reused while the tape lives. A layer that returns its input unchanged
+(Dropout at inference, a linear Activation) is invisible: the array keeps its first maker,
+as Keras's tensors keep their `_keras_logits`.
+"""
+import threading
+
+import numpy as np
+
+_active = threading.local()  # the tape of the forward pass running in this thread, if any
+
+
+def active_tape():
+    """The tape recording in this thread, or None."""
+    return getattr(_active, "tape", None)
+
+
+def flatten(structure):
+    """A layer's input or output as a flat list of arrays (a single array -> [array])."""
+    if isinstance(structure, (list, tuple)):
+        return [a for item in structure for a in flatten(item)]
+    if isinstance(structure, dict):
+        return [a for key in structure for a in flatten(structure[key])]
+    return [structure]
+
+
+class Record:
+    """One layer call: the layer, where its inputs came from, its outputs and its cache.
+
+    `sources[i]` is (record index, output position) of the call that made input i, or None
+    for an array that came from outside (the model's input, a constant).
+    """
+
+    __slots__ = ("layer", "inputs", "sources", "outputs", "cache", "foreign", "dy")
+
+    def __init__(self, layer, inputs, sources, outputs, cache, foreign):
+        self.layer, self.inputs, self.sources = layer, inputs, sources
+        self.outputs, self.cache, self.foreign = outputs, cache, foreign
+        self.dy = None  # the gradient backward gave this call, if the tape keeps them
+
+
+class Tape:
+    """Records layer calls made in this thread while it is open (`with Tape() as tape:`)."""
+
+    def __init__(self, keep_gradients=False):
+        self.keep_gradients = keep_gradients  # keep each call's dy on its record (explain.py)
+        self.records = []
+        self._made_by = {}  # id(array) -> (record index, output position)
+        self._watched = set()  # ids of arrays given to the model from outside
+        self._kept = []
+        self._previous = None
+
+    def __enter__(self):
+        self._previous = active_tape()
+        _active.tape = self
+        return self
+
+    def __exit__(self, *exc_info):
+        _active.tape = self._previous
+        return False
+
+    # -- recording --------------------------------------------------------------------------
+    def watch(self, structure):
+        """Mark arrays as legitimate inputs of the pass (the model's own inputs)."""
+        for array in flatten(structure):
+            if id(array) not in self._made_by:
+                self._watched.add(id(array))
+                self._kept.append(array)  # so that its id is not reused while the tape lives
+
+    def record(self, layer, inputs, outputs, cache):
+        """Write one layer call on the tape."""
+        inputs, outputs = flatten(inputs), flatten(outputs)
+        sources = [self._made_by.get(id(x)) for x in inputs]
+        # An input made outside minidl's layers (say with NumPy's `*`) after an earlier layer
+        # call cuts the chain: backward cannot pass through it (see `gradient`).
+        foreign = bool(self.records) and any(
+            s is None and id(x) not in self._watched for s, x in zip(sources, inputs))
+        index = len(self.records)
+        self.records.append(Record(layer, inputs, sources, outputs, cache, foreign))
+        input_ids = {id(x) for x in inputs}
+        for position, y in enumerate(outputs):
+            if id(y) not in input_ids:  # an input passed through keeps its first maker
+                self._made_by[id(y)] = (index, position)
+
+    def producer(self, array):
+        """The Record of the layer call that made `array`, or None."""
+        made_by = self._made_by.get(id(array))
+        return None if made_by is None else self.records[made_by[0]]
+
+    # -- backward -----------------------------------------------------------------------------
+    def gradient(self, output_grads, variables, inputs=None):
+        """Backpropagate from the outputs' gradients to `variables` (and `inputs`, if given).
+
+        Args:
+            output_grads: a list of (output array, dL/doutput), or (output array, dL/dz,
+                "logits") when the gradient is with respect to the logits z of the layer that
+                made the output (the output head's shortcut, see head.py).
+            variables: the Variables to return gradients for, in order.
+            inputs: arrays given to the forward pass whose gradient is wanted too.
+        Returns:
+            A list of gradients aligned with `variables` (zeros for a variable the loss does
+            not reach), followed by one per array of `inputs` when they are given.
+        """
+        grads_out = {}  # (record index, output position) -> dL/d that output
+        from_logits = set()  # record indices whose gradient is dL/dz
+        for item in output_grads:
+            array, grad = item[0], item[1]
+            made_by = self._made_by.get(id(array))
+            if made_by is None:
+                raise ValueError("The output given to `gradient` was not made by a layer "
+                                 "call recorded on this tape.")
+            if len(item) > 2 and item[2] == "logits":
+                from_logits.add(made_by[0])
+            _accumulate(grads_out, made_by, grad)
+        wanted_inputs = {id(x): i for i, x in enumerate(inputs or [])}
+        input_grads = [None] * len(wanted_inputs)
+        var_grads = {}
+
+        for index in range(len(self.records) - 1, -1, -1):
+            record = self.records[index]
+            dys = [grads_out.pop((index, p), None) for p in range(len(record.outputs))]
+            if all(dy is None for dy in dys):
+                continue  # nothing downstream of this call reached the loss
+            if record.foreign:
+                raise _cut_chain_error(record)
+            dys = [np.zeros_like(y) if dy is None else dy for dy, y in zip(dys, record.outputs)]
+            dy = dys[0] if len(dys) == 1 else dys
+            if self.keep_gradients:
+                record.dy = dy
+            need_dx = any(s is not None or id(x) in wanted_inputs
+                          for s, x in zip(record.sources, record.inputs))
+            layer = record.layer
+            if index in from_logits:
+                dx, grads = layer.backward_from_logits(dy, record.cache, need_dx=need_dx)
+            else:
+                dx, grads = layer.backward(dy, record.cache, need_dx=need_dx)
+            for variable, grad in grads.items():
+                _accumulate(var_grads, variable, grad)
+            if not need_dx:
+                continue
+            for source, x, d in zip(record.sources, record.inputs, flatten(dx)):
+                if source is not None:
+                    _accumulate(grads_out, source, d)
+                elif id(x) in wanted_inputs:
+                    position = wanted_inputs[id(x)]
+                    input_grads[position] = d if input_grads[position] is None \
+                        else input_grads[position] + d
+
+        result = [var_grads[v] if v in var_grads else np.zeros_like(v.value) for v in variables]
+        if inputs is not None:
+            result += [np.zeros_like(x) if g is None else g for x, g in zip(inputs, input_grads)]
+        return result
+
+
+def _accumulate(table, key, grad):
+    """table[key] += grad, where a key seen for the first time just takes grad."""
+    if key in table:
+        table[key] = table[key] + grad
+    else:
+        table[key] = grad
+
+
+def _cut_chain_error(record):
+    return ValueError(
+        f"Cannot compute gradients through the input of layer '{record.layer.name}': it was "
+        "computed outside minidl's layers (for example with a NumPy operator such as `+` or "
+        "`*` on the output of an earlier layer), so minidl, which has no autograd, does not "
+        "know its derivative. Use a layer for that step (layers.Add, layers.Multiply, "
+        "layers.Rescaling, ...) or a custom Layer with its own `backward` (see "
+        "minidl/layers/base.py)."
+    )
