@@ -10,10 +10,19 @@ from minidl import config, rng
 
 
 def _fans(shape):
-    """fan_in, fan_out as Keras's `compute_fans`: (a, b) -> (a, b); (a,) -> (a, a)."""
+    """fan_in, fan_out as Keras's `compute_fans`.
+
+    (a,) -> (a, a); (a, b) -> (a, b); a convolution kernel (k1, ..., in, out) ->
+    (in * k1 * ..., out * k1 * ...): each output sees a window of the input.
+    """
+    if len(shape) == 0:
+        return 1, 1
     if len(shape) == 1:
         return shape[0], shape[0]
-    return shape[0], shape[1]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive_field = int(np.prod(shape[:-2]))
+    return shape[-2] * receptive_field, shape[-1] * receptive_field
 
 
 class Initializer:

@@ -65,6 +65,7 @@ class Tape:
         self._made_by = {}  # id(array) -> (record index, output position)
         self._watched = set()  # ids of arrays given to the model from outside
         self._kept = []
+        self.penalties = []  # (value, output, d value / d output) of activity regularizers
         self._previous = None
 
     def __enter__(self):
@@ -98,6 +99,10 @@ class Tape:
         for position, y in enumerate(outputs):
             if id(y) not in input_ids:  # an input passed through keeps its first maker
                 self._made_by[id(y)] = (index, position)
+
+    def add_penalty(self, value, output, grad):
+        """A loss term on a layer's output (an activity regularizer), with its gradient."""
+        self.penalties.append((value, output, grad))
 
     def producer(self, array):
         """The Record of the layer call that made `array`, or None."""

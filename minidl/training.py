@@ -189,12 +189,28 @@ def get_ready(model, batch):
 
 # -- one step ----------------------------------------------------------------------------------
 def forward_and_loss(model, batch, training, keep_gradients=False):
-    """Forward pass under a tape, and the compiled loss: (loss, output losses, y_pred, seeds, tape)."""
+    """Forward pass under a tape, and the loss: (loss, output losses, y_pred, seeds, tape).
+
+    The loss is the compiled loss plus every penalty (regularizers), as Keras's compute_loss.
+    """
     with Tape(keep_gradients) as tape:
         y_pred = model(batch.x, training=training)
     preds = flatten(y_pred) if len(batch.ys) > 1 else [y_pred]
     loss, output_losses, seeds = model.compiled_loss(batch.ys, preds, tape, batch.weights)
+    loss, seeds = add_penalties(model, tape, loss, seeds)
     return loss, output_losses, preds, seeds, tape
+
+
+def add_penalties(model, tape, loss, seeds):
+    """Loss + activity penalties (each seeds backward at its layer's output) + weight penalties.
+
+    The weight penalties' own gradients are added in `compute_gradients`.
+    """
+    terms = [value for value, _, _ in tape.penalties]
+    terms += [w.regularizer(w.value) for w in model.trainable_weights if w.regularizer]
+    for term in terms:
+        loss = loss + term
+    return loss, seeds + [(output, grad) for _, output, grad in tape.penalties]
 
 
 class Step:
@@ -209,7 +225,10 @@ def compute_gradients(model, batch, keep_gradients=False):
     """The training loss on one batch and its gradient for every trainable weight: a Step."""
     loss, output_losses, preds, seeds, tape = forward_and_loss(model, batch, True,
                                                                keep_gradients)
-    grads = tape.gradient(seeds, model.trainable_weights)
+    weights = model.trainable_weights
+    grads = tape.gradient(seeds, weights)
+    grads = [g if w.regularizer is None else g + w.regularizer.gradient(w.value)
+             for w, g in zip(weights, grads)]  # d(weight penalty)/dw
     return Step(loss, output_losses, preds, seeds, tape, grads)
 
 
@@ -247,8 +266,8 @@ def loss_and_gradients(model, x, y, sample_weight=None):
 
 
 def regularization_losses(model):
-    """Every layer's weight penalties (none until layers carry regularizers)."""
-    return []
+    """The weight penalties of the trainable weights, as floats (Keras's `model.losses`)."""
+    return [float(w.regularizer(w.value)) for w in model.trainable_weights if w.regularizer]
 
 
 # -- fit --------------------------------------------------------------------------------------

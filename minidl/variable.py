@@ -10,8 +10,9 @@ class Variable:
     a weight next to its gradient.
     """
 
-    def __init__(self, value, name, trainable=True):
+    def __init__(self, value, name, trainable=True, regularizer=None):
         self.value = value
+        self.regularizer = regularizer  # a penalty on this weight (regularizers.py), or None
         self.grad = np.zeros_like(value)
         self.name = name  # e.g. "kernel"
         self.path = name  # e.g. "dense/kernel", set by the owning layer

@@ -351,7 +351,7 @@ def test_a_crash_mid_save_leaves_the_old_file_and_no_temporary_file(tmp_path, mo
         seen_partial.extend(os.listdir(tmp_path))  # the half-written temporary file exists
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(saving, "_write_weights", write_one_layer_then_crash)
+    monkeypatch.setattr(saving.h5, "write_weights", write_one_layer_then_crash)
     with pytest.raises(OSError, match="No space left"):
         save(path)
     assert len(seen_partial) == 2

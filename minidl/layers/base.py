@@ -134,7 +134,10 @@ class Layer:
     input_shape = None  # (None, ...) once built
     output_shape = None
 
-    def __init__(self, *, name=None, trainable=True, dtype=None, **kwargs):
+    def __init__(self, *, name=None, trainable=True, dtype=None, activity_regularizer=None,
+                 **kwargs):
+        from minidl import regularizers
+
         if name is not None and not isinstance(name, str):
             raise ValueError(f"Argument `name` must be a string. Received: name={name!r}")
         self.name = name or naming.auto_name(naming.to_snake_case(type(self).__name__))
@@ -143,6 +146,7 @@ class Layer:
         self.built = False
         self._own_weights = []
         self._inbound_nodes = []
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         input_shape = kwargs.pop("input_shape", None)
         if kwargs.get("input_dim") is not None:
             input_shape = (kwargs.pop("input_dim"),)
@@ -164,13 +168,14 @@ class Layer:
         object.__setattr__(self, name, value)
 
     # -- weights --------------------------------------------------------------------------------
-    def add_weight(self, shape=(), initializer="zeros", name=None, trainable=True, dtype=None):
+    def add_weight(self, shape=(), initializer="zeros", name=None, trainable=True, dtype=None,
+                   regularizer=None):
         """Create a weight from an initializer (a name or a callable) and register it."""
-        from minidl import initializers
+        from minidl import initializers, regularizers
 
         initializer = initializers.get(initializer)
         value = np.asarray(initializer(tuple(shape), dtype or self.dtype), dtype or self.dtype)
-        variable = Variable(value, name or "variable", trainable)
+        variable = Variable(value, name or "variable", trainable, regularizers.get(regularizer))
         variable.path = f"{self.name}/{variable.name}"
         self._own_weights.append(variable)
         return variable
@@ -306,9 +311,18 @@ class Layer:
             outputs, cache = self.forward(inputs, training=training)
             if tape is not None and (_has_backward(type(self)) or tape.producer(outputs) is None):
                 tape.record(self, inputs, outputs, cache)
+            if tape is not None and self.activity_regularizer is not None:
+                self._penalise_activity(tape, outputs)
             return outputs
         finally:
             _context.training, _context.depth = outer_training, outer_depth
+
+    def _penalise_activity(self, tape, outputs):
+        """The activity regularizer's penalty on each output, divided by the batch size."""
+        for y in flatten(outputs):
+            n = y.dtype.type(len(y))
+            tape.add_penalty(self.activity_regularizer(y) / n, y,
+                             self.activity_regularizer.gradient(y) / n)
 
     def _call_symbolic(self, inputs):
         shapes = [t.shape for t in inputs] if isinstance(inputs, (list, tuple)) else inputs.shape

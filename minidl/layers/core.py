@@ -5,7 +5,7 @@ Shapes: N rows in the batch, D input features, U units. Dense also takes N-D inp
 """
 import numpy as np
 
-from minidl import activations, initializers
+from minidl import activations, initializers, regularizers
 from minidl.layers.base import Layer
 
 
@@ -26,11 +26,14 @@ class Dense(Layer):
         activation: a name ("relu", "softmax", ...), a function, or None (linear).
         use_bias: whether to add b.
         kernel_initializer, bias_initializer: names, objects or callables.
+        kernel_regularizer, bias_regularizer, activity_regularizer: penalties such as
+            regularizers.l2(0.01) or "l2" (see regularizers.py).
         input_shape: (D,), only for the first layer of a Sequential.
     """
 
     def __init__(self, units, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(
                 "Received an invalid value for `units`, expected a positive integer. "
@@ -42,6 +45,8 @@ class Dense(Layer):
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel = self.bias = None
 
     def check_input_shape(self, shape):
@@ -55,9 +60,10 @@ class Dense(Layer):
 
     def build(self, input_shape):
         self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
-                                      "kernel")
+                                      "kernel", regularizer=self.kernel_regularizer)
         if self.use_bias:
-            self.bias = self.add_weight((self.units,), self.bias_initializer, "bias")
+            self.bias = self.add_weight((self.units,), self.bias_initializer, "bias",
+                                        regularizer=self.bias_regularizer)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

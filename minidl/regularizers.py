@@ -1,0 +1,121 @@
+"""Weight and activity penalties added to the training loss: L1, L2 and both (L1L2).
+
+    Dense(64, kernel_regularizer=regularizers.l2(0.01))    loss += 0.01 * sum(W**2)
+
+A regularizer is its penalty and the penalty's gradient (minidl has no autograd). Where
+they enter training is training.py::add_penalties: the penalty adds to the loss that fit
+logs (and to val_loss and evaluate, as in Keras), its gradient to the weight's.
+An activity regularizer penalises a layer's output instead, divided by the batch size
+(keras/src/layers/layer.py); its gradient joins backward at that output (layers/base.py).
+"""
+import numpy as np
+
+
+class Regularizer:
+    """Base class: `penalty = regularizer(x)`, `dpenalty/dx = regularizer.gradient(x)`."""
+
+    def __call__(self, x):
+        raise NotImplementedError
+
+    def gradient(self, x):
+        raise NotImplementedError(
+            f"{type(self).__name__} needs a `gradient(x)` method: minidl has no autograd, so "
+            "a penalty needs its derivative with respect to x as well as its value.")
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class L1(Regularizer):
+    """penalty = l1 * sum(|x|);  gradient = l1 * sign(x)   (0 at x = 0, as TensorFlow)."""
+
+    def __init__(self, l1=0.01):
+        self.l1 = _check("l1", l1)
+
+    def __call__(self, x):
+        return x.dtype.type(self.l1) * np.abs(x).sum()
+
+    def gradient(self, x):
+        return x.dtype.type(self.l1) * np.sign(x)
+
+    def get_config(self):
+        return {"l1": self.l1}
+
+
+class L2(Regularizer):
+    """penalty = l2 * sum(x**2);  gradient = 2 * l2 * x."""
+
+    def __init__(self, l2=0.01):
+        self.l2 = _check("l2", l2)
+
+    def __call__(self, x):
+        return x.dtype.type(self.l2) * np.square(x).sum()
+
+    def gradient(self, x):
+        return (2 * x) * x.dtype.type(self.l2)
+
+    def get_config(self):
+        return {"l2": self.l2}
+
+
+class L1L2(Regularizer):
+    """penalty = l1 * sum(|x|) + l2 * sum(x**2) (each term only if its factor is not 0)."""
+
+    def __init__(self, l1=0.0, l2=0.0):
+        self.l1, self.l2 = _check("l1", l1), _check("l2", l2)
+
+    def __call__(self, x):
+        penalty = x.dtype.type(0)
+        if self.l1:
+            penalty = penalty + L1(self.l1)(x)
+        if self.l2:
+            penalty = penalty + L2(self.l2)(x)
+        return penalty
+
+    def gradient(self, x):
+        grad = np.zeros_like(x)
+        if self.l1:
+            grad = grad + L1(self.l1).gradient(x)
+        if self.l2:
+            grad = grad + L2(self.l2).gradient(x)
+        return grad
+
+    def get_config(self):
+        return {"l1": self.l1, "l2": self.l2}
+
+
+def _check(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+            or not np.isfinite(value) or value < 0:
+        raise ValueError(f"Value for argument `{name}` must be a non-negative finite number. "
+                         f"Received: {name}={value!r}")
+    return float(value)
+
+
+# Keras's lowercase names are the classes themselves: regularizers.l2(0.001) is L2(0.001).
+l1, l2, l1_l2 = L1, L2, L1L2
+_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2}
+
+
+def get(identifier):
+    """None, a Regularizer, a name ("l2": L2(0.01)), or a {"class_name", "config"} dict."""
+    if identifier is None or isinstance(identifier, Regularizer):
+        return identifier
+    if isinstance(identifier, str) and identifier in _BY_NAME:
+        return _BY_NAME[identifier]()
+    if isinstance(identifier, dict) and identifier.get("class_name") in _BY_NAME:
+        return _BY_NAME[identifier["class_name"]](**identifier.get("config", {}))
+    raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}. Expected "
+                     f"None, a Regularizer, or one of {sorted(_BY_NAME)}.")
+
+
+def serialize(regularizer):
+    """Keras's config form, as `.keras` files store it."""
+    if regularizer is None:
+        return None
+    return {"module": "keras.regularizers", "class_name": type(regularizer).__name__,
+            "config": regularizer.get_config(), "registered_name": None}

@@ -1,0 +1,145 @@
+"""Saving and loading in Keras 3's own file formats, so a model can move between minidl and Keras.
+
+    model.save("mlp.keras")                    then   keras.models.load_model("mlp.keras")
+    minidl.models.load_model("mlp.keras")      reads a file written by Keras's model.save
+    model.save_weights("mlp.weights.h5")       and    load_weights, in Keras's layout
+
+A `.keras` file is a zip archive (members stored uncompressed) holding three files:
+    metadata.json     {"keras_version": "3.15.1", "date_saved": "2025-01-31@09:30:00"}
+    config.json       the architecture, one dict per object:
+                      {"module", "class_name", "config", "registered_name", "build_config"},
+                      the layers' dicts inside the model's, plus the model's "compile_config"
+    model.weights.h5  every variable, at the path Keras's saver walks to reach it:
+                          layers/dense/vars/0        kernel (D,U)
+                          layers/dense/vars/1        bias (U,)
+                          layers/dense_1/vars/0      the next Dense's kernel, ...
+                          optimizer/vars/0, 1, 2...  iterations, learning_rate, then the slots
+A `.weights.h5` file is that same HDF5 layout on its own.
+
+The path names a layer by its *class* in snake_case, numbered in order (dense, dense_1,
+activation, ...), not by the layer's name, which Keras keeps only as the `name` attribute of
+each `vars` group. A Sequential's list of layers leaves the input layer out; a functional
+model's list starts with it (layers/input_layer, which holds no variables).
+
+Loading never runs code from a file: JSON text, and HDF5 datasets read as plain arrays.
+Everything is read and checked before the model is touched. Every write goes to a temporary
+file in the same directory that replaces the target in one step once it is complete.
+h5py is optional (`pip install -e ".[h5]"`) and imported only when a function needs it.
+
+The package: files.py (atomic writes, reading archives), h5.py (weights in Keras's HDF5
+layout), config.py (a model as Keras's config.json, both ways).
+"""
+import datetime
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from minidl.saving import config, files, h5
+from minidl.saving.config import model_from_config, model_to_config  # noqa: F401 (public)
+
+# -- writing --------------------------------------------------------------------------------
+def save_model(model, filepath):
+    """Write `model` to a Keras 3 `.keras` file that `keras.models.load_model` opens."""
+    filepath = os.fspath(filepath)
+    if not filepath.endswith(".keras"):
+        raise ValueError(
+            "Invalid `filepath` argument: expected a `.keras` extension. "
+            f"Received: filepath={filepath}"
+        )
+    files.import_h5py()
+    config.check_can_save(model)
+    files.atomic_write(filepath, lambda path: _write_keras_zip(path, model))
+
+
+def save_weights(model, filepath):
+    """Write every weight to `name.weights.npz` (NumPy, no pickle) or Keras's `name.weights.h5`."""
+    filepath = os.fspath(filepath)
+    if filepath.endswith(".weights.npz"):
+        arrays = {f"{i:04d}:{w.path}": w.value for i, w in enumerate(model.weights)}
+
+        def write(path):
+            with open(path, "wb") as f:
+                np.savez(f, **arrays)
+
+        files.atomic_write(filepath, write)
+        return
+    if not filepath.endswith(".weights.h5"):
+        raise ValueError(
+            "The filename must end in `.weights.npz` or `.weights.h5`. "
+            f"Received: filepath={filepath}"
+        )
+    h5py = files.import_h5py()
+    config.check_can_save(model)
+
+    def write(path):
+        with h5py.File(path, "w") as h5_file:
+            h5.write_weights(h5_file, model)
+
+    files.atomic_write(filepath, write)
+
+
+# -- reading --------------------------------------------------------------------------------
+def load_model(filepath, compile=True):
+    """Rebuild a model from a `.keras` file written by Keras 3 (or by `save_model`).
+
+    Args:
+        filepath: path to a `.keras` file of InputLayer, Dense and Activation layers, in a
+            Sequential or a functional chain.
+        compile: compile the model as it was compiled when saved (optimizer state included).
+    """
+    filepath = os.fspath(filepath)
+    if not filepath.endswith(".keras"):
+        raise ValueError(
+            "minidl loads models from the Keras 3 `.keras` format only. "
+            f"Received: filepath={filepath}"
+        )
+    files.import_h5py()
+    model_config, weights = files.read_archive(filepath)
+    try:
+        model = config.model_from_config(model_config)
+        compile_config = model_config.get("compile_config") if compile else None
+    except (KeyError, TypeError, IndexError, AttributeError) as error:
+        raise ValueError(
+            f"Could not load {filepath!r}: its config.json is not a valid Keras model "
+            f"config ({type(error).__name__}: {error})."
+        ) from None
+    if compile_config:
+        config.compile_from_config(model, compile_config, filepath)
+    h5.load_from_h5(model, io.BytesIO(weights), filepath)
+    return model
+
+
+def load_weights(model, filepath):
+    """Read weights from `.weights.npz`, Keras's `.weights.h5`, or a `.keras` file's weights.
+
+    Everything is checked before anything is assigned: a bad file leaves the model as it was.
+    """
+    filepath = os.fspath(filepath)
+    if not os.path.exists(filepath):
+        raise FileNotFoundError(f"No weights file at {filepath!r}.")
+    if filepath.endswith(".weights.npz"):
+        model.set_weights(files.read_npz(filepath))
+        return
+    files.import_h5py()
+    if filepath.endswith(".keras"):
+        _, weights = files.read_archive(filepath)
+        h5.load_from_h5(model, io.BytesIO(weights), filepath)
+    else:
+        h5.load_from_h5(model, filepath, filepath)
+
+
+def _write_keras_zip(path, model):
+    """The three members Keras writes, in its order, uncompressed as Keras stores them."""
+    h5py = files.import_h5py()
+    metadata = {"keras_version": files.KERAS_VERSION,
+                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(files.METADATA, json.dumps(metadata))
+        zf.writestr(files.CONFIG, json.dumps(config.model_to_config(model)))
+        buffer = io.BytesIO()  # h5py cannot write into a zip member, so build it in memory
+        with h5py.File(buffer, "w") as h5_file:
+            h5.write_weights(h5_file, model)
+        zf.writestr(files.WEIGHTS, buffer.getvalue())

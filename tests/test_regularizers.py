@@ -1,0 +1,98 @@
+"""Weight and activity regularizers: penalties and gradients exactly where Keras puts them."""
+import numpy as np
+import pytest
+
+import keras
+import minidl
+from minidl import regularizers
+from minidl.testing import check_gradients
+from reference.gradients import keras_loss_and_gradients
+
+CASES = [  # (kernel, bias, activity) regularizers of the hidden layer, as both spell them
+    ("l2", None, None),
+    (("L1", {"l1": 0.02}), ("L2", {"l2": 0.03}), None),
+    (None, None, ("L1L2", {"l1": 0.01, "l2": 0.03})),
+    (("L1L2", {"l1": 0.001, "l2": 0.0}), "l1", ("L2", {"l2": 0.005})),
+]
+
+
+def make(spec, module):
+    if spec is None or isinstance(spec, str):
+        return spec
+    name, config = spec
+    return getattr(module.regularizers, name)(**config)
+
+
+def twins(case, loss="sparse_categorical_crossentropy"):
+    kernel, bias, activity = case
+    rng = np.random.default_rng(0)
+    models = []
+    for framework in (keras, minidl):
+        hidden = framework.layers.Dense(
+            6, activation="tanh", kernel_regularizer=make(kernel, framework),
+            bias_regularizer=make(bias, framework), activity_regularizer=make(activity, framework))
+        model = framework.Sequential([framework.Input((4,)), hidden,
+                                      framework.layers.Dense(3, activation="softmax",
+                                                             kernel_regularizer="l2")])
+        model.compile(optimizer=framework.optimizers.SGD(0.1), loss=loss)
+        models.append(model)
+    weights = [rng.normal(size=w.shape).astype(np.float32) for w in models[0].get_weights()]
+    for model in models:
+        model.set_weights(weights)
+    return models
+
+
+def data(n=20):
+    rng = np.random.default_rng(1)
+    return rng.normal(size=(n, 4)).astype(np.float32), rng.integers(0, 3, n)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_loss_gradients_and_fit_history_match_keras(case):
+    keras_model, model = twins(case)
+    x, y = data()
+    keras_loss, keras_grads = keras_loss_and_gradients(keras_model, x, y)
+    loss, grads = model.loss_and_gradients(x, y)
+    np.testing.assert_allclose(loss, keras_loss, rtol=1e-6)
+    for ours, theirs in zip(grads, keras_grads):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    kwargs = dict(epochs=3, batch_size=8, shuffle=False, validation_split=0.2, verbose=0)
+    theirs = keras_model.fit(x, y, **kwargs).history
+    ours = model.fit(x, y, **kwargs).history
+    assert sorted(ours) == sorted(theirs)
+    for key in theirs:  # the logged loss and val_loss include the penalties, as in Keras
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-5)
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0),
+                               keras_model.evaluate(x, y, verbose=0), rtol=1e-5)
+
+
+def test_model_losses_are_the_weight_penalties_in_keras_order():
+    keras_model, model = twins(CASES[1])
+    keras_model(np.zeros((1, 4), np.float32))  # Keras lists activity penalties of a call too
+    np.testing.assert_allclose(model.losses, [float(v) for v in keras_model.losses], rtol=1e-6)
+
+
+def test_gradient_check_passes_with_penalties_and_fails_on_a_wrong_one(float64):
+    class HalfL2(regularizers.L2):
+        def gradient(self, x):
+            return super().gradient(x) / 2  # forgets the 2 of d(x**2)/dx
+
+    for kernel_regularizer, passes in ((regularizers.L2(0.5), True), (HalfL2(0.5), False)):
+        minidl.utils.set_random_seed(0)
+        model = minidl.Sequential([minidl.Input((3,)), minidl.layers.Dense(
+            2, activation="tanh", kernel_regularizer=kernel_regularizer,
+            activity_regularizer=regularizers.L1L2(0.1, 0.2))])
+        model.compile(optimizer="sgd", loss="mse")
+        x, y = data(5)[0][:, :3].astype(np.float64), np.ones((5, 2))
+        result = check_gradients(model, x, y)
+        assert result.passed is passes, str(result)
+
+
+def test_names_and_bad_values():
+    assert isinstance(regularizers.get("l2"), regularizers.L2)
+    assert regularizers.get("l2").l2 == 0.01 and regularizers.L1L2().get_config() == {
+        "l1": 0.0, "l2": 0.0}
+    with pytest.raises(ValueError, match="Could not interpret regularizer identifier"):
+        regularizers.get("l3")
+    with pytest.raises(ValueError, match="non-negative"):
+        regularizers.L2(-1.0)
