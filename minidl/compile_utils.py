@@ -4,6 +4,13 @@ As keras/src/trainers/compile_utils.py: `CompileLoss` pairs each model output wi
 (one output head each, see head.py), weights and adds them; `CompileMetrics` resolves the
 metric names ("accuracy", "mae", ...) once the shapes of the labels and outputs are known,
 and keeps the running means that fit's logs show.
+
+With several outputs (named after the layers that make them, e.g. "cls" and "reg"):
+    loss="mse"                        the same loss for every output
+    loss=["bce", "mse"] or {"cls": "bce", "reg": "mse"}     one per output (None: no loss)
+    loss_weights=[2.0, 0.5]           total = 2.0 * cls loss + 0.5 * reg loss
+    metrics=[["accuracy"], ["mae"]] or {"cls": "accuracy"}  per output, logged "cls_accuracy"
+and fit logs each output's own loss as "cls_loss", "reg_loss" when there are several.
 """
 import copy
 
@@ -13,46 +20,52 @@ from minidl import losses as losses_module, metrics as metrics_module
 from minidl.head import Head
 
 
-def _per_output(value, output_names, what):
-    """A value given once, as a list (one per output) or a dict (by output name): a list."""
+def _by_output(value, output_names, what):
+    """A loss (or loss weight) given once, per output in a list, or by name in a dict."""
     if isinstance(value, dict):
-        unknown = set(value) - set(output_names)
-        if unknown:
-            raise ValueError(f"Unknown output name(s) {sorted(unknown)} in `{what}`. "
-                             f"The model's outputs are {output_names}.")
-        return [value.get(name) for name in output_names]
-    if isinstance(value, (list, tuple)) and len(output_names) > 1:
+        if set(value) != set(output_names):
+            raise ValueError(f"Expected keys {output_names} in {what} dict, but found "
+                             f"{what}.keys()={list(value)}")
+        return [value[name] for name in output_names]
+    if isinstance(value, (list, tuple)):
         if len(value) != len(output_names):
             raise ValueError(
-                f"For a model with {len(output_names)} outputs, `{what}` given as a list must "
-                f"have one entry per output. Received {len(value)} entries: {what}={value!r}")
+                f"`{what}` must have one entry per output of the model {output_names}: "
+                f"expected {len(output_names)} entries. Received: {what}={list(value)!r}")
         return list(value)
     return [value] * len(output_names)
 
 
 class CompileLoss:
-    """The training loss: sum over outputs of loss_weight * loss, plus regularization."""
+    """The training loss: the sum over outputs of loss_weight * loss."""
 
     def __init__(self, loss, loss_weights=None):
         self.loss, self.loss_weights = loss, loss_weights
         self.heads = self.weights = self.output_names = None
 
     def build(self, output_names):
-        """One Head per output (None where an output has no loss), from the output names."""
+        """One Head per output (None where an output has no loss)."""
         if self.heads is not None:
             return
-        given = _per_output(self.loss, output_names, "loss")
-        if len(output_names) == 1 and isinstance(self.loss, (list, tuple)) and \
-                len(self.loss) == 1:
-            given = [self.loss[0]]
-        weights = _per_output(self.loss_weights, output_names, "loss_weights") \
-            if self.loss_weights is not None else [None] * len(output_names)
-        self.heads = [None if loss is None else Head(losses_module.get(loss)) for loss in given]
-        self.weights = [1.0 if w is None else float(w) for w in weights]
+        loss = self.loss
+        if isinstance(loss, (list, tuple)) and len(loss) == 1 and len(output_names) == 1:
+            loss = loss[0]
+        given = _by_output(loss, output_names, "loss")
+        weights = [None] * len(output_names)
+        if self.loss_weights is not None:
+            weights = _by_output(self.loss_weights, output_names, "loss_weights")
+        self.heads = [None if l is None else Head(losses_module.get(l)) for l in given]
+        self.weights = [None if w is None else float(w) for w in weights]
         self.output_names = list(output_names)
 
+    @property
+    def tracked_outputs(self):
+        """The outputs whose own loss fit logs ("<name>_loss"): all, when more than one."""
+        named = [n for n, head in zip(self.output_names, self.heads) if head is not None]
+        return named if len(named) > 1 else []
+
     def __call__(self, y_true, y_pred, tape, sample_weight=None):
-        """total loss, the per-output losses, and the seeds where backward starts.
+        """total loss, each output's unweighted loss, and the seeds where backward starts.
 
         y_true, y_pred, sample_weight: lists with one entry per output.
         """
@@ -64,7 +77,7 @@ class CompileLoss:
                 continue
             loss, seed = head.loss_and_gradient(t, p, tape, w)
             per_output.append(loss)
-            if weight != 1.0:
+            if weight is not None:
                 scale = np.asarray(weight, loss.dtype)
                 loss, seed = loss * scale, (seed[0], seed[1] * scale) + tuple(seed[2:])
             total = loss if total is None else total + loss
@@ -73,70 +86,160 @@ class CompileLoss:
 
 
 class CompileMetrics:
-    """The running means shown in fit's logs: the loss, per-output losses, and the metrics."""
+    """The running means shown in fit's logs: the loss, per-output losses, and the metrics.
+
+    Keras lists it in `model.metrics` as one object named "compile_metrics" (holding the
+    compiled metrics), between the loss tracker and the output loss trackers.
+    """
+
+    name = "compile_metrics"
 
     def __init__(self, metrics, weighted_metrics=None):
         self.identifiers, self.weighted_identifiers = metrics, weighted_metrics
         self.loss_tracker = metrics_module.Mean(name="loss")
         self.output_loss_trackers = []
-        self.by_output = None  # [[Metric, ...] per output], resolved from the first data
+        self.by_output = self.weighted_by_output = None  # resolved from the first data
+        self.keys = []  # each compiled metric's key in the logs ("reg_mae"), in order
 
-    def build(self, output_names, y_true, y_pred_shapes):
+    def build(self, output_names, loss_outputs, y_true, y_pred_shapes):
         """Resolve metric names with the shapes of the labels and the outputs (as Keras)."""
         if self.by_output is not None:
             return
-        multi = len(output_names) > 1
-        if multi:
-            self.output_loss_trackers = [metrics_module.Mean(name=f"{name}_loss")
-                                         for name in output_names]
-        lists = _per_output(self.identifiers, output_names, "metrics") \
-            if self.identifiers is not None else [None] * len(output_names)
-        self.by_output = []
-        for name, identifiers, labels, shape in zip(output_names, lists, y_true, y_pred_shapes):
-            if identifiers is None:
-                identifiers = []
-            elif not isinstance(identifiers, (list, tuple)):
-                identifiers = [identifiers]
-            resolved = []
-            for identifier in identifiers:
-                metric = metrics_module.get(identifier, np.empty((1,) + labels.shape[1:]),
-                                            np.empty((1,) + tuple(shape[1:])))
-                if multi:
-                    metric.name = f"{name}_{metric.name}"
-                resolved.append(metric)
-            self.by_output.append(resolved)
+        self.output_loss_trackers = [metrics_module.Mean(name=f"{name}_loss")
+                                     for name in loss_outputs]
+        shapes = [(np.empty((1,) + t.shape[1:]), np.empty((1,) + tuple(s[1:])))
+                  for t, s in zip(y_true, y_pred_shapes)]
+        self.by_output = _resolve(self.identifiers, output_names, shapes, "metrics")
+        self.weighted_by_output = _resolve(self.weighted_identifiers, output_names, shapes,
+                                           "weighted_metrics")
+        self.keys = _log_keys(output_names if len(output_names) > 1 else [None],
+                              self.by_output, self.weighted_by_output)
+
+    @property
+    def compiled(self):
+        """The metric objects of compile's `metrics` and `weighted_metrics`, in order."""
+        groups = (self.by_output or []) + (self.weighted_by_output or [])
+        return [metric for group in groups for metric in group]
 
     @property
     def metrics(self):
-        """Every tracked metric object: the loss first, as `model.metrics`."""
-        found = [self.loss_tracker] + list(self.output_loss_trackers)
-        return found + [m for group in self.by_output or [] for m in group]
+        """The compiled metric objects (as Keras's CompileMetrics.metrics)."""
+        return self.compiled
+
+    def trackers(self):
+        """Every running mean kept: the loss, the compiled metrics, the output losses."""
+        return [self.loss_tracker] + self.compiled + list(self.output_loss_trackers)
+
+    def model_metrics(self):
+        """What Keras's `model.metrics` lists: the loss tracker, this object (when there are
+        compiled metrics), each output's loss tracker."""
+        return [self.loss_tracker] + ([self] if self.compiled else []) + \
+            list(self.output_loss_trackers)
+
+    def result(self):
+        return {m.name: m.result() for m in self.compiled}
+
+    def reset_state(self):
+        for metric in self.compiled:
+            metric.reset_state()
 
     def fresh(self):
         """A copy with every state at zero, for an evaluation that must not touch fit's state."""
         copied = copy.deepcopy(self)
-        for metric in copied.metrics:
-            metric.reset_state()
+        copied.reset()
         return copied
 
     def reset(self):
-        for metric in self.metrics:
+        for metric in self.trackers():
             metric.reset_state()
 
-    def update(self, batch_size, loss, output_losses, y_true, y_pred):
-        """Add one batch: its loss (weighted by its size) and every metric."""
+    def update(self, batch_size, loss, output_losses, y_true, y_pred, sample_weight=None):
+        """Add one batch: its loss (weighted by its size), each output's loss, every metric.
+
+        Each output's loss is a plain mean over batches, as Keras's TensorFlow backend keeps
+        it (inside a compiled step the batch size is unknown, so its weight is dropped).
+        """
         self.loss_tracker.update_state(loss, sample_weight=batch_size)
-        for tracker, value in zip(self.output_loss_trackers, output_losses):
-            if value is not None:
-                tracker.update_state(value, sample_weight=batch_size)
-        for group, t, p in zip(self.by_output, y_true, y_pred):
+        named = [value for value in output_losses if value is not None]
+        for tracker, value in zip(self.output_loss_trackers, named):
+            tracker.update_state(value)
+        weights = sample_weight or [None] * len(y_true)
+        for group, weighted, t, p, w in zip(self.by_output, self.weighted_by_output, y_true,
+                                            y_pred, weights):
             for metric in group:
-                metric.update_state(t, p)
+                metric.update_state(t, p)  # compiled metrics ignore sample weights, as Keras
+            for metric in weighted:
+                metric.update_state(t, p, sample_weight=w)
 
     def logs(self):
         """Running means as Python floats, keys sorted as Keras's logs are."""
-        return {m.name: float(m.result()) for m in sorted(self.metrics, key=lambda m: m.name)}
+        trackers = [self.loss_tracker] + list(self.output_loss_trackers)
+        values = {m.name: float(m.result()) for m in trackers}
+        values.update({key: float(m.result()) for m, key in zip(self.compiled, self.keys)})
+        return dict(sorted(values.items()))
 
-    def ordered_names(self):
-        """The names in Keras's `evaluate` order: loss, output losses, metrics in compile order."""
-        return [m.name for m in self.metrics]
+    def ordered_names(self, logs):
+        """Keras's evaluate order (trainer.py::_flatten_metrics_in_order): the loss, the
+        compiled metrics whose own name is a log key, the output losses, the rest sorted."""
+        first = [m.name for m in self.trackers() if m.name in logs]
+        first = list(dict.fromkeys(first))
+        return first + sorted(key for key in logs if key not in first)
+
+
+def _resolve(identifiers, output_names, shapes, what):
+    """[[Metric, ...] per output] from compile's `metrics` (Keras's rules)."""
+    if not identifiers:
+        return [[] for _ in output_names]
+    if len(output_names) == 1:
+        flat = identifiers if isinstance(identifiers, (list, tuple)) else [identifiers]
+        flat = [m for item in flat for m in (item if isinstance(item, (list, tuple)) else [item])]
+        return [[_metric(m, *shapes[0], None) for m in flat if m is not None]]
+    if isinstance(identifiers, dict) and set(identifiers) <= set(output_names):
+        per_output = [identifiers.get(name) for name in output_names]
+    elif isinstance(identifiers, (list, tuple)) and len(identifiers) == len(output_names):
+        per_output = list(identifiers)
+    else:
+        raise ValueError(
+            f"Invalid `{what}`. `{what}` should contain metrics objects and either be a dict "
+            f"or a list matching the output names of the functional model {output_names} "
+            f"(one entry per output). Received: {what}={identifiers!r}")
+    groups = []
+    for name, given, (t, p) in zip(output_names, per_output, shapes):
+        given = [] if given is None else given if isinstance(given, (list, tuple)) else [given]
+        groups.append([_metric(m, t, p, name) for m in given])
+    return groups
+
+
+def _metric(identifier, y_true, y_pred, output_name):
+    return metrics_module.get(identifier, y_true, y_pred)
+
+
+def _log_keys(output_names, groups, weighted_groups):
+    """The log key of each metric (in `compiled` order), as Keras's CompileMetrics.result.
+
+    "<output>_<metric>" (just "<metric>" for one output); a repeat gets "_1", "_2"; a
+    weighted metric whose key is taken becomes "<output>_weighted_<metric>".
+    """
+    taken, keys = set(), []
+
+    def claim(name):
+        if name in taken:
+            index = 1
+            while f"{name}_{index}" in taken:
+                index += 1
+            name = f"{name}_{index}"
+        taken.add(name)
+        return name
+
+    def prefixed(output, name):
+        return f"{output}_{name}" if output else name
+
+    for output, group in zip(output_names, groups):
+        for metric in group:
+            keys.append(claim(prefixed(output, metric.name)))
+    for output, group in zip(output_names, weighted_groups):
+        for metric in group:
+            name = prefixed(output, metric.name)
+            keys.append(claim(name if name not in taken else
+                              prefixed(output, f"weighted_{metric.name}")))
+    return keys

@@ -15,12 +15,18 @@ metrics, and the optimizer.
 """
 from minidl import naming, training
 from minidl.graph import Graph
-from minidl.layers.base import InputLayer, KerasTensor, Layer
+from minidl.layers.base import InputLayer, KerasTensor, Layer, shape_of
 from minidl.tape import flatten
 
 
 class Model(Layer):
     """A functional model `Model(inputs, outputs)`, or the base class of a subclassed model."""
+
+    def __new__(cls, *args, **kwargs):
+        # As Keras: Model(inputs, outputs) makes a Functional (what summary() calls it).
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            return object.__new__(Functional)
+        return object.__new__(cls)
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         super().__init__(name=name or naming.auto_name(self._name_prefix()),
@@ -36,12 +42,14 @@ class Model(Layer):
             self._single_input = not isinstance(inputs, (list, tuple, dict))
             self._single_output = not isinstance(outputs, (list, tuple, dict))
             self.built = True
-        elif type(self) is Model:
+        elif type(self) in (Model, Functional):
             raise ValueError("A Model needs `inputs` and `outputs` (a functional model), or "
                              "a subclass that defines `call()`.")
 
     def _name_prefix(self):
-        return "functional" if type(self) is Model else naming.to_snake_case(type(self).__name__)
+        if type(self) in (Model, Functional):
+            return "functional"
+        return naming.to_snake_case(type(self).__name__)
 
     # -- structure ------------------------------------------------------------------------------
     @property
@@ -124,7 +132,7 @@ class Model(Layer):
     def __call__(self, inputs, training=None, **kwargs):
         outputs = super().__call__(inputs, training=training, **kwargs)
         if self.output_shape is None and not isinstance(inputs, KerasTensor):
-            self.output_shape = _shape_of(outputs)  # a subclassed model learns its shapes
+            self.output_shape = shape_of(outputs)  # a subclassed model learns its shapes
         return outputs
 
     # -- training (training.py) -----------------------------------------------------------------
@@ -174,16 +182,17 @@ class Model(Layer):
 
     @property
     def metrics(self):
-        """The loss tracker(s) and the compiled metrics, as Keras's `model.metrics`."""
-        return [] if self.compiled_metrics is None else self.compiled_metrics.metrics
+        """As Keras's `model.metrics`: the loss tracker, the compiled metrics (one object
+        named "compile_metrics"), and each output's loss tracker."""
+        return [] if self.compiled_metrics is None else self.compiled_metrics.model_metrics()
 
     @property
     def metrics_names(self):
         return [m.name for m in self.metrics]
 
     def reset_metrics(self):
-        for metric in self.metrics:
-            metric.reset_state()
+        if self.compiled_metrics is not None:
+            self.compiled_metrics.reset()
 
     @property
     def losses(self):
@@ -225,6 +234,10 @@ class Model(Layer):
         return {"name": self.name, "trainable": self.trainable}
 
 
+class Functional(Model):
+    """What `Model(inputs, outputs)` makes: a model that runs its graph of layer calls."""
+
+
 def load_model(filepath, compile=True, custom_objects=None, safe_mode=True):
     """Rebuild a model from a Keras 3 `.keras` file (see saving/)."""
     from minidl import saving
@@ -241,12 +254,6 @@ def _check_symbolic(name, value):
             f"called on one), or a list of them. Received: {name}={value!r}"
         )
     return value
-
-
-def _shape_of(outputs):
-    if isinstance(outputs, (list, tuple)):
-        return [_shape_of(o) for o in outputs]
-    return (None,) + tuple(outputs.shape[1:])
 
 
 class Sequential(Model):

@@ -170,21 +170,21 @@ def _heads(model, output_names):
     return model.compiled_loss.heads
 
 
-def _output_shape(model, batch):
-    """Build the model if needed (from the data's shapes) and return its output shapes."""
+def _output_shape(model, batch, batch_size):
+    """Build the model if needed (on the first batch, as Keras) and return its output shapes."""
     if not model.built or model.output_shape is None:
         with flushed():
-            model(batch.rows(slice(0, 1)).x)  # builds every layer from the data's shapes
+            model(batch.rows(slice(0, batch_size)).x)  # builds every layer from the data
     shape = model.output_shape
     return shape if isinstance(shape, list) else [shape]
 
 
-def get_ready(model, batch):
+def get_ready(model, batch, batch_size=None):
     """After every check has passed: build the model and resolve the metrics."""
-    shapes = _output_shape(model, batch)
+    shapes = _output_shape(model, batch, batch_size or len(batch))
     names = _output_names(model)
     _heads(model, names)
-    model.compiled_metrics.build(names, batch.ys, shapes)
+    model.compiled_metrics.build(names, model.compiled_loss.tracked_outputs, batch.ys, shapes)
 
 
 # -- one step ----------------------------------------------------------------------------------
@@ -237,7 +237,8 @@ def train_step(model, batch, metrics, keep_gradients=False):
     with deferred_interrupt(), flushed():
         step = compute_gradients(model, batch, keep_gradients)
         model.optimizer.apply(step.grads, model.trainable_weights)
-        metrics.update(len(batch), step.loss, step.output_losses, batch.ys, step.preds)
+        metrics.update(len(batch), step.loss, step.output_losses, batch.ys, step.preds,
+                       batch.weights)
     return step
 
 
@@ -245,7 +246,7 @@ def test_step(model, batch, metrics):
     """Loss and metrics for one batch, no training."""
     with flushed():
         loss, output_losses, preds, _, _ = forward_and_loss(model, batch, training=False)
-        metrics.update(len(batch), loss, output_losses, batch.ys, preds)
+        metrics.update(len(batch), loss, output_losses, batch.ys, preds, batch.weights)
     return loss
 
 
@@ -308,7 +309,7 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         val = None
 
     # Everything is checked: from here on the model changes.
-    get_ready(model, train)
+    get_ready(model, train, batch_size)
     metrics = model.compiled_metrics
     n, steps = len(train), math.ceil(len(train) / batch_size)
     callback_list = callbacks_module.CallbackList(
@@ -392,7 +393,7 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
     batch_size = data.check_batch_size(batch_size)
     verbose = data.check_verbose(verbose)
     batch = prepare_data(model, x, y, sample_weight)
-    get_ready(model, batch)
+    get_ready(model, batch, batch_size)
     metrics = model.compiled_metrics.fresh()
     callback_list = callbacks_module.CallbackList(
         callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
@@ -451,5 +452,5 @@ def _results(logs, metrics, return_dict):
     """Keras's return value: the logs dict, or [loss, *metrics in compile order], or the loss."""
     if return_dict:
         return logs
-    values = [logs[name] for name in metrics.ordered_names()]
+    values = [logs[name] for name in metrics.ordered_names(logs)]
     return values[0] if len(values) == 1 else values

@@ -173,7 +173,7 @@ def test_a_keras_file_loads_in_minidl(tmp_path, stack, functional):
     original = keras_model(stack, functional)
     original.save(tmp_path / "model.keras")
     model = load_model(tmp_path / "model.keras")
-    assert type(model) is (minidl.Model if functional else minidl.Sequential)
+    assert type(model) is (minidl.models.Functional if functional else minidl.Sequential)
     assert not model.compiled
     assert_same_model(model, original)
 

@@ -95,11 +95,16 @@ def _cast(inputs):
     return x
 
 
-def _shape_of(inputs, batch=None):
-    """The shape (or list of shapes) of inputs, with the batch dimension set to `batch`."""
+def shape_of(inputs):
+    """The shape of an array, or the list of shapes of a list of arrays.
+
+    A layer built on its first call records the real batch size, as Keras does: summary()
+    then shows (32, 10) after fit with batch_size=32, and (None, 10) only for models given
+    an input shape.
+    """
     if isinstance(inputs, (list, tuple)):
-        return [_shape_of(x, batch) for x in inputs]
-    return (batch,) + tuple(inputs.shape[1:])
+        return [shape_of(x) for x in inputs]
+    return tuple(inputs.shape)
 
 
 def check_shape_arg(name, shape):
@@ -249,7 +254,7 @@ class Layer:
     def compute_output_shape(self, input_shape):
         """The output shape for an input shape; the default runs `call` on zeros."""
         if type(self).forward is Layer.forward and hasattr(self, "call"):
-            return _shape_of(self(_zeros(input_shape)))
+            return shape_of(self(_zeros(input_shape)))
         return input_shape
 
     def check_input_shape(self, shape):
@@ -297,9 +302,9 @@ class Layer:
             return self._call_symbolic(inputs)
         inputs = _cast(inputs)
         if self.built:
-            self.check_input_shape(_shape_of(inputs, None))
+            self.check_input_shape(shape_of(inputs))
         else:
-            self._maybe_build(_shape_of(inputs, None))
+            self._maybe_build(shape_of(inputs))
         outer_training, outer_depth = _context.training, _context.depth
         if training is None:
             training = bool(outer_training)
@@ -309,7 +314,8 @@ class Layer:
             if tape is not None and outer_depth == 0:
                 tape.watch(inputs)  # the arrays this whole pass starts from
             outputs, cache = self.forward(inputs, training=training)
-            if tape is not None and (_has_backward(type(self)) or tape.producer(outputs) is None):
+            if tape is not None and (_has_backward(type(self))
+                                     or not _made_by_recorded_calls(tape, inputs, outputs)):
                 tape.record(self, inputs, outputs, cache)
             if tape is not None and self.activity_regularizer is not None:
                 self._penalise_activity(tape, outputs)
@@ -350,6 +356,13 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _made_by_recorded_calls(tape, inputs, outputs):
+    """True when every output came from a call already on the tape (or is an input itself):
+    a layer built from other layers then needs no backward of its own."""
+    input_ids = {id(x) for x in flatten(inputs)}
+    return all(id(y) in input_ids or tape.producer(y) is not None for y in flatten(outputs))
 
 
 def _has_backward(cls):

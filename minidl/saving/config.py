@@ -9,9 +9,9 @@ _SUPPORTED_LAYERS = {"InputLayer": InputLayer, "Dense": Dense, "Activation": Act
 
 
 def check_can_save(model):
-    from minidl.models import Model, Sequential  # models.py imports this module lazily
+    from minidl.models import Functional, Sequential  # models.py imports this lazily
 
-    if type(model) not in (Sequential, Model):
+    if type(model) not in (Sequential, Functional):
         raise ValueError(
             "Only minidl Sequential and functional Model objects can be saved. "
             f"Received: model={model!r} (of type {type(model).__name__})"
