@@ -1,9 +1,37 @@
 """minidl's layers, one family per file; `minidl.layers.Dense` as `keras.layers.Dense`.
 
-    base.py     Layer (the protocol: forward/backward/__call__), InputLayer, Input, KerasTensor
-    core.py     Dense, Activation
+    base.py            Layer (the protocol: forward/backward/__call__), InputLayer, Input, KerasTensor
+    core.py            Dense, Activation
+    convolutional.py   Conv2D, Conv1D (im2col + one matrix product)
+    pooling.py         MaxPooling2D/1D, AveragePooling2D/1D, GlobalAverage/GlobalMaxPooling2D/1D
+    reshaping.py       Flatten, Reshape, ZeroPadding2D
+    regularization.py  Dropout, SpatialDropout1D/2D, GaussianNoise, GaussianDropout
+    normalization.py   BatchNormalization, LayerNormalization
+    preprocessing.py   Normalization, Rescaling
+    activations.py     Softmax, ReLU, LeakyReLU, ELU, PReLU
+    merging.py         Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot
 """
+from minidl.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from minidl.layers.base import Input, InputLayer, KerasTensor, Layer
+from minidl.layers.convolutional import Conv1D, Conv2D
 from minidl.layers.core import Activation, Dense
+from minidl.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
+                                   Subtract)
+from minidl.layers.normalization import BatchNormalization, LayerNormalization
+from minidl.layers.preprocessing import Normalization, Rescaling
+from minidl.layers.regularization import (Dropout, GaussianDropout, GaussianNoise,
+                                          SpatialDropout1D, SpatialDropout2D)
+from minidl.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
+                                   GlobalAveragePooling2D, GlobalMaxPooling1D,
+                                   GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
+from minidl.layers.reshaping import Flatten, Reshape, ZeroPadding2D
 
-__all__ = ["Activation", "Dense", "Input", "InputLayer", "KerasTensor", "Layer"]
+__all__ = ["Activation", "AveragePooling1D", "AveragePooling2D", "Conv1D", "Conv2D", "Dense",
+           "Flatten", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
+           "GlobalMaxPooling2D", "Input", "InputLayer", "KerasTensor", "Layer", "MaxPooling1D",
+           "MaxPooling2D", "Reshape", "ZeroPadding2D"]
+__all__ += ["BatchNormalization", "Dropout", "GaussianDropout", "GaussianNoise",
+            "LayerNormalization", "Normalization", "Rescaling", "SpatialDropout1D",
+            "SpatialDropout2D"]
+__all__ += ["Add", "Average", "Concatenate", "Dot", "ELU", "LeakyReLU", "Maximum", "Minimum",
+            "Multiply", "PReLU", "ReLU", "Softmax", "Subtract"]
