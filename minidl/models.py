@@ -15,7 +15,7 @@ metrics, and the optimizer.
 """
 from minidl import naming, training
 from minidl.graph import Graph
-from minidl.layers.base import InputLayer, KerasTensor, Layer, shape_of
+from minidl.layers.base import InputLayer, KerasTensor, Layer
 from minidl.tape import flatten
 
 
@@ -128,12 +128,6 @@ class Model(Layer):
         if self._graph is not None:
             return self.output_shape
         return super().compute_output_shape(input_shape)
-
-    def __call__(self, inputs, training=None, **kwargs):
-        outputs = super().__call__(inputs, training=training, **kwargs)
-        if self.output_shape is None and not isinstance(inputs, KerasTensor):
-            self.output_shape = shape_of(outputs)  # a subclassed model learns its shapes
-        return outputs
 
     # -- training (training.py) -----------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
@@ -295,6 +289,10 @@ class Sequential(Model):
     @property
     def output_shape(self):
         return self.layers[-1].output_shape if self.built and self.layers else None
+
+    @output_shape.setter
+    def output_shape(self, value):
+        pass  # a stack's output shape is its last layer's
 
     def add(self, layer, rebuild=True):
         """Append a layer (or an `Input(...)` tensor as the first element)."""

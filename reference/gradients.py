@@ -10,14 +10,28 @@ import tensorflow as tf
 import keras
 
 
-def keras_cast(x, y, loss):
-    """Cast inputs the way Keras's fit does: floats to float32, integer labels kept."""
-    x = np.asarray(x)
-    x = x.astype(keras.backend.floatx()) if x.dtype.kind in "fiub" else x
-    y = np.asarray(y)
-    if y.dtype.kind == "f":
-        y = y.astype(keras.backend.floatx())
-    return x, y
+def keras_cast(x, y, loss=None):
+    """Cast data the way Keras's fit does: floats to float32, integer labels kept.
+
+    x and y may be one array, or a list or dict of them (several inputs or outputs).
+    """
+    def inputs(a):
+        a = np.asarray(a)
+        return a.astype(keras.backend.floatx()) if a.dtype.kind in "fiub" else a
+
+    def labels(a):
+        a = np.asarray(a)
+        return a.astype(keras.backend.floatx()) if a.dtype.kind == "f" else a
+
+    return _each(x, inputs), _each(y, labels)
+
+
+def _each(data, cast):
+    if isinstance(data, dict):
+        return {key: cast(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [cast(value) for value in data]
+    return cast(data)
 
 
 def keras_loss_and_gradients(model, x, y):

@@ -267,7 +267,8 @@ class Layer:
         self.build(input_shape)
         self.built = True
         self.input_shape = input_shape
-        self.output_shape = self.compute_output_shape(input_shape)
+        if type(self).forward is not Layer.forward:  # a layer built from layers learns its
+            self.output_shape = self.compute_output_shape(input_shape)  # on its first call
 
     # -- the maths (overridden by each layer) ---------------------------------------------------
     def forward(self, x, training=False):
@@ -314,6 +315,8 @@ class Layer:
             if tape is not None and outer_depth == 0:
                 tape.watch(inputs)  # the arrays this whole pass starts from
             outputs, cache = self.forward(inputs, training=training)
+            if self.output_shape is None:
+                self.output_shape = shape_of(outputs)
             if tape is not None and (_has_backward(type(self))
                                      or not _made_by_recorded_calls(tape, inputs, outputs)):
                 tape.record(self, inputs, outputs, cache)
