@@ -4,9 +4,21 @@ Forward: `a = f(z)`. Backward: `dz = f_backward(da, z, a)` — given the gradien
 with respect to the output `a`, return it with respect to the input `z`. Backward gets
 both `z` and `a` so each function uses whichever makes its derivative cheapest.
 
+This file holds the five of a first network (linear, relu, tanh, sigmoid, softmax), silu
+(sigmoid's child) and the table of names (`get`). The others (elu, selu, leaky_relu, relu6,
+softplus, softsign, gelu, hard_sigmoid, hard_silu, exponential) are in more_activations.py,
+and are importable from here: `minidl.activations.gelu`.
+
 Shapes: z, a, da, dz are all (N, U): N rows in the batch, U units.
 """
 import numpy as np
+
+from minidl.more_activations import (elu, elu_backward, exponential, exponential_backward, gelu,
+                                     gelu_backward, hard_sigmoid, hard_sigmoid_backward,
+                                     hard_silu, hard_silu_backward, leaky_relu,
+                                     leaky_relu_backward, relu6, relu6_backward, selu,
+                                     selu_backward, softplus, softplus_backward, softsign,
+                                     softsign_backward)
 
 
 def linear(x):
@@ -56,50 +68,79 @@ def sigmoid_backward(da, z, a):
     return da * a * (1 - a)
 
 
+def silu(x):
+    """Sigmoid linear unit, also called swish: f(z) = z * sigmoid(z)."""
+    return x * sigmoid(x)
+
+
+def silu_backward(da, z, a):
+    """f'(z) = s * (1 + z * (1 - s)), s = sigmoid(z) computed again (TensorFlow's swish gradient
+    also recomputes it rather than keep it)."""
+    s = sigmoid(z)
+    return da * (s * (1 + z * (1 - s)))
+
+
 def softmax(x, axis=-1):
-    """Softmax over the last axis: exp(z_i) / sum_j exp(z_j), shifted by max(z) for stability."""
+    """Softmax over the last axis (or `axis`): exp(z_i) / sum_j exp(z_j), shifted by max(z) for
+    stability."""
     e = np.exp(x - x.max(axis=axis, keepdims=True))  # (N,C), every entry in (0, 1]
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def softmax_backward(da, z, a):
-    """Jacobian-vector product of softmax, row by row.
+def softmax_backward(da, z, a, axis=-1):
+    """Jacobian-vector product of softmax, row by row (or along `axis`, an int or a tuple).
 
     Formula:
         dz_i = a_i * (da_i - sum_j da_j * a_j)
     """
-    return a * (da - (da * a).sum(axis=-1, keepdims=True))  # (N,C)
+    return a * (da - (da * a).sum(axis=axis, keepdims=True))  # (N,C)
 
 
 # Activations whose output Keras can trace back to its input ("logits"): a cross-entropy
 # loss on such an output is computed from the logits instead (see losses.py).
 LOGIT_ACTIVATIONS = ("sigmoid", "softmax")
 
-_FORWARD = {f.__name__: f for f in (linear, relu, tanh, sigmoid, softmax)}
-_BACKWARD = {
-    "linear": linear_backward,
-    "relu": relu_backward,
-    "tanh": tanh_backward,
-    "sigmoid": sigmoid_backward,
-    "softmax": softmax_backward,
+# Every activation by its Keras name, with its backward partner.
+_FORWARD_AND_BACKWARD = {
+    "linear": (linear, linear_backward),
+    "relu": (relu, relu_backward),
+    "tanh": (tanh, tanh_backward),
+    "sigmoid": (sigmoid, sigmoid_backward),
+    "softmax": (softmax, softmax_backward),
+    "silu": (silu, silu_backward),
+    "relu6": (relu6, relu6_backward),
+    "leaky_relu": (leaky_relu, leaky_relu_backward),
+    "elu": (elu, elu_backward),
+    "selu": (selu, selu_backward),
+    "softplus": (softplus, softplus_backward),
+    "softsign": (softsign, softsign_backward),
+    "gelu": (gelu, gelu_backward),
+    "hard_sigmoid": (hard_sigmoid, hard_sigmoid_backward),
+    "hard_silu": (hard_silu, hard_silu_backward),
+    "exponential": (exponential, exponential_backward),
 }
+_FORWARD = {name: pair[0] for name, pair in _FORWARD_AND_BACKWARD.items()}
+_BACKWARD = {name: pair[1] for name, pair in _FORWARD_AND_BACKWARD.items()}
+# Other names Keras accepts for the same functions (keras/src/activations/__init__.py).
+_ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
 
 
 def get(identifier):
     """Resolve an activation: None -> linear, a name ("relu"), or one of this module's functions.
 
-    Names are case-sensitive, as in Keras. A custom callable works if it carries its own
+    Names are case-sensitive, as in Keras; "swish" is silu and "hard_swish" hard_silu. A custom callable works if it carries its own
     derivative as a `backward(da, z, a)` attribute, since minidl has no autograd.
     """
     if identifier is None:
         return linear
     if isinstance(identifier, str):
-        if identifier not in _FORWARD:
+        name = _ALIASES.get(identifier, identifier)
+        if name not in _FORWARD:
             raise ValueError(
                 f"Could not interpret activation function identifier: {identifier}. "
-                f"Expected one of {sorted(_FORWARD)}."
+                f"Expected one of {sorted(_FORWARD) + sorted(_ALIASES)}."
             )
-        return _FORWARD[identifier]
+        return _FORWARD[name]
     if callable(identifier):
         if _FORWARD.get(getattr(identifier, "__name__", None)) is identifier:
             return identifier
