@@ -27,6 +27,7 @@ import tensorflow as tf
 import keras
 from minidl import layers as md_layers, training
 from reference.gradients import keras_cast
+from reference.masks import shared_noise
 from reference.twins import keras_twin
 
 STAGES = ("forward", "loss", "gradient", "optimizer slot", "weight")
@@ -214,10 +215,11 @@ def _lockstep(model, keras_model, keras_layers, batch, keras_batch):
     """
     weights = model.trainable_weights
     keras_weights = keras_model.trainable_weights
+    # minidl first: its Dropout layers draw the masks Keras's then replay (reference/masks.py)
+    loss, _, _, seeds, tape = training.forward_and_loss(model, batch, training=True)
     keras_outputs, keras_loss, keras_grads = _keras_forward_backward(
         keras_layers, keras_model, *keras_batch)
 
-    loss, _, _, seeds, tape = training.forward_and_loss(model, batch, training=True)
     calls = [r for r in tape.records if not isinstance(r.layer, md_layers.InputLayer)]
     for record, keras_output in zip(calls, keras_outputs):
         yield "forward", f"{record.layer.name}/output", record.outputs[0], keras_output
@@ -280,16 +282,18 @@ def find_divergence(model, x, y, *, batch_size=32, steps=None, shuffle=False, se
             f"{len(keras_model.trainable_weights)} trainable weights."
         )
 
-    for step, (epoch, rows) in enumerate(_batch_rows(len(x_md), batch_size, steps, shuffle, seed)):
-        batch, keras_batch = data.rows(rows), (x_k[rows], y_k[rows])
-        for stage, name, mine, theirs in _lockstep(model, keras_model, keras_layers,
-                                                   batch, keras_batch):
-            errors = compare(mine, theirs, rtol, atol)
-            if errors is not None:
-                mine, theirs = np.asarray(mine), np.asarray(theirs)
-                return Divergence(
-                    step=step, epoch=epoch, stage=stage, name=name,
-                    minidl_shape=mine.shape, keras_shape=theirs.shape,
-                    minidl_dtype=str(mine.dtype), keras_dtype=str(theirs.dtype),
-                    rtol=rtol, atol=atol, hint=_hint(stage, mine, theirs), **errors)
+    with shared_noise(model, keras_model):  # Keras's Dropout layers replay minidl's masks
+        for step, (epoch, rows) in enumerate(_batch_rows(len(x_md), batch_size, steps,
+                                                         shuffle, seed)):
+            batch, keras_batch = data.rows(rows), (x_k[rows], y_k[rows])
+            for stage, name, mine, theirs in _lockstep(model, keras_model, keras_layers,
+                                                       batch, keras_batch):
+                errors = compare(mine, theirs, rtol, atol)
+                if errors is not None:
+                    mine, theirs = np.asarray(mine), np.asarray(theirs)
+                    return Divergence(
+                        step=step, epoch=epoch, stage=stage, name=name,
+                        minidl_shape=mine.shape, keras_shape=theirs.shape,
+                        minidl_dtype=str(mine.dtype), keras_dtype=str(theirs.dtype),
+                        rtol=rtol, atol=atol, hint=_hint(stage, mine, theirs), **errors)
     return None

@@ -13,6 +13,8 @@ How the two runs are kept in step:
   floor(N * validation_split) rows, before any shuffling.
 - One `fit` call per epoch (`epochs=e + 1, initial_epoch=e`). Both frameworks keep their
   optimizer state (slots, step count) from one fit call to the next.
+- Dropout masks: minidl trains first and Keras's Dropout layers replay the masks it drew
+  (reference/masks.py), since Keras's own come from a generator NumPy cannot reproduce.
 
 `lockstep_steps` goes one level finer: `train_on_batch` in both, with the weights after
 every step, for weight trajectories.
@@ -26,6 +28,7 @@ import numpy as np
 import keras
 from minidl import callbacks as md_callbacks
 from minidl import data, training
+from reference.masks import shared_noise
 from reference.twins import keras_twin
 
 
@@ -207,23 +210,25 @@ def lockstep_fit(model, x, y, *, batch_size=None, epochs=1, validation_split=0.0
                       n_val=0 if validation is None else len(validation[0]))
     fit_kwargs = dict(batch_size=batch_size, validation_data=validation)
     rng = np.random.default_rng(seed)
-    for epoch in range(epochs):
-        order = rng.permutation(n) if shuffle else np.arange(n)  # (N,)
-        run.permutations.append(order)
-        x_epoch, y_epoch = x_train[order], y_train[order]
-        minidl_logs, minidl_seconds = _timed_fit(
-            model, x_epoch, y_epoch, epoch,
-            [minidl_steps.minidl_callback()] + list(callbacks or []), **fit_kwargs)
-        keras_logs, keras_seconds = _timed_fit(
-            twin, x_epoch, y_epoch, epoch,
-            [keras_steps.keras_callback()] + list(keras_callbacks or []), **fit_kwargs)
-        for history, logs in ((run.minidl_history, minidl_logs), (run.keras_history, keras_logs)):
-            for key, value in logs.items():
-                history.setdefault(key, []).append(value)
-        run.minidl_seconds.append(minidl_seconds)
-        run.keras_seconds.append(keras_seconds)
-        if model.stop_training or twin.stop_training:
-            break
+    with shared_noise(model, twin):  # Keras's Dropout layers replay minidl's masks
+        for epoch in range(epochs):
+            order = rng.permutation(n) if shuffle else np.arange(n)  # (N,)
+            run.permutations.append(order)
+            x_epoch, y_epoch = x_train[order], y_train[order]
+            minidl_logs, minidl_seconds = _timed_fit(  # minidl first: it draws the masks
+                model, x_epoch, y_epoch, epoch,
+                [minidl_steps.minidl_callback()] + list(callbacks or []), **fit_kwargs)
+            keras_logs, keras_seconds = _timed_fit(
+                twin, x_epoch, y_epoch, epoch,
+                [keras_steps.keras_callback()] + list(keras_callbacks or []), **fit_kwargs)
+            for history, logs in ((run.minidl_history, minidl_logs),
+                                  (run.keras_history, keras_logs)):
+                for key, value in logs.items():
+                    history.setdefault(key, []).append(value)
+            run.minidl_seconds.append(minidl_seconds)
+            run.keras_seconds.append(keras_seconds)
+            if model.stop_training or twin.stop_training:
+                break
     return run
 
 
@@ -272,15 +277,16 @@ def lockstep_steps(model, x, y, batch_size=32, steps=10, *, shuffle=False, seed=
                            keras_weights=[twin.get_weights()])
     rng = np.random.default_rng(seed)
     per_pass = math.ceil(len(x) / batch_size)
-    for step in range(steps):
-        if step % per_pass == 0:
-            order = rng.permutation(len(x)) if shuffle else np.arange(len(x))  # (N,)
-        start = (step % per_pass) * batch_size
-        rows = order[start:start + batch_size]
-        minidl_logs = model.train_on_batch(x[rows], y[rows], return_dict=True)
-        keras_logs = twin.train_on_batch(x[rows], y[rows], return_dict=True)
-        result.minidl_logs.append(minidl_logs)
-        result.keras_logs.append({key: float(value) for key, value in keras_logs.items()})
-        result.minidl_weights.append(model.get_weights())
-        result.keras_weights.append(twin.get_weights())
+    with shared_noise(model, twin):  # Keras's Dropout layers replay minidl's masks
+        for step in range(steps):
+            if step % per_pass == 0:
+                order = rng.permutation(len(x)) if shuffle else np.arange(len(x))  # (N,)
+            start = (step % per_pass) * batch_size
+            rows = order[start:start + batch_size]
+            minidl_logs = model.train_on_batch(x[rows], y[rows], return_dict=True)  # first
+            keras_logs = twin.train_on_batch(x[rows], y[rows], return_dict=True)
+            result.minidl_logs.append(minidl_logs)
+            result.keras_logs.append({key: float(value) for key, value in keras_logs.items()})
+            result.minidl_weights.append(model.get_weights())
+            result.keras_weights.append(twin.get_weights())
     return result

@@ -117,11 +117,13 @@ def _keras_partner(keras_model, layer):
     except ValueError:
         raise ValueError(f"The Keras model has no layer named '{layer.name}' to replay the "
                          f"masks of minidl's {type(layer).__name__} layer.") from None
-    kind = type(partner)
-    kind = next((k for k, replay in REPLAY_CLASSES.items() if kind in (k, replay)), None)
-    if kind is None or kind.__name__ != type(layer).__name__:
+    kind = next((k for k, replay in REPLAY_CLASSES.items() if type(partner) in (k, replay)),
+                None)
+    names = [k.__name__ for k in REPLAY_CLASSES]
+    wanted = next(c.__name__ for c in type(layer).__mro__ if c.__name__ in names)  # a subclass too
+    if kind is None or kind.__name__ != wanted:
         raise ValueError(f"Keras layer '{layer.name}' is a {type(partner).__name__}; it must be "
-                         f"a keras.layers.{type(layer).__name__} to replay minidl's masks.")
+                         f"a keras.layers.{wanted} to replay minidl's masks.")
     return partner, kind
 
 
