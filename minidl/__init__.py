@@ -8,16 +8,16 @@ Where the maths lives: layers/ (Dense forward/backward), activations.py, losses.
 head.py, optimizers.py, metrics/; backpropagation is tape.py, the training loop training.py.
 docs/where-the-maths-lives.md has the index.
 """
-from minidl import (activations, callbacks, config, datasets, explain, initializers, layers,
-                    losses, metrics, models, ops, optimizers, saving, testing, utils)
+from minidl import (activations, backend, callbacks, config, datasets, explain, initializers,
+                    layers, losses, metrics, models, ops, optimizers, saving, testing, utils)
 from minidl.layers import Input
 from minidl.models import Model, Sequential, load_model
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "callbacks", "config", "datasets", "explain",
-    "initializers", "layers", "load_model", "losses", "metrics", "models", "ops", "optimizers",
+    "Input", "Model", "Sequential", "activations", "backend", "callbacks", "config", "datasets",
+    "explain", "initializers", "layers", "load_model", "losses", "metrics", "models", "ops", "optimizers",
     "saving", "testing", "utils",
     "__version__",
 ]  # not "strategies": `from minidl import *` must work without hypothesis

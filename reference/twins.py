@@ -2,6 +2,7 @@
 import numpy as np
 
 import minidl
+from minidl.saving.config import model_from_config, model_to_config
 from minidl import activations as md_activations
 from minidl import layers as md_layers
 from minidl import losses as md_losses
@@ -56,56 +57,50 @@ def _keras_layer(layer):
 def keras_twin(model, compile=True):
     """A built Keras model with the same layers, names and weights as a built minidl model.
 
+    The architecture goes across as the config a `.keras` file holds (minidl/saving/
+    config.py writes it as Keras does), so every layer and graph minidl can save has a twin.
     If the minidl model is compiled, the twin is compiled with a fresh optimizer of the same
-    kind and settings, the same loss, and the same metric identifiers.
+    kind and settings, the same losses, and the same metric identifiers.
     """
     if not model.built:
         raise ValueError("Build the minidl model first (give it an input shape or call it once).")
-    inputs = keras.Input(shape=model.input_shape[1:], name=model.inputs[0].name)
-    layers = [layer for layer in model.layers if not isinstance(layer, md_layers.InputLayer)]
-    if isinstance(model, minidl.Sequential):
-        twin = keras.Sequential([inputs] + [_keras_layer(layer) for layer in layers],
-                                name=model.name)
-    else:
-        x = inputs
-        for layer in layers:
-            x = _keras_layer(layer)(x)
-        twin = keras.Model(inputs, x, name=model.name)
+    twin = keras.saving.deserialize_keras_object(
+        model_to_config(model, with_compile=False, nearest_builtin=True))
     twin.set_weights(model.get_weights())
     if compile and model.compiled:
-        metrics = model.compiled_metrics.identifiers
+        compiled = model.compiled_metrics
         twin.compile(optimizer=keras_optimizer(model.optimizer),
-                     loss=keras_loss(model.loss),
-                     metrics=None if metrics is None else list(metrics))
+                     loss=_each(model.loss, keras_loss),
+                     loss_weights=model.compiled_loss.loss_weights,
+                     metrics=_each(compiled.identifiers, _keras_metric),
+                     weighted_metrics=_each(compiled.weighted_identifiers, _keras_metric))
     return twin
 
 
+def _each(value, convert):
+    """convert() on one value, or on each entry of a list or dict of them."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return {key: _each(item, convert) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_each(item, convert) for item in value]
+    return convert(value)
+
+
+def _keras_metric(metric):
+    """A metric name as it is; a minidl metric object as the Keras one of the same config."""
+    if isinstance(metric, str) or metric is None:
+        return metric
+    return keras.metrics.get({"class_name": type(metric).__name__,
+                              "config": metric.get_config()})
+
+
 def minidl_twin(keras_model):
-    """A built minidl model with the same Dense/Activation layers, names and weights."""
-    layers = []
-    for layer in keras_model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        if isinstance(layer, keras.layers.Dense):
-            layers.append(minidl.layers.Dense(layer.units, activation=layer.activation.__name__,
-                                              use_bias=layer.use_bias, name=layer.name))
-        elif isinstance(layer, keras.layers.Activation):
-            layers.append(minidl.layers.Activation(layer.activation.__name__, name=layer.name))
-        elif type(layer).__name__ in CONFIG_TWINS:
-            config = layer.get_config()
-            for key in ("dtype", "kernel_initializer", "bias_initializer"):  # weights are copied
-                config.pop(key, None)
-            layers.append(getattr(minidl.layers, type(layer).__name__)(**config))
-        else:
-            raise TypeError(f"minidl has no layer of type {type(layer).__name__}")
-    inputs = minidl.Input(keras_model.input_shape[1:])
-    if isinstance(keras_model, keras.Sequential):
-        model = minidl.Sequential([inputs] + layers, name=keras_model.name)
-    else:
-        x = inputs
-        for layer in layers:
-            x = layer(x)
-        model = minidl.Model(inputs, x, name=keras_model.name)
+    """A built minidl model with the same layers, names and weights as a Keras model."""
+    config = keras.saving.serialize_keras_object(keras_model)
+    config.pop("compile_config", None)
+    model = model_from_config(config)
     model.set_weights(keras_model.get_weights())
     return model
 

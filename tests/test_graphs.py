@@ -28,6 +28,13 @@ def two_in_two_out(framework):
     return framework.Model([a, b], [cls, reg], name="two")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_names():
+    """Both frameworks number their layers from scratch, so the twins' names agree."""
+    keras.backend.clear_session()
+    minidl.backend.clear_session()
+
+
 def twins(make):
     keras_model, model = make(keras), make(minidl)
     model.set_weights(keras_model.get_weights())

@@ -351,7 +351,11 @@ class Layer:
 
     # -- configuration ---------------------------------------------------------------------------
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable}
+        """Keras's keys: a layer rebuilt with `type(layer)(**config)` equals this one."""
+        config = {"name": self.name, "trainable": self.trainable}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = self.activity_regularizer
+        return config
 
     @classmethod
     def from_config(cls, config):

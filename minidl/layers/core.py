@@ -97,7 +97,11 @@ class Dense(Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units,
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias}
+                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": self.kernel_initializer,
+                "bias_initializer": self.bias_initializer,
+                "kernel_regularizer": self.kernel_regularizer,
+                "bias_regularizer": self.bias_regularizer}
 
 
 class Activation(Layer):
