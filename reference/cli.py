@@ -13,7 +13,8 @@ import sys
 
 EXPERIMENT_HELP = ("comma-separated experiments: mnist (the image task, named after the "
                    "images it uses), e1, e2, e3 (e3-tanh, e3-sigmoid), e4, e5 (e5-500, e5-2000), "
-                   "e6; default: all")
+                   "e6; default: all of these. Also convnet (the course's next lesson: a "
+                   "convnet on 28x28 MNIST or Fashion-MNIST images, several minutes)")
 
 
 def build_parser():
@@ -58,6 +59,9 @@ def main(argv=None):
         experiments = lab.select(args.experiments)
     except ValueError as error:
         parser.error(f"argument --experiments: {error}")
+    if args.dataset == "digits" and any(e.model == "convnet" for e in experiments):
+        parser.error("argument --dataset: the convnet needs 28x28 images (mnist or "
+                     "fashion_mnist); scikit-learn's digits are 8x8")
     lab.run_lab([e.name for e in experiments], dataset=args.dataset, epochs=args.epochs,
                 seed=args.seed, out_dir=args.out)
     return 0

@@ -36,7 +36,12 @@ from reference.report import side_by_side
 
 @dataclass
 class Experiment:
-    """One model of the lab: its data, its two Dense layers, compile and fit settings."""
+    """One model of the lab: its data, its layers, compile and fit settings.
+
+    `model` "dense" is the lab's Dense(units) -> Dense(outputs); "convnet" the course's next
+    lesson, Conv2D(32) -> MaxPooling2D -> Conv2D(64) -> MaxPooling2D -> Conv2D(units) ->
+    Flatten -> Dense(outputs), each Conv2D 3x3 with `activation`, on images (N, H, W, 1).
+    """
 
     name: str  # what --experiments selects; names the files (the image task's: its dataset)
     part: str  # the lab's part: "--experiments e3" selects both E3 models
@@ -54,13 +59,21 @@ class Experiment:
     validation: str = "split"  # "split": validation_split=0.2; "test": the test set; None
     n: int = 1000  # synthetic samples
     noise: float = 0.0  # standard deviation of the noise on synthetic targets
+    model: str = "dense"  # or "convnet"
 
-    def build(self, input_dim):
-        """The compiled minidl model, Dense(units) -> Dense(outputs), for `input_dim` features."""
-        model = minidl.Sequential([
-            minidl.layers.Dense(self.units, activation=self.activation, input_shape=(input_dim,)),
-            minidl.layers.Dense(self.outputs, activation=self.output_activation),
-        ])
+    def build(self, input_shape):
+        """The compiled minidl model for samples of `input_shape`: (D,), or (H, W, 1) images."""
+        layers = minidl.layers
+        if self.model == "convnet":
+            stack = [minidl.Input(tuple(input_shape)),
+                     layers.Conv2D(32, 3, activation=self.activation), layers.MaxPooling2D(2),
+                     layers.Conv2D(64, 3, activation=self.activation), layers.MaxPooling2D(2),
+                     layers.Conv2D(self.units, 3, activation=self.activation), layers.Flatten()]
+        else:
+            stack = [layers.Dense(self.units, activation=self.activation,
+                                  input_shape=tuple(input_shape))]
+        model = minidl.Sequential(stack + [layers.Dense(self.outputs,
+                                                        activation=self.output_activation)])
         model.compile(optimizer=self.optimizer, loss=self.loss, metrics=[self.metric])
         return model
 
@@ -90,6 +103,16 @@ EXPERIMENTS = [
     Experiment("e6", "e6", "E6: noise N(0, 0.1) on the targets", noise=0.1, **_REGRESSION),
 ]
 
+# The course's next lesson, run only when asked for (`--experiments convnet`): the classic
+# convnet of "Deep Learning with Python", chapter 8, on 28x28 images.
+NEXT_LESSONS = [
+    Experiment("convnet", "convnet", "Convnet ({dataset}, 28x28 images): Conv2D 32-64-128 "
+               "relu, two 2x2 max-poolings", task="images", units=128, activation="relu",
+               outputs=10, output_activation="softmax", optimizer="rmsprop",
+               loss="sparse_categorical_crossentropy", metric="accuracy", epochs=5,
+               batch_size=64, validation=None, model="convnet"),
+]
+
 
 def select(names=None):
     """The experiments named (by name, e.g. "e3-tanh", or by part, e.g. "e3"), in lab order.
@@ -98,17 +121,18 @@ def select(names=None):
         names: a list, or a comma-separated string such as "mnist,e1"; None for all.
     """
     if names is None:
-        return list(EXPERIMENTS)
+        return list(EXPERIMENTS)  # the lab; NEXT_LESSONS only by name
     if isinstance(names, str):
         names = names.split(",")
     names = [n.strip().lower() for n in names if n.strip()]
-    valid = sorted({e.part for e in EXPERIMENTS} | {e.name for e in EXPERIMENTS})
+    everything = EXPERIMENTS + NEXT_LESSONS
+    valid = sorted({e.part for e in everything} | {e.name for e in everything})
     unknown = [n for n in names if n not in valid]
     if unknown or not names:
         raise ValueError(f"Expected experiment names separated by commas. Received: "
                          f"{', '.join(unknown) if unknown else 'none'}. "
                          f"Valid names: {', '.join(valid)}")
-    return [e for e in EXPERIMENTS if e.name in names or e.part in names]
+    return [e for e in everything if e.name in names or e.part in names]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,8 +204,11 @@ class LabRun:
 
 
 def run_name(experiment, data):
-    """'e1', or for the image task the images used: 'mnist', 'fashion_mnist', 'digits'."""
-    return data.dataset if experiment.task == "images" else experiment.name
+    """'e1', or for the image task the images used: 'mnist', 'fashion_mnist', 'digits'
+    ('convnet-fashion_mnist' for the convnet)."""
+    if experiment.task != "images":
+        return experiment.name
+    return data.dataset if experiment.model == "dense" else f"{experiment.name}-{data.dataset}"
 
 
 def run_title(experiment, data):
@@ -205,7 +232,7 @@ def run_experiment(experiment, dataset="auto", epochs=None, seed=0, out_dir="min
     start = time.perf_counter()
     data = load_data(experiment, dataset) if data is None else data
     minidl.utils.set_random_seed(seed)
-    model = experiment.build(data.x_train.shape[1])
+    model = experiment.build(data.x_train.shape[1:])
     fit_kwargs = dict(epochs=epochs or experiment.epochs, batch_size=experiment.batch_size,
                       seed=seed)
     if experiment.validation == "split":
@@ -275,8 +302,7 @@ def run_lab(experiments=None, dataset="auto", epochs=None, seed=0, out_dir="mini
     os.makedirs(out_dir, exist_ok=True)
     loaded = [load_data(experiment, dataset) for experiment in chosen]  # small, or one image set
     epoch_counts = [epochs or experiment.epochs for experiment in chosen]
-    estimates = [estimate_seconds(e, _training_rows(e, d), d.x_train.shape[1], n)
-                 for e, d, n in zip(chosen, loaded, epoch_counts)]
+    estimates = [_estimate(e, d, n) for e, d, n in zip(chosen, loaded, epoch_counts)]
     reporter = LabProgress(estimates) if progress else None
     if reporter:
         reporter.plan(len(chosen), sum(epoch_counts))
@@ -296,6 +322,22 @@ def run_lab(experiments=None, dataset="auto", epochs=None, seed=0, out_dir="mini
     if reporter:
         reporter.print(f"Wrote {index}")
     return LabRun(out_dir, index, results)
+
+
+# Seconds per training row of one convnet epoch in both frameworks together (about 5 s per
+# 10,000 rows each on a 2-core Xeon @ 2.80 GHz), and of one predict or evaluate pass.
+CONVNET_SECONDS_PER_ROW = 1.0e-3
+CONVNET_SECONDS_PER_TEST_ROW = 4.0e-4
+
+
+def _estimate(experiment, data, epochs):
+    """Roughly how long an experiment takes (progress.py's model knows Dense layers only)."""
+    rows = _training_rows(experiment, data)
+    seconds = estimate_seconds(experiment, rows, data.x_train.shape[1], epochs)
+    if experiment.model == "convnet":
+        seconds += (epochs * rows * CONVNET_SECONDS_PER_ROW
+                    + len(data.x_test) * CONVNET_SECONDS_PER_TEST_ROW)
+    return seconds
 
 
 def _training_rows(experiment, data):
@@ -321,6 +363,9 @@ def write_index(results, out_dir, epochs, seed):
              "the largest |minidl - Keras| over every value of `history` (loss and metrics, "
              "training and validation, every epoch).", "",
              f"Epochs: {'as in the lab' if epochs is None else epochs}. Seed: {seed}.", ""]
+    if any(result.experiment.model == "convnet" for result in results):
+        lines += ["The convnet is not part of Práctica 1: it is the course's next lesson "
+                  "(examples/convnet.py).", ""]
     for result in results:
         if result.experiment.task == "images":
             lines += [f"Image data: {result.data.note}", ""]

@@ -40,6 +40,8 @@ class Data:
 
 def load_data(experiment, dataset="auto"):
     """The experiment's data, drawn and split exactly as the lab does."""
+    if experiment.task == "images" and getattr(experiment, "model", "dense") == "convnet":
+        return as_images(load_images(dataset))
     if experiment.task == "images":
         return load_images(dataset)
     if experiment.task == "binary":
@@ -72,6 +74,22 @@ def load_images(dataset="auto"):
     (x_train, y_train), (x_test, y_test) = arrays
     return Data(_flatten(x_train, name), y_train, _flatten(x_test, name), y_test, dataset=name,
                 note=note, image_shape=x_train.shape[1:])
+
+
+def as_images(data):
+    """Data for a convnet: each row back to its image, (N, H*W) -> (N, H, W, 1).
+
+    The convnet's three 3x3 convolutions and two 2x2 poolings need 28x28 images, so
+    scikit-learn's 8x8 digits are refused (with "auto", that is what is left offline with no
+    Fashion-MNIST installed).
+    """
+    if data.image_shape != (28, 28):
+        raise ValueError(f"The convnet needs 28x28 images (MNIST or Fashion-MNIST); "
+                         f"{data.display_name} are {data.image_shape[0]}x{data.image_shape[1]}. "
+                         f"Data: {data.note}")
+    shape = (-1,) + tuple(data.image_shape) + (1,)
+    return Data(data.x_train.reshape(shape), data.y_train, data.x_test.reshape(shape),
+                data.y_test, dataset=data.dataset, note=data.note, image_shape=data.image_shape)
 
 
 def _first_available(loaders):

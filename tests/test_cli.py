@@ -246,3 +246,43 @@ def test_slowest_lab_recipe_on_fashion_mnist_reaches_keras_accuracy(tmp_path):
     assert result.report.run.batch_size == 64 and result.report.run.epochs == 1
     assert result.minidl_metric > 0.80 and result.keras_metric > 0.80
     assert abs(result.minidl_metric - result.keras_metric) < 0.01
+
+
+def test_lab_convnet_side_by_side_on_a_few_hundred_images(monkeypatch, tmp_path, capsys):
+    """`--experiments convnet`: the lesson's convnet in both frameworks, its own files."""
+    from reference import lab, lab_data
+
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, size=(400, 28, 28), dtype=np.uint8)  # (N, 28, 28)
+    labels = np.arange(400, dtype=np.uint8) % 10
+    monkeypatch.setattr(lab_data.mnist, "load_data", offline("mnist.npz"))
+    monkeypatch.setattr(lab_data.fashion_mnist, "load_data",
+                        lambda: ((images[:300], labels[:300]), (images[300:], labels[300:])))
+    run = lab.run_lab("convnet", epochs=1, out_dir=str(tmp_path))
+    result = run.results[0]
+    assert result.name == "convnet-fashion_mnist"
+    assert result.data.x_train.shape == (300, 28, 28, 1)
+    assert sorted(os.listdir(tmp_path)) == [
+        "README.md", "convnet-fashion_mnist-confusion.png", "convnet-fashion_mnist-first20.png",
+        "convnet-fashion_mnist.md", "convnet-fashion_mnist.png"]
+    assert [type(layer).__name__ for layer in result.report.run.minidl_model.layers] == [
+        "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Conv2D", "Flatten", "Dense"]
+    history, keras_history = result.report.run.minidl_history, result.report.run.keras_history
+    assert history["loss"][0] == pytest.approx(keras_history["loss"][0], rel=1e-4)
+    out = capsys.readouterr().out
+    assert "[1/1] convnet-fashion_mnist: Convnet (Fashion-MNIST, 28x28 images)" in out
+    assert re.search(r"epoch 1/1  minidl .*\n.*epoch 1/1  Keras ", out)
+    index = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert "The convnet is not part of Práctica 1" in index
+    assert "(convnet-fashion_mnist.md)" in index
+
+
+def test_convnet_runs_only_when_asked_and_refuses_8x8_digits(capsys):
+    from reference import lab
+
+    assert "convnet" not in [e.name for e in lab.select()]  # the lab itself is unchanged
+    assert [e.name for e in lab.select("convnet,e1")] == ["e1", "convnet"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["lab", "--experiments", "convnet", "--dataset", "digits"])
+    assert exit_info.value.code == 2
+    assert "the convnet needs 28x28 images" in capsys.readouterr().err

@@ -184,3 +184,32 @@ def test_e6_one_epoch(examples):
 def test_epochs_must_be_positive(examples):
     with pytest.raises(SystemExit):
         examples("e6_noise.py").main(["--epochs", "0"])
+
+
+# -- the convnet, the course's next lesson --------------------------------------------------------
+
+def test_convnet_example_on_a_few_hundred_fashion_mnist_images(examples, capsys):
+    """The lesson's convnet, 1 epoch on 640 of Debian's Fashion-MNIST images (no download)."""
+    result = examples("convnet.py").main(["--dataset", "fashion_mnist", "--rows", "640",
+                                          "--epochs", "1", "--seed", "0"])
+    out = capsys.readouterr().out
+    assert result["dataset"] == "fashion_mnist" and out.startswith("Images: fashion_mnist")
+    assert "(None, 26, 26, 32)" in out and "(None, 3, 3, 128)" in out
+    assert " Total params: 104,202 (407.04 KB)" in out  # as Keras's summary of the same model
+    assert f"Test accuracy: {result['test_acc']:.3f}" in out
+    assert len(result["history"]["loss"]) == 1 and math.isfinite(result["test_loss"])
+    assert result["test_acc"] > 0.3  # 10 RMSprop steps; chance is 0.1
+
+
+def test_convnet_example_uses_mnist_only_when_cached(examples, monkeypatch, tmp_path):
+    """No download in the lesson: MNIST if a copy is in the cache, else Fashion-MNIST."""
+    convnet = examples("convnet.py")
+    cache = tmp_path / "datasets"
+    cache.mkdir()
+    monkeypatch.setattr(convnet.files, "cache_dirs", lambda subdir="": [str(cache)])
+    assert convnet.parse_args([]).dataset == "fashion_mnist"
+    (cache / "mnist.npz").write_bytes(b"")
+    assert convnet.parse_args([]).dataset == "mnist"
+    assert convnet.parse_args(["--dataset", "fashion_mnist"]).dataset == "fashion_mnist"
+    with pytest.raises(SystemExit):
+        convnet.parse_args(["--rows", "0"])
