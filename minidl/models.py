@@ -15,7 +15,9 @@ metrics, and the optimizer.
 """
 from minidl import naming, training
 from minidl.graph import Graph
-from minidl.layers.base import InputLayer, KerasTensor, Layer
+from minidl.layers.base import Layer
+from minidl.layers.input_layer import InputLayer
+from minidl.layers.symbolic import KerasTensor
 from minidl.tape import flatten
 
 

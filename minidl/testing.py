@@ -29,7 +29,7 @@ import warnings
 
 import numpy as np
 
-from minidl import activations, config, training
+from minidl import activations, config, rng, training
 from minidl.head import Head
 from minidl.layers import Layer
 from minidl.losses import Loss
@@ -165,17 +165,43 @@ def _model_gradients(model, x, y, h, check_input):
         raise ValueError("Checking a model's gradients needs the labels: pass "
                          "check_gradients(model, x, y).")
 
+    same_noise = _replay_noise(model)
+
     def loss():
+        same_noise()
         return model.loss_and_gradients(x, y)[0]
 
+    same_noise()
     _, grads = model.loss_and_gradients(x, y)
     pairs = [(variable.path, grad, numerical_gradient(loss, variable.value, h))
              for variable, grad in zip(model.trainable_weights, grads)]
     if check_input:
         x = _own_copy(x)
+        same_noise()
         analytic = _model_input_gradient(model, x, y)
         pairs.append(("x (input)", analytic, numerical_gradient(loss, x, h)))
     return pairs
+
+
+def _replay_noise(model):
+    """A function that puts every random generator the model draws from (minidl's, and a
+    seeded Dropout's own) back where it is now: each evaluation then draws the same masks."""
+    generators = [rng.generator()]
+    generators += [layer._generator for layer in _all_layers(model)
+                   if isinstance(getattr(layer, "_generator", None), np.random.Generator)]
+    states = [g.bit_generator.state for g in generators]
+
+    def restore():
+        for generator, state in zip(generators, states):
+            generator.bit_generator.state = state
+
+    return restore
+
+
+def _all_layers(layer):
+    for sublayer in layer.layers:
+        yield sublayer
+        yield from _all_layers(sublayer)
 
 
 def _model_input_gradient(model, x, y):

@@ -297,3 +297,24 @@ def test_the_guide_covers_every_concept_of_the_lab():
             "Mean.result"} <= named
     for difference in ["epsilon inside the square root", "epsilon hat", "from the logits"]:
         assert difference in text.replace("*", "").replace('"', "")
+
+
+class DropoutForgettingItsMask(minidl.layers.Dropout):
+    def backward(self, dy, cache, need_dx=True):
+        keep, scale = cache
+        return dy * scale, {}  # passes the gradient of dropped units too
+
+
+@pytest.mark.parametrize("seed", [None, 7], ids=["minidl's generator", "its own seed"])
+def test_a_model_with_dropout_is_checked_with_the_same_masks_throughout(float64, seed):
+    """Every evaluation of the loss draws the masks the backward pass used: the check passes,
+    and a Dropout whose backward forgets its mask still fails."""
+    x, y = np.random.default_rng(9).normal(size=(6, 3)), np.array([0, 1, 1, 0, 1, 0])
+    for dropout, passes in ((minidl.layers.Dropout(0.5, seed=seed), True),
+                            (DropoutForgettingItsMask(0.5, seed=seed), False)):
+        minidl.utils.set_random_seed(0)
+        model = minidl.Sequential([Input((3,)), Dense(8, activation="tanh"), dropout,
+                                   Dense(2, activation="softmax")])
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        result = check_gradients(model, x, y, check_input=True)
+        assert result.passed is passes, str(result)

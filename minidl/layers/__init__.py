@@ -1,6 +1,7 @@
 """minidl's layers, one family per file; `minidl.layers.Dense` as `keras.layers.Dense`.
 
-    base.py            Layer (the protocol: forward/backward/__call__), InputLayer, Input, KerasTensor
+    base.py            Layer: the protocol (forward/backward) and __call__
+    input_layer.py     Input, InputLayer;  symbolic.py: KerasTensor and Node (functional wiring)
     core.py            Dense, Activation
     convolutional.py   Conv2D, Conv1D (im2col + one matrix product)
     pooling.py         MaxPooling2D/1D, AveragePooling2D/1D, GlobalAverage/GlobalMaxPooling2D/1D
@@ -12,7 +13,9 @@
     merging.py         Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot
 """
 from minidl.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
-from minidl.layers.base import Input, InputLayer, KerasTensor, Layer
+from minidl.layers.base import Layer
+from minidl.layers.input_layer import Input, InputLayer
+from minidl.layers.symbolic import KerasTensor
 from minidl.layers.convolutional import Conv1D, Conv2D
 from minidl.layers.core import Activation, Dense
 from minidl.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,

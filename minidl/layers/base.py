@@ -13,7 +13,8 @@ called twice in one model). `training` tells layers that behave differently when
 `layer(x)` is how everything calls a layer (models, users, other layers): it casts x to the
 float type, builds the weights on the first call, runs `forward`, and writes the call on the
 active tape (tape.py) so that a training step can walk back through it. Called on a symbolic
-`KerasTensor` (from `Input`), it records a node of a functional model instead (graph.py).
+`KerasTensor` (from `Input`, input_layer.py), it records a node of a functional model instead
+(symbolic.py, graph.py).
 
 Two ways to write a layer of your own:
 - Keras's way, from other layers: `build` creates weights or sublayers, `call(x)` calls
@@ -31,42 +32,9 @@ import threading
 import numpy as np
 
 from minidl import config, naming
+from minidl.layers.symbolic import KerasTensor, Node
 from minidl.tape import active_tape, flatten
 from minidl.variable import Variable
-
-
-class KerasTensor:
-    """A symbolic tensor: a shape with batch dimension None, and the node that made it."""
-
-    def __init__(self, shape, dtype=None, node=None, index=0, name=None):
-        self.shape = tuple(shape)
-        self.dtype = dtype or config.floatx()
-        self.node, self.index = node, index  # made by output `index` of `node`
-        self.name = name
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    def __repr__(self):
-        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
-
-
-class Node:
-    """One call of a layer on symbolic tensors: the edge list of a functional model."""
-
-    def __init__(self, layer, inputs, outputs):
-        self.layer = layer
-        self.inputs = inputs  # a KerasTensor or a list of them, as the layer was called
-        self.outputs = outputs  # a KerasTensor or a list of them
-        self.input_tensors = flatten(inputs)
-        self.output_tensors = flatten(outputs)
-        self.is_input = isinstance(layer, InputLayer)
-        layer._inbound_nodes.append(self)
-
-    @property
-    def parent_nodes(self):
-        return [t.node for t in self.input_tensors if t.node is not None]
 
 
 class _CallContext(threading.local):
@@ -190,29 +158,25 @@ class Layer:
         """The layers directly inside this one (assigned as attributes, or a model's layers)."""
         return list(self.__dict__.get("_sublayers", []))
 
-    def _all_weights(self, trainable):
-        """Own weights of that kind, then the sublayers', without repeats (Keras's order)."""
-        own = [w for w in self._own_weights if w.trainable == trainable]
-        found = own + [w for layer in self.layers for w in
-                       (layer.trainable_weights if trainable else layer.non_trainable_weights)]
-        return list({id(w): w for w in found}.values())
+    @property
+    def weights(self):
+        """Every weight, layer by layer: each layer's trainable ones, then its others
+        (BatchNormalization's moving averages), as Keras orders them."""
+        own = sorted(self._own_weights, key=lambda w: not w.trainable)  # stable: trainable first
+        return _unique(own + [w for layer in self.layers for w in layer.weights])
 
     @property
     def trainable_weights(self):
-        return self._all_weights(True) if self.trainable else []
+        """The weights training updates: none if this layer (or a layer holding it) is frozen."""
+        if not self.trainable:
+            return []
+        own = [w for w in self._own_weights if w.trainable]
+        return _unique(own + [w for layer in self.layers for w in layer.trainable_weights])
 
     @property
     def non_trainable_weights(self):
-        if not self.trainable:
-            return self._all_weights(True) + self._all_weights(False)
-        return self._all_weights(False)
-
-    @property
-    def weights(self):
-        """Every weight: trainable ones first, then the others (moving averages...)."""
-        if not self.trainable:
-            return self.non_trainable_weights
-        return self.trainable_weights + self.non_trainable_weights
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
 
     trainable_variables = trainable_weights
     non_trainable_variables = non_trainable_weights
@@ -365,6 +329,11 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
+def _unique(variables):
+    """The variables in order, each once (a shared layer appears in several places)."""
+    return list({id(v): v for v in variables}.values())
+
+
 def _made_by_recorded_calls(tape, inputs, outputs):
     """True when every output came from a call already on the tape (or is an input itself):
     a layer built from other layers then needs no backward of its own."""
@@ -396,39 +365,3 @@ def _zeros(shape):
     if isinstance(shape, list):
         return [_zeros(s) for s in shape]
     return np.zeros((1,) + tuple(d or 1 for d in shape[1:]), config.floatx())
-
-
-class InputLayer(Layer):
-    """The entry point of a model: passes its input through, holds the sample shape."""
-
-    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, input_shape=None,
-                 batch_shape=None, **kwargs):
-        super().__init__(name=name, dtype=dtype, **kwargs)
-        if batch_shape is not None:
-            batch_shape = tuple(batch_shape)
-            batch_size, shape = batch_shape[0], batch_shape[1:]
-        shape = shape if shape is not None else input_shape
-        if shape is None:
-            raise ValueError("You must pass a `shape` argument to Input, e.g. Input(shape=(784,)).")
-        self.shape = check_shape_arg("shape", shape)
-        self.batch_shape = (batch_size,) + self.shape
-        self._maybe_build(self.batch_shape)
-        node = Node(self, [], None)
-        self.output = KerasTensor(self.batch_shape, dtype=self.dtype, node=node, name=self.name)
-        node.outputs, node.output_tensors = self.output, [self.output]
-
-    def forward(self, x, training=False):
-        return x, None
-
-    def backward(self, dy, cache, need_dx=True):
-        return dy, {}
-
-    def get_config(self):
-        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "sparse": False,
-                "name": self.name}
-
-
-def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
-    """A symbolic input for functional models: `x = Input((784,)); y = Dense(10)(x)`."""
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name,
-                      batch_shape=batch_shape).output

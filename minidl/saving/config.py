@@ -15,7 +15,8 @@ import numpy as np
 
 from minidl import activations, config as config_module, initializers, losses, metrics
 from minidl import optimizers, regularizers
-from minidl.layers.base import InputLayer, Layer
+from minidl.layers.base import Layer
+from minidl.layers.input_layer import InputLayer
 
 MAX_DEPTH = 50  # models inside models inside models...
 
