@@ -23,6 +23,7 @@ class Graph:
         by_depth = defaultdict(list)
         for node in nodes:
             by_depth[node_depth[node]].append(node)
+        self.nodes_by_depth = dict(by_depth)
         # Execution order: deepest nodes first, ties in the order they were reached.
         self.nodes = [node for depth in sorted(by_depth, reverse=True) for node in by_depth[depth]]
         layers_by_depth = defaultdict(list)

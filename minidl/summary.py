@@ -13,8 +13,9 @@
      Non-trainable params: 0 (0.00 B)
 
 Keras (`keras/src/utils/summary_utils.py`) hands the rows to the `rich` library's Table; the
-width rules and word wrapping below are rich's, written out for these three columns. Only
-"sequential-like" models are covered (no "Connected to" column), and no colours.
+width rules and word wrapping below are rich's, written out here (no colours). A functional
+model that is not a plain chain (several inputs, a merge, a layer used twice) gets a fourth
+column, "Connected to", naming each layer call's inputs as `layer[node][tensor]`.
 """
 import math
 import re
@@ -25,6 +26,9 @@ HEADER = ["Layer (type)", "Output Shape", "Param #"]
 JUSTIFY = ["left", "left", "right"]
 DEFAULT_LINE_LENGTH = 88
 DEFAULT_POSITIONS = [0.45, 0.80, 1.0]
+# A graph that is not a chain: the "Connected to" column, a wider default, other positions.
+GRAPH_HEADER, GRAPH_JUSTIFY = HEADER + ["Connected to"], JUSTIFY + ["left"]
+GRAPH_LINE_LENGTH, GRAPH_POSITIONS = 108, [0.3, 0.56, 0.74, 1.0]
 PADDING = 1  # spaces on each side of a cell
 
 # rich's "heavy head" box: (left, line, junction, right) for each kind of rule
@@ -49,12 +53,18 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
             Defaults to writing it to stdout.
     """
     columns = shutil.get_terminal_size().columns  # honours $COLUMNS; 80 without a terminal
-    line_length = line_length or min(DEFAULT_LINE_LENGTH, columns - 4)
-    widths = _column_widths(line_length, positions or DEFAULT_POSITIONS)
-    rows = [_layer_row(layer) for layer in model.layers]
+    graph = getattr(model, "_graph", None)
+    chain = graph is None or _sequential_like(graph)
+    header, justify = (HEADER, JUSTIFY) if chain else (GRAPH_HEADER, GRAPH_JUSTIFY)
+    default_length, default_positions = ((DEFAULT_LINE_LENGTH, DEFAULT_POSITIONS) if chain
+                                         else (GRAPH_LINE_LENGTH, GRAPH_POSITIONS))
+    line_length = line_length or min(default_length, columns - 4)
+    widths = _column_widths(line_length, positions or default_positions)
+    rows = [_layer_row(layer) + ([] if chain else [_connections(layer, graph)])
+            for layer in model.layers]
 
     lines = [f'Model: "{model.name}"']
-    lines += [line[:columns] for line in _draw_table(rows, widths)]  # rich crops at the screen
+    lines += [line[:columns] for line in _draw_table(header, justify, rows, widths)]
     lines += _footer(model)
     text = "\n".join(lines) + "\n"
     if print_fn is None:
@@ -73,6 +83,28 @@ def _layer_row(layer):
         shape_text = "(" + ", ".join(str(dim) for dim in shape) + ")"  # (None,) -> "(None)"
     params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
     return [name, shape_text, params]
+
+
+def _sequential_like(graph):
+    """Keras's test: one node per depth, each with one input, and no layer called twice."""
+    for nodes in graph.nodes_by_depth.values():
+        if len(nodes) > 1 or (len(nodes) == 1 and len(nodes[0].input_tensors) > 1):
+            return False
+    calls = [node.layer for node in graph.nodes]
+    return len(calls) == len(set(map(id, calls)))
+
+
+def _connections(layer, graph):
+    """'dense[0][0], input_b[0][0]': the tensors each of the layer's calls in the graph took."""
+    own = {id(node) for node in graph.nodes}
+    names = [f"{t.node.layer.name}[{_node_index(t)}][{t.index}]"
+             for node in layer._inbound_nodes if id(node) in own for t in node.input_tensors]
+    return ", ".join(names) or "-"
+
+
+def _node_index(tensor):
+    """Which call of its layer made the tensor (0 for the first)."""
+    return tensor.node.layer._inbound_nodes.index(tensor.node)
 
 
 def _footer(model):
@@ -141,15 +173,15 @@ def _grow_in_proportion(widths, slack):
     return result
 
 
-def _draw_table(rows, widths):
+def _draw_table(header, justify, rows, widths):
     """The table's lines: header, then each row, with a rule between rows (show_lines)."""
     lines = [_rule(TOP, widths)]
-    lines += _draw_row(HEADER, widths, HEAD_BAR, align_bottom=True)
+    lines += _draw_row(header, justify, widths, HEAD_BAR, align_bottom=True)
     lines.append(_rule(HEAD_BOTTOM, widths))
     for i, row in enumerate(rows):
         if i > 0:
             lines.append(_rule(ROW_SEPARATOR, widths))
-        lines += _draw_row(row, widths, ROW_BAR)
+        lines += _draw_row(row, justify, widths, ROW_BAR)
     lines.append(_rule(BOTTOM, widths))
     return lines
 
@@ -160,15 +192,13 @@ def _rule(box, widths):
     return left + junction.join(line * width for width in widths) + right
 
 
-def _draw_row(cells, widths, bar, align_bottom=False):
+def _draw_row(cells, justify, widths, bar, align_bottom=False):
     """One table row, several lines tall if a cell wraps.
 
     Shorter cells get blank lines below (rows) or above (the header: rich aligns it to the bottom).
     """
-    wrapped = [
-        _wrap(text, width - 2 * PADDING, justify)
-        for text, width, justify in zip(cells, widths, JUSTIFY)
-    ]
+    wrapped = [_wrap(text, width - 2 * PADDING, side)
+               for text, width, side in zip(cells, widths, justify)]
     height = max(len(cell_lines) for cell_lines in wrapped)
     columns = []
     for cell_lines, width in zip(wrapped, widths):

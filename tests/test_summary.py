@@ -219,3 +219,29 @@ def test_random_names_and_widths_match_keras(names, line_length, positions):
             return
         print_summary(stand_in(model), print_fn=ours.append, **kwargs)
     assert ours == theirs
+
+
+def graph_model(framework, name):
+    """Two inputs, a merge, a layer used twice, a model inside the model: not a chain."""
+    a, b = framework.Input((3,), name="a"), framework.Input((4,), name="b")
+    inner_input = framework.Input((5,), name="inner_in")
+    inner = framework.Model(inner_input, framework.layers.Dense(5, name="inner_dense")(
+        inner_input), name="inner")
+    merged = framework.layers.Concatenate(name="cat")([
+        inner(framework.layers.Dense(5, activation="relu", name="hid")(a)), b])
+    shared = framework.layers.Dense(2, name="shared")
+    outputs = [framework.layers.Dense(1, activation="sigmoid", name="cls")(merged),
+               shared(shared(framework.layers.Dense(2, name="reg")(merged)))]
+    return framework.Model([a, b], outputs, name=name)
+
+
+@pytest.mark.parametrize("line_length", [None, 90])
+def test_a_graph_prints_keras_connected_to_column(capsys, line_length):
+    import minidl
+
+    graph_model(keras, "g").summary(line_length=line_length)
+    expected = capsys.readouterr().out
+    lines = []
+    graph_model(minidl, "g").summary(line_length=line_length, print_fn=lines.append)
+    assert "".join(lines) == expected
+    assert "Connected to" in expected and "shared[0][0]" in expected  # the second call's input
