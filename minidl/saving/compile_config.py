@@ -1,0 +1,130 @@
+"""compile()'s settings as Keras's config.json writes them, and back: optimizer, losses
+(one, or one per output), loss weights, metrics and weighted metrics."""
+import numpy as np
+
+from minidl import losses, metrics, optimizers
+from minidl.saving.layer_config import INERT, accepted_arguments, object_config
+
+
+def compile_to_config(model):
+    """Keras's compile_config: the optimizer's class and settings, the loss, the metrics."""
+    if not model.compiled:
+        return {}
+    optimizer = model.optimizer
+    optimizer_config = {**optimizer.get_config(), "clipnorm": optimizer.clipnorm,
+                        "clipvalue": optimizer.clipvalue,
+                        "global_clipnorm": optimizer.global_clipnorm}
+    compiled = model.compiled_metrics
+    return {
+        "optimizer": object_config("keras.optimizers", type(optimizer).__name__,
+                                    _plain(optimizer_config)),
+        "loss": structure(model.loss, _loss_to_config),
+        "loss_weights": model.compiled_loss.loss_weights if model.compiled_loss else None,
+        "metrics": structure(compiled.identifiers, _metric_to_config),
+        "weighted_metrics": structure(compiled.weighted_identifiers, _metric_to_config),
+        "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False,
+    }
+
+
+def _plain(config):
+    """Config values as JSON can hold them (NumPy scalars as Python numbers)."""
+    return {k: v.item() if isinstance(v, np.generic) else
+            (_plain(v.get_config()) if hasattr(v, "get_config") else v)
+            for k, v in config.items()}
+
+
+def structure(value, convert):
+    """Apply `convert` to every leaf of a list or dict (one entry per output), or to one."""
+    if value is None:
+        return None
+    if isinstance(value, dict) and "class_name" not in value:  # by output name
+        return {key: structure(item, convert) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [structure(item, convert) for item in value]
+    return convert(value)
+
+
+def _loss_to_config(loss):
+    """The string the loss was compiled from ("mse"), or its class and settings."""
+    if isinstance(loss, str):
+        return loss
+    from_logits = getattr(loss, "from_logits", False)
+    try:
+        if type(losses.get(loss.name)) is type(loss) and not from_logits:
+            return loss.name
+    except ValueError:
+        pass  # a loss object with its own name
+    return object_config("keras.losses", type(loss).__name__, loss.get_config())
+
+
+def _metric_to_config(metric):
+    if isinstance(metric, str):
+        return metric
+    if isinstance(metric, metrics.Metric):
+        return object_config("keras.metrics", type(metric).__name__, metric.get_config())
+    raise ValueError(f"The metric {metric!r} (a function) cannot be saved in a file; compile "
+                     "with a metric name or a Metric object to save the model.")
+
+
+def compile_from_config(model, config, filepath):
+    """Compile `model` as the file says (optimizer, losses, weights and metrics)."""
+    try:
+        optimizer = _optimizer_from_config(config.get("optimizer", "rmsprop"))
+        loss = structure(config.get("loss"), _loss_from_config)
+        compiled_metrics = structure(config.get("metrics"), _metric_from_config)
+        weighted = structure(config.get("weighted_metrics"), _metric_from_config)
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"Could not compile the model in {filepath!r} from its compile_config: {error} "
+            "Load it with `load_model(filepath, compile=False)` and compile it yourself."
+        ) from None
+    model.compile(optimizer=optimizer, loss=loss, loss_weights=config.get("loss_weights"),
+                  metrics=compiled_metrics, weighted_metrics=weighted)
+
+
+# Keras optimizer options minidl does not implement, with the values that mean "off".
+_KERAS_OPTIMIZER_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99,
+                             "ema_overwrite_frequency": None, "loss_scale_factor": None,
+                             "gradient_accumulation_steps": None}
+_KERAS_LOSS_DEFAULTS = {"reduction": "sum_over_batch_size", "label_smoothing": 0.0,
+                        "axis": -1, "ignore_class": None}
+
+
+def _check_defaults(what, config, defaults):
+    for key, default in defaults.items():
+        if key in config and config[key] != default:
+            raise ValueError(
+                f"The {what} sets `{key}={config[key]!r}`, which minidl does not implement "
+                f"(expected {default!r}).")
+
+
+def _optimizer_from_config(spec):
+    if isinstance(spec, str):
+        return optimizers.get(spec)
+    class_name, config = spec["class_name"], dict(spec["config"])
+    cls = type(optimizers.get(class_name))  # an unknown name lists the valid ones
+    _check_defaults(f"optimizer {class_name}", config, _KERAS_OPTIMIZER_DEFAULTS)
+    accepted = accepted_arguments(cls) | {"clipnorm", "clipvalue", "global_clipnorm"}
+    unknown = {k: v for k, v in config.items() if k not in accepted
+               and k not in _KERAS_OPTIMIZER_DEFAULTS}
+    refused = sorted(k for k, v in unknown.items() if v not in INERT)
+    if refused:
+        raise ValueError(f"minidl's {class_name} has no options {refused}.")
+    return cls(**{key: value for key, value in config.items() if key in accepted})
+
+
+def _metric_from_config(spec):
+    """A metric name stays a name (resolved with the data's shapes, as "accuracy" must be)."""
+    return spec if isinstance(spec, str) else metrics.get(spec)
+
+
+def _loss_from_config(spec):
+    if spec is None or isinstance(spec, str):
+        return spec
+    class_name, config = spec["class_name"], spec["config"]
+    _check_defaults(f"loss {class_name}", config, _KERAS_LOSS_DEFAULTS)
+    loss = losses.get(class_name)
+    if "from_logits" in config:
+        loss.from_logits = bool(config["from_logits"])
+    loss.name = config.get("name", loss.name)
+    return loss

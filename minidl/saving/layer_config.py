@@ -1,0 +1,206 @@
+"""One layer as Keras's config.json writes it, and back.
+
+A layer is written as {"module", "class_name", "config", "registered_name"}: its class
+name and its `get_config()`, whose keys are Keras's, with initializers, regularizers and
+activations written as Keras writes them. Reading looks the class name up in a plain dict
+of minidl's layer classes (nothing is imported from a file) and passes the config to the
+constructor; an option minidl lacks is refused by name, unless it is off.
+"""
+import inspect
+
+import numpy as np
+
+from minidl import activations, initializers, regularizers
+from minidl.layers.base import Layer
+from minidl.layers.input_layer import InputLayer
+
+
+def layer_classes():
+    """{class name: class} of every layer minidl has (the only classes a file can name)."""
+    from minidl import layers
+
+    return {name: cls for name, cls in vars(layers).items()
+            if isinstance(cls, type) and issubclass(cls, Layer)}
+
+
+# -- can it be saved? ----------------------------------------------------------------------
+def check_can_save(model):
+    """Refuse, with the reason, a model Keras could not load back."""
+    from minidl.models import Functional, Sequential  # models.py imports saving lazily
+
+    if type(model) not in (Sequential, Functional):
+        raise ValueError(
+            "Only minidl Sequential and functional Model objects can be saved in the Keras "
+            "format (a subclassed model's call() is Python code, which a file cannot hold). "
+            f"Received: model={model!r} (of type {type(model).__name__}). Save its weights "
+            "with model.save_weights(...) instead."
+        )
+    if not model.built:
+        raise ValueError(
+            "You are saving a model that has not yet been built. Build it first by "
+            "calling it on some data or with `model.build((None, D))`."
+        )
+    known = layer_classes()
+    for layer in model.layers:
+        if isinstance(layer, (Sequential, Functional)):
+            check_can_save(layer)
+            continue
+        if known.get(type(layer).__name__) is not type(layer):
+            raise ValueError(
+                f"Layer {layer.name} of type {type(layer).__name__} cannot be saved in the "
+                f"Keras format; minidl can save its own layers: {sorted(known)}."
+            )
+        activation = getattr(layer, "activation", None)
+        if activation is not None and not _is_builtin(activation):
+            raise ValueError(
+                f"Layer {layer.name} uses a custom activation ({activation!r}), which Keras "
+                "could not load. Use one of Keras's activations by name."
+            )
+
+
+def _is_builtin(activation):
+    """True for minidl's own activation functions, which Keras knows by the same names."""
+    try:
+        return activations.get(activations.serialize(activation)) is activation
+    except (ValueError, AttributeError):
+        return False
+
+
+def shape_list(shape):
+    return None if shape is None else [None if d is None else int(d) for d in shape]
+
+
+def dtype_policy(dtype):
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": dtype},
+            "registered_name": None}
+
+
+def object_config(module, class_name, config):
+    return {"module": module, "class_name": class_name, "config": config,
+            "registered_name": None}
+
+
+def own_name(layer):
+    return type(layer).__name__
+
+
+def nearest_builtin_name(layer):
+    """The class name of the minidl layer that `layer` is (a subclass of), for twins."""
+    known = set(layer_classes().values())
+    return next(cls.__name__ for cls in type(layer).__mro__ if cls in known)
+
+
+def layer_to_config(layer, dtype, naming=own_name):
+    """One layer as Keras writes it: class name, config (Keras's keys), build shape."""
+    if isinstance(layer, InputLayer):
+        return object_config("keras.layers", "InputLayer", {
+            "batch_shape": shape_list(layer.batch_shape), "dtype": dtype, "sparse": False,
+            "ragged": False, "name": layer.name, "optional": False})
+    config = {key: _value_to_config(value) for key, value in layer.get_config().items()}
+    config["dtype"] = dtype_policy(dtype)
+    class_name = naming(layer)
+    config.update(_KERAS_ONLY.get(class_name, {}))
+    result = object_config("keras.layers", class_name, config)
+    if layer.input_shape is not None and type(layer).build is not Layer.build:
+        result["build_config"] = {"input_shape": shape_list(layer.input_shape)
+                                  if not isinstance(layer.input_shape, list) else
+                                  [shape_list(s) for s in layer.input_shape]}
+    return result
+
+
+# Options Keras writes for these layers that minidl does not have, at their "off" value.
+_KERAS_ONLY = {"Dense": {"kernel_constraint": None, "bias_constraint": None,
+                         "quantization_config": None}}
+
+
+def _value_to_config(value):
+    """An initializer, regularizer or activation in a layer's config, as Keras writes it."""
+    if isinstance(value, initializers.Initializer):
+        return object_config("keras.initializers", type(value).__name__, value.get_config())
+    if isinstance(value, regularizers.Regularizer):
+        return regularizers.serialize(value)
+    if callable(value) and not isinstance(value, type):
+        return activations.serialize(value)
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# Options Keras layers have and minidl's do not: fine when off (None/False/0), refused otherwise.
+INERT = (None, False, 0, 0.0, "", [], {})
+
+
+def layer_from_config(layer_config, custom_objects=None):
+    """One layer from its Keras config (a model inside a model is config.py's)."""
+    class_name, config = layer_config["class_name"], dict(layer_config["config"])
+    classes = {**layer_classes(), **(custom_objects or {})}
+    cls = classes.get(class_name)
+    if cls is None:
+        raise ValueError(
+            f"Layer '{config.get('name')}' has type {class_name}, which minidl does not "
+            f"support. minidl can load models made of {sorted(layer_classes())}.")
+    if class_name == "InputLayer":
+        shape = config.get("batch_shape") or config["batch_input_shape"]
+        return InputLayer(batch_shape=tuple(shape), name=config.get("name"))
+    config["dtype"] = _dtype_name(config.get("dtype"))
+    config = {key: _value_from_config(key, value) for key, value in config.items()}
+    accepted = accepted_arguments(cls)
+    unknown = {key: value for key, value in config.items() if key not in accepted}
+    refused = sorted(key for key, value in unknown.items() if value not in INERT)
+    if refused:
+        raise ValueError(f"Layer '{config.get('name')}' ({class_name}) uses "
+                         f"{ {k: unknown[k] for k in refused} }, which minidl does not "
+                         "support.")
+    try:
+        return cls(**{key: value for key, value in config.items() if key in accepted})
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"Layer '{config.get('name')}' ({class_name}) cannot be loaded: "
+                         f"{error}") from None
+
+
+def accepted_arguments(cls):
+    """The constructor's argument names, through **kwargs up to Layer's own."""
+    names = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        parameters = inspect.signature(klass.__init__).parameters
+        names |= {name for name, p in parameters.items()
+                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and name != "self"}
+        if not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+            break
+    return names | {"input_shape", "input_dim"} if "name" in names else names
+
+
+def _dtype_name(dtype):
+    if isinstance(dtype, dict):
+        dtype = dtype.get("config", {}).get("name")
+    if dtype not in (None, "float32", "float64"):
+        raise ValueError(f"minidl computes in float32 (or float64); the file asks for "
+                         f"dtype={dtype!r}.")
+    return dtype
+
+
+def _value_from_config(key, value):
+    """A serialized initializer or regularizer back as a minidl object."""
+    if not isinstance(value, dict) or "class_name" not in value:
+        return value
+    if key.endswith("_initializer"):
+        return _initializer_from_config(value["class_name"], value.get("config", {}))
+    if key.endswith("_regularizer"):
+        return regularizers.get(value)
+    return value
+
+
+def _initializer_from_config(class_name, config):
+    """An initializer by Keras's class name; options left at their defaults may be dropped."""
+    cls = getattr(initializers, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, initializers.Initializer)):
+        raise ValueError(f"Unknown initializer {class_name!r} in the model config.")
+    accepted = accepted_arguments(cls)
+    refused = sorted(k for k, v in config.items() if k not in accepted and v not in INERT)
+    if refused:
+        raise ValueError(f"minidl's {class_name} has no options {refused}.")
+    return cls(**{k: v for k, v in config.items() if k in accepted})
