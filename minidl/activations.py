@@ -128,8 +128,9 @@ _ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
 def get(identifier):
     """Resolve an activation: None -> linear, a name ("relu"), or one of this module's functions.
 
-    Names are case-sensitive, as in Keras; "swish" is silu and "hard_swish" hard_silu. A custom callable works if it carries its own
-    derivative as a `backward(da, z, a)` attribute, since minidl has no autograd.
+    Names are case-sensitive, as in Keras; "swish" is silu and "hard_swish" hard_silu. A
+    custom callable works if it carries its own derivative as a `backward(da, z, a)`
+    attribute, since minidl has no autograd.
     """
     if identifier is None:
         return linear

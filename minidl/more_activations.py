@@ -199,7 +199,7 @@ _ERFC_TAIL_DEN = (1.0, 2.56852019228982242e00, 1.87295284992346047e00, 5.2790510
 
 
 def erfc(x):
-    """The complementary error function erfc(z) = 1 - erf(z) = 2/sqrt(pi) * integral_z^inf exp(-t**2) dt.
+    """The complementary error function: erfc(z) = 1 - erf(z) = 2/sqrt(pi) * int_z^inf exp(-t**2) dt.
 
     NumPy has no erf. TensorFlow's float32 Erfc is Eigen's polynomial, a few ulps from the
     exact value; math.erfc applied element by element is exact but ~300 times slower than

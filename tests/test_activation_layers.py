@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 import keras
 import minidl
 import tensorflow as tf
-from minidl.layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from minidl.layers import LeakyReLU, PReLU, ReLU, Softmax
 from minidl.testing import check_gradients
 from reference.gradients import keras_loss_and_gradients
 
@@ -25,8 +25,9 @@ CASES = [
     ("ReLU", {}, 2), ("ReLU", {"max_value": 6.0}, 2),
     ("ReLU", {"max_value": 6.0, "negative_slope": 0.1}, 2), ("ReLU", {"negative_slope": 0.1}, 2),
     ("ReLU", {"max_value": 2.5, "negative_slope": 0.2, "threshold": 0.5}, 2),
-    ("ReLU", {"threshold": 1.0}, 2), ("LeakyReLU", {}, 2), ("LeakyReLU", {"negative_slope": 0.1}, 2),
-    ("ELU", {}, 2), ("ELU", {"alpha": 0.7}, 2), ("PReLU", {}, 2), ("PReLU", {"shared_axes": [1]}, 3),
+    ("ReLU", {"threshold": 1.0}, 2), ("LeakyReLU", {}, 2),
+    ("LeakyReLU", {"negative_slope": 0.1}, 2), ("ELU", {}, 2), ("ELU", {"alpha": 0.7}, 2),
+    ("PReLU", {}, 2), ("PReLU", {"shared_axes": [1]}, 3),
 ]
 CASE_IDS = [f"{name}{kwargs}" for name, kwargs, _ in CASES]
 

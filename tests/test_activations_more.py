@@ -129,7 +129,8 @@ MISTAKES = {
     "gelu keeps only Phi(z)": wrong("gelu", {}, lambda da, z, a: da * 0.5 * more_activations.erfc(
         -z / math.sqrt(2))),
     "softplus uses sigmoid(-z)": wrong("softplus", {}, lambda da, z, a: da * np.exp(-a)),
-    "silu forgets the product rule": wrong("silu", {}, lambda da, z, a: da * activations.sigmoid(z)),
+    "silu forgets the product rule": wrong("silu", {}, lambda da, z, a: da
+                                           * activations.sigmoid(z)),
     "hard_silu forgets z * hs'(z)": wrong("hard_silu", {}, lambda da, z, a: da
                                           * activations.hard_sigmoid(z)),
     "softsign without the square": wrong("softsign", {}, lambda da, z, a: da / (1 + np.abs(z))),

@@ -200,7 +200,8 @@ def test_the_gradient_check_catches_a_wrong_backward(float64, layer, shapes):
 
 
 def test_maximum_sends_a_tie_to_the_first_input_as_tensorflow():
-    xs = [np.float32([[1.0, 2.0, 3.0]]), np.float32([[1.0, 5.0, 3.0]]), np.float32([[1.0, 0.0, 3.0]])]
+    xs = [np.float32([[1.0, 2.0, 3.0]]), np.float32([[1.0, 5.0, 3.0]]),
+          np.float32([[1.0, 0.0, 3.0]])]
     dy = np.float32([[1.0, 1.0, 1.0]])
     for name in ("Maximum", "Minimum"):
         _, keras_dxs = keras_outputs_and_gradients(getattr(keras.layers, name)(), xs, dy)
@@ -336,7 +337,7 @@ def test_data_errors_are_kerass():
 
 
 def test_a_merge_passes_dense_outputs_back_to_both_branches():
-    """The tape hands each input its own gradient: y = Add()([Dense(x), x]) gives dL/dx from both."""
+    """The tape hands each input its own gradient: Add()([Dense(x), x]) gives dL/dx from both."""
     x = Input((3,))
     dense = Dense(3, use_bias=False, kernel_initializer="identity")
     model = minidl.Model(x, Add()([dense(x), x]))

@@ -32,9 +32,9 @@ class Softmax(Layer):
         super().__init__(**kwargs)
         self.axis = axis  # kept as given, for get_config
         if isinstance(axis, (list, tuple)):
-            self._axes = axis[0] if len(axis) == 1 else tuple(axis)
+            self._axes = int(axis[0]) if len(axis) == 1 else tuple(int(a) for a in axis)
         else:
-            self._axes = axis
+            self._axes = int(axis)
         # Several axes: Keras computes exp(z - logsumexp(z)) and leaves no logits.
         self.activation = activations.softmax if isinstance(self._axes, int) else None
 
