@@ -74,7 +74,9 @@ class LayerClock:
 
     def __init__(self, layer):
         self.layer, self.seconds, self._depth = layer, 0.0, 0
-        for name in ("forward", "backward", "backward_from_logits"):
+        self.names = [name for name in ("forward", "backward", "backward_from_logits")
+                      if hasattr(layer, name)]
+        for name in self.names:
             setattr(layer, name, self._timed(getattr(layer, name)))
 
     def _timed(self, method):
@@ -90,7 +92,7 @@ class LayerClock:
         return timed
 
     def remove(self):
-        for name in ("forward", "backward", "backward_from_logits"):
+        for name in self.names:
             del self.layer.__dict__[name]
 
 

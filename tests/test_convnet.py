@@ -150,3 +150,42 @@ def test_rmsprop_fit_history_matches_keras_loosely():
     for key in run.minidl_history:
         np.testing.assert_allclose(run.minidl_history[key], run.keras_history[key],
                                    atol=2e-2, err_msg=key)
+
+
+@pytest.mark.parametrize("activation, loss, labels", [
+    ("sigmoid", "binary_crossentropy", lambda n: (np.arange(n) % 2).reshape(n, 1, 1, 1)),
+    ("softmax", "sparse_categorical_crossentropy", lambda n: (np.arange(n) % 3).reshape(n, 1, 1)),
+])
+def test_a_conv2d_output_gives_the_head_its_logits_as_keras(activation, loss, labels):
+    """Saturated outputs: Keras takes the cross-entropy from Conv2D's z, unclipped."""
+    model = minidl.Sequential([minidl.Input((5, 5, 2)), layers.Conv2D(
+        1 if activation == "sigmoid" else 3, 5, activation=activation)])
+    model.compile(optimizer="sgd", loss=loss)
+    rng = np.random.default_rng(4)
+    model.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in model.get_weights()])
+    x = rng.normal(size=(6, 5, 5, 2)).astype(np.float32) * 20  # |z| ~ 100: saturated
+    y = labels(6)
+    value, grads = model.loss_and_gradients(x, y)
+    keras_value, keras_grads = keras_loss_and_gradients(keras_twin(model), x, y)
+    close(value, keras_value)
+    assert value > 16.2  # probabilities clipped to 1e-7 would cost at most -log(1e-7) = 16.1
+    for ours, theirs in zip(grads, keras_grads):
+        close(ours, theirs)
+
+
+def test_every_array_of_a_training_step_stays_float32():
+    minidl.utils.set_random_seed(5)
+    model = minidl.Sequential([
+        minidl.Input((9, 9, 2)), layers.ZeroPadding2D(1),
+        layers.Conv2D(3, 3, strides=2, padding="same", activation="relu"),
+        layers.AveragePooling2D(2, padding="same"), layers.Conv2D(4, 2, activation="tanh"),
+        layers.MaxPooling2D(2, 1), layers.Reshape((-1, 4)), layers.Conv1D(2, 1),
+        layers.GlobalMaxPooling1D(), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = images(4, seed=5, shape=(9, 9, 2))
+    for layer, output in layer_outputs(model, x, training=True):
+        assert output.dtype == np.float32, layer.name
+    _, grads = model.loss_and_gradients(x, y % 2)
+    assert [g.dtype for g in grads] == [np.float32] * len(grads)
+    model.fit(x, y % 2, epochs=1, verbose=0)
+    assert all(w.dtype == np.float32 for w in model.get_weights())
