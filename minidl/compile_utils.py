@@ -16,8 +16,9 @@ import copy
 
 import numpy as np
 
-from minidl import losses as losses_module, metrics as metrics_module
+from minidl import losses as losses_module, metrics as metrics_module, optimizers
 from minidl.head import Head
+from minidl.tape import flatten
 
 
 def _by_output(value, output_names, what):
@@ -243,3 +244,40 @@ def _log_keys(output_names, groups, weighted_groups):
             keys.append(claim(name if name not in taken else
                               prefixed(output, f"weighted_{metric.name}")))
     return keys
+
+
+def compile(model, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+            weighted_metrics=None, **kwargs):
+    """Choose the optimizer, the loss and the metrics (strings or objects).
+
+    Args:
+        optimizer: "rmsprop" (default), "adam", "sgd", or an optimizer object.
+        loss: e.g. "sparse_categorical_crossentropy", "mse", a Loss object; for several
+            outputs, a list (one per output) or a dict keyed by output name.
+        loss_weights: the weight of each output's loss in the total (list or dict).
+        metrics: e.g. ["accuracy"] or ["mae"]; per output as a list of lists or a dict.
+        weighted_metrics: metrics that take `sample_weight` into account.
+    """
+    unsupported = set(kwargs) - {"run_eagerly", "jit_compile", "steps_per_execution",
+                                 "auto_scale_loss"}
+    if unsupported:
+        raise TypeError(f"compile() got unexpected keyword arguments: {sorted(unsupported)}")
+    optimizer = optimizers.get(optimizer)  # everything is resolved before anything is set
+    for single in flatten(loss) if loss is not None else []:
+        if single is not None:
+            losses_module.get(single)
+    if isinstance(metrics, (str,)) or callable(metrics):
+        metrics = [metrics]
+    elif metrics is not None and not isinstance(metrics, (list, tuple, dict)):
+        raise ValueError("Expected `metrics` argument to be a list or a single metric. "
+                         f"Received: metrics={metrics!r}")
+    for identifier in flatten(metrics) if metrics is not None else []:
+        if identifier is not None:
+            metrics_module.check_identifier(identifier)
+    model.optimizer = optimizer
+    if loss is not None and not isinstance(loss, (list, tuple, dict)):
+        loss = losses_module.get(loss)  # one loss: kept resolved, as `model.loss`
+    model.loss = loss
+    model.compiled_loss = CompileLoss(loss, loss_weights) if loss is not None else None
+    model.compiled_metrics = CompileMetrics(metrics, weighted_metrics)
+    model.compiled = True

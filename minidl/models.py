@@ -13,7 +13,7 @@ A model is a Layer (layers/base.py): it can be called inside another model. Trai
 here: `model(x, training=True)` under a tape, `trainable_weights`, the compiled loss and
 metrics, and the optimizer.
 """
-from minidl import naming, training
+from minidl import compile_utils, naming, training
 from minidl.graph import Graph
 from minidl.layers.base import Layer
 from minidl.layers.input_layer import InputLayer
@@ -135,7 +135,8 @@ class Model(Layer):
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
                 weighted_metrics=None, **kwargs):
         """Choose the optimizer, the loss (one per output) and the metrics."""
-        training.compile(self, optimizer, loss, loss_weights, metrics, weighted_metrics, **kwargs)
+        compile_utils.compile(self, optimizer, loss, loss_weights, metrics, weighted_metrics,
+                              **kwargs)
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,

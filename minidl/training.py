@@ -1,6 +1,6 @@
 """compile, fit, evaluate and predict: the training loop, written to be read top to bottom.
 
-One training step (`train_step`):
+compile() is in compile_utils.py. One training step (`train_step`):
     with Tape() as tape:
         y_pred = model(x, training=True)             every layer call is recorded
     loss, seeds = compiled_loss(y, y_pred, tape)     the output head: dL/dy_pred, or dL/dz
@@ -18,50 +18,10 @@ import math
 
 import numpy as np
 
-from minidl import callbacks as callbacks_module, data, losses, optimizers, rng
-from minidl.compile_utils import CompileLoss, CompileMetrics
+from minidl import callbacks as callbacks_module, data, rng
 from minidl.denormals import flushed
 from minidl.interrupts import deferred_interrupt
 from minidl.tape import Tape, flatten
-
-
-# -- compile ------------------------------------------------------------------------------------
-def compile(model, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
-            weighted_metrics=None, **kwargs):
-    """Choose the optimizer, the loss and the metrics (strings or objects).
-
-    Args:
-        optimizer: "rmsprop" (default), "adam", "sgd", or an optimizer object.
-        loss: e.g. "sparse_categorical_crossentropy", "mse", a Loss object; for several
-            outputs, a list (one per output) or a dict keyed by output name.
-        loss_weights: the weight of each output's loss in the total (list or dict).
-        metrics: e.g. ["accuracy"] or ["mae"]; per output as a list of lists or a dict.
-        weighted_metrics: metrics that take `sample_weight` into account.
-    """
-    unsupported = set(kwargs) - {"run_eagerly", "jit_compile", "steps_per_execution",
-                                 "auto_scale_loss"}
-    if unsupported:
-        raise TypeError(f"compile() got unexpected keyword arguments: {sorted(unsupported)}")
-    optimizer = optimizers.get(optimizer)  # everything is resolved before anything is set
-    for single in flatten(loss) if loss is not None else []:
-        if single is not None:
-            losses.get(single)
-    if isinstance(metrics, (str,)) or callable(metrics):
-        metrics = [metrics]
-    elif metrics is not None and not isinstance(metrics, (list, tuple, dict)):
-        raise ValueError("Expected `metrics` argument to be a list or a single metric. "
-                         f"Received: metrics={metrics!r}")
-    for identifier in flatten(metrics) if metrics is not None else []:
-        if identifier is not None:
-            from minidl import metrics as metrics_module
-            metrics_module.check_identifier(identifier)
-    model.optimizer = optimizer
-    if loss is not None and not isinstance(loss, (list, tuple, dict)):
-        loss = losses.get(loss)  # one loss: kept resolved, as `model.loss`
-    model.loss = loss
-    model.compiled_loss = CompileLoss(loss, loss_weights) if loss is not None else None
-    model.compiled_metrics = CompileMetrics(metrics, weighted_metrics)
-    model.compiled = True
 
 
 def check_compiled(model, method):
@@ -310,20 +270,25 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
 
     # Everything is checked: from here on the model changes.
     get_ready(model, train, batch_size)
-    metrics = model.compiled_metrics
-    n, steps = len(train), math.ceil(len(train) / batch_size)
     callback_list = callbacks_module.CallbackList(
         callbacks, add_history=True, add_progbar=verbose != 0, model=model,
-        verbose=verbose_as_passed, epochs=epochs, steps=steps)
+        verbose=verbose_as_passed, epochs=epochs, steps=math.ceil(len(train) / batch_size))
+    return _train(model, train, val, batch_size, initial_epoch, epochs, shuffle, callback_list)
+
+
+def _train(model, train, val, batch_size, initial_epoch, epochs, shuffle, callback_list):
+    """The loop: epochs of batches, each one train_step, then validation; returns History."""
+    metrics = model.compiled_metrics
     val_metrics = metrics.fresh()  # validation keeps its running means apart from training's
     model.stop_training = False
     callback_list.on_train_begin()
+    initial_epoch = getattr(model, "_initial_epoch", None) or initial_epoch  # BackupAndRestore
     epoch_logs = {}
     for epoch in range(initial_epoch, epochs):
         metrics.reset()
         callback_list.on_epoch_begin(epoch)
-        order = rng.generator().permutation(n) if shuffle else None
-        for step, rows in enumerate(data.batches(n, batch_size, order)):
+        order = rng.generator().permutation(len(train)) if shuffle else None
+        for step, rows in enumerate(data.batches(len(train), batch_size, order)):
             callback_list.on_train_batch_begin(step)
             train_step(model, train.rows(rows), metrics)
             logs = metrics.logs()
