@@ -44,6 +44,17 @@ LOSS_FOR_LABELS = {
 }
 
 
+# loss -> the label formats it accepts; "_column" is the same labels with a trailing axis of 1,
+# which Keras accepts too ((N, 1) class indices, (N, 1) targets)
+LOSS_LABEL_FORMATS = {
+    "sparse_categorical_crossentropy": ("sparse", "sparse_column"),
+    "categorical_crossentropy": ("one_hot",),
+    "binary_crossentropy": ("binary", "binary_column", "multi_label"),
+    "mse": ("regression", "regression_column"),
+    "mae": ("regression", "regression_column"),
+}
+
+
 # -- strategies -----------------------------------------------------------------------------
 
 def values(low=-3.0, high=3.0):
@@ -83,6 +94,34 @@ def labels(draw, kind, n, classes=2):
         return np.array(bits, config.floatx()).reshape(n, classes)
     shape = (n,) if classes == 1 else (n, classes)
     return draw(hnp.arrays(config.floatx(), shape, elements=values()))
+
+
+def float_arrays(shape, low=-2.0, high=2.0, dtype=np.float64):
+    """Arrays of a fixed shape and dtype (float64 by default, for gradient checks)."""
+    width = 64 if np.dtype(dtype) == np.float64 else 32
+    return hnp.arrays(dtype, shape, elements=st.floats(low, high, allow_nan=False, width=width))
+
+
+@st.composite
+def loss_cases(draw, max_rows=6, max_classes=4):
+    """(loss name, label format, y, output width, n): every loss with each label format.
+
+    Formats are LABEL_KINDS, plus "_column" variants with a trailing axis of 1.
+    """
+    loss = draw(st.sampled_from(sorted(LOSS_LABEL_FORMATS)))
+    fmt = draw(st.sampled_from(LOSS_LABEL_FORMATS[loss]))
+    n = draw(st.integers(1, max_rows))
+    kind = fmt.removesuffix("_column")
+    width = 1 if kind in ("binary", "regression") else draw(st.integers(2, max_classes))
+    y = draw(labels(kind, n, width))
+    return loss, fmt, (y.reshape(n, 1) if fmt.endswith("_column") else y), width, n
+
+
+def output_activation(loss, width=None):
+    """The output activation a learner pairs with a loss: softmax, sigmoid or linear."""
+    if loss in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
+        return "softmax"
+    return "sigmoid" if loss == "binary_crossentropy" else "linear"
 
 
 @st.composite

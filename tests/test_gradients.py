@@ -15,7 +15,9 @@ from minidl.layers import Dense
 from minidl.tape import Tape
 from minidl.testing import check_gradients, numerical_gradient, relative_error
 
-from strategies import ACTIVATIONS, arrays, loss_cases, output_activation
+from minidl.strategies import float_arrays as arrays, loss_cases, output_activation
+
+ACTIVATIONS = ["linear", "relu", "tanh", "sigmoid", "softmax"]
 
 TOL = 1e-6  # relative error (norm-wise) allowed between backprop and central differences
 ATOL = 1e-9  # for gradients so small that float64 rounding of f dominates the difference

@@ -18,7 +18,9 @@ from minidl.testing import layer_outputs
 from reference.gradients import keras_forward, keras_loss_and_gradients
 from reference.twins import keras_twin
 
-from strategies import ACTIVATIONS, loss_cases, output_activation
+from minidl.strategies import loss_cases, output_activation
+
+ACTIVATIONS = ["linear", "relu", "tanh", "sigmoid", "softmax"]
 
 RTOL, ATOL = 1e-5, 1e-6
 

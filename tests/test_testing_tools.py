@@ -106,7 +106,7 @@ def test_unknown_targets_and_missing_labels_are_refused(float64):
     with pytest.raises(ValueError, match="needs the labels"):
         check_gradients(losses.MeanSquaredError(), np.ones((2, 2)))
     with pytest.raises(ValueError, match="Could not interpret activation"):
-        check_gradients("swish", np.ones((2, 2)))
+        check_gradients("swoosh", np.ones((2, 2)))
 
 
 # -- negative controls: a wrong gradient must fail, and only where it is wrong -----------------
