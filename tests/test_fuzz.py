@@ -91,7 +91,7 @@ def call_and_check(model, method, *args, **kwargs):
     iterations = model.optimizer.iterations
     try:
         with fp_errors_raise():
-            return getattr(model, method)(*args, **kwargs)
+            result = getattr(model, method)(*args, **kwargs)
     except (ValueError, TypeError) as error:
         message = str(error)
         assert any(name in message for name in ARGUMENT_NAMES), message
@@ -99,6 +99,37 @@ def call_and_check(model, method, *args, **kwargs):
             np.testing.assert_array_equal(w, w0)
         assert model.optimizer.iterations == iterations
         return None
+    check_success(model, method, args, kwargs, result, before, iterations)
+    return result
+
+
+def check_success(model, method, args, kwargs, result, before, iterations):
+    """A call that went through did what Keras's would: the right kind of result, finite
+    numbers, and weights changed only by training, by one step per batch."""
+    n = len(np.asarray(args[0]).reshape(len(args[0]), -1))
+    weights = model.get_weights()
+    assert all(w.dtype == np.float32 and np.isfinite(w).all() for w in weights)
+    if method == "fit":
+        epochs = kwargs.get("epochs", 1)
+        history = result.history
+        assert all(len(values) == epochs for values in history.values())
+        assert sorted(history)[:2] == (["accuracy", "loss"] if epochs else [])
+        assert all(np.isfinite(v) for values in history.values() for v in values)
+        batch = kwargs.get("batch_size") or 32
+        split = kwargs.get("validation_split", 0.0)
+        train_rows = int(np.floor(n * (1.0 - split))) if split else n
+        assert model.optimizer.iterations == iterations + epochs * -(-train_rows // batch)
+    elif method == "predict":
+        assert result.shape == (n, 3) and result.dtype == np.float32
+        np.testing.assert_allclose(result.sum(axis=1), 1, rtol=1e-5)  # softmax rows
+        for w, w0 in zip(weights, before):
+            np.testing.assert_array_equal(w, w0)
+    elif method == "evaluate":
+        assert len(result) == 2 and all(np.isfinite(result)) and 0 <= result[1] <= 1
+        for w, w0 in zip(weights, before):
+            np.testing.assert_array_equal(w, w0)
+    elif method == "train_on_batch":
+        assert model.optimizer.iterations == iterations + 1
 
 
 @given(x=weird_arrays(), y=weird_labels(), kwargs=ARGUMENTS)
