@@ -6,7 +6,7 @@ import keras
 import minidl
 from minidl import regularizers
 from minidl.testing import check_gradients
-from reference.gradients import keras_loss_and_gradients
+from parity import assert_same_fit, assert_same_loss_and_gradients
 
 CASES = [  # (kernel, bias, activity) regularizers of the hidden layer, as both spell them
     ("l2", None, None),
@@ -51,19 +51,9 @@ def data(n=20):
 def test_loss_gradients_and_fit_history_match_keras(case):
     keras_model, model = twins(case)
     x, y = data()
-    keras_loss, keras_grads = keras_loss_and_gradients(keras_model, x, y)
-    loss, grads = model.loss_and_gradients(x, y)
-    np.testing.assert_allclose(loss, keras_loss, rtol=1e-6)
-    for ours, theirs in zip(grads, keras_grads):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
-    kwargs = dict(epochs=3, batch_size=8, shuffle=False, validation_split=0.2, verbose=0)
-    theirs = keras_model.fit(x, y, **kwargs).history
-    ours = model.fit(x, y, **kwargs).history
-    assert sorted(ours) == sorted(theirs)
-    for key in theirs:  # the logged loss and val_loss include the penalties, as in Keras
-        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-5)
-    np.testing.assert_allclose(model.evaluate(x, y, verbose=0),
-                               keras_model.evaluate(x, y, verbose=0), rtol=1e-5)
+    assert_same_loss_and_gradients(keras_model, model, x, y)
+    # the logged loss and val_loss include the penalties, as in Keras
+    assert_same_fit(keras_model, model, x, y, epochs=3, batch_size=8, validation_split=0.2)
 
 
 def test_model_losses_are_the_weight_penalties_in_keras_order():
