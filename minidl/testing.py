@@ -199,8 +199,9 @@ def _replay_noise(model):
 
 
 def _all_layers(layer):
+    """The layer and every layer inside it, at any depth."""
+    yield layer
     for sublayer in layer.layers:
-        yield sublayer
         yield from _all_layers(sublayer)
 
 
@@ -212,21 +213,32 @@ def _model_input_gradient(model, x, y):
 
 
 def _layer_gradients(layer, x, h, seed):
-    """L = sum(w * layer(x)) with a fixed random w: the gradient of every weight and of x."""
-    x = _own_copy(x)  # (N,D)
+    """L = sum(w * layer(x)) with a fixed random w: the gradient of every weight and input.
+
+    x may be a list of arrays, for a layer with several inputs (Concatenate, Add...).
+    """
+    several = isinstance(x, (list, tuple))
+    xs = [_own_copy(a) for a in (x if several else [x])]  # (N,D) each
+    x = xs if several else xs[0]
     if not layer.built:
         layer(x)  # builds the weights for x's shape
+    same_noise = _replay_noise(layer)
+    same_noise()
     with Tape() as tape:
         y = layer(x, training=True)
-    w = np.random.default_rng(seed).normal(size=y.shape).astype(x.dtype)  # dL/dlayer(x)
+    w = np.random.default_rng(seed).normal(size=y.shape).astype(xs[0].dtype)  # dL/dlayer(x)
 
     def loss():
+        same_noise()
         return (w * layer(x, training=True)).sum()
 
     variables = layer.trainable_weights
-    *grads, dx = tape.gradient([(y, w)], variables, inputs=[x])
-    pairs = [(v.path, g, numerical_gradient(loss, v.value, h)) for v, g in zip(variables, grads)]
-    pairs.append(("x (input)", dx, numerical_gradient(loss, x, h)))
+    grads = tape.gradient([(y, w)], variables, inputs=xs)
+    pairs = [(v.path, g, numerical_gradient(loss, v.value, h))
+             for v, g in zip(variables, grads[:len(variables)])]
+    for i, (a, g) in enumerate(zip(xs, grads[len(variables):])):
+        name = f"x[{i}] (input {i})" if several else "x (input)"
+        pairs.append((name, g, numerical_gradient(loss, a, h)))
     return pairs
 
 

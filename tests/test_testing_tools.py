@@ -318,3 +318,19 @@ def test_a_model_with_dropout_is_checked_with_the_same_masks_throughout(float64,
         model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
         result = check_gradients(model, x, y, check_input=True)
         assert result.passed is passes, str(result)
+
+
+class AddForgettingTheSecondInput(minidl.layers.Add):
+    def backward(self, dy, cache, need_dx=True):
+        dx, grads = super().backward(dy, cache, need_dx)
+        return [dx[0], np.zeros_like(dx[1])], grads
+
+
+def test_a_layer_with_several_inputs_checks_each_input(float64):
+    rng = np.random.default_rng(10)
+    x = [rng.normal(size=(3, 2)), rng.normal(size=(3, 4))]
+    result = check_gradients(minidl.layers.Concatenate(), x)
+    assert [row["name"] for row in result.rows] == ["x[0] (input 0)", "x[1] (input 1)"]
+    assert result.passed, str(result)
+    wrong = check_gradients(AddForgettingTheSecondInput(), [x[0], x[0][::-1]])
+    assert wrong.failed == ["x[1] (input 1)"], str(wrong)

@@ -146,7 +146,7 @@ class Layer:
         """Create a weight from an initializer (a name or a callable) and register it."""
         from minidl import initializers, regularizers
 
-        initializer = initializers.get(initializer)
+        initializer = initializers.get("glorot_uniform" if initializer is None else initializer)
         value = np.asarray(initializer(tuple(shape), dtype or self.dtype), dtype or self.dtype)
         variable = Variable(value, name or "variable", trainable, regularizers.get(regularizer))
         variable.path = f"{self.name}/{variable.name}"
