@@ -9,7 +9,8 @@ head.py, optimizers.py, metrics/; backpropagation is tape.py, the training loop 
 docs/where-the-maths-lives.md has the index.
 """
 from minidl import (activations, backend, callbacks, config, datasets, explain, initializers,
-                    layers, losses, metrics, models, ops, optimizers, saving, testing, utils)
+                    layers, losses, metrics, models, ops, optimizers, preprocessing, saving,
+                    testing, utils)
 from minidl.layers import Input
 from minidl.models import Model, Sequential, load_model
 
@@ -17,8 +18,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Input", "Model", "Sequential", "activations", "backend", "callbacks", "config", "datasets",
-    "explain", "initializers", "layers", "load_model", "losses", "metrics", "models", "ops", "optimizers",
-    "saving", "testing", "utils",
+    "explain", "initializers", "layers", "load_model", "losses", "metrics", "models", "ops",
+    "optimizers", "preprocessing", "saving", "testing", "utils",
     "__version__",
 ]  # not "strategies": `from minidl import *` must work without hypothesis
 

@@ -242,6 +242,26 @@ def load_model(filepath, compile=True, custom_objects=None, safe_mode=True):
     return saving.load_model(filepath, compile=compile)
 
 
+def clone_model(model, input_tensors=None, clone_function=None, **kwargs):
+    """A new model with the same layers and names and freshly initialised weights.
+
+    As keras.models.clone_model: the copy is not compiled and shares nothing with the
+    original. It goes through the model's config (saving/config.py), so it works for every
+    Sequential and functional model minidl can save.
+    """
+    from minidl.saving import config
+
+    if input_tensors is not None or clone_function is not None or kwargs:
+        raise ValueError("minidl's clone_model copies the model as it is: `input_tensors`, "
+                         "`clone_function` and the other options are not supported.")
+    if type(model) not in (Sequential, Functional):
+        raise ValueError(
+            "Arguments clone_function and input_tensors are only supported for Sequential "
+            "models or Functional models. A subclassed model cannot be cloned from its "
+            f"config. Received: model={model!r}")
+    return config.model_from_config(config.model_to_config(model, with_compile=False))
+
+
 def _check_symbolic(name, value):
     """inputs/outputs of a functional model: KerasTensors (or lists/dicts of them)."""
     tensors = flatten(value)

@@ -312,3 +312,17 @@ def test_predict_and_evaluate_in_other_threads_do_not_change_what_fit_computes()
     assert busy_history == quiet_history
     for busy, quiet in zip(busy_weights, quiet_weights):
         np.testing.assert_array_equal(busy, quiet)
+
+
+@pytest.mark.parametrize("make", [two_in_two_out, nested], ids=["two-in-two-out", "nested"])
+def test_clone_model_copies_the_architecture_with_fresh_weights_as_keras(make):
+    model = make(minidl)
+    clone = minidl.models.clone_model(model)
+    keras_clone = keras.models.clone_model(make(keras))
+    assert [l.name for l in clone.layers] == [l.name for l in model.layers]
+    assert [type(l).__name__ for l in clone.layers] == [type(l).__name__ for l in keras_clone.layers]
+    assert [w.shape for w in clone.get_weights()] == [w.shape for w in model.get_weights()]
+    assert not clone.compiled
+    assert any(not np.array_equal(a, b) for a, b in zip(clone.get_weights(), model.get_weights()))
+    with pytest.raises(ValueError, match="subclassed model cannot be cloned"):
+        minidl.models.clone_model(Subclassed())
