@@ -37,15 +37,7 @@ def keras_loss(loss):
     return cls(from_logits=loss.from_logits, name=loss.name)
 
 
-# Layers whose Keras twin is built from their config (same keys and values in both).
-CONFIG_TWINS = ("Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
-                "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-                "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Flatten", "Reshape", "ZeroPadding2D")
-
-
 def _keras_layer(layer):
-    if type(layer).__name__ in CONFIG_TWINS:
-        return getattr(keras.layers, type(layer).__name__).from_config(layer.get_config())
     if isinstance(layer, md_layers.Dense):
         return keras.layers.Dense(layer.units, activation=md_activations.serialize(layer.activation),
                                   use_bias=layer.use_bias, name=layer.name)

@@ -189,3 +189,26 @@ def test_every_array_of_a_training_step_stays_float32():
     assert [g.dtype for g in grads] == [np.float32] * len(grads)
     model.fit(x, y % 2, epochs=1, verbose=0)
     assert all(w.dtype == np.float32 for w in model.get_weights())
+
+
+def test_convnets_save_to_keras_files_and_back(tmp_path):
+    """Every convolution, pooling and reshaping layer goes to a .keras file Keras opens, and
+    Keras's own file of it opens in minidl: the same predictions."""
+    minidl.utils.set_random_seed(6)
+    model = minidl.Sequential([
+        minidl.Input((9, 8, 2)), layers.ZeroPadding2D(((1, 0), (0, 2))),
+        layers.Conv2D(3, (2, 3), strides=2, padding="same", kernel_regularizer="l2"),
+        layers.AveragePooling2D(2, padding="same"), layers.Reshape((-1, 3)),
+        layers.Conv1D(2, 2, padding="causal", activation="tanh"), layers.MaxPooling1D(2),
+        layers.GlobalAveragePooling1D(), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x = images(3, shape=(9, 8, 2))[0]
+    model.save(tmp_path / "minidl.keras")
+    theirs = keras.models.load_model(tmp_path / "minidl.keras")
+    close(theirs.predict(x, verbose=0), model.predict(x, verbose=0))
+    theirs.save(tmp_path / "keras.keras")
+    back = minidl.models.load_model(tmp_path / "keras.keras")
+    assert [type(layer) for layer in back.layers] == [type(layer) for layer in model.layers]
+    for ours, loaded in zip(model.layers[:-1], back.layers):  # all but Dense: the new layers
+        assert loaded.get_config() == ours.get_config()
+    np.testing.assert_array_equal(back.predict(x, verbose=0), model.predict(x, verbose=0))
