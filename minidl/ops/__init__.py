@@ -11,8 +11,11 @@ rules are not NumPy's, and the difference is the usual source of silent float64:
 - Ints meeting floats give the float (`int32 + float32 -> float32`; NumPy says float64).
 - Functions that need a float (mean, sqrt, divide, log, ...) turn ints into float32.
 
-These are plain NumPy functions: they compute values, not gradients (see `minidl.losses.Loss`
-for a loss with its gradient).
+Most are plain NumPy functions that compute values. The ones a subclassed model's call()
+combines layers with (add, subtract, multiply, divide, negative, matmul, square, sqrt, exp,
+log, tanh, relu, sigmoid, softmax, sum, mean, reshape, transpose, concatenate) also record
+themselves for backpropagation during a training step: backprop.py has each with its
+derivative. (A loss of your own needs its gradient too: see `minidl.losses.Loss`.)
 
 Where they live (Keras's file names): core.py (conversion, cast and the dtype rules),
 numpy.py (arithmetic, comparisons, reductions, shapes, making arrays, matmul), math.py
@@ -34,3 +37,8 @@ from minidl.ops.numpy import (abs, absolute, add, all, amax, amin, any, arange, 
                               squeeze, stack, std, subtract, sum, take, take_along_axis, tanh,
                               tensordot, tile, transpose, true_divide, var, where, zeros,
                               zeros_like)  # noqa: A004 (Keras's names)
+
+# The differentiable versions replace the plain ones of the same names (see backprop.py).
+from minidl.ops.backprop import (add, concatenate, divide, exp, log, matmul, mean,  # noqa: E402,F811
+                                 multiply, negative, relu, reshape, sigmoid, softmax, sqrt,
+                                 square, subtract, sum, tanh, transpose)

@@ -1,0 +1,201 @@
+"""The ops a subclassed model's call() combines layers with, recorded for backpropagation.
+
+    class Residual(minidl.Model):
+        def call(self, x):
+            h = self.dense(x)
+            return ops.relu(ops.add(h, x))      # both ops go on the tape: fit can train this
+
+minidl has no autograd, so each op here is written with its derivative next to it: it
+computes its value as the plain op does (numpy.py, nn.py) and, during a training step,
+writes itself on the tape (tape.py) with a function giving its inputs' gradients from its
+output's. Outside a training step it is just the plain op. A NumPy operator (`h + x`)
+instead of `ops.add(h, x)` cannot be recorded: minidl says so when backward reaches it.
+"""
+import numpy as np
+
+from minidl import activations
+from minidl.ops import nn, numpy as numpy_ops
+from minidl.tape import active_tape
+
+
+class OpCall:
+    """An op on the tape: it answers `backward` like a layer, from its own gradient function."""
+
+    trainable_weights = ()
+
+    def __init__(self, name, gradient, positions):
+        self.name = name
+        self._gradient = gradient  # dy -> one gradient per input of the op
+        self._positions = positions  # which of those inputs are arrays on the tape
+
+    def backward(self, dy, cache, need_dx=True):
+        grads = self._gradient(dy)
+        return [grads[i] for i in self._positions], {}
+
+
+class ActivationCall(OpCall):
+    """ops.sigmoid / ops.softmax: like Keras, they leave their input for the loss (head.py)."""
+
+    def __init__(self, name, gradient, positions, activation):
+        super().__init__(name, gradient, positions)
+        self.activation = activation
+
+    def logits(self, cache):
+        return cache
+
+    def backward_from_logits(self, dz, cache, need_dx=True):
+        return [dz], {}
+
+
+def record(y, name, inputs, gradient, activation=None):
+    """Put the op on the active tape (if any) and return its value y."""
+    tape = active_tape()
+    if tape is None:
+        return y
+    positions = [i for i, x in enumerate(inputs) if isinstance(x, np.ndarray)]
+    if activation is None:
+        call = OpCall(name, gradient, positions)
+    else:
+        call = ActivationCall(name, gradient, positions, activation)
+    tape.record(call, [inputs[i] for i in positions], y, inputs[0] if activation else None)
+    return y
+
+
+def unbroadcast(grad, x):
+    """A gradient summed back to x's shape, over the axes broadcasting stretched."""
+    shape = np.shape(x)
+    grad = grad.sum(axis=tuple(range(grad.ndim - len(shape)))) if grad.ndim > len(shape) else grad
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    return grad.sum(axis=axes, keepdims=True) if axes else grad
+
+
+# -- arithmetic: y = f(x1, x2), broadcasting as NumPy -----------------------------------------
+def add(x1, x2):
+    """y = x1 + x2;  dx1 = dy, dx2 = dy."""
+    y = numpy_ops.add(x1, x2)
+    return record(y, "add", [x1, x2], lambda dy: [unbroadcast(dy, x1), unbroadcast(dy, x2)])
+
+
+def subtract(x1, x2):
+    """y = x1 - x2;  dx1 = dy, dx2 = -dy."""
+    y = numpy_ops.subtract(x1, x2)
+    return record(y, "subtract", [x1, x2],
+                  lambda dy: [unbroadcast(dy, x1), unbroadcast(-dy, x2)])
+
+
+def multiply(x1, x2):
+    """y = x1 * x2;  dx1 = dy * x2, dx2 = dy * x1."""
+    y = numpy_ops.multiply(x1, x2)
+    return record(y, "multiply", [x1, x2],
+                  lambda dy: [unbroadcast(dy * x2, x1), unbroadcast(dy * x1, x2)])
+
+
+def divide(x1, x2):
+    """y = x1 / x2;  dx1 = dy / x2, dx2 = -dy * y / x2."""
+    y = numpy_ops.divide(x1, x2)
+    return record(y, "divide", [x1, x2],
+                  lambda dy: [unbroadcast(dy / x2, x1), unbroadcast(-dy * y / x2, x2)])
+
+
+def negative(x):
+    """y = -x;  dx = -dy."""
+    return record(numpy_ops.negative(x), "negative", [x], lambda dy: [-dy])
+
+
+def matmul(x1, x2):
+    """y = x1 @ x2;  dx1 = dy @ x2.T, dx2 = x1.T @ dy   (the last two axes; batches broadcast)."""
+    y = numpy_ops.matmul(x1, x2)
+    return record(y, "matmul", [x1, x2], lambda dy: [
+        unbroadcast(dy @ np.swapaxes(x2, -1, -2), x1),
+        unbroadcast(np.swapaxes(x1, -1, -2) @ dy, x2)])
+
+
+# -- element-wise functions --------------------------------------------------------------------
+def square(x):
+    """y = x**2;  dx = 2 * x * dy."""
+    return record(numpy_ops.square(x), "square", [x], lambda dy: [2 * x * dy])
+
+
+def sqrt(x):
+    """y = sqrt(x);  dx = dy / (2 * y)."""
+    y = numpy_ops.sqrt(x)
+    return record(y, "sqrt", [x], lambda dy: [dy / (2 * y)])
+
+
+def exp(x):
+    """y = exp(x);  dx = dy * y."""
+    y = numpy_ops.exp(x)
+    return record(y, "exp", [x], lambda dy: [dy * y])
+
+
+def log(x):
+    """y = log(x);  dx = dy / x."""
+    return record(numpy_ops.log(x), "log", [x], lambda dy: [dy / x])
+
+
+def tanh(x):
+    """y = tanh(x);  dx = dy * (1 - y**2)."""
+    y = numpy_ops.tanh(x)
+    return record(y, "tanh", [x], lambda dy: [activations.tanh_backward(dy, x, y)])
+
+
+def relu(x):
+    """y = max(x, 0);  dx = dy where x > 0."""
+    y = nn.relu(x)
+    return record(y, "relu", [x], lambda dy: [activations.relu_backward(dy, x, y)])
+
+
+def sigmoid(x):
+    """y = sigmoid(x);  dx = dy * y * (1 - y). A cross-entropy after it works from x (head.py)."""
+    y = nn.sigmoid(x)
+    return record(y, "sigmoid", [x], lambda dy: [activations.sigmoid_backward(dy, x, y)],
+                  activation=activations.sigmoid)
+
+
+def softmax(x, axis=-1):
+    """y = softmax(x);  dx = y * (dy - sum(dy * y)) along the axis."""
+    y = nn.softmax(x, axis=axis)
+    gradient = lambda dy: [y * (dy - (dy * y).sum(axis=axis, keepdims=True))]  # noqa: E731
+    return record(y, "softmax", [x], gradient, activation=activations.softmax)
+
+
+# -- sums and shapes ----------------------------------------------------------------------------
+def sum(x, axis=None, keepdims=False):  # noqa: A001 (Keras's name)
+    """y = sum of x over the axes;  dx = dy, spread back over them."""
+    y = numpy_ops.sum(x, axis=axis, keepdims=keepdims)
+    return record(y, "sum", [x], lambda dy: [_spread(dy, x, axis, keepdims)])
+
+
+def mean(x, axis=None, keepdims=False):
+    """y = mean of x over the axes;  dx = dy / (values averaged), spread back over them."""
+    y = numpy_ops.mean(x, axis=axis, keepdims=keepdims)
+    count = np.asarray(np.size(x) / max(np.size(y), 1), y.dtype)
+    return record(y, "mean", [x], lambda dy: [_spread(dy, x, axis, keepdims) / count])
+
+
+def _spread(dy, x, axis, keepdims):
+    """dy, with the reduced axes put back, broadcast to x's shape."""
+    if axis is not None and not keepdims:
+        dy = np.expand_dims(dy, axis)
+    return np.broadcast_to(dy, np.shape(x)).astype(dy.dtype)
+
+
+def reshape(x, newshape):
+    """y = x reshaped;  dx = dy reshaped back."""
+    return record(numpy_ops.reshape(x, newshape), "reshape", [x],
+                  lambda dy: [dy.reshape(np.shape(x))])
+
+
+def transpose(x, axes=None):
+    """y = x with its axes permuted;  dx = dy with the inverse permutation."""
+    inverse = None if axes is None else np.argsort(axes)
+    return record(numpy_ops.transpose(x, axes), "transpose", [x],
+                  lambda dy: [np.transpose(dy, inverse)])
+
+
+def concatenate(xs, axis=0):
+    """y = the arrays joined along an axis;  each dx is its slice of dy."""
+    xs = list(xs)
+    y = numpy_ops.concatenate(xs, axis=axis)
+    edges = np.cumsum([np.shape(x)[axis] for x in xs])[:-1]
+    return record(y, "concatenate", xs, lambda dy: np.split(dy, edges, axis=axis))
