@@ -233,9 +233,9 @@ def download(origin, target, file_hash):
         fd, partial = tempfile.mkstemp(dir=directory, prefix=os.path.basename(target) + ".",
                                        suffix=".part")
     try:
-        sys.stderr.write(f"Downloading data from {origin}\n")
         hasher = hashlib.new(algorithm_of(file_hash))
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(origin, timeout=30) as response:
+            sys.stderr.write(f"Downloading data from {origin}\n")  # once the server answers
             total = int(response.headers.get("Content-Length") or 0)  # 0: size unknown
             received = 0
             while chunk := response.read(CHUNK_SIZE):
