@@ -289,9 +289,10 @@ def test_fashion_path_must_be_a_directory(tmp_path):
         fashion_mnist.load_data(path=tmp_path / "nowhere")
 
 
-def test_fashion_missing_everywhere_lists_places_url_and_fix(tmp_path):
+def test_fashion_missing_everywhere_lists_places_url_and_fix(tmp_path, capsys):
     with pytest.raises(DatasetNotFoundError) as info:
         fashion_mnist.load_data()
+    assert "Downloading data from" not in capsys.readouterr().err  # nothing was downloading
     message = str(info.value)
     for directory in (
         minidl_cache(tmp_path, "fashion-mnist"),
