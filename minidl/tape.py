@@ -123,8 +123,34 @@ class Tape:
             A list of gradients aligned with `variables` (zeros for a variable the loss does
             not reach), followed by one per array of `inputs` when they are given.
         """
-        grads_out = {}  # (record index, output position) -> dL/d that output
-        from_logits = set()  # record indices whose gradient is dL/dz
+        grads_out, from_logits = self._seeds(output_grads)  # (record, output) -> dL/d it
+        wanted = {id(x): ("input", i) for i, x in enumerate(inputs or [])}
+        var_grads = {}
+        for index in range(len(self.records) - 1, -1, -1):  # last call first
+            record = self.records[index]
+            dy = self._output_gradient(index, record, grads_out)
+            if dy is None:
+                continue  # nothing downstream of this call reached the loss
+            need_dx = any(s is not None or id(x) in wanted
+                          for s, x in zip(record.sources, record.inputs))
+            backward = (record.layer.backward_from_logits if index in from_logits
+                        else record.layer.backward)
+            dx, grads = backward(dy, record.cache, need_dx=need_dx)
+            for variable, grad in grads.items():
+                _accumulate(var_grads, variable, grad)
+            if need_dx:  # hand each input's gradient to the call that made it
+                for source, x, d in zip(record.sources, record.inputs, flatten(dx)):
+                    key = source if source is not None else wanted.get(id(x))
+                    if key is not None:
+                        _accumulate(grads_out, key, d)
+        result = [var_grads[v] if v in var_grads else np.zeros_like(v.value) for v in variables]
+        if inputs is not None:
+            result += [grads_out.get(("input", i), np.zeros_like(x)) for i, x in enumerate(inputs)]
+        return result
+
+    def _seeds(self, output_grads):
+        """{(record index, output position): gradient}, and the records seeded at their logits."""
+        grads_out, from_logits = {}, set()
         for item in output_grads:
             array, grad = item[0], item[1]
             made_by = self._made_by.get(id(array))
@@ -134,44 +160,20 @@ class Tape:
             if len(item) > 2 and item[2] == "logits":
                 from_logits.add(made_by[0])
             _accumulate(grads_out, made_by, grad)
-        wanted_inputs = {id(x): i for i, x in enumerate(inputs or [])}
-        input_grads = [None] * len(wanted_inputs)
-        var_grads = {}
+        return grads_out, from_logits
 
-        for index in range(len(self.records) - 1, -1, -1):
-            record = self.records[index]
-            dys = [grads_out.pop((index, p), None) for p in range(len(record.outputs))]
-            if all(dy is None for dy in dys):
-                continue  # nothing downstream of this call reached the loss
-            if record.foreign:
-                raise _cut_chain_error(record)
-            dys = [np.zeros_like(y) if dy is None else dy for dy, y in zip(dys, record.outputs)]
-            dy = dys[0] if len(dys) == 1 else dys
-            if self.keep_gradients:
-                record.dy = dy
-            need_dx = any(s is not None or id(x) in wanted_inputs
-                          for s, x in zip(record.sources, record.inputs))
-            layer = record.layer
-            if index in from_logits:
-                dx, grads = layer.backward_from_logits(dy, record.cache, need_dx=need_dx)
-            else:
-                dx, grads = layer.backward(dy, record.cache, need_dx=need_dx)
-            for variable, grad in grads.items():
-                _accumulate(var_grads, variable, grad)
-            if not need_dx:
-                continue
-            for source, x, d in zip(record.sources, record.inputs, flatten(dx)):
-                if source is not None:
-                    _accumulate(grads_out, source, d)
-                elif id(x) in wanted_inputs:
-                    position = wanted_inputs[id(x)]
-                    input_grads[position] = d if input_grads[position] is None \
-                        else input_grads[position] + d
-
-        result = [var_grads[v] if v in var_grads else np.zeros_like(v.value) for v in variables]
-        if inputs is not None:
-            result += [np.zeros_like(x) if g is None else g for x, g in zip(inputs, input_grads)]
-        return result
+    def _output_gradient(self, index, record, grads_out):
+        """dL/d(this call's output), or None if no gradient reached it."""
+        dys = [grads_out.pop((index, p), None) for p in range(len(record.outputs))]
+        if all(dy is None for dy in dys):
+            return None
+        if record.foreign:
+            raise _cut_chain_error(record)
+        dys = [np.zeros_like(y) if dy is None else dy for dy, y in zip(dys, record.outputs)]
+        dy = dys[0] if len(dys) == 1 else dys
+        if self.keep_gradients:
+            record.dy = dy
+        return dy
 
 
 def _accumulate(table, key, grad):
