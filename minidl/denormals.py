@@ -33,6 +33,8 @@ import sys
 
 import numpy as np
 
+from minidl.interrupts import deferred_interrupt
+
 _FTZ = 1 << 15  # MXCSR bit 15: a denormal RESULT is written as 0
 _DAZ = 1 << 6   # MXCSR bit 6: a denormal INPUT is read as 0
 _FLAGS = _FTZ | _DAZ
@@ -88,10 +90,13 @@ AVAILABLE = _FUNCTIONS is not None and _works(_FUNCTIONS)
 class flushed:
     """Context manager: denormals are 0 inside (FTZ and DAZ set), as before on exit.
 
+    Setting the flags and noting their old state happen with Ctrl-C held (interrupts.py),
+    and so does the whole block: a KeyboardInterrupt is raised only once the flags are back
+    as they were, never between setting them and noting that they must be put back.
     Nested scopes cost one C call: the inner one finds the flags set and leaves them alone.
     """
 
-    __slots__ = ("_saved",)
+    __slots__ = ("_saved", "_hold")
 
     def __enter__(self):
         self._saved = None
@@ -100,14 +105,18 @@ class flushed:
             saved = _FloatEnvironment()
             get(saved)
             if saved.mxcsr & _FLAGS != _FLAGS:
+                self._hold = deferred_interrupt()
+                self._hold.__enter__()  # before this line nothing has changed; after it no
+                self._saved = saved     # Ctrl-C can land until __exit__ restored the flags
                 set_(_with_flags(saved, True))
-                self._saved = saved
         return self
 
     def __exit__(self, *exc_info):
-        if self._saved is not None:
-            _FUNCTIONS[1](self._saved)
-        return False
+        if self._saved is None:
+            return False
+        _FUNCTIONS[1](self._saved)
+        self._saved = None
+        return self._hold.__exit__(*exc_info)  # a Ctrl-C held meanwhile is raised here
 
 
 def flushing(method):
