@@ -22,12 +22,15 @@ each `vars` group. A Sequential's list of layers leaves the input layer out; a f
 model's list starts with it (layers/input_layer, which holds no variables).
 
 Loading never runs code from a file: JSON text, and HDF5 datasets read as plain arrays.
-Everything is read and checked before the model is touched. Every write goes to a temporary
-file in the same directory that replaces the target in one step once it is complete.
+Only regular files are read, every size a file declares is capped before anything is
+allocated (limits.py), and everything is read and checked before the model is touched; the
+assignments then happen all together, a Ctrl-C waiting until they are done. Every write goes
+to a temporary file beside the target that replaces it in one step once it is complete.
 h5py is optional (`pip install -e ".[h5]"`) and imported only when a function needs it.
 
-The package: files.py (atomic writes, reading archives), h5.py (weights in Keras's HDF5
-layout), config.py (a model as Keras's config.json, both ways).
+The package: files.py (atomic writes, reading archives), limits.py (caps on what a file may
+declare), h5.py (weights in Keras's HDF5 layout), config.py (a model as Keras's
+config.json, both ways).
 """
 import datetime
 import io
@@ -37,7 +40,7 @@ import zipfile
 
 import numpy as np
 
-from minidl.saving import config, files, h5
+from minidl.saving import config, files, h5, limits
 from minidl.saving.config import model_from_config, model_to_config  # noqa: F401 (public)
 
 # -- writing --------------------------------------------------------------------------------
@@ -57,6 +60,16 @@ def save_model(model, filepath):
 def save_weights(model, filepath):
     """Write every weight to `name.weights.npz` (NumPy, no pickle) or Keras's `name.weights.h5`."""
     filepath = os.fspath(filepath)
+    if not filepath.endswith((".weights.npz", ".weights.h5")):
+        raise ValueError(
+            "The filename must end in `.weights.npz` or `.weights.h5`. "
+            f"Received: filepath={filepath}"
+        )
+    if not model.built:  # an unbuilt model has no weights: saving would empty a good file
+        raise ValueError(
+            "You are saving a model that has not yet been built. Build it first by "
+            "calling it on some data or with `model.build((None, D))`."
+        )
     if filepath.endswith(".weights.npz"):
         arrays = {f"{i:04d}:{w.path}": w.value for i, w in enumerate(model.weights)}
 
@@ -66,11 +79,6 @@ def save_weights(model, filepath):
 
         files.atomic_write(filepath, write)
         return
-    if not filepath.endswith(".weights.h5"):
-        raise ValueError(
-            "The filename must end in `.weights.npz` or `.weights.h5`. "
-            f"Received: filepath={filepath}"
-        )
     h5py = files.import_h5py()
     config.check_can_save(model)
 
@@ -86,8 +94,8 @@ def load_model(filepath, compile=True):
     """Rebuild a model from a `.keras` file written by Keras 3 (or by `save_model`).
 
     Args:
-        filepath: path to a `.keras` file of InputLayer, Dense and Activation layers, in a
-            Sequential or a functional chain.
+        filepath: path to a `.keras` file of minidl's layers, as a Sequential or a
+            functional model.
         compile: compile the model as it was compiled when saved (optimizer state included).
     """
     filepath = os.fspath(filepath)
@@ -97,38 +105,65 @@ def load_model(filepath, compile=True):
             f"Received: filepath={filepath}"
         )
     files.import_h5py()
-    model_config, weights = files.read_archive(filepath)
+    with files.Archive(filepath) as archive:
+        model_config = archive.config()
+        if not compile:
+            model_config.pop("compile_config", None)
+        model = _model_from_config(model_config, filepath)
+        weights = archive.weights(model)
+    pairs, state = h5.read_weights(model, io.BytesIO(weights), filepath)
+    h5.assign(model, pairs, state)
+    return model
+
+
+def _model_from_config(model_config, filepath):
+    """The model (compiled if the config says so), or a ValueError naming the file."""
     try:
-        model = config.model_from_config(model_config)
-        compile_config = model_config.get("compile_config") if compile else None
+        limits.check_config_values(model_config)  # sizes and types, before anything is built
+    except ValueError as error:
+        raise ValueError(f"Could not load {filepath!r}: {error}") from None
+    try:
+        with limits.weight_budget():  # Layer.add_weight charges every weight to it
+            model = config.model_from_config(model_config)
+    except ValueError as error:  # a layer or an option minidl does not have, named
+        raise ValueError(f"Could not load {filepath!r}: {error}") from None
     except (KeyError, TypeError, IndexError, AttributeError) as error:
         raise ValueError(
             f"Could not load {filepath!r}: its config.json is not a valid Keras model "
             f"config ({type(error).__name__}: {error})."
         ) from None
+    compile_config = model_config.get("compile_config")
     if compile_config:
         config.compile_from_config(model, compile_config, filepath)
-    h5.load_from_h5(model, io.BytesIO(weights), filepath)
     return model
 
 
 def load_weights(model, filepath):
     """Read weights from `.weights.npz`, Keras's `.weights.h5`, or a `.keras` file's weights.
 
-    Everything is checked before anything is assigned: a bad file leaves the model as it was.
+    Everything is read and checked before anything is assigned, and the assignments are
+    all or nothing: a bad file, or a Ctrl-C at any moment, leaves the model as it was
+    (or, once the last check passed, entirely loaded).
     """
     filepath = os.fspath(filepath)
-    if not os.path.exists(filepath):
-        raise FileNotFoundError(f"No weights file at {filepath!r}.")
+    if not model.built:
+        raise ValueError(
+            "You are loading weights into a model that has not yet been built. Build it "
+            "first by calling it on some data or with `model.build((None, D))`."
+        )
     if filepath.endswith(".weights.npz"):
-        model.set_weights(files.read_npz(filepath))
+        arrays = files.read_npz(filepath, model.weights)
+        h5.assign(model, list(zip(model.weights, arrays)), None)
         return
     files.import_h5py()
     if filepath.endswith(".keras"):
-        _, weights = files.read_archive(filepath)
-        h5.load_from_h5(model, io.BytesIO(weights), filepath)
+        with files.Archive(filepath) as archive:
+            weights = archive.weights(model)
+        pairs, state = h5.read_weights(model, io.BytesIO(weights), filepath)
     else:
-        h5.load_from_h5(model, filepath, filepath)
+        with files.open_regular(filepath, "weights") as f:
+            pairs, state = h5.read_weights(model, f, filepath)
+    h5.assign(model, pairs, state)
 
 
 def _write_keras_zip(path, model):

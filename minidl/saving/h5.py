@@ -1,10 +1,12 @@
 """Weights in Keras's HDF5 layout: `layers/<class>/vars/<i>` and `optimizer/vars/<i>`."""
 import copy
+import math
 import warnings
 
 import numpy as np
 
 from minidl import naming
+from minidl.interrupts import deferred_interrupt
 from minidl.saving import files
 
 
@@ -42,27 +44,37 @@ def built_optimizer(optimizer, model):
     return probe
 
 
-def load_from_h5(model, source, filepath):
-    """Read and check everything in an HDF5 weights file, then assign it all."""
+def read_weights(model, source, filepath):
+    """Every array of an HDF5 weights file, read and checked: ([(variable, array)], state).
+
+    `state` is the optimizer's (see _read_optimizer_state), or None to leave the optimizer
+    as it is. Nothing is assigned: `assign` does that once everything passed.
+    """
     h5py = files.import_h5py()
     if not model.built:
         raise ValueError(
             "You are loading weights into a model that has not yet been built. Build it "
             "first by calling it on some data or with `model.build((None, D))`."
         )
-    try:
-        with h5py.File(source, "r") as h5:
-            pairs = _read_layer_weights(h5py, h5, model, filepath)
-            optimizer_state = _read_optimizer_state(h5py, h5, model, filepath)
-    except OSError as error:  # h5py's error for a truncated or corrupt file
-        raise ValueError(
-            f"Could not read weights from {filepath!r}: it is not a valid HDF5 weights file "
-            f"(truncated or corrupt: {error})."
-        ) from None
-    for variable, array in pairs:
-        variable.assign(array)
-    if optimizer_state is not None:
-        _assign_optimizer_state(model, optimizer_state)
+    with files.reading(filepath, "HDF5 weights"), h5py.File(source, "r") as h5:
+        pairs = _read_layer_weights(h5py, h5, model, filepath)
+        state = _read_optimizer_state(h5py, h5, model, filepath)
+    return pairs, state
+
+
+def assign(model, pairs, state):
+    """Assign checked arrays (`read_weights`), all of them or, on Ctrl-C, none.
+
+    Every array already has its variable's shape and dtype, so no assignment can fail; a
+    KeyboardInterrupt waits until the last one is done (interrupts.py).
+    """
+    with deferred_interrupt():
+        if state is not None and state["arrays"] and not model.optimizer.built:
+            model.optimizer.build(model.trainable_weights)  # zero slots, as Keras builds them
+        for variable, array in pairs:
+            variable.assign(array)
+        if state is not None:
+            _assign_optimizer_state(model.optimizer, state)
 
 
 def _h5_get(h5py, parent, path):
@@ -73,7 +85,7 @@ def _h5_get(h5py, parent, path):
         if link is None:
             return None
         if not isinstance(link, h5py.HardLink):
-            raise ValueError(f"Not allowed: the HDF5 file links {path!r} elsewhere.")
+            raise files.Refused(f"Not allowed: the HDF5 file links {path!r} elsewhere.")
         node = node[part]
     return node
 
@@ -88,7 +100,7 @@ def _vars_at(h5py, h5, path, filepath):
         dataset = _h5_get(h5py, group, str(i))
         if (not isinstance(dataset, h5py.Dataset) or dataset.external
                 or dataset.is_virtual or dataset.dtype.kind not in "biuf"):
-            raise ValueError(
+            raise files.Refused(
                 f"{filepath!r} holds no numeric array at {path}/vars/{i}; the variables of "
                 f"{path} must be numbered 0, 1, ... Found: {sorted(group)}"
             )
@@ -103,17 +115,17 @@ def _read_layer_weights(h5py, h5, model, filepath):
         expected.append(path)
         datasets = _vars_at(h5py, h5, path, filepath)
         if len(datasets) != len(layer.weights):
-            raise ValueError(
+            raise files.Refused(
                 f"Layer {layer.name} expects {len(layer.weights)} weights, but {filepath!r} "
                 f"holds {len(datasets)} at {path}. Is the file from a different model?"
             )
         for i, (variable, dataset) in enumerate(zip(layer.weights, datasets)):
             if dataset.shape != variable.shape:  # checked before reading a byte of data
-                raise ValueError(
+                raise files.Refused(
                     f"Weight {variable.path} has shape {variable.shape}, but {filepath!r} "
                     f"holds shape {dataset.shape} at {path}/vars/{i}."
                 )
-            pairs.append((variable, dataset[()]))
+            pairs.append((variable, np.asarray(dataset[()]).astype(variable.dtype)))
     stored = set()  # the layer path of every array under layers/ in the file
 
     def visit(name, obj):
@@ -123,7 +135,7 @@ def _read_layer_weights(h5py, h5, model, filepath):
     h5.visititems(visit)
     extra = sorted(stored - set(expected))
     if extra:
-        raise ValueError(
+        raise files.Refused(
             f"{filepath!r} holds weights for layers the model does not have: {extra}. "
             f"The model's layers are stored at {expected}."
         )
@@ -131,13 +143,20 @@ def _read_layer_weights(h5py, h5, model, filepath):
 
 
 def _read_optimizer_state(h5py, h5, model, filepath):
-    """[iterations, learning_rate, *slots] for the model's optimizer, or None to leave it be."""
+    """The optimizer's checked variables, or None to leave the optimizer be.
+
+    The file lists them as `optimizer.variables` does: [iterations, learning_rate, *slots,
+    *extra], without learning_rate when the rate is a schedule or a function (Keras stores
+    none then). Returns {"iterations": int, "learning_rate": float32 or None, "arrays": [...]}.
+    """
     datasets = _vars_at(h5py, h5, "optimizer", filepath)
     if not model.compiled or not datasets:
         return None
-    expected = built_optimizer(model.optimizer, model).variables
-    if len(datasets) == 2 and not model.optimizer.built:
-        expected = expected[:2]  # both saved before their first step: no slots yet
+    probe = built_optimizer(model.optimizer, model)
+    expected = probe.variables
+    rate = len(expected) - 1 - len(probe.slots()) - len(probe.extra_variables())  # 1 or 0
+    if len(datasets) == 1 + rate and not model.optimizer.built:
+        expected = expected[:1 + rate]  # saved before the first step: no slots yet
     if len(datasets) != len(expected):
         warnings.warn(  # Keras's behaviour too: the weights load, the optimizer starts afresh
             f"Skipping variable loading for optimizer '{model.optimizer.name}', because it "
@@ -146,20 +165,35 @@ def _read_optimizer_state(h5py, h5, model, filepath):
         return None
     for i, (value, dataset) in enumerate(zip(expected, datasets)):
         if dataset.shape != np.shape(value):
-            raise ValueError(
+            raise files.Refused(
                 f"Optimizer variable {i} has shape {np.shape(value)}, but {filepath!r} "
                 f"holds shape {dataset.shape} at optimizer/vars/{i}."
             )
-    return [dataset[()] for dataset in datasets]
+    return {
+        "iterations": _checked_scalar(filepath, 0, "iteration count", datasets[0][()], True),
+        "learning_rate": (_checked_scalar(filepath, 1, "learning rate", datasets[1][()], False)
+                          if rate else None),
+        "arrays": [np.asarray(d[()]).astype(np.asarray(v).dtype)
+                   for d, v in zip(datasets[1 + rate:], expected[1 + rate:])],
+    }
 
 
-def _assign_optimizer_state(model, state):
-    optimizer = model.optimizer
-    optimizer.iterations = int(state[0])
-    if optimizer.learning_rate != state[1]:  # the file holds the rate as float32: keep the
-        optimizer.learning_rate = float(state[1])  # config's exact float when they agree
-    if len(state) > 2:
-        if not optimizer.built:
-            optimizer.build(model.trainable_weights)
-        for slot, value in zip(optimizer.slots(), state[2:]):
-            slot[...] = value
+def _checked_scalar(filepath, index, what, value, whole):
+    """The step count must be a whole number >= 0, the learning rate a finite number >= 0."""
+    number = float(value)
+    if not (math.isfinite(number) and 0 <= number < 2**63 and (number.is_integer() or not whole)):
+        raise files.Refused(
+            f"{filepath!r} holds {number!r} as the optimizer's {what} (optimizer/vars/{index}); "
+            f"expected a {'whole number' if whole else 'finite number'} >= 0."
+        )
+    return int(number) if whole else np.float32(value)
+
+
+def _assign_optimizer_state(optimizer, state):
+    """Set every optimizer variable from checked values (`read_weights`)."""
+    optimizer.iterations = state["iterations"]
+    rate = state["learning_rate"]
+    if rate is not None and optimizer.learning_rate != rate:  # the file holds the rate as
+        optimizer.learning_rate = float(rate)  # float32: keep the config's float if they agree
+    for array, value in zip(optimizer.slots() + optimizer.extra_variables(), state["arrays"]):
+        array[...] = value
