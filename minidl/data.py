@@ -3,6 +3,10 @@
 Everything is checked here, once, before a model changes: a call that fails leaves the
 model exactly as it was. Arrays are cast to floatx once, so the training loop never
 converts anything.
+
+fit, evaluate and predict work on their own copy of the data, as Keras does (it turns the
+arrays into tensors): a callback that edits the caller's `x` or `y` mid-fit changes nothing
+in training. The price is one copy of the arrays per call, made here.
 """
 import math
 
@@ -47,13 +51,13 @@ def check_finite(name, array):
 
 
 def prepare_x(x, expected_shape=None, name="x"):
-    """x as a finite floatx array with N > 0 samples, matching the model's input shape.
+    """x as a finite floatx array of its own with N > 0 samples, matching the input shape.
 
     `expected_shape` is the model's input shape, batch axis first, e.g. (None, 784) or
     (None, 28, 28) (None where any size goes), or None when nothing fixes it yet. As Keras,
     x of shape (N,) is taken for a model that expects (N, 1).
     """
-    x = as_array(name, x)
+    value, x = x, as_array(name, x)
     if x.ndim == 0:
         raise ValueError(f"Argument `{name}` must have one row per sample. "
                          f"Received a scalar: {name}={x!r}")
@@ -65,10 +69,33 @@ def prepare_x(x, expected_shape=None, name="x"):
         if x.ndim == len(expected) - 1 and expected[-1] == 1:
             x = x.reshape(x.shape + (1,))  # (N,) -> (N, 1), as Keras adjusts the input rank
         _check_sample_shape(x, expected, name)
-    if x.dtype != config.floatx():
-        x = x.astype(config.floatx())
-    check_finite(name, x)
-    return x
+    return to_floatx(name, x, copy=not isinstance(value, (list, tuple)))
+
+
+def to_floatx(name, array, copy=True):
+    """`array` as a finite floatx array of its own (a copy: see the module docstring).
+
+    Args:
+        copy: False when `array` was made here (from a list) and so belongs to nobody else.
+    A finite float64 value beyond float32's range (1e300) would become infinite in the
+    cast: the error says so, rather than calling it NaN or infinite.
+    """
+    if array.dtype != config.floatx():
+        with np.errstate(over="ignore"):  # reported below, with the value that overflowed
+            cast = array.astype(config.floatx())
+    else:
+        cast = array.copy() if copy else array
+    if not np.isfinite(cast).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(cast))[0])
+        if np.isfinite(array[bad]):
+            raise ValueError(
+                f"Argument `{name}` holds {array[bad].item()!r} (first at index {bad}), which "
+                f"overflows {config.floatx()}: its largest value is "
+                f"{float(np.finfo(config.floatx()).max):.4g}. Scale the data first, e.g. "
+                f"divide it by its largest magnitude."
+            )
+        check_finite(name, cast)
+    return cast
 
 
 def _check_sample_shape(x, expected, name):
@@ -119,7 +146,7 @@ def prepare_y(y, n, loss, output_shape, name="y"):
         losses.MeanAbsoluteError)
     if known:
         _check_dense_labels(y, tuple(output_shape), loss, name)
-    return y if y.dtype == config.floatx() else y.astype(config.floatx())
+    return to_floatx(name, y)
 
 
 def _check_dense_labels(y, output_shape, loss, name):
@@ -169,7 +196,7 @@ def _sparse_labels(y, output_shape, loss_name, name):
             f"Argument `{name}` has class labels outside [0, {classes}): received labels in "
             f"[{low}, {high}], but the model outputs {classes} classes."
         )
-    return y.astype(np.int64, copy=False)
+    return y.astype(np.int64)  # a copy, like x
 
 
 def check_batch_size(batch_size):
@@ -257,7 +284,7 @@ def sample_weights(sample_weight, class_weight, ys, n, outputs):
     result = []
     for i, weights in enumerate(given):
         name = "sample_weight" if outputs == 1 else f"sample_weight[{i}]"
-        weights = as_array(name, weights).astype(config.floatx(), copy=False)
+        weights = as_array(name, weights).astype(config.floatx())  # a copy, like x
         if weights.ndim == 2 and weights.shape[1] == 1:
             weights = weights[:, 0]
         if len(weights) != n:
