@@ -255,6 +255,7 @@ def test_a_filepath_naming_a_missing_log_key_fails_as_in_keras(tmp_path):
     (lambda m: m.metrics.AUC(name="auc"), "val_auc"),
     (lambda m: m.metrics.Precision(name="precision"), "val_precision"),
     (lambda m: m.metrics.MeanSquaredError(name="mse"), "val_mse"),
+    (lambda m: m.metrics.AUC(name="auc_loss"), "val_auc_loss"),  # "up", whatever the name says
     ("accuracy", "val_accuracy"),
 ])
 def test_early_stopping_auto_mode_reads_the_metric_direction_as_keras(metric, monitor):
@@ -279,6 +280,24 @@ def test_a_metric_without_direction_needs_an_explicit_mode():
     history = model.fit(x, y, epochs=2, verbose=0, validation_split=0.25, callbacks=[
         minidl.callbacks.EarlyStopping(monitor="val_plain", mode="min")])
     assert len(history.epoch) == 2
+
+
+def test_without_a_direction_a_name_that_says_it_is_guessed_where_keras_would_raise():
+    def plain_acc(y_true, y_pred):
+        return minidl.ops.mean(minidl.ops.cast(minidl.ops.equal(y_true, y_pred > 0.5), "float32"))
+
+    x, y = data()
+    stops = []
+    for mode in ("auto", "max"):
+        minidl.utils.set_random_seed(1)
+        model = minidl.Sequential([Dense(1, activation="sigmoid", input_shape=(2,))])
+        model.compile(optimizer=minidl.optimizers.SGD(2.0), loss="binary_crossentropy",
+                      metrics=[plain_acc])
+        stopping = minidl.callbacks.EarlyStopping(monitor="val_plain_acc", mode=mode)
+        stops.append(model.fit(x, y, epochs=10, verbose=0, validation_split=0.25,
+                               shuffle=False, callbacks=[stopping]).epoch)
+        assert stopping.direction == "max"
+    assert stops[0] == stops[1]
 
 
 def test_an_unknown_mode_warns_and_falls_back_to_auto_as_keras():

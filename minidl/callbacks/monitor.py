@@ -3,7 +3,8 @@
 "Better" means lower or higher: `mode="min"` or `"max"`, or `"auto"`, which reads it as Keras
 does (keras/src/callbacks/monitor_callback.py): "loss" goes down, and a compiled metric
 says which way it goes by its `_direction` ("up" for accuracies, AUC, precision; "down" for
-errors). A value improves on the best so far when it beats it by more than `min_delta`.
+errors); failing both, minidl guesses from the name (`_guess_direction`). A value improves
+on the best so far when it beats it by more than `min_delta`.
 """
 import warnings
 
@@ -11,6 +12,19 @@ import numpy as np
 
 from minidl import config
 from minidl.callbacks.base import Callback
+
+
+def _guess_direction(name):
+    """"min" for losses and errors, "max" for accuracies, None if the name does not say.
+
+    Keras raises instead (it knows only "loss" and metrics with a `_direction`); minidl
+    guesses for names that leave no doubt, such as a second output's "out_loss".
+    """
+    if "loss" in name or name in ("mae", "mse", "mean_absolute_error", "mean_squared_error"):
+        return "min"
+    if "acc" in name:
+        return "max"
+    return None
 
 
 class MonitorCallback(Callback):
@@ -37,6 +51,8 @@ class MonitorCallback(Callback):
         for metric in self._compiled_metrics():
             if metric.name == name and hasattr(metric, "_direction"):
                 self.direction = "max" if metric._direction == "up" else "min"
+        if self.direction is None:  # beyond Keras: a guess from the name ("out_loss", "acc")
+            self.direction = _guess_direction(name)
         if self.direction is None:
             raise ValueError(
                 f"{type(self).__name__} callback received monitor={self.monitor}, but minidl "
