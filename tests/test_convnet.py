@@ -212,3 +212,26 @@ def test_convnets_save_to_keras_files_and_back(tmp_path):
     for ours, loaded in zip(model.layers[:-1], back.layers):  # all but Dense: the new layers
         assert loaded.get_config() == ours.get_config()
     np.testing.assert_array_equal(back.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_conv_regularizers_enter_the_loss_and_gradients_as_keras():
+    """kernel, bias and activity penalties on Conv2D and Conv1D: Keras's loss and gradients."""
+    minidl.utils.set_random_seed(7)
+    model = minidl.Sequential([
+        minidl.Input((6, 6, 2)),
+        layers.Conv2D(3, 3, activation="tanh", kernel_regularizer=minidl.regularizers.l2(0.05),
+                      bias_regularizer="l1", activity_regularizer=minidl.regularizers.l2(0.01)),
+        layers.Reshape((-1, 3)),
+        layers.Conv1D(2, 2, kernel_regularizer=minidl.regularizers.l1_l2(0.01, 0.02)),
+        layers.Flatten(), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    for weight in model.trainable_weights:  # biases away from 0, where l1 has a kink
+        weight.assign(weight.value + 0.1)
+    x, y = images(4, shape=(6, 6, 2))
+    value, grads = model.loss_and_gradients(x, y % 2)
+    twin = keras_twin(model)
+    keras_value, keras_grads = keras_loss_and_gradients(twin, x, y % 2)
+    close(value, keras_value)
+    assert len(model.losses) == 3 and min(model.losses) > 1e-3  # the weight penalties count
+    for ours, theirs in zip(grads, keras_grads):
+        close(ours, theirs)
