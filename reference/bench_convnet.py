@@ -242,7 +242,8 @@ def format_report(results):
             ("minidl / Keras, peak RSS while training", memory_ratio, TARGETS["memory"]),
             ("minidl's Conv2D layers / their BLAS floor", fit["ratio_conv_layers_floor"],
              TARGETS["products"])):
-        lines.append(f"{label:<48}{value:>8.3f}{target:>9.3g}  {'yes' if value <= target else 'no'}")
+        met = "yes" if value <= target else "no"
+        lines.append(f"{label:<48}{value:>8.3f}{target:>9.3g}  {met}")
     lines += [
         "",
         f"{'per 10,000 rows':<48}{'seconds':>8}",

@@ -37,7 +37,10 @@ def tf_padding(size, kernel, stride, padding):
 
 
 def conv2d_loops(x, W, b, strides, padding):
-    """z[n, i, j, f] = b[f] + sum over p, q, c of x[n, i*SH + p - top, j*SW + q - left, c] * W[p, q, c, f]."""
+    """One output pixel and one kernel position at a time:
+
+        z[n, i, j, f] = b[f] + sum over p, q, c of x[n, i*SH+p-top, j*SW+q-left, c] * W[p, q, c, f]
+    """
     n, h, w, c = x.shape
     kh, kw, _, f = W.shape
     ho, top = tf_padding(h, kh, strides[0], padding)

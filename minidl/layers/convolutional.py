@@ -22,8 +22,6 @@ HO x WO output pixels, K = KH*KW*C numbers in one window. Conv1D is the same wit
 row (column) goes at the bottom (right), as TensorFlow does (keras/src/backend/tensorflow/nn.py
 calls tf.nn.convolution with padding="SAME").
 """
-import math
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -136,7 +134,7 @@ def standardize_tuple(value, n, name, allow_zero=False):
 
 def check_padding(padding, allowed=("valid", "same")):
     if not isinstance(padding, str) or padding.lower() not in allowed:
-        raise ValueError(f"The `padding` argument must be one of {set(allowed)}. "
+        raise ValueError(f"The `padding` argument must be one of {sorted(allowed)}. "
                          f"Received: padding={padding!r}")
     return padding.lower()
 
