@@ -99,9 +99,10 @@ def check_config_values(config):
             if key in node:
                 _check_size(f"{path}.{key}", node[key])
         for key in _SIZES_KEYS:
-            for i, size in enumerate(node[key] if isinstance(node.get(key), list) else
-                                     [node[key]] if key in node else []):
-                _check_size(f"{path}.{key}[{i}]", size)
+            sizes = node.get(key)
+            for i, size in enumerate(sizes if isinstance(sizes, list) else [sizes]):
+                if size is not None:  # (pooling's strides may be None: the pool size)
+                    _check_size(f"{path}.{key}[{i}]", size)
         for key in _SHAPE_KEYS:
             if key in node and node[key] is not None:
                 _check_shape(f"{path}.{key}", node[key], -1 if key == "target_shape" else 0)
