@@ -83,8 +83,9 @@ def open_regular(filepath, what="model"):
     swapped in meanwhile neither blocks the open nor gets read.
     """
     try:
-        if not stat.S_ISREG(os.stat(filepath).st_mode):
-            _refuse_special(filepath, os.stat(filepath).st_mode)
+        mode = os.stat(filepath).st_mode  # follows links: /dev/zero behind a link is seen
+        if not stat.S_ISREG(mode):
+            _refuse_special(filepath, mode)
         flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
         fd = os.open(filepath, flags)
     except FileNotFoundError:
