@@ -36,7 +36,7 @@ def write_weights(h5, model):
 
 
 def built_optimizer(optimizer, model):
-    """The optimizer, or a built copy of it (zero slots, as Keras's build makes) if not built yet."""
+    """The optimizer, or a built copy of it (zero slots, as Keras builds them) if not built."""
     if optimizer.built:
         return optimizer
     probe = copy.copy(optimizer)  # build() sets new attributes on the copy only
