@@ -250,7 +250,7 @@ def test_a_filepath_naming_a_missing_log_key_fails_as_in_keras(tmp_path):
             minidl.callbacks.ModelCheckpoint(str(tmp_path / "{val_mae}.keras"))])
 
 
-# -- mode="auto" reads the metric's direction -------------------------------------------------------
+# -- mode="auto" reads the metric's direction ----------------------------------------------------
 @pytest.mark.parametrize("metric,monitor", [
     (lambda m: m.metrics.AUC(name="auc"), "val_auc"),
     (lambda m: m.metrics.Precision(name="precision"), "val_precision"),

@@ -181,14 +181,10 @@ def test_the_constructor_takes_a_float_numpy_number_or_0d_array(value):
 def test_the_constructor_refuses_what_keras_refuses_with_its_message(value):
     with pytest.raises(ValueError) as keras_error:
         keras.optimizers.SGD(learning_rate=value)
-    error = TypeError if isinstance(value, str) else ValueError
-    with pytest.raises((ValueError, TypeError)) as ours:
+    with pytest.raises(ValueError) as ours:
         optimizers.SGD(learning_rate=value)
-    assert ours.type in (error, ValueError)
-    if not isinstance(value, np.ndarray) or value.ndim == 0:
-        # Keras prints str(value), minidl repr(value): the same for numbers and None
-        expected = str(keras_error.value).replace(f"={value}", f"={value!r}")
-        assert str(ours.value) == expected
+    # Keras prints str(value), minidl repr(value) (so that '0.1' shows it is a string)
+    assert str(ours.value) == str(keras_error.value).replace(f"={value}", f"={value!r}")
 
 
 @pytest.mark.parametrize("value", [0.2, np.float32(0.2), np.array(0.2, np.float32),

@@ -64,20 +64,21 @@ def _is_number(value, integers):
     return isinstance(value, kinds) and not isinstance(value, (bool, np.bool_))
 
 
-def learning_rate_state(learning_rate, integers=False):
+def learning_rate_state(learning_rate, assigning=False):
     """What the optimizer keeps: a schedule, a function, or a 0-d floatx array (Keras's variable).
 
-    The constructor takes floats only, as Keras's (`SGD(learning_rate=1)` raises); assigning
-    `optimizer.learning_rate = 1` works, as in Keras.
+    The constructor takes a float: a Python float as Keras's, and also a NumPy float or a 0-d
+    float array, which Keras's constructor refuses and its setter takes. Integers only by
+    assignment (`optimizer.learning_rate = 1`), as in Keras (`SGD(learning_rate=1)` raises).
     """
     if isinstance(learning_rate, schedules.LearningRateSchedule) or callable(learning_rate):
         return learning_rate
-    if isinstance(learning_rate, np.ndarray) and learning_rate.ndim > 0:
+    if assigning and isinstance(learning_rate, np.ndarray) and learning_rate.ndim > 0:
         raise ValueError(
-            "The shape of the learning rate must be () (a number). Received: "
+            "The learning rate must be a number, of shape (). Received: "
             f"learning_rate.shape={learning_rate.shape}")
-    if not _is_number(learning_rate, integers):
-        error = TypeError if isinstance(learning_rate, str) else ValueError
+    if not _is_number(learning_rate, integers=assigning):
+        error = TypeError if assigning and isinstance(learning_rate, str) else ValueError
         raise error(_LEARNING_RATE_ERROR.format(learning_rate))
     return np.array(learning_rate, config.floatx())
 
@@ -153,7 +154,7 @@ class Optimizer:
                 "`learning_rate` constructor argument, hence its learning rate is not settable. "
                 "If you need the learning rate to be settable, you should instantiate the "
                 "optimizer with a float `learning_rate` argument.")
-        self._learning_rate = learning_rate_state(value, integers=True)
+        self._learning_rate = learning_rate_state(value, assigning=True)
 
     def _current_learning_rate(self):
         """The rate for the step about to be taken: a schedule is read at `iterations`."""
