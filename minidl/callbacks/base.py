@@ -50,8 +50,9 @@ def pythonify_logs(logs):
         if isinstance(value, dict):
             result.update(pythonify_logs(value))
             continue
-        if np.ndim(value) == 0 and isinstance(value, (int, float, np.number, np.ndarray)):
-            value = float(value)
+        if isinstance(value, (int, float, np.number)) or (
+                isinstance(value, np.ndarray) and value.ndim == 0):
+            value = float(value)  # (a list of arrays, predict's outputs, stays as it is)
         result[key] = value
     return result
 
