@@ -5,7 +5,7 @@
                               keras.layers.Dense(10, activation="softmax")])
 
 Where the maths lives: layers/ (Dense forward/backward), activations.py, losses.py and
-head.py, optimizers.py, metrics/; backpropagation is tape.py, the training loop training.py.
+head.py, optimizers/, metrics/; backpropagation is tape.py, the training loop training.py.
 docs/where-the-maths-lives.md has the index.
 """
 from minidl import (activations, backend, callbacks, config, datasets, explain, initializers,

@@ -509,7 +509,7 @@ def _rmsprop_lines(opt, w, g, lr, before, after, w0, w1):
     lines = ["v = rho * v + (1 - rho) * g**2",
              f"v = {_f(rho)} * {_f(before['v'])} + {_f(1 - rho)} * {_f(g)}**2 = {_g(after['v'])}"]
     if opt.centered or opt.momentum > 0:
-        lines += ["centered/momentum: see RMSprop.update_step in optimizers.py for the rest",
+        lines += ["centered/momentum: see RMSprop.update_step in optimizers/rmsprop.py for the rest",
                   "of the update; the slots below show its real values."]
         return lines
     lines += ["w = w - learning_rate * g / sqrt(v + epsilon)",

@@ -8,7 +8,8 @@ lets the optimizer run its formula once on the flat arrays: the same arithmetic,
 element (so the same results, bit for bit), with one call per operation for the whole model.
 
 Nothing in the formulas knows about this: `update_step(g, w, lr, velocity)` is written for
-arrays, and is given either one variable's arrays or the flat ones (optimizers.py::apply).
+arrays, and is given either one variable's arrays or the flat ones
+(optimizers/base.py::Optimizer.apply).
 """
 import numpy as np
 

@@ -12,14 +12,10 @@ import keras
 
 
 def keras_optimizer(optimizer):
-    """The Keras optimizer with the same class and hyper-parameters as a minidl one."""
-    config = optimizer.get_config()
-    config.pop("name", None)
-    kinds = {md_optimizers.SGD: keras.optimizers.SGD, md_optimizers.RMSprop: keras.optimizers.RMSprop,
-             md_optimizers.Adam: keras.optimizers.Adam}
-    clip = {k: getattr(optimizer, k) for k in ("clipnorm", "clipvalue", "global_clipnorm")
-            if getattr(optimizer, k) is not None}
-    return kinds[type(optimizer)](**config, **clip)
+    """The Keras optimizer with the same class and settings as a minidl one (its config,
+    learning-rate schedule included, is Keras's), without its state."""
+    return keras.optimizers.deserialize({"class_name": type(optimizer).__name__,
+                                         "config": optimizer.get_config()})
 
 
 def keras_loss(loss):

@@ -403,3 +403,31 @@ def test_without_h5py_the_error_says_how_to_install_it(tmp_path, monkeypatch):
     model.save_weights(tmp_path / "m.weights.npz")  # the NumPy format needs no h5py
     model.load_weights(tmp_path / "m.weights.npz")
     assert sorted(os.listdir(tmp_path)) == ["m.keras", "m.weights.h5", "m.weights.npz"]
+
+
+def test_a_sequential_inside_a_functional_model_loads_from_keras(tmp_path):
+    a, b = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+    inner = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4, name="in_dense")],
+                             name="inner")
+    original = keras.Model([a, b], inner(keras.layers.Concatenate()([a, b])))
+    original.save(tmp_path / "nested.keras")
+    model = load_model(tmp_path / "nested.keras")
+    x = [X[:, :3], np.random.default_rng(5).normal(size=(len(X), 2)).astype(np.float32)]
+    close(model.predict(x, verbose=0), original.predict(x, verbose=0))
+    model.save(tmp_path / "back.keras")  # and back: Keras reads the nested layout minidl wrote
+    close(keras.models.load_model(tmp_path / "back.keras").predict(x, verbose=0),
+          original.predict(x, verbose=0))
+
+
+def test_a_learning_rate_schedule_survives_a_round_trip_both_ways(tmp_path):
+    model = minidl_model("relu-softmax")
+    schedule = minidl.optimizers.schedules.ExponentialDecay(0.1, decay_steps=3, decay_rate=0.5)
+    model.compile(optimizer=minidl.optimizers.SGD(learning_rate=schedule, momentum=0.9),
+                  loss="sparse_categorical_crossentropy")
+    model.fit(X, LABELS, batch_size=4, epochs=1, verbose=0)
+    model.save(tmp_path / "scheduled.keras")
+    for loaded in (load_model(tmp_path / "scheduled.keras"),
+                   keras.models.load_model(tmp_path / "scheduled.keras")):
+        rate = loaded.optimizer.get_config()["learning_rate"]
+        assert rate["class_name"] == "ExponentialDecay" and rate["config"]["decay_steps"] == 3
+        assert int(np.asarray(loaded.optimizer.iterations)) == model.optimizer.iterations

@@ -145,7 +145,9 @@ class Layer:
                    regularizer=None):
         """Create a weight from an initializer (a name or a callable) and register it."""
         from minidl import initializers, regularizers
+        from minidl.saving import limits
 
+        limits.charge(shape)  # a model being loaded from a file stays within sane sizes
         initializer = initializers.get("glorot_uniform" if initializer is None else initializer)
         value = np.asarray(initializer(tuple(shape), dtype or self.dtype), dtype or self.dtype)
         variable = Variable(value, name or "variable", trainable, regularizers.get(regularizer))

@@ -347,7 +347,9 @@ class Optimizer:
             rate = schedules.serialize(rate)
         elif isinstance(rate, np.ndarray):
             rate = float(rate)  # the stored float32, e.g. 0.0010000000474974513, as Keras
-        return {"name": self.name, "learning_rate": rate, "weight_decay": self.weight_decay}
+        return {"name": self.name, "learning_rate": rate, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm,
+                "clipvalue": self.clipvalue}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):

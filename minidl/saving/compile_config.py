@@ -110,7 +110,8 @@ def _optimizer_from_config(spec):
     refused = sorted(k for k, v in unknown.items() if v not in INERT)
     if refused:
         raise ValueError(f"minidl's {class_name} has no options {refused}.")
-    return cls(**{key: value for key, value in config.items() if key in accepted})
+    # from_config: a learning-rate schedule comes as a config of its own
+    return cls.from_config({key: value for key, value in config.items() if key in accepted})
 
 
 def _metric_from_config(spec):

@@ -131,7 +131,7 @@ def model_from_config(config, custom_objects=None, depth=0):
         if isinstance(layer, InputLayer):
             tensors[(layer.name, 0)] = layer.output
             continue
-        first = 1 if isinstance(layer, Model) else 0
+        first = 1 if type(layer).__name__ == "Functional" else 0  # see node_index
         for index, node in enumerate(layer_config["inbound_nodes"]):
             pending.append((layer, first + index, node))
     while pending:

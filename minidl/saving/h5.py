@@ -10,22 +10,33 @@ from minidl.interrupts import deferred_interrupt
 from minidl.saving import files
 
 
-def layer_paths(model):
-    """(path, layer) for every layer in `model.layers`, named as Keras's saver names them."""
+def layer_paths(model, prefix=""):
+    """(path, layer, its weights) for every layer, named as Keras's saver names them.
+
+    A model inside the model gets an empty `vars` of its own, and its layers under its path:
+    layers/sequential/layers/dense/vars/0 (Keras's saving_lib walks them the same way).
+    """
+    from minidl.models import Model
+
     seen = {}
     for layer in model.layers:
         base = naming.to_snake_case(type(layer).__name__)  # Dense -> dense
         count = seen.get(base, 0)
         seen[base] = count + 1
-        yield (f"layers/{base}" if count == 0 else f"layers/{base}_{count}"), layer
+        path = f"{prefix}layers/{base}" if count == 0 else f"{prefix}layers/{base}_{count}"
+        if isinstance(layer, Model):
+            yield path, layer, []
+            yield from layer_paths(layer, prefix=path + "/")
+        else:
+            yield path, layer, layer.weights
 
 
 def write_weights(h5, model):
     """Every variable into an open HDF5 file, at Keras's paths (see the module docstring)."""
-    for path, layer in layer_paths(model):
+    for path, layer, weights in layer_paths(model):
         group = h5.create_group(f"{path}/vars")
         group.attrs["name"] = layer.name
-        for i, variable in enumerate(layer.weights):
+        for i, variable in enumerate(weights):
             group[str(i)] = variable.value
     h5.create_group("vars").attrs["name"] = model.name  # the model's own (empty) variables
     if model.compiled:
@@ -111,15 +122,15 @@ def _vars_at(h5py, h5, path, filepath):
 def _read_layer_weights(h5py, h5, model, filepath):
     """[(variable, array)] for every variable of the model, each checked against the file."""
     pairs, expected = [], []
-    for path, layer in layer_paths(model):
+    for path, layer, weights in layer_paths(model):
         expected.append(path)
         datasets = _vars_at(h5py, h5, path, filepath)
-        if len(datasets) != len(layer.weights):
+        if len(datasets) != len(weights):
             raise files.Refused(
-                f"Layer {layer.name} expects {len(layer.weights)} weights, but {filepath!r} "
+                f"Layer {layer.name} expects {len(weights)} weights, but {filepath!r} "
                 f"holds {len(datasets)} at {path}. Is the file from a different model?"
             )
-        for i, (variable, dataset) in enumerate(zip(layer.weights, datasets)):
+        for i, (variable, dataset) in enumerate(zip(weights, datasets)):
             if dataset.shape != variable.shape:  # checked before reading a byte of data
                 raise files.Refused(
                     f"Weight {variable.path} has shape {variable.shape}, but {filepath!r} "
