@@ -120,6 +120,10 @@ class Loss:
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction}
 
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
 
 class MeanSquaredError(Loss):
     """Mean squared error, for regression.

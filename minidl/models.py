@@ -239,7 +239,7 @@ def load_model(filepath, compile=True, custom_objects=None, safe_mode=True):
     """Rebuild a model from a Keras 3 `.keras` file (see saving/)."""
     from minidl import saving
 
-    return saving.load_model(filepath, compile=compile)
+    return saving.load_model(filepath, compile=compile, custom_objects=custom_objects)
 
 
 def clone_model(model, input_tensors=None, clone_function=None, **kwargs):

@@ -431,3 +431,39 @@ def test_a_learning_rate_schedule_survives_a_round_trip_both_ways(tmp_path):
         rate = loaded.optimizer.get_config()["learning_rate"]
         assert rate["class_name"] == "ExponentialDecay" and rate["config"]["decay_steps"] == 3
         assert int(np.asarray(loaded.optimizer.iterations)) == model.optimizer.iterations
+
+
+class Scale(minidl.layers.Layer):
+    """A layer of the user's own: y = x * w, with its backward."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight((input_shape[-1],), "ones", "w")
+
+    def forward(self, x, training=False):
+        return x * self.w.value, x
+
+    def backward(self, dy, x, need_dx=True):
+        return dy * self.w.value, {self.w: (dy * x).sum(axis=0)}
+
+
+class HalfMSE(minidl.losses.MeanSquaredError):
+    """A loss of the user's own (half the mean squared error)."""
+
+    def values_and_gradient(self, y_true, y_pred):
+        values, grad = super().values_and_gradient(y_true, y_pred)
+        return values / 2, grad / 2
+
+
+def test_custom_layers_and_losses_load_with_custom_objects(tmp_path):
+    model = minidl.Sequential([minidl.Input((4,)), Scale(name="scale"), Dense(2)])
+    model.compile(optimizer="sgd", loss=HalfMSE(name="half_mse"))
+    model.fit(X, np.ones((len(X), 2)), epochs=1, verbose=0)
+    model.save(tmp_path / "custom.keras")
+    with pytest.raises(ValueError, match="Scale, which minidl does not support"):
+        load_model(tmp_path / "custom.keras")
+    loaded = load_model(tmp_path / "custom.keras",
+                        custom_objects={"Scale": Scale, "HalfMSE": HalfMSE})
+    assert isinstance(loaded.layers[0], Scale) and isinstance(loaded.loss, HalfMSE)
+    close(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
+    close(loaded.evaluate(X, np.ones((len(X), 2)), verbose=0),
+          model.evaluate(X, np.ones((len(X), 2)), verbose=0))

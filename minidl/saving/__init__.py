@@ -90,13 +90,14 @@ def save_weights(model, filepath):
 
 
 # -- reading --------------------------------------------------------------------------------
-def load_model(filepath, compile=True):
+def load_model(filepath, compile=True, custom_objects=None):
     """Rebuild a model from a `.keras` file written by Keras 3 (or by `save_model`).
 
     Args:
         filepath: path to a `.keras` file of minidl's layers, as a Sequential or a
             functional model.
         compile: compile the model as it was compiled when saved (optimizer state included).
+        custom_objects: {class name: class} for layers, losses or metrics of your own.
     """
     filepath = os.fspath(filepath)
     if not filepath.endswith(".keras"):
@@ -109,14 +110,14 @@ def load_model(filepath, compile=True):
         model_config = archive.config()
         if not compile:
             model_config.pop("compile_config", None)
-        model = _model_from_config(model_config, filepath)
+        model = _model_from_config(model_config, filepath, custom_objects)
         weights = archive.weights(model)
     pairs, state = h5.read_weights(model, io.BytesIO(weights), filepath)
     h5.assign(model, pairs, state)
     return model
 
 
-def _model_from_config(model_config, filepath):
+def _model_from_config(model_config, filepath, custom_objects=None):
     """The model (compiled if the config says so), or a ValueError naming the file."""
     try:
         limits.check_config_values(model_config)  # sizes and types, before anything is built
@@ -124,7 +125,7 @@ def _model_from_config(model_config, filepath):
         raise ValueError(f"Could not load {filepath!r}: {error}") from None
     try:
         with limits.weight_budget():  # Layer.add_weight charges every weight to it
-            model = config.model_from_config(model_config)
+            model = config.model_from_config(model_config, custom_objects)
     except ValueError as error:  # a layer or an option minidl does not have, named
         raise ValueError(f"Could not load {filepath!r}: {error}") from None
     except (KeyError, TypeError, IndexError, AttributeError) as error:
@@ -134,7 +135,7 @@ def _model_from_config(model_config, filepath):
         ) from None
     compile_config = model_config.get("compile_config")
     if compile_config:
-        config.compile_from_config(model, compile_config, filepath)
+        config.compile_from_config(model, compile_config, filepath, custom_objects)
     return model
 
 

@@ -66,13 +66,16 @@ def _metric_to_config(metric):
                      "with a metric name or a Metric object to save the model.")
 
 
-def compile_from_config(model, config, filepath):
+def compile_from_config(model, config, filepath, custom_objects=None):
     """Compile `model` as the file says (optimizer, losses, weights and metrics)."""
+    custom = custom_objects or {}
     try:
         optimizer = _optimizer_from_config(config.get("optimizer", "rmsprop"))
-        loss = structure(config.get("loss"), _loss_from_config)
-        compiled_metrics = structure(config.get("metrics"), _metric_from_config)
-        weighted = structure(config.get("weighted_metrics"), _metric_from_config)
+        loss = structure(config.get("loss"), lambda spec: _loss_from_config(spec, custom))
+        compiled_metrics = structure(config.get("metrics"),
+                                     lambda spec: _metric_from_config(spec, custom))
+        weighted = structure(config.get("weighted_metrics"),
+                             lambda spec: _metric_from_config(spec, custom))
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(
             f"Could not compile the model in {filepath!r} from its compile_config: {error} "
@@ -114,15 +117,30 @@ def _optimizer_from_config(spec):
     return cls.from_config({key: value for key, value in config.items() if key in accepted})
 
 
-def _metric_from_config(spec):
+def _metric_from_config(spec, custom):
     """A metric name stays a name (resolved with the data's shapes, as "accuracy" must be)."""
-    return spec if isinstance(spec, str) else metrics.get(spec)
+    if isinstance(spec, str):
+        return custom.get(spec, spec)
+    if spec.get("class_name") in custom:
+        return _custom(custom[spec["class_name"]], spec.get("config", {}))
+    return metrics.get(spec)
 
 
-def _loss_from_config(spec):
-    if spec is None or isinstance(spec, str):
+def _custom(cls, config):
+    """An object of the user's own class (custom_objects), from its config."""
+    if hasattr(cls, "from_config"):
+        return cls.from_config(config)
+    return cls(**config) if isinstance(cls, type) else cls
+
+
+def _loss_from_config(spec, custom):
+    if spec is None:
         return spec
+    if isinstance(spec, str):
+        return _custom(custom[spec], {}) if spec in custom else spec
     class_name, config = spec["class_name"], spec["config"]
+    if class_name in custom:
+        return _custom(custom[class_name], config)
     _check_defaults(f"loss {class_name}", config, _KERAS_LOSS_DEFAULTS)
     loss = losses.get(class_name)
     if "from_logits" in config:

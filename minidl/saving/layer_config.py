@@ -40,16 +40,12 @@ def check_can_save(model):
             "You are saving a model that has not yet been built. Build it first by "
             "calling it on some data or with `model.build((None, D))`."
         )
-    known = layer_classes()
     for layer in model.layers:
         if isinstance(layer, (Sequential, Functional)):
             check_can_save(layer)
             continue
-        if known.get(type(layer).__name__) is not type(layer):
-            raise ValueError(
-                f"Layer {layer.name} of type {type(layer).__name__} cannot be saved in the "
-                f"Keras format; minidl can save its own layers: {sorted(known)}."
-            )
+        # A layer class of your own is saved by its name and get_config(); loading it back
+        # takes load_model(path, custom_objects={"MyLayer": MyLayer}), in minidl and Keras.
         activation = getattr(layer, "activation", None)
         if activation is not None and not _is_builtin(activation):
             raise ValueError(
