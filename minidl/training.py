@@ -265,6 +265,8 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         val = _validation_batch(model, validation_data)
     elif validation_split:
         train, val = data.split_validation(train, validation_split)
+        if class_weight is not None:
+            val.weights = None  # as Keras: class weights weigh the training batches only
     else:
         val = None
 
