@@ -79,7 +79,7 @@ def test_a_float32_training_step_never_holds_float64(loss, labels, output, optim
     # The caller's float64 x and y may be seen by the boundary functions before the cast.
     boundary = ("data.py:as_array", "data.py:prepare_x", "data.py:prepare_y",
                 "data.py:check_finite", "data.py:_check_sample_shape",
-                "data.py:_check_dense_labels", "data.py:_preview",
+                "data.py:_check_dense_labels", "data.py:_preview", "data.py:to_floatx",
                 "training.py:prepare_inputs", "training.py:prepare_data", "training.py:_as_list",
                 "training.py:<listcomp>", "training.py:fit", "training.py:evaluate",
                 "training.py:predict", "training.py:train_on_batch", "models.py:fit",
