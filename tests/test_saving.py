@@ -467,3 +467,18 @@ def test_custom_layers_and_losses_load_with_custom_objects(tmp_path):
     close(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
     close(loaded.evaluate(X, np.ones((len(X), 2)), verbose=0),
           model.evaluate(X, np.ones((len(X), 2)), verbose=0))
+
+
+def test_saving_a_compiled_untrained_model_changes_nothing_in_it(tmp_path):
+    """The optimizer's zero state is written from stand-ins: saving twice writes the same
+    variables, and the model's weights are not laid out anew behind its back."""
+    model = minidl_model("relu-softmax")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    kernel = model.layers[0].kernel.value
+    model.save(tmp_path / "a.keras")
+    model.save(tmp_path / "b.keras")
+    assert not model.optimizer.built and model.layers[0].kernel.value is kernel
+    for name in ("a.keras", "b.keras"):
+        loaded = keras.models.load_model(tmp_path / name)
+        loaded.optimizer.build(loaded.trainable_variables)
+        assert len(loaded.optimizer.variables) == 2 + 2 * len(model.trainable_weights)

@@ -1,11 +1,11 @@
 """Weights in Keras's HDF5 layout: `layers/<class>/vars/<i>` and `optimizer/vars/<i>`."""
-import copy
 import math
 import warnings
 
 import numpy as np
 
 from minidl import naming
+from minidl.variable import Variable
 from minidl.interrupts import deferred_interrupt
 from minidl.saving import files
 
@@ -50,8 +50,10 @@ def built_optimizer(optimizer, model):
     """The optimizer, or a built copy of it (zero slots, as Keras builds them) if not built."""
     if optimizer.built:
         return optimizer
-    probe = copy.copy(optimizer)  # build() sets new attributes on the copy only
-    probe.build(model.trainable_weights)
+    # A fresh optimizer built on stand-ins: building the real one would lay the model's
+    # weights out anew, and a copy would share (and grow) its lists of slots.
+    probe = type(optimizer).from_config(optimizer.get_config())
+    probe.build([Variable(np.zeros_like(w.value), w.name) for w in model.trainable_weights])
     return probe
 
 
