@@ -23,12 +23,12 @@ layer received and its cached z and a, with the same backward functions the laye
 Notation: N rows in the batch; layer k computes z_k = a_(k-1) @ W_k + b_k and a_k = f(z_k),
 with a_(-1) = x.
 """
-import textwrap
-import warnings
-
 import numpy as np
 
-from minidl import activations, losses, optimizers, training
+from minidl import activations, losses, training
+from minidl.explain.text import (equation, matmul_shapes, number, operand, prose, shape_text,
+                                 title)
+from minidl.explain.update import optimizer_section, slots_of
 from minidl.layers import Activation, Dense
 
 SECTIONS = ("Forward pass", "Loss", "Backward pass", "Chain rule for one weight",
@@ -84,7 +84,7 @@ def explain_step(model, x, y, weight_index=None, print_fn=print):
     position = next(p for p, v in enumerate(model.trainable_weights) if v is kernel)
     kernels_before = [layer.kernel.numpy() if isinstance(layer, Dense) else None
                       for layer in layers]
-    slots_before = _slots_of(optimizer, position, i, j)
+    slots_before = slots_of(optimizer, position, i, j)
     iterations_before, slots_created = optimizer.iterations, not optimizer.built
 
     model.compiled_metrics.reset()
@@ -103,7 +103,7 @@ def explain_step(model, x, y, weight_index=None, print_fn=print):
         "weight_after": float(kernel.value[i, j]),
         "gradient_used": float(clipped[i, j]),
         "slots_before": slots_before,
-        "slots_after": _slots_of(optimizer, position, i, j),
+        "slots_after": slots_of(optimizer, position, i, j),
         "slots_created": slots_created,
     }
     lines = _header(model, x_checked, y_checked)
@@ -111,8 +111,8 @@ def explain_step(model, x, y, weight_index=None, print_fn=print):
     lines += _loss_section(model, layers, step)
     lines += _backward_section(model, layers, step)
     lines += _chain_rule_section(layers, step, k, i, j, g, numbers)
-    lines += _optimizer_section(optimizer, kernel, k, i, j, numbers)
-    lines += [""] + _prose(
+    lines += optimizer_section(SECTIONS[4], optimizer, kernel, k, i, j, numbers)
+    lines += [""] + prose(
         "The step was real: the model is now exactly as model.train_on_batch(x, y) leaves it "
         f"(weights, optimizer slots, and iterations = {optimizer.iterations}).")
     text = StepExplanation("\n".join(lines))
@@ -164,29 +164,6 @@ def _check_weight_index(weight_index, layers, model):
     return k, i, j
 
 
-# Each optimizer's slots, by the letter its formula uses.
-_SLOTS = {
-    optimizers.SGD: {"m": "momentum"},
-    optimizers.RMSprop: {"v": "velocity", "mom": "momentum", "a": "average_gradient"},
-    optimizers.Adam: {"m": "momentum", "v": "velocity", "v_hat": "velocity_hat"},
-}
-
-
-def _slots_of(optimizer, position, i, j):
-    """{letter: value} of every slot the optimizer keeps for entry [i, j] of one variable.
-
-    Before the first step the optimizer has no slots yet: it creates them, zero-filled, in
-    its first `apply`. Their value before that step is 0.
-    """
-    slots = {}
-    for letter, name in _SLOTS.get(type(optimizer), {}).items():
-        if not optimizer.built:
-            slots[letter] = 0.0
-        elif optimizer.slot(name, position) is not None:
-            slots[letter] = float(optimizer.slot(name, position)[i, j])
-    return slots
-
-
 def _is_input(layer):
     return layer.__class__.__name__ == "InputLayer"
 
@@ -224,35 +201,6 @@ def _backward_numbers(calls, step, y):
     return {"loss": float(step.loss), "fused": fused, "y": y, "da": da, "dz": dz}
 
 
-# -- the text, section by section ------------------------------------------------------------
-
-def _shape(array_or_shape):
-    """(4,2) or (64,): a shape without spaces."""
-    shape = getattr(array_or_shape, "shape", array_or_shape)
-    inside = ",".join(str(d) for d in shape)
-    return f"({inside},)" if len(shape) == 1 else f"({inside})"
-
-
-def _g(value, digits=7):
-    """A number with 7 significant digits (and no "-0")."""
-    return f"{float(value) + 0.0:.{digits}g}"
-
-
-def _f(value, digits=7):
-    """_g, in parentheses when negative: for numbers substituted into a formula."""
-    text = _g(value, digits)
-    return f"({text})" if text.startswith("-") else text
-
-
-def _title(text):
-    return ["", text, "-" * len(text)]
-
-
-def _prose(text):
-    """A paragraph wrapped to 92 columns, as a list of lines."""
-    return textwrap.wrap(text, 92)
-
-
 def _names(k):
     """The symbols of layer k: its input, z, a, W and b."""
     source = "x" if k == 0 else f"a{k - 1}"
@@ -269,28 +217,15 @@ def _loss_of(model):
 
 def _header(model, x, y):
     optimizer = model.optimizer
-    title = f'One training step of model "{model.name}", explained'
-    return [title, "=" * len(title),
-            f"Batch: N = {len(x)} rows; x {_shape(x)}, y {_shape(y)}",
+    heading = f'One training step of model "{model.name}", explained'
+    return [heading, "=" * len(heading),
+            f"Batch: N = {len(x)} rows; x {shape_text(x)}, y {shape_text(y)}",
             f"Compiled with loss={_loss_of(model).name}, optimizer={type(optimizer).__name__}"
-            f"(learning_rate={_g(optimizer.learning_rate)})"]
-
-
-def _equation(left, right, note=""):
-    """One equation line: the formula, then its shapes in a column, then a short note."""
-    line = f"  {left}".ljust(40) + f": {right}"
-    return line + f"   {note}" if note else line
-
-
-def _matmul_shapes(a, b, bias=None):
-    """'(4,2) @ (2,64) + (64,) -> (4,64)' for a (N,D) @ (D,U) product."""
-    (n, d), (_, u) = a, b
-    text = f"({n},{d}) @ ({d},{u})" + (f" + ({bias},)" if bias else "")
-    return f"{text} -> ({n},{u})"
+            f"(learning_rate={number(optimizer.learning_rate)})"]
 
 
 def _forward_section(layers):
-    lines = _title(SECTIONS[0])
+    lines = title(SECTIONS[0])
     for k, layer in enumerate(layers):
         source, z, a, w, b = _names(k)
         name = _activation_name(layer)
@@ -299,13 +234,13 @@ def _forward_section(layers):
             kernel_shape, units = layer.kernel.shape, layer.kernel.shape[1]
             bias = units if layer.use_bias else None
             product = f"{z} = {source} @ {w}" + (f" + {b}" if layer.use_bias else "")
-            lines.append(_equation(product, _matmul_shapes(layer.x.shape, kernel_shape, bias)))
+            lines.append(equation(product, matmul_shapes(layer.x.shape, kernel_shape, bias)))
         else:
             z = source  # an Activation layer applies f to its input
         formula = _FORWARD_FORMULA.get(name, "f({z})").format(z=z)
         note = f"{name}({z}) = {formula}" if name in ("relu", "sigmoid", "softmax") else ""
         left = f"{a} = {z}" if name == "linear" else f"{a} = {name}({z})"
-        lines.append(_equation(left, _shape(layer.a), note))
+        lines.append(equation(left, shape_text(layer.a), note))
     lines.append(f"The output a{len(layers) - 1} is the model's prediction y_pred.")
     return lines
 
@@ -336,14 +271,14 @@ def _loss_section(model, layers, step):
     source, z = _names(last)[:2]
     if isinstance(layers[last], Activation):
         z = source  # an Activation layer's logits are its input
-    lines = _title(SECTIONS[1])
+    lines = title(SECTIONS[1])
     logits_symbol = z if step["fused"] else (out if loss.works_from_logits and loss.from_logits else None)
     lines.append(f"L = mean over the N = {len(step['y'])} rows of "
                  f"{_loss_formula(loss, logits_symbol, out)}")
-    lines.append(f"L = {_g(step['loss'], 8)}")
+    lines.append(f"L = {number(step['loss'], 8)}")
     if step["fused"]:
         activation = _activation_name(layers[last])
-        lines += _prose(
+        lines += prose(
             f"Computed from the logits {z}, not from the probabilities {out}, because the output "
             f"activation is {activation} and the loss is a cross-entropy: minidl does what "
             f"Keras's TensorFlow backend does (keras/src/backend/tensorflow/nn.py). Written in "
@@ -353,7 +288,7 @@ def _loss_section(model, layers, step):
     elif loss.works_from_logits and loss.from_logits:
         lines.append(f"from_logits=True: the loss reads the output {out} as logits.")
     elif loss.works_from_logits:
-        lines += _prose(
+        lines += prose(
             f"Computed from the probabilities {out}, clipped to [1e-7, 1 - 1e-7] first: the "
             "output activation is not sigmoid/softmax, so there are no logits to use.")
     return lines
@@ -378,7 +313,7 @@ def _loss_gradient_formula(loss, fused_symbol, out, columns):
 
 
 def _backward_section(model, layers, step):
-    lines = _title(SECTIONS[2])
+    lines = title(SECTIONS[2])
     last, n, loss = len(layers) - 1, len(step["y"]), _loss_of(model)
     for k in range(last, -1, -1):
         layer = layers[k]
@@ -386,27 +321,27 @@ def _backward_section(model, layers, step):
         if isinstance(layer, Activation):
             z = source  # its "pre-activation" is its input
         name, columns = _activation_name(layer), layer.a.shape[-1]
-        dz_shape = _shape(step["dz"][k])
+        dz_shape = shape_text(step["dz"][k])
         lines.append(f"layer {k}: {layer.name}")
         if k == last and step["fused"]:
             formula = _loss_gradient_formula(loss, z, a, columns)
-            lines.append(_equation(f"d{z} = {formula}", dz_shape,
+            lines.append(equation(f"d{z} = {formula}", dz_shape,
                                    f"fused {name} + cross-entropy"))
         else:
             if k == last:
                 logits = a if loss.works_from_logits and loss.from_logits else None
                 formula = _loss_gradient_formula(loss, logits, a, columns)
-                lines.append(_equation(f"d{a} = {formula}", dz_shape, "from the loss"))
+                lines.append(equation(f"d{a} = {formula}", dz_shape, "from the loss"))
             template = _BACKWARD_FORMULA.get(name, "f.backward({da}, {z}, {a})")
             backward = template.format(da=f"d{a}", z=z, a=a)
-            lines.append(_equation(f"d{z} = {backward}", dz_shape, f"{name} backward"))
+            lines.append(equation(f"d{z} = {backward}", dz_shape, f"{name} backward"))
         if isinstance(layer, Dense):
             (d, u), dz = layer.kernel.shape, step["dz"][k].shape
-            lines.append(_equation(f"d{w} = {source}.T @ d{z}", _matmul_shapes((d, n), dz)))
+            lines.append(equation(f"d{w} = {source}.T @ d{z}", matmul_shapes((d, n), dz)))
             if layer.use_bias:
-                lines.append(_equation(f"d{b} = sum of d{z} over the rows", f"({n},{u}) -> ({u},)"))
+                lines.append(equation(f"d{b} = sum of d{z} over the rows", f"({n},{u}) -> ({u},)"))
             if k > 0:
-                lines.append(_equation(f"d{source} = d{z} @ {w}.T", _matmul_shapes(dz, (u, d))))
+                lines.append(equation(f"d{source} = d{z} @ {w}.T", matmul_shapes(dz, (u, d))))
             else:
                 lines.append("  (no dx: nothing comes before layer 0, so fit does not compute it)")
     return lines
@@ -415,20 +350,19 @@ def _backward_section(model, layers, step):
 def _chain_rule_section(layers, step, k, i, j, g, numbers):
     source, z, a, w, b = _names(k)
     x_in, dz = layers[k].x, step["dz"][k]  # (N,D), (N,U)
-    title = f"{SECTIONS[3]}: {w}[{i}, {j}] ({layers[k].kernel.path}[{i}, {j}])"
-    lines = _title(title)
+    lines = title(f"{SECTIONS[3]}: {w}[{i}, {j}] ({layers[k].kernel.path}[{i}, {j}])")
     bias = f" + {b}[{j}]" if layers[k].use_bias else ""
     lines.append(f"{z}[n, {j}] = sum over d of {source}[n, d] * {w}[d, {j}]{bias}, so "
                  f"d{z}[n, {j}] / d{w}[{i}, {j}] = {source}[n, {i}], and")
     lines.append(f"dL/d{w}[{i}, {j}] = sum over the batch of {source}[n, {i}] * d{z}[n, {j}]")
     terms = [float(x_in[n, i]) * float(dz[n, j]) for n in range(len(x_in))]
     for n in range(min(len(terms), MAX_TERMS)):
-        lines.append(f"  n = {n}:  {_f(x_in[n, i])} * {_f(dz[n, j])} = {_g(terms[n])}")
+        lines.append(f"  n = {n}:  {operand(x_in[n, i])} * {operand(dz[n, j])} = {number(terms[n])}")
     if len(terms) > MAX_TERMS:
         lines.append(f"  ... and {len(terms) - MAX_TERMS} more rows")
     total = float(np.sum(terms))
-    lines.append(f"  sum = {_g(total)}")
-    lines.append(f"backprop stored in {layers[k].kernel.path}.grad[{i}, {j}]: {_g(g)}")
+    lines.append(f"  sum = {number(total)}")
+    lines.append(f"backprop stored in {layers[k].kernel.path}.grad[{i}, {j}]: {number(g)}")
     lines += _where_dz_comes_from(layers, step, k, j)
     numbers["chain_rule_terms"] = terms
     numbers["chain_rule_sum"] = total
@@ -448,8 +382,8 @@ def _where_dz_comes_from(layers, step, k, j):
         else:
             target = float(np.reshape(y, layer.a.shape)[0, j])
         scale = n_rows * (layer.a.shape[-1] if name == "sigmoid" else 1)
-        return [f"where d{z}[0, {j}] = (p - y) / {scale} = ({_g(p)} - {target:g}) / {scale} "
-                f"= {_g(step['dz'][k][0, j])}, p = {name}({z})[0, {j}]"]
+        return [f"where d{z}[0, {j}] = (p - y) / {scale} = ({number(p)} - {target:g}) / {scale} "
+                f"= {number(step['dz'][k][0, j])}, p = {name}({z})[0, {j}]"]
     slopes = {"relu": lambda: float(layer.z[0, j] > 0), "linear": lambda: 1.0,
               "tanh": lambda: 1 - float(layer.a[0, j]) ** 2,
               "sigmoid": lambda: float(layer.a[0, j]) * (1 - float(layer.a[0, j]))}
@@ -457,99 +391,4 @@ def _where_dz_comes_from(layers, step, k, j):
         return []
     da, dz = step["da"][k][0, j], step["dz"][k][0, j]
     return [f"where d{z}[0, {j}] = d{a}[0, {j}] * {name}'({z}[0, {j}]) = "
-            f"{_f(da)} * {_g(slopes[name]())} = {_g(dz)}"]
-
-
-def _optimizer_section(optimizer, kernel, k, i, j, numbers):
-    w_symbol = f"W{k}[{i}, {j}]"
-    title = f"{SECTIONS[4]}: {type(optimizer).__name__}"
-    lines = _title(title)
-    lr, g = numbers["learning_rate"], numbers["gradient_used"]
-    before, after = numbers["slots_before"], numbers["slots_after"]
-    w0, w1 = numbers["weight_before"], numbers["weight_after"]
-    lines.append(f"g = dL/d{w_symbol} = {_g(g)};  learning_rate = {_g(lr)};  "
-                 f"this is update t = {numbers['iteration']}")
-    clipping = (optimizer.clipnorm, optimizer.clipvalue, optimizer.global_clipnorm)
-    if any(c is not None for c in clipping):
-        lines.append("Gradient clipping is on: g is the clipped gradient the update used.")
-    if numbers["slots_created"] and after:
-        lines.append("The optimizer created its slots, zero-filled, at this first step.")
-    if isinstance(optimizer, optimizers.Adam):
-        lines += _adam_lines(optimizer, w_symbol, g, lr, before, after, w0, w1, numbers,
-                             kernel.dtype)
-    elif isinstance(optimizer, optimizers.RMSprop):
-        lines += _rmsprop_lines(optimizer, w_symbol, g, lr, before, after, w0, w1)
-    elif isinstance(optimizer, optimizers.SGD):
-        lines += _sgd_lines(optimizer, w_symbol, g, lr, before, after, w0, w1)
-    lines.append(f"{w_symbol}: {_g(w0, 8)} before the step, {_g(w1, 8)} after "
-                 f"(read back from {kernel.path})")
-    for letter in after:
-        lines.append(f"slot {letter}: {_g(before[letter])} before, {_g(after[letter])} after")
-    return lines
-
-
-def _sgd_lines(opt, w, g, lr, before, after, w0, w1):
-    if not opt.momentum:
-        return ["w = w - learning_rate * g",
-                f"{w} = {_f(w0, 8)} - {_f(lr)} * {_f(g)} = {_g(w1, 8)}"]
-    mu = opt.momentum
-    lines = ["m = momentum * m - learning_rate * g   (a velocity)",
-             f"m = {_f(mu)} * {_f(before['m'])} - {_f(lr)} * {_f(g)} = {_g(after['m'])}"]
-    if opt.nesterov:
-        lines += ["w = w + momentum * m - learning_rate * g   (Nesterov, with the new m)",
-                  f"{w} = {_f(w0, 8)} + {_f(mu)} * {_f(after['m'])} - {_f(lr)} * {_f(g)} "
-                  f"= {_g(w1, 8)}"]
-    else:
-        lines += ["w = w + m", f"{w} = {_f(w0, 8)} + {_f(after['m'])} = {_g(w1, 8)}"]
-    return lines
-
-
-def _rmsprop_lines(opt, w, g, lr, before, after, w0, w1):
-    rho, eps = opt.rho, opt.epsilon
-    lines = ["v = rho * v + (1 - rho) * g**2",
-             f"v = {_f(rho)} * {_f(before['v'])} + {_f(1 - rho)} * {_f(g)}**2 = {_g(after['v'])}"]
-    if opt.centered or opt.momentum > 0:
-        lines += ["centered/momentum: see RMSprop.update_step in optimizers/rmsprop.py for the rest",
-                  "of the update; the slots below show its real values."]
-        return lines
-    lines += ["w = w - learning_rate * g / sqrt(v + epsilon)",
-              f"{w} = {_f(w0, 8)} - {_f(lr)} * {_f(g)} / sqrt({_f(after['v'])} + {eps:g}) "
-              f"= {_g(w1, 8)}",
-              "Keras puts epsilon INSIDE the square root (keras/src/optimizers/rmsprop.py);",
-              "the textbook adds it outside: g / (sqrt(v) + epsilon)."]
-    return lines
-
-
-def _adam_lines(opt, w, g, lr, before, after, w0, w1, numbers, dtype):
-    b1, b2, eps, t = opt.beta_1, opt.beta_2, opt.epsilon, numbers["iteration"]
-    # alpha exactly as Adam.update_step computes it, in the weights' float type: there
-    # 1 - beta_2**t loses digits, so a float64 alpha would differ in the 5th digit.
-    dtype = np.dtype(dtype)
-    beta_1, beta_2 = optimizers.constants(dtype, b1, b2)
-    beta_1_power, beta_2_power = optimizers.constants(dtype, float(beta_1) ** t,
-                                                      float(beta_2) ** t)
-    alpha = optimizers.constants(dtype, lr)[0] * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-    numbers["alpha"] = float(alpha)
-    v = "v_hat" if opt.amsgrad else "v"
-    lines = [
-        "m = m + (g - m) * (1 - beta_1)              (= beta_1 * m + (1 - beta_1) * g)",
-        f"m = {_f(before['m'])} + ({_f(g)} - {_f(before['m'])}) * {_f(1 - b1)} = {_g(after['m'])}",
-        "v = v + (g**2 - v) * (1 - beta_2)",
-        f"v = {_f(before['v'])} + ({_f(g)}**2 - {_f(before['v'])}) * {_f(1 - b2)} "
-        f"= {_g(after['v'])}",
-    ]
-    if opt.amsgrad:
-        lines.append(f"v_hat = max(v_hat, v) = max({_f(before['v_hat'])}, {_f(after['v'])}) "
-                     f"= {_g(after['v_hat'])}")
-    lines += [
-        "alpha = learning_rate * sqrt(1 - beta_2**t) / (1 - beta_1**t)"
-        f"   (in {np.dtype(dtype).name}, as the update computes it)",
-        f"alpha = {_f(lr)} * sqrt(1 - {b2:g}**{t}) / (1 - {b1:g}**{t}) = {_g(alpha)}",
-        f"w = w - m * alpha / (sqrt({v}) + epsilon)",
-        f"{w} = {_f(w0, 8)} - {_f(after['m'])} * {_g(alpha)} / "
-        f"(sqrt({_f(after[v])}) + {eps:g}) = {_g(w1, 8)}",
-        "Keras folds the bias correction into alpha, so its epsilon is not bias-corrected "
-        "(\"epsilon hat\",",
-        "keras/src/optimizers/adam.py); the paper divides m_hat by sqrt(v_hat) + epsilon.",
-    ]
-    return lines
+            f"{operand(da)} * {number(slopes[name]())} = {number(dz)}"]
