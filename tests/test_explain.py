@@ -311,3 +311,26 @@ def test_by_default_the_worked_weight_is_the_one_with_the_largest_gradient():
     text = explain_step(model, x, y, print_fn=None)
     assert f"Chain rule for one weight: W0[{i}, {j}]" in text
     assert grads[0][i, j] != 0
+
+
+def test_a_convnet_step_is_explained_layer_by_layer_and_is_the_real_step():
+    """Conv2D, pooling and Flatten get their shapes and the backward each uses; the worked
+    weight is the Dense kernel entry, and the model ends as train_on_batch leaves it."""
+    from minidl import layers
+    minidl.utils.set_random_seed(0)
+    model = minidl.Sequential([Input((8, 8, 1)), layers.Conv2D(4, 3, activation="relu"),
+                               layers.MaxPooling2D(2), layers.Flatten(),
+                               Dense(3, activation="softmax")])
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).random((5, 8, 8, 1)).astype(np.float32)
+    y = np.array([0, 1, 2, 1, 0])
+    text, loss, grads, twin = explain_with_twin(model, x, y, weight_index=(3, 7, 2))
+    for line in ["z0 = Conv2D(x, W0)", "(5,8,8,1) -> (5,6,6,4)", "relu(z0)",
+                 "z1 = MaxPooling2D(a0)", "(5,6,6,4) -> (5,3,3,4)", "z2 = Flatten(a1)",
+                 "da0 = MaxPooling2D.backward(da1)", "dW0, db0 from x and dz0",
+                 "dz3 = (softmax(z3) - onehot(y)) / N"]:
+        assert line in text, line
+    assert text.numbers["gradient"] == pytest.approx(float(grads[2][7, 2]), rel=1e-6)
+    assert math.isclose(text.numbers["loss"], loss, rel_tol=1e-6)
+    for ours, theirs in zip(model.get_weights(), twin.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)

@@ -144,10 +144,6 @@ def _check_weight_index(weight_index, layers, model):
     except (TypeError, ValueError):
         raise ValueError("Argument `weight_index` must be three integers (layer, i, j). "
                          f"Received: weight_index={weight_index!r}") from None
-    for layer in layers:
-        if not isinstance(layer, (Dense, Activation)):
-            raise ValueError(f"explain_step knows Dense and Activation layers only. "
-                             f"Received a model with layer {layer.name} ({layer.__class__.__name__})")
     if not 0 <= k < len(layers) or not isinstance(layers[k], Dense):
         dense = [p for p, layer in enumerate(layers) if isinstance(layer, Dense)]
         raise ValueError(f"Argument `weight_index` must name a Dense layer of the model: its "
@@ -169,16 +165,20 @@ def _is_input(layer):
 
 
 class _Call:
-    """One layer call of the step: the layer's attributes, plus its x, z, a from the cache."""
+    """One layer call of the step: the layer's attributes, plus its x, z and a.
+
+    x is what the call took, a what it gave, z the input of its activation (a itself for a
+    layer with no activation: Flatten, pooling, ...).
+    """
 
     def __init__(self, record):
         self.record, self.layer = record, record.layer
-        cache = record.cache
-        if isinstance(self.layer, Dense):
-            self.x, self.z, self.a = cache
-        else:  # Activation: its input is its z
-            self.z, self.a = cache
-            self.x = self.z
+        self.x, self.a = record.inputs[0], record.outputs[0]
+        has_activation = getattr(self.layer, "activation", None) is not None and hasattr(
+            self.layer, "logits")
+        self.z = self.layer.logits(record.cache) if has_activation else self.a
+        if not has_activation:
+            self.activation = activations.linear
 
     @property
     def __class__(self):  # isinstance(call, Dense) asks about the layer called
@@ -208,7 +208,8 @@ def _names(k):
 
 
 def _activation_name(layer):
-    return getattr(layer.activation, "__name__", "f")
+    activation = getattr(layer, "activation", None) or activations.linear
+    return getattr(activation, "__name__", "f")
 
 
 def _loss_of(model):
@@ -235,8 +236,15 @@ def _forward_section(layers):
             bias = units if layer.use_bias else None
             product = f"{z} = {source} @ {w}" + (f" + {b}" if layer.use_bias else "")
             lines.append(equation(product, matmul_shapes(layer.x.shape, kernel_shape, bias)))
-        else:
+        elif isinstance(layer, Activation):
             z = source  # an Activation layer applies f to its input
+        else:  # Conv2D, pooling, Flatten...: what it computes is in its own forward
+            what = f"{layer.__class__.__name__}({source}" + (f", {w}" if layer.weights else "")
+            lines.append(equation(f"{z} = {what})",
+                                  f"{shape_text(layer.x)} -> {shape_text(layer.z)}",
+                                  f"see {layer.__class__.__name__}.forward"))
+            if name == "linear":
+                continue
         formula = _FORWARD_FORMULA.get(name, "f({z})").format(z=z)
         note = f"{name}({z}) = {formula}" if name in ("relu", "sigmoid", "softmax") else ""
         left = f"{a} = {z}" if name == "linear" else f"{a} = {name}({z})"
@@ -332,9 +340,12 @@ def _backward_section(model, layers, step):
                 logits = a if loss.works_from_logits and loss.from_logits else None
                 formula = _loss_gradient_formula(loss, logits, a, columns)
                 lines.append(equation(f"d{a} = {formula}", dz_shape, "from the loss"))
+            if name == "linear" and not isinstance(layer, (Dense, Activation)):
+                z = a  # no activation: the layer's backward starts from da itself
             template = _BACKWARD_FORMULA.get(name, "f.backward({da}, {z}, {a})")
             backward = template.format(da=f"d{a}", z=z, a=a)
-            lines.append(equation(f"d{z} = {backward}", dz_shape, f"{name} backward"))
+            if z != a:
+                lines.append(equation(f"d{z} = {backward}", dz_shape, f"{name} backward"))
         if isinstance(layer, Dense):
             (d, u), dz = layer.kernel.shape, step["dz"][k].shape
             lines.append(equation(f"d{w} = {source}.T @ d{z}", matmul_shapes((d, n), dz)))
@@ -344,6 +355,15 @@ def _backward_section(model, layers, step):
                 lines.append(equation(f"d{source} = d{z} @ {w}.T", matmul_shapes(dz, (u, d))))
             else:
                 lines.append("  (no dx: nothing comes before layer 0, so fit does not compute it)")
+        elif not isinstance(layer, Activation):
+            kind = layer.__class__.__name__
+            if layer.trainable_weights:
+                lines.append(equation(f"d{w}, d{b} from {source} and d{z}",
+                                      ", ".join(shape_text(v.value) for v in layer.trainable_weights),
+                                      f"see {kind}.backward"))
+            if k > 0:
+                lines.append(equation(f"d{source} = {kind}.backward(d{z})",
+                                      f"{shape_text(layer.z)} -> {shape_text(layer.x)}"))
     return lines
 
 
