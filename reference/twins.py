@@ -1,12 +1,7 @@
 """Twin models: the same architecture, names, compile settings and weights in both frameworks."""
 import numpy as np
 
-import minidl
 from minidl.saving.config import model_from_config, model_to_config
-from minidl import activations as md_activations
-from minidl import layers as md_layers
-from minidl import losses as md_losses
-from minidl import optimizers as md_optimizers
 
 import keras
 
@@ -19,27 +14,10 @@ def keras_optimizer(optimizer):
 
 
 def keras_loss(loss):
-    """The Keras loss object matching a minidl loss (same class, from_logits and name)."""
-    kinds = {
-        md_losses.BinaryCrossentropy: keras.losses.BinaryCrossentropy,
-        md_losses.CategoricalCrossentropy: keras.losses.CategoricalCrossentropy,
-        md_losses.SparseCategoricalCrossentropy: keras.losses.SparseCategoricalCrossentropy,
-        md_losses.MeanSquaredError: keras.losses.MeanSquaredError,
-        md_losses.MeanAbsoluteError: keras.losses.MeanAbsoluteError,
-    }
-    cls = kinds[type(loss)]
-    if cls in (keras.losses.MeanSquaredError, keras.losses.MeanAbsoluteError):
-        return cls(name=loss.name)
-    return cls(from_logits=loss.from_logits, name=loss.name)
-
-
-def _keras_layer(layer):
-    if isinstance(layer, md_layers.Dense):
-        return keras.layers.Dense(layer.units, activation=md_activations.serialize(layer.activation),
-                                  use_bias=layer.use_bias, name=layer.name)
-    if isinstance(layer, md_layers.Activation):
-        return keras.layers.Activation(md_activations.serialize(layer.activation), name=layer.name)
-    raise TypeError(f"No Keras twin for layer type {type(layer).__name__}")
+    """The Keras loss of the same class and settings (from_logits, name) as a minidl one."""
+    if isinstance(loss, str):
+        return loss
+    return keras.losses.get({"class_name": type(loss).__name__, "config": loss.get_config()})
 
 
 def keras_twin(model, compile=True):
