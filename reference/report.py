@@ -50,18 +50,30 @@ def slugify(title):
 
 def describe_model(model):
     """One line naming the layers, the optimizer and the loss, e.g. 'Dense(64, relu) -> ...'."""
-    parts = []
-    for layer in model.layers:
-        if type(layer).__name__ == "InputLayer":
-            continue
-        activation = md_activations.serialize(getattr(layer, "activation", None) or md_activations.linear)
-        units = getattr(layer, "units", None)
-        parts.append(f"{type(layer).__name__}({units}, {activation})" if units
-                     else f"{type(layer).__name__}({activation})")
-    settings = ", ".join(f"{k}={v}" for k, v in model.optimizer.get_config().items()
-                         if k != "name")
+    parts = [_describe_layer(layer) for layer in model.layers
+             if type(layer).__name__ != "InputLayer"]
+    settings = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
+                         for k, v in model.optimizer.get_config().items()
+                         if k != "name" and v is not None)
     return (f"input {model.input_shape[1:]} -> " + " -> ".join(parts)
             + f"; {type(model.optimizer).__name__}({settings}); loss {model.loss.name}")
+
+
+def _describe_layer(layer):
+    """'Dense(64, relu)', 'Conv2D(32, 3x3, relu)', 'MaxPooling2D(2x2)', 'Flatten()'."""
+    config = layer.get_config()
+    details = []
+    for key in ("units", "filters", "rate"):
+        if key in config:
+            details.append(str(config[key]))
+    for key in ("kernel_size", "pool_size"):
+        if config.get(key) is not None:
+            size = config[key]
+            details.append("x".join(map(str, size)) if isinstance(size, (list, tuple)) else str(size))
+    activation = getattr(layer, "activation", None)
+    if activation is not None and activation is not md_activations.linear:
+        details.append(md_activations.serialize(activation))
+    return f"{type(layer).__name__}({', '.join(details)})"
 
 
 def spans_decades(curves):
