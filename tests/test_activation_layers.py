@@ -12,6 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 import keras
 import minidl
+from parity import assert_same_fit, assert_same_loss_and_gradients
 import tensorflow as tf
 from minidl.layers import LeakyReLU, PReLU, ReLU, Softmax
 from minidl.testing import check_gradients
@@ -188,17 +189,9 @@ def test_a_model_of_activation_layers_matches_keras_loss_gradients_and_fit():
     assert [w.shape for w in model.get_weights()] == [w.shape for w in keras_model.get_weights()]
     rng = np.random.default_rng(6)
     x, y = rng.normal(size=(24, 4)).astype(np.float32), rng.integers(0, 3, 24)
-    keras_loss, keras_grads = keras_loss_and_gradients(keras_model, x, y)
-    loss, grads = model.loss_and_gradients(x, y)
-    np.testing.assert_allclose(loss, keras_loss, rtol=1e-6)
-    for ours, theirs in zip(grads, keras_grads):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
-    kwargs = dict(epochs=3, batch_size=8, shuffle=False, validation_split=0.25, verbose=0)
-    theirs = keras_model.fit(x, y, **kwargs).history
-    ours = model.fit(x, y, **kwargs).history
-    assert sorted(ours) == sorted(theirs)
-    for key in theirs:
-        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-5)
+    assert_same_loss_and_gradients(keras_model, model, x, y)
+    assert_same_fit(keras_model, model, x, y, evaluate=False, epochs=3, batch_size=8,
+                    validation_split=0.25)
 
 
 @pytest.mark.parametrize("name, kwargs, rank", CASES, ids=CASE_IDS)

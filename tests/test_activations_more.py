@@ -14,10 +14,10 @@ from hypothesis.extra import numpy as hnp
 
 import keras
 import minidl
+from parity import assert_same_fit, assert_same_loss_and_gradients
 import tensorflow as tf
 from minidl import activations, more_activations
 from minidl.testing import check_gradients
-from reference.gradients import keras_loss_and_gradients
 
 EPS32 = float(np.finfo(np.float32).eps)  # 1.19e-7, one float32 ulp at 1
 
@@ -206,14 +206,6 @@ def test_a_model_of_every_new_activation_matches_keras_loss_gradients_and_fit():
     x, y = rng.normal(size=(24, 5)).astype(np.float32), rng.integers(0, 3, 24)
     np.testing.assert_allclose(model.predict(x, verbose=0), keras_model.predict(x, verbose=0),
                                rtol=1e-5, atol=1e-6)
-    keras_loss, keras_grads = keras_loss_and_gradients(keras_model, x, y)
-    loss, grads = model.loss_and_gradients(x, y)
-    np.testing.assert_allclose(loss, keras_loss, rtol=1e-6)
-    for ours, theirs in zip(grads, keras_grads):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
-    kwargs = dict(epochs=3, batch_size=8, shuffle=False, validation_split=0.25, verbose=0)
-    theirs = keras_model.fit(x, y, **kwargs).history
-    ours = model.fit(x, y, **kwargs).history
-    assert sorted(ours) == sorted(theirs)
-    for key in theirs:
-        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-5)
+    assert_same_loss_and_gradients(keras_model, model, x, y, rtol=1e-4)
+    assert_same_fit(keras_model, model, x, y, evaluate=False, epochs=3, batch_size=8,
+                    validation_split=0.25)

@@ -10,6 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 import keras
 import minidl
+from parity import assert_same_fit, assert_same_loss_and_gradients
 import tensorflow as tf
 from minidl.layers import (Add, Average, Concatenate, Dense, Dot, Input, Maximum, Minimum,
                            Multiply, Subtract)
@@ -210,14 +211,6 @@ def test_maximum_sends_a_tie_to_the_first_input_as_tensorflow():
         assert dxs[0][0, 0] == 1 and dxs[1][0, 0] == dxs[2][0, 0] == 0  # the tie: first wins
 
 
-def keras_loss_and_gradients(model, xs, y):
-    """The loss and gradients Keras's fit uses, for a model with several inputs."""
-    with tf.GradientTape() as tape:
-        y_pred = model([tf.constant(x) for x in xs], training=True)
-        loss = model.compute_loss(x=xs, y=y, y_pred=y_pred, training=True)
-    return float(loss), [np.asarray(g) for g in tape.gradient(loss, model.trainable_weights)]
-
-
 def concatenate_model(f):
     """The functional-API guide's shape: two inputs, one of them through a Dense first."""
     x1, x2 = f.Input((3,), name="a"), f.Input((4,), name="b")
@@ -257,19 +250,8 @@ def test_functional_models_with_two_inputs_match_keras(build, loss):
     xs = [rng.normal(size=(20, 3)).astype(np.float32), rng.normal(size=(20, 4)).astype(np.float32)]
     y = (rng.normal(size=(20, 2)).astype(np.float32) if loss == "mse"
          else rng.integers(0, 3, 20))
-    keras_loss, keras_grads = keras_loss_and_gradients(keras_model, xs, y)
-    ours, grads = model.loss_and_gradients(xs, y)
-    np.testing.assert_allclose(ours, keras_loss, rtol=1e-6)
-    for g, keras_g in zip(grads, keras_grads):
-        np.testing.assert_allclose(g, keras_g, rtol=1e-5, atol=1e-6)
-    kwargs = dict(epochs=3, batch_size=6, shuffle=False, validation_split=0.25, verbose=0)
-    theirs = keras_model.fit(xs, y, **kwargs).history
-    history = model.fit(xs, y, **kwargs).history
-    assert sorted(history) == sorted(theirs)
-    for key in theirs:
-        np.testing.assert_allclose(history[key], theirs[key], rtol=1e-5)
-    np.testing.assert_allclose(model.evaluate(xs, y, verbose=0),
-                               keras_model.evaluate(xs, y, verbose=0), rtol=1e-5)
+    assert_same_loss_and_gradients(keras_model, model, xs, y)
+    assert_same_fit(keras_model, model, xs, y, epochs=3, batch_size=6, validation_split=0.25)
     np.testing.assert_allclose(model.predict(xs, verbose=0), keras_model.predict(xs, verbose=0),
                                rtol=1e-5, atol=1e-6)
 
