@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from minidl import callbacks as callbacks_module, data, rng
+from minidl import callbacks as callbacks_module, data, rng, threads
 from minidl.denormals import flushed
 from minidl.interrupts import deferred_interrupt
 from minidl.tape import Tape, flatten
@@ -275,7 +275,9 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     callback_list = callbacks_module.CallbackList(
         callbacks, add_history=True, add_progbar=verbose != 0, model=model,
         verbose=verbose_as_passed, epochs=epochs, steps=math.ceil(len(train) / batch_size))
-    return _train(model, train, val, batch_size, initial_epoch, epochs, shuffle, callback_list)
+    with threads.working():  # BLAS threads and minidl's helper thread: see threads.py
+        return _train(model, train, val, batch_size, initial_epoch, epochs, shuffle,
+                      callback_list)
 
 
 def _train(model, train, val, batch_size, initial_epoch, epochs, shuffle, callback_list):
@@ -365,7 +367,8 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
     callback_list = callbacks_module.CallbackList(
         callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
         steps=math.ceil(len(batch) / batch_size))
-    logs = _test_loop(model, batch, batch_size, callback_list, metrics)
+    with threads.working():
+        logs = _test_loop(model, batch, batch_size, callback_list, metrics)
     return _results(logs, metrics, return_dict)
 
 
@@ -380,10 +383,11 @@ def predict(model, x, batch_size=None, verbose="auto", callbacks=None, **kwargs)
         steps=math.ceil(len(batch) / batch_size))
     callback_list.on_predict_begin()
     outputs = []
-    for step, rows in enumerate(data.batches(len(batch), batch_size)):
-        callback_list.on_predict_batch_begin(step)
-        outputs.append(predict_step(model, batch.rows(rows).x))
-        callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
+    with threads.working():
+        for step, rows in enumerate(data.batches(len(batch), batch_size)):
+            callback_list.on_predict_batch_begin(step)
+            outputs.append(predict_step(model, batch.rows(rows).x))
+            callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
     callback_list.on_predict_end()
     if isinstance(outputs[0], (list, tuple)):
         return [np.concatenate(parts) for parts in zip(*outputs)]

@@ -17,6 +17,7 @@ to the pixels its window came from ("col2im"):
 Shapes: N images in the batch, H x W pixels of C channels (channels last, as Keras's
 default), F filters, a KH x KW kernel moved SH rows and SW columns at a time (the strides),
 HO x WO output pixels, K = KH*KW*C numbers in one window. Conv1D is the same with H = KH = 1.
+`matmul(a, b)` is `a @ b`; a big product is shared with a second thread (minidl/threads.py).
 
 "same" padding adds zeros so that HO = ceil(H / SH); when the zeros needed are odd, the extra
 row (column) goes at the bottom (right), as TensorFlow does (keras/src/backend/tensorflow/nn.py
@@ -28,6 +29,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from minidl import activations, initializers, regularizers
 from minidl.layers.base import Layer
 from minidl.layers.core import check_rank
+from minidl.threads import matmul
 
 
 # -- windows: the index arithmetic every convolution and pooling layer shares ---------------
@@ -241,7 +243,7 @@ class BaseConv(Layer):
         padded = zero_pad(images, pads)  # (N,H+top+bottom,W+left+right,C)
         cols = im2col(padded, self.kernel_2d, self.strides_2d)  # (N*HO*WO, K)
         W = self.kernel.value.reshape(-1, self.filters)  # (KH,KW,C,F) -> (K,F)
-        z = cols @ W  # (N*HO*WO,K) @ (K,F) -> (N*HO*WO,F)
+        z = matmul(cols, W)  # (N*HO*WO,K) @ (K,F) -> (N*HO*WO,F)
         if self.use_bias:
             z += self.bias.value  # (N*HO*WO,F) + (F,)
         z = z.reshape((len(x),) + self.compute_output_shape((None,) + x.shape[1:])[1:])
@@ -257,14 +259,14 @@ class BaseConv(Layer):
         """Backward from dz = dL/dz: Dense's backward on the window rows, then col2im."""
         x_shape, padded_shape, pads, cols, z, a = cache
         dz_rows = dz.reshape(-1, self.filters)  # (N,HO,WO,F) -> (N*HO*WO,F)
-        dW = cols.T @ dz_rows  # (K,N*HO*WO) @ (N*HO*WO,F) -> (K,F)
+        dW = matmul(cols.T, dz_rows)  # (K,N*HO*WO) @ (N*HO*WO,F) -> (K,F)
         grads = {self.kernel: dW.reshape(self.kernel.shape)}  # (K,F) -> (KH,KW,C,F)
         if self.use_bias:
             grads[self.bias] = dz_rows.sum(axis=0)  # db: (N*HO*WO,F) -> (F,)
         if not need_dx:
             return None, grads
         W = self.kernel.value.reshape(-1, self.filters)  # (K,F)
-        dcols = dz_rows @ W.T  # (N*HO*WO,F) @ (F,K) -> (N*HO*WO,K)
+        dcols = matmul(dz_rows, W.T)  # (N*HO*WO,F) @ (F,K) -> (N*HO*WO,K)
         dx = col2im(dcols, padded_shape, self.kernel_2d, self.strides_2d)  # (N,Hp,Wp,C)
         return unpad(dx, pads).reshape(x_shape), grads  # (N,H,W,C)
 

@@ -2,11 +2,13 @@
 
 Shapes: N rows in the batch, D input features, U units. Dense also takes N-D input
 (N, ..., D): it acts on the last axis, every other position being one more row.
+`matmul(a, b)` is `a @ b`; a big product is shared with a second thread (minidl/threads.py).
 """
 import numpy as np
 
 from minidl import activations, initializers, regularizers
 from minidl.layers.base import Layer
+from minidl.threads import matmul
 
 
 class Dense(Layer):
@@ -69,7 +71,7 @@ class Dense(Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def forward(self, x, training=False):
-        z = x @ self.kernel.value  # (N,D) @ (D,U) -> (N,U)
+        z = matmul(x, self.kernel.value)  # (N,D) @ (D,U) -> (N,U)
         if self.use_bias:
             z += self.bias.value  # (N,U) + (U,)
         a = self.activation(z)  # (N,U)
@@ -85,10 +87,10 @@ class Dense(Layer):
         x = cache[0]
         rows_x = x.reshape(-1, x.shape[-1])  # (N,D); N-D input: every position is a row
         rows_dz = dz.reshape(-1, dz.shape[-1])  # (N,U)
-        grads = {self.kernel: rows_x.T @ rows_dz}  # dW = x.T @ dz: (D,N) @ (N,U) -> (D,U)
+        grads = {self.kernel: matmul(rows_x.T, rows_dz)}  # dW = x.T @ dz: (D,N) @ (N,U) -> (D,U)
         if self.use_bias:
             grads[self.bias] = rows_dz.sum(axis=0)  # db: (N,U) -> (U,)
-        dx = dz @ self.kernel.value.T if need_dx else None  # dx = dz @ W.T: (N,U)@(U,D) -> (N,D)
+        dx = matmul(dz, self.kernel.value.T) if need_dx else None  # dz @ W.T: (N,U)@(U,D)->(N,D)
         return dx, grads
 
     def logits(self, cache):

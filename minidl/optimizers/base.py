@@ -16,14 +16,15 @@ Two details make float32 results bit-identical to Keras's:
 - `iterations` counts finished updates and starts at 0 (Adam's t = iterations + 1), and a
   schedule is evaluated at `iterations` before the increment: the first step uses schedule(0).
 For speed, `apply` runs the formula once on all of a model's weights laid end to end
-(minidl/layout.py); the formulas do not need to know.
+(minidl/layout.py), in two halves on two threads when they are many (minidl/threads.py);
+the formulas do not need to know.
 """
 import re
 import warnings
 
 import numpy as np
 
-from minidl import config
+from minidl import config, threads
 from minidl.denormals import flushing
 from minidl.layout import Slot, lay_end_to_end
 from minidl.naming import auto_name, to_snake_case
@@ -272,8 +273,9 @@ class Optimizer:
         if self.updates_at_once(variables):
             flat = self._flat
             flat.gather(grads)  # every weight end to end: one update for all of them
-            self.update_step(flat.grads, flat.values, *constants(flat.values.dtype, lr),
-                             **{name: slot.whole for name, slot in self._slots.items()})
+            threads.elementwise(  # a big update: half of the weights on a second thread
+                self.update_step, flat.grads, flat.values, *constants(flat.values.dtype, lr),
+                **{name: slot.whole for name, slot in self._slots.items()})
         else:
             for index, grad, variable in zip(indices, grads, variables):
                 variable.grad[...] = grad

@@ -1,0 +1,448 @@
+"""Speed beside the maths: how minidl uses a machine's cores while it trains and predicts.
+
+NumPy's BLAS (OpenBLAS) splits every matrix product between its threads and has each thread
+spin while it waits for the others. On an idle machine that pays for big products; when
+another process keeps a core busy, every product waits for the thread the scheduler put
+aside, and a training step can take ten times as long. So, while `fit`, `evaluate` or
+`predict` runs (`working()`, entered in training.py):
+
+- NumPy's BLAS runs on ONE thread;
+- when a core is free (other processes used less than half a core over the last quarter
+  of a second, read from /proc/stat), minidl's own helper thread takes half of each big
+  piece of work: a matrix product of more than SPLIT_MACS multiply-adds per half, cut by
+  rows (or by columns of the right-hand side), and the optimizer's element-wise update of
+  more than SPLIT_ELEMENTS weights, cut into two runs of the flat arrays (layout.py);
+- when the cores are busy, everything runs on the calling thread: nothing waits for a
+  thread that is not running. Work is claimed, not assigned: whichever thread is free
+  takes the next half, so a helper that is late costs nothing.
+- a user's choice wins: `minidl.config.set_blas_threads(n)`, or OMP_NUM_THREADS,
+  OPENBLAS_NUM_THREADS or MKL_NUM_THREADS in the environment: BLAS gets n threads and there
+  is no helper. (README's Performance section has the measurements behind the rule.)
+
+Exactness: every half computes exactly the numbers the whole would (bit for bit). The
+update is element-wise, so any cut gives the same numbers. A product's rows (columns)
+are computed by the same BLAS kernel in the same order whether the product is cut or
+not, as long as each half is big enough for OpenBLAS's ordinary path (its kernel for
+small products, under 100**3 multiply-adds, adds in another order): SPLIT_MACS keeps
+every half above that, and `_products_cut_exactly()` checks it once on this machine's
+BLAS before the first cut; if it fails, products are never cut.
+
+The helper waits for work spinning on a spin lock, outside Python's GIL, as OpenBLAS's
+own threads do: a thread that sleeps takes up to half a millisecond to wake on a
+virtual machine's idle core, as long as the work it was woken for. It spins only inside
+`working()` and only while a core is free; otherwise it sleeps. Only Linux has all the
+pieces (/proc/stat, pthread spin locks); elsewhere BLAS keeps its own threads.
+"""
+import ctypes
+import ctypes.util
+import itertools
+import os
+import resource
+import sys
+import threading
+import time
+
+import numpy as np
+
+from minidl import config
+from minidl.denormals import flushed
+
+SPLIT_MACS = 2_000_000  # multiply-adds per half; OpenBLAS's small-product kernel stops at 10**6
+SPLIT_ELEMENTS = 100_000  # numbers per half of an element-wise update
+CHECK_EVERY = 0.25  # seconds between two looks at the other processes' load
+BUSY_CORES = 0.5  # other processes using this much of a core (or more) count as load
+USER_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+# -- the choice: how many BLAS threads, and whether the helper may work -----------------------
+def user_threads():
+    """The user's BLAS threads: set_blas_threads(n), else the environment, else None."""
+    if config.blas_threads() is not None:
+        return config.blas_threads()
+    for name in USER_VARIABLES:
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
+def usable_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+class LoadMeter:
+    """CPU time other processes used since the last look, in cores (Linux's /proc/stat)."""
+
+    def __init__(self):
+        self.available = os.path.exists("/proc/stat")
+        self._last = self._read() if self.available else None
+
+    @staticmethod
+    def _read():
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:8]]
+        busy = sum(fields) - fields[3] - fields[4]  # all but idle and iowait
+        mine = resource.getrusage(resource.RUSAGE_SELF)
+        return (time.monotonic(), busy / os.sysconf("SC_CLK_TCK"),
+                mine.ru_utime + mine.ru_stime)
+
+    def others(self):
+        """Cores' worth of CPU used by other processes since the previous call."""
+        now = self._read()
+        (t0, busy0, mine0), (t1, busy1, mine1) = self._last, now
+        self._last = now
+        return max(0.0, (busy1 - busy0) - (mine1 - mine0)) / max(t1 - t0, 1e-3)
+
+
+# -- BLAS's threads, through threadpoolctl ---------------------------------------------------
+_blas = None  # threadpoolctl's controllers of the BLAS libraries loaded, found once
+
+
+def _blas_controllers():
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _blas = ThreadpoolController().select(user_api="blas").lib_controllers
+        except Exception:  # threadpoolctl missing or unable to read this platform's libraries
+            _blas = []
+    return _blas
+
+
+def blas_threads_now():
+    """The threads NumPy's BLAS uses now (None if threadpoolctl cannot tell)."""
+    controllers = _blas_controllers()
+    return controllers[0].num_threads if controllers else None
+
+
+# -- the helper thread -------------------------------------------------------------------------
+class _SpinLock:
+    """A pthread spin lock: lock() spins, outside the GIL (ctypes releases it), until free."""
+
+    def __init__(self, functions):
+        init, self._lock, self._unlock = functions
+        self._word = ctypes.c_int(0)  # pthread_spinlock_t is an int in glibc and musl
+        self._ref = ctypes.byref(self._word)
+        init(self._ref, 0)
+
+    def lock(self):
+        self._lock(self._ref)
+
+    def unlock(self):
+        self._unlock(self._ref)
+
+
+def _spin_functions():
+    """(pthread_spin_init, _lock, _unlock) from the C library, or None (not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        functions = (libc.pthread_spin_init, libc.pthread_spin_lock, libc.pthread_spin_unlock)
+    except (OSError, AttributeError):
+        return None
+    for function in functions:
+        function.restype = ctypes.c_int
+    return functions
+
+
+class _Job:
+    """Tasks that any thread may claim, each run once; errors are kept for the poster."""
+
+    def __init__(self, tasks):
+        self.tasks, self.error = tasks, None
+        self._claims = itertools.count()  # next() on a count is atomic under the GIL
+
+    def work(self):
+        """Run unclaimed tasks until none is left; returns how many this thread ran."""
+        done = 0
+        for index in self._claims:
+            if index >= len(self.tasks):
+                return done
+            self.tasks[index]()
+            done += 1
+        return done
+
+
+class Helper:
+    """One thread that takes a share of the calling thread's work.
+
+    The poster holds `gate` while there is no work; the helper spins on it. To share a job,
+    the poster puts it in `job`, opens the gate, does tasks itself, then takes the gate back,
+    which waits for a helper that got through to finish the task it claimed. A helper that
+    did not get through keeps spinning and finds the next job. `park()` puts it to sleep.
+    """
+
+    def __init__(self, spin_functions):
+        self.gate = _SpinLock(spin_functions)
+        self.gate.lock()
+        self.job = None
+        self.parking = False
+        self.spinning = False
+        self.jobs = self.tasks_done = 0  # jobs shared with the helper, tasks it ran
+        self._awake, self._parked = threading.Event(), threading.Event()
+        self._poster = threading.Lock()  # one poster at a time; others do their work alone
+        threading.Thread(target=self._run, name="minidl-helper", daemon=True).start()
+
+    def _run(self):
+        with flushed():  # denormals are zero in the helper's share too (minidl/denormals.py)
+            while True:
+                self._awake.wait()
+                self.gate.lock()  # spins until a job is posted
+                job = self.job
+                if self.parking:
+                    self._awake.clear()
+                    self._parked.set()
+                elif job is not None:
+                    try:
+                        self.tasks_done += job.work()
+                    except BaseException as error:  # the poster raises it
+                        job.error = error
+                self.gate.unlock()
+
+    def unpark(self):
+        """Start spinning: from now on the helper picks up work within microseconds."""
+        if not self.spinning:
+            self.spinning = True
+            self._awake.set()
+
+    def park(self):
+        """Stop spinning: the helper sleeps until `unpark`."""
+        if not self.spinning or not self._poster.acquire(timeout=10):
+            return
+        try:
+            self.parking, self.spinning = True, False
+            self._parked.clear()
+            self.gate.unlock()
+            self._parked.wait()
+            self.gate.lock()
+            self.parking = False
+        finally:
+            self._poster.release()
+
+    def share(self, tasks):
+        """Run every task once, on this thread and the helper; True if the helper was asked."""
+        if not self.spinning or not self._poster.acquire(blocking=False):
+            return False
+        job = _Job(tasks)
+        self.jobs += 1
+        try:
+            self.job = job
+            self.gate.unlock()
+            try:
+                job.work()
+            finally:
+                self.gate.lock()  # waits for a task the helper claimed
+                self.job = None
+        finally:
+            self._poster.release()
+        if job.error is not None:
+            raise job.error
+        return True
+
+
+# -- the policy: what `working()` sets up while fit, evaluate or predict runs ------------------
+class _Policy:
+    """The state behind `working()`: BLAS threads saved and set, the helper and the load."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.depth = 0  # working() blocks open, in any thread
+        self.saved = []  # (controller, threads) to put back when the last block closes
+        self.helper_allowed = False  # auto mode on a machine with the pieces for it
+        self.meter = None
+        self.next_look = 0.0
+        self.helper = None
+        self.free_core = False  # the last look found a core free
+
+    def enter(self):
+        with self.lock:
+            self.depth += 1
+            if self.depth > 1:
+                return
+            chosen = user_threads()
+            controllers = _blas_controllers()
+            self.helper_allowed = (chosen is None and bool(controllers) and usable_cores() > 1
+                                   and _SPIN is not None and os.path.exists("/proc/stat"))
+            if chosen is None and not self.helper_allowed:
+                return  # no helper here: BLAS keeps its own threads, as NumPy set them
+            self.saved = [(c, c.num_threads) for c in controllers]
+            for c in controllers:
+                c.set_num_threads(chosen or 1)
+            if self.helper_allowed:
+                self.meter, self.free_core = LoadMeter(), False
+                self.next_look = time.monotonic() + CHECK_EVERY / 2
+
+    def exit(self):
+        with self.lock:
+            self.depth -= 1
+            if self.depth > 0:
+                return
+            self.helper_allowed = False
+            for controller, threads in self.saved:
+                controller.set_num_threads(threads)
+            self.saved, helper = [], self.helper
+        if helper is not None:
+            helper.park()
+
+    def look(self):
+        """Every CHECK_EVERY seconds: is a core free? Start or park the helper accordingly."""
+        now = time.monotonic()
+        if now < self.next_look:
+            return
+        with self.lock:
+            if now < self.next_look or not self.helper_allowed:
+                return
+            self.next_look = now + CHECK_EVERY
+            self.free_core = usable_cores() - self.meter.others() >= 1 + BUSY_CORES
+            if self.free_core and self.helper is None:
+                self.helper = Helper(_SPIN)
+            helper = self.helper
+        if self.free_core:
+            helper.unpark()
+        elif helper is not None:
+            helper.park()
+
+    def helper_ready(self):
+        """The helper, if it may take a share now (auto mode, a core free), else None."""
+        if not self.helper_allowed:
+            return None
+        self.look()
+        return self.helper if self.free_core else None
+
+
+_SPIN = _spin_functions()
+_policy = _Policy()
+
+
+def state():
+    """What minidl's threads do now, for reports: BLAS threads, who chose, the helper's work."""
+    helper = _policy.helper
+    return {"blas_threads": blas_threads_now(),
+            "chosen_by": "user" if user_threads() is not None else "minidl",
+            "helper": ("off" if helper is None else "spinning" if helper.spinning else "parked"),
+            "helper_allowed": _policy.helper_allowed, "free_core": _policy.free_core,
+            "jobs_shared": 0 if helper is None else helper.jobs,
+            "tasks_by_helper": 0 if helper is None else helper.tasks_done}
+
+
+class working:
+    """Context manager: minidl's threads as the module docstring says, put back on exit."""
+
+    __slots__ = ()
+
+    def __enter__(self):
+        _policy.enter()
+        return self
+
+    def __exit__(self, *exc_info):
+        _policy.exit()
+        return False
+
+
+def _reset_after_fork():
+    """A forked child has no helper thread: start it afresh if it is ever needed."""
+    global _policy
+    _policy = _Policy()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+# -- what the layers and optimizers call --------------------------------------------------------
+_TINY = np.array([np.finfo(np.float32).tiny / 4], np.float32)
+
+
+def _flushing():
+    """True if this thread flushes denormals now (as minidl's steps do)."""
+    return np.multiply(_TINY, 1)[0] == 0
+
+
+def share(tasks):
+    """Run every task (a function of no arguments) once: half on the helper when it is free.
+
+    Only inside a minidl step (denormals flushed, as the helper's are); otherwise, or with
+    no helper, the calling thread runs them all, in order.
+    """
+    helper = _policy.helper_ready()
+    if helper is None or not _flushing() or not helper.share(tasks):
+        for task in tasks:
+            task()
+
+
+def halves(n):
+    """[(0, n//2), (n//2, n)]: the two ranges a length-n axis is cut into."""
+    return [(0, n // 2), (n // 2, n)]
+
+
+def matmul(a, b):
+    """a @ b, for 2-D a and b; a big product is cut in two halves for the helper.
+
+    The half that holds the larger operand is cut: rows of a (a's rows are the output's)
+    or columns of b, so that each thread reads only half of it. Same numbers as a @ b.
+    """
+    if a.ndim != 2 or b.ndim != 2:
+        return a @ b
+    (m, k), n = a.shape, b.shape[1]
+    by_rows = a.size >= b.size
+    half_macs = (m if by_rows else n) // 2 * k * (n if by_rows else m)
+    if half_macs < SPLIT_MACS or _policy.helper_ready() is None or not _products_cut_exactly():
+        return a @ b
+    out = np.empty((m, n), np.result_type(a, b))  # (M,N)
+    if by_rows:
+        share([lambda lo=lo, hi=hi: np.matmul(a[lo:hi], b, out=out[lo:hi])
+               for lo, hi in halves(m)])
+    else:
+        share([lambda lo=lo, hi=hi: np.matmul(a, b[:, lo:hi], out=out[:, lo:hi])
+               for lo, hi in halves(n)])
+    return out
+
+
+def elementwise(function, *args, **kwargs):
+    """function(*args, **kwargs) for an element-wise function of same-length 1-D arrays.
+
+    Big arrays are cut in two halves, one per thread: every 1-D array argument is cut at the
+    same place, everything else (scalars, None) is passed as it is. Same numbers as one call.
+    """
+    arrays = [a for a in list(args) + list(kwargs.values())
+              if isinstance(a, np.ndarray) and a.ndim == 1]
+    if not arrays or len(arrays[0]) // 2 < SPLIT_ELEMENTS or _policy.helper_ready() is None:
+        return function(*args, **kwargs)
+
+    def cut(value, lo, hi):
+        return value[lo:hi] if isinstance(value, np.ndarray) and value.ndim == 1 else value
+
+    share([lambda lo=lo, hi=hi: function(*(cut(a, lo, hi) for a in args),
+                                         **{k: cut(v, lo, hi) for k, v in kwargs.items()})
+           for lo, hi in halves(len(arrays[0]))])
+    return None
+
+
+_EXACT = None  # this BLAS cuts products exactly: checked once, on first use
+
+
+def cut_products(a, b):
+    """(by rows, by columns): a @ b computed as two halves of a's rows, and of b's columns."""
+    rows = np.concatenate([a[lo:hi] @ b for lo, hi in halves(len(a))])  # (M,N)
+    columns = np.concatenate([a @ b[:, lo:hi] for lo, hi in halves(b.shape[1])], axis=1)
+    return rows, columns
+
+
+def _products_cut_exactly():
+    """Check, once, that halves of products give a @ b's exact numbers with this BLAS."""
+    global _EXACT
+    if _EXACT is None:
+        rng = np.random.default_rng(0)
+        exact = True
+        for m, k, n in ((64, 784, 512), (130, 129, 128), (577, 33, 129)):  # halves > 10**6
+            a = rng.standard_normal((m, k), np.float32)  # (M,K)
+            b = rng.standard_normal((k, n), np.float32)  # (K,N)
+            whole = a @ b  # (M,N)
+            for x, y in ((a, b), (np.asfortranarray(a), b), (a, np.asfortranarray(b))):
+                exact &= all(np.array_equal(cut, whole) for cut in cut_products(x, y))
+        _EXACT = bool(exact)
+    return _EXACT

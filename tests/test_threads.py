@@ -1,0 +1,225 @@
+"""minidl's threads (minidl/threads.py): the thread choice, the user's setting, and results that
+are bit for bit those of the single-threaded path when a helper thread takes half the work."""
+import threading
+
+import numpy as np
+import pytest
+
+import minidl
+from minidl import config, threads
+from minidl.denormals import flushed
+
+threadpoolctl = pytest.importorskip("threadpoolctl")  # a dependency of minidl
+HELPER_POSSIBLE = threads._SPIN is not None and threads.usable_cores() > 1
+
+
+@pytest.fixture(autouse=True)
+def automatic(monkeypatch):
+    """Each test starts with minidl choosing (no setting, no thread variables in the env)."""
+    for name in threads.USER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    config.set_blas_threads(None)
+    yield
+    config.set_blas_threads(None)
+
+
+@pytest.fixture
+def free_core(monkeypatch):
+    """The load meter sees an idle machine and looks at every call: the helper works."""
+    if not HELPER_POSSIBLE:
+        pytest.skip("needs Linux and two cores")
+    monkeypatch.setattr(threads.LoadMeter, "others", lambda self: 0.0)
+    monkeypatch.setattr(threads, "CHECK_EVERY", 0.0)
+
+
+@pytest.fixture
+def busy_machine(monkeypatch):
+    """The load meter sees another process using a whole core."""
+    monkeypatch.setattr(threads.LoadMeter, "others", lambda self: 1.0)
+    monkeypatch.setattr(threads, "CHECK_EVERY", 0.0)
+
+
+# -- the choice ----------------------------------------------------------------------------------
+def test_blas_runs_on_one_thread_inside_minidl_and_as_before_outside():
+    before = threads.blas_threads_now()
+    with threads.working():
+        inside = threads.blas_threads_now()
+        with threads.working():  # nested blocks (validation inside fit) change nothing
+            assert threads.blas_threads_now() == inside
+        assert threads.blas_threads_now() == inside
+    assert threads.blas_threads_now() == before
+    assert inside == (1 if HELPER_POSSIBLE else before)
+
+
+@pytest.mark.parametrize("how", ["config", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"])
+def test_the_users_setting_wins_and_there_is_no_helper(how, monkeypatch, free_core):
+    if how == "config":
+        config.set_blas_threads(3)
+    else:
+        monkeypatch.setenv(how, "3")
+    assert threads.user_threads() == 3
+    a = np.ones((512, 512), np.float32)
+    with threads.working():
+        assert threads.blas_threads_now() == 3
+        assert threads.state()["chosen_by"] == "user"
+        assert threads._policy.helper_ready() is None
+        np.testing.assert_array_equal(threads.matmul(a, a), a @ a)
+
+
+def test_set_blas_threads_takes_a_positive_integer_or_none():
+    config.set_blas_threads(2)
+    assert config.blas_threads() == 2
+    config.set_blas_threads(None)
+    assert config.blas_threads() is None
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="expected a positive integer or None. "
+                                             f"Received: blas_threads={bad!r}"):
+            config.set_blas_threads(bad)
+        assert config.blas_threads() is None  # unchanged
+
+
+def test_the_helper_works_when_a_core_is_free_and_sleeps_when_the_machine_is_busy(
+        free_core, monkeypatch):
+    started, names = threading.Event(), []
+
+    def first():  # waits for the second task: it can only start on another thread
+        names.append(threading.current_thread().name)
+        assert started.wait(timeout=10)
+
+    def second():
+        names.append(threading.current_thread().name)
+        started.set()
+
+    with threads.working(), flushed():
+        threads.share([first, second])
+        assert threads.state()["helper"] == "spinning"
+        assert sorted(names) == sorted([threading.current_thread().name, "minidl-helper"])
+        monkeypatch.setattr(threads.LoadMeter, "others", lambda self: 1.0)  # now busy
+        names.clear()
+        threads.share([lambda: names.append(threading.current_thread().name)] * 2)
+        assert threads.state()["helper"] == "parked"
+        assert names == [threading.current_thread().name] * 2
+    assert threads.state()["helper"] == "parked"  # asleep once minidl is done
+
+
+def test_no_helper_outside_minidl_steps_or_on_a_busy_machine(busy_machine):
+    names = []
+    task = lambda: names.append(threading.current_thread().name)  # noqa: E731
+    threads.share([task, task])  # not inside working(): the calling thread does it all
+    with threads.working(), flushed():
+        threads.share([task, task])
+    assert names == [threading.current_thread().name] * 4
+
+
+def test_an_error_in_a_shared_task_reaches_the_caller_and_the_next_share_works(free_core):
+    def fails():
+        raise ArithmeticError("in a task")
+
+    with threads.working(), flushed():
+        for tasks in ([fails, lambda: None], [lambda: None, fails]):
+            with pytest.raises(ArithmeticError, match="in a task"):
+                threads.share(tasks)
+        done = []
+        threads.share([lambda: done.append(1), lambda: done.append(2)])
+        assert sorted(done) == [1, 2]
+
+
+# -- exactness -----------------------------------------------------------------------------------
+def single_threaded(function):
+    """function() on the single-threaded path: BLAS on one thread, no helper."""
+    config.set_blas_threads(1)
+    try:
+        with threads.working(), flushed():
+            return function()
+    finally:
+        config.set_blas_threads(None)
+
+
+@pytest.mark.parametrize("m, k, n", [(64, 784, 512), (784, 64, 512), (43264, 9, 32),
+                                     (9, 43264, 32), (7744, 288, 64), (288, 7744, 64),
+                                     (3, 3000, 700)])
+def test_a_product_cut_for_the_helper_equals_the_whole_bit_for_bit(m, k, n, free_core):
+    rng = np.random.default_rng(m + k + n)
+    a = rng.standard_normal((m, k), np.float32)
+    b = rng.standard_normal((k, n), np.float32)
+    whole = single_threaded(lambda: a @ b)
+    with threads.working(), flushed():
+        for x, y in ((a, b), (np.asfortranarray(a), b), (a, np.asfortranarray(b))):
+            jobs = threads.state()["jobs_shared"]
+            np.testing.assert_array_equal(threads.matmul(x, y), whole)
+            assert threads.state()["jobs_shared"] == jobs + 1  # it was cut
+
+
+def test_the_exactness_check_would_catch_a_cut_that_changes_numbers(monkeypatch):
+    """Negative control: the check compares bits, so a cut that rounds differently fails it."""
+    real = threads.cut_products
+    with threads.working():
+        monkeypatch.setattr(threads, "_EXACT", None)
+        assert threads._products_cut_exactly() is True  # this BLAS (OpenBLAS) cuts exactly
+        monkeypatch.setattr(threads, "_EXACT", None)
+        monkeypatch.setattr(threads, "cut_products", lambda a, b: [
+            np.nextafter(cut, np.float32(np.inf)) for cut in real(a, b)])  # one ULP up
+        assert threads._products_cut_exactly() is False
+
+
+def classic_convnet():
+    layers = minidl.layers
+    model = minidl.Sequential([
+        minidl.Input((28, 28, 1)),
+        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(128, 3, activation="relu"), layers.Flatten(),
+        layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def seed_recipe():
+    model = minidl.Sequential([minidl.layers.Dense(512, activation="relu", input_shape=(784,)),
+                               minidl.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize("make, shape", [(seed_recipe, (784,)), (classic_convnet, (28, 28, 1))])
+def test_fit_with_the_helper_ends_with_the_single_threaded_weights_bit_for_bit(
+        make, shape, free_core):
+    rng = np.random.default_rng(0)
+    x = rng.random((192,) + shape, dtype=np.float32)
+    y = rng.integers(0, 10, 192)
+
+    def trained():
+        minidl.utils.set_random_seed(0)
+        model = make()
+        history = model.fit(x, y, batch_size=64, epochs=2, verbose=0)
+        return model.get_weights(), history.history["loss"], model.predict(x, verbose=0)
+
+    expected = single_threaded(trained)
+    jobs = threads.state()["jobs_shared"]
+    weights, losses, predictions = trained()
+    assert threads.state()["jobs_shared"] > jobs + 6  # products and updates were cut
+    for ours, reference in zip(weights, expected[0]):
+        np.testing.assert_array_equal(ours, reference)
+    assert losses == expected[1]
+    np.testing.assert_array_equal(predictions, expected[2])
+
+
+@pytest.mark.parametrize("name", ["sgd", "rmsprop", "adam", "adamw", "adagrad", "adamax",
+                                  "nadam"])
+def test_an_update_cut_in_halves_equals_one_update_bit_for_bit(name, free_core):
+    rng = np.random.default_rng(1)
+    start = rng.standard_normal(300_000).astype(np.float32)
+    grads = [rng.standard_normal(300_000).astype(np.float32) for _ in range(3)]
+
+    def updated():
+        w = minidl.variable.Variable(start.copy(), "w")
+        optimizer = minidl.optimizers.get(name)
+        with threads.working(), flushed():
+            for g in grads:
+                optimizer.apply([g], [w])
+        return w.value
+
+    expected = single_threaded(updated)
+    jobs = threads.state()["jobs_shared"]
+    np.testing.assert_array_equal(updated(), expected)
+    assert threads.state()["jobs_shared"] == jobs + 3
