@@ -15,6 +15,8 @@ aside, and a training step can take ten times as long. So, while `fit`, `evaluat
 - when the cores are busy, everything runs on the calling thread: nothing waits for a
   thread that is not running. Work is claimed, not assigned: whichever thread is free
   takes the next half, so a helper that is late costs nothing.
+- glibc's malloc keeps freed arrays for the next step rather than unmapping them
+  (allocator.py);
 - a user's choice wins: `minidl.config.set_blas_threads(n)`, or OMP_NUM_THREADS,
   OPENBLAS_NUM_THREADS or MKL_NUM_THREADS in the environment: BLAS gets n threads and there
   is no helper. (README's Performance section has the measurements behind the rule.)
@@ -44,10 +46,10 @@ import time
 
 import numpy as np
 
-from minidl import config
+from minidl import allocator, config
 from minidl.denormals import flushed
 
-SPLIT_MACS = 2_000_000  # multiply-adds per half; OpenBLAS's small-product kernel stops at 10**6
+SPLIT_MACS = 5_000_000  # multiply-adds per half (OpenBLAS keeps its small kernel to < 10**6)
 SPLIT_ELEMENTS = 100_000  # numbers per half of an element-wise update
 CHECK_EVERY = 0.25  # seconds between two looks at the other processes' load
 BUSY_CORES = 0.5  # other processes using this much of a core (or more) count as load
@@ -263,6 +265,7 @@ class _Policy:
             self.depth += 1
             if self.depth > 1:
                 return
+            allocator.keep_freed_memory()  # freed arrays reused by the next step (allocator.py)
             chosen = user_threads()
             controllers = _blas_controllers()
             self.helper_allowed = (chosen is None and bool(controllers) and usable_cores() > 1
@@ -285,6 +288,7 @@ class _Policy:
             for controller, threads in self.saved:
                 controller.set_num_threads(threads)
             self.saved, helper = [], self.helper
+            allocator.give_back_freed_memory()
         if helper is not None:
             helper.park()
 
@@ -379,20 +383,21 @@ def halves(n):
     return [(0, n // 2), (n // 2, n)]
 
 
-def matmul(a, b):
-    """a @ b, for 2-D a and b; a big product is cut in two halves for the helper.
+def matmul(a, b, out=None):
+    """a @ b (into `out` if given), for 2-D a and b; a big product is cut in two for the helper.
 
     The half that holds the larger operand is cut: rows of a (a's rows are the output's)
     or columns of b, so that each thread reads only half of it. Same numbers as a @ b.
     """
     if a.ndim != 2 or b.ndim != 2:
-        return a @ b
+        return np.matmul(a, b, out=out)
     (m, k), n = a.shape, b.shape[1]
     by_rows = a.size >= b.size
     half_macs = (m if by_rows else n) // 2 * k * (n if by_rows else m)
     if half_macs < SPLIT_MACS or _policy.helper_ready() is None or not _products_cut_exactly():
-        return a @ b
-    out = np.empty((m, n), np.result_type(a, b))  # (M,N)
+        return np.matmul(a, b, out=out)
+    if out is None:
+        out = np.empty((m, n), np.result_type(a, b))  # (M,N)
     if by_rows:
         share([lambda lo=lo, hi=hi: np.matmul(a[lo:hi], b, out=out[lo:hi])
                for lo, hi in halves(m)])

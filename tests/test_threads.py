@@ -137,7 +137,7 @@ def single_threaded(function):
 
 @pytest.mark.parametrize("m, k, n", [(64, 784, 512), (784, 64, 512), (43264, 9, 32),
                                      (9, 43264, 32), (7744, 288, 64), (288, 7744, 64),
-                                     (3, 3000, 700)])
+                                     (3, 3000, 2000)])
 def test_a_product_cut_for_the_helper_equals_the_whole_bit_for_bit(m, k, n, free_core):
     rng = np.random.default_rng(m + k + n)
     a = rng.standard_normal((m, k), np.float32)
@@ -223,3 +223,42 @@ def test_an_update_cut_in_halves_equals_one_update_bit_for_bit(name, free_core):
     jobs = threads.state()["jobs_shared"]
     np.testing.assert_array_equal(updated(), expected)
     assert threads.state()["jobs_shared"] == jobs + 3
+
+
+# -- glibc's malloc (minidl/allocator.py) ---------------------------------------------------------
+FAULTS = """
+import resource, numpy as np
+from minidl import allocator, threads
+with threads.working():
+    for _ in range(3):
+        a = np.ones(2_000_000, np.float32); b = a * 2; del a, b  # 8 MB blocks, made and freed
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(20):
+        a = np.ones(2_000_000, np.float32); b = a * 2; del a, b
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, allocator.thresholds_raised())
+"""
+
+
+def page_faults(**env):
+    import os
+    import subprocess
+    import sys
+
+    environment = {k: v for k, v in os.environ.items()
+                   if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    environment.update(env)
+    done = subprocess.run([sys.executable, "-c", FAULTS], capture_output=True, text=True,
+                          env=environment, check=True, timeout=120)
+    faults, raised = done.stdout.split()
+    return int(faults), raised == "True"
+
+
+@pytest.mark.skipif(minidl.allocator._LIBC is None, reason="glibc only")
+def test_freed_blocks_are_reused_inside_minidl_and_a_users_malloc_setting_wins():
+    faults, raised = page_faults()
+    assert raised and faults < 1_000  # the blocks come back from the heap, already mapped
+    # Negative control: glibc's own defaults set by the user (which minidl leaves alone):
+    # every 8 MB block is a fresh mapping whose pages are faulted in again (fewer than its
+    # 2,000 4-KiB pages when the kernel gives NumPy huge pages for part of it).
+    faults, raised = page_faults(MALLOC_MMAP_THRESHOLD_="131072", MALLOC_TRIM_THRESHOLD_="131072")
+    assert not raised and faults > 5_000
