@@ -6,12 +6,11 @@ Each example is the lab's code with minidl imports. The only things added around
     --dataset NAME  (mnist_classifier.py only) which images to classify
 """
 import argparse
-import socket
-import urllib.error
 
 import numpy as np
 
 from minidl.datasets import DatasetNotFoundError, digits, fashion_mnist, mnist
+from minidl.datasets.files import why_unavailable
 from minidl.utils import set_random_seed
 
 IMAGE_DATASETS = ("mnist", "fashion_mnist", "digits")
@@ -69,7 +68,7 @@ def load_images(name=None):
         try:
             train, test = loaders[candidate]()
         except DatasetNotFoundError as error:
-            reasons.append(f"{candidate} {_reason(error)}")
+            reasons.append(f"{candidate} {why_unavailable(error, 'es')}")
             continue
         why = f"en lugar de mnist: {'; '.join(reasons)}" if reasons else "por defecto"
         print(f"Conjunto de datos: {candidate}, {why}.")
@@ -78,29 +77,6 @@ def load_images(name=None):
           f"{'; '.join(reasons)}.")
     train, test = _digits_0_255()
     return train, test, "digits"
-
-
-def _reason(error):
-    """Why a dataset could not be loaded, in plain words: 'no está en la caché y ...'."""
-    if error.__cause__ is None:
-        return "no está en la caché ni hay una copia instalada"
-    return f"no está en la caché y no se pudo descargar ({_download_failure(error.__cause__)})"
-
-
-def _download_failure(error):
-    """What went wrong with a download, without error numbers: 'sin conexión a la red: ...'."""
-    reason = getattr(error, "reason", error)  # urllib's URLError wraps the socket error
-    if isinstance(error, urllib.error.HTTPError):
-        return f"el servidor respondió HTTP {error.code} {error.reason}"
-    if isinstance(reason, socket.gaierror):
-        return "sin conexión a la red: no se pudo resolver el nombre del servidor"
-    if isinstance(reason, TimeoutError):
-        return "se agotó el tiempo de conexión"
-    if isinstance(reason, ConnectionRefusedError):
-        return "el servidor rechazó la conexión"
-    if isinstance(reason, OSError) and reason.strerror:
-        return f"falló la conexión: {reason.strerror}"
-    return f"falló la descarga: {reason}"
 
 
 def _digits_0_255():

@@ -5,13 +5,12 @@ Fashion-MNIST when a copy is installed, otherwise scikit-learn's 8x8 digits, and
 why in plain words ("Fashion-MNIST instead of MNIST: MNIST is not in the cache and could not
 be downloaded (no network connection: ...)").
 """
-import socket
-import urllib.error
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from minidl.datasets.files import why_unavailable
 from minidl.datasets import DatasetNotFoundError, digits, fashion_mnist, mnist, synthetic
 
 IMAGE_DATASETS = ("mnist", "fashion_mnist", "digits")
@@ -106,34 +105,6 @@ def _first_available(loaders):
         return name, f"{DATASET_NAMES[name]} instead of MNIST: {'; '.join(missing)}.", arrays
     return ("digits", f"{DATASET_NAMES['digits']} instead of MNIST: {'; '.join(missing)}.",
             loaders["digits"]())
-
-
-def why_unavailable(error):
-    """Why a dataset could not be loaded, in plain words: 'is not in the cache and ...'.
-
-    Args:
-        error: the DatasetNotFoundError its loader raised; a failed download is its __cause__.
-    """
-    cause = error.__cause__
-    if cause is None:
-        return "is not in the cache and no copy is installed"
-    return f"is not in the cache and could not be downloaded ({download_failure(cause)})"
-
-
-def download_failure(error):
-    """What went wrong with a download, in words: 'no network connection: ...', 'HTTP 404 ...'."""
-    reason = getattr(error, "reason", error)  # urllib's URLError wraps the socket error
-    if isinstance(error, urllib.error.HTTPError):
-        return f"the server answered HTTP {error.code} {error.reason}"
-    if isinstance(reason, socket.gaierror):
-        return "no network connection: the download server's name could not be resolved"
-    if isinstance(reason, TimeoutError):
-        return "the connection timed out"
-    if isinstance(reason, ConnectionRefusedError):
-        return "the download server refused the connection"
-    if isinstance(reason, OSError) and reason.strerror:
-        return f"the connection failed: {reason.strerror}"
-    return f"the download failed: {reason}"
 
 
 def _flatten(images, dataset):

@@ -208,7 +208,7 @@ def test_the_fallback_names_the_dataset_it_used_everywhere(monkeypatch, tmp_path
 
 
 def test_download_failures_in_plain_words():
-    from reference.lab_data import download_failure
+    from minidl.datasets.files import download_failure
 
     dns = urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
     assert download_failure(dns).startswith("no network connection")
@@ -217,6 +217,7 @@ def test_download_failures_in_plain_words():
     assert download_failure(urllib.error.URLError(TimeoutError())) == "the connection timed out"
     not_found = urllib.error.HTTPError("https://example.invalid/x", 404, "Not Found", {}, None)
     assert download_failure(not_found) == "the server answered HTTP 404 Not Found"
+    assert download_failure(dns, "es").startswith("sin conexión a la red")  # the examples' words
 
 
 def test_select_by_part_or_name():

@@ -31,6 +31,7 @@ import gzip
 import hashlib
 import http.client
 import os
+import socket
 import sys
 import tempfile
 import urllib.error
@@ -332,3 +333,48 @@ def read_idx(path):
     values = np.frombuffer(data, dtype, offset=header_size).reshape(shape)
     # astype copies: the result is writeable and in the machine's native byte order.
     return values.astype(dtype.newbyteorder("="))
+
+
+# Why a data set could not be had, in plain words: a kind, and its wording in the two
+# languages minidl speaks to learners (the lab's own scripts print Spanish, as the lab does).
+FAILURE_WORDS = {
+    "en": {"not_found": "is not in the cache and no copy is installed",
+           "not_downloaded": "is not in the cache and could not be downloaded ({})",
+           "http": "the server answered HTTP {}", "offline":
+           "no network connection: the download server's name could not be resolved",
+           "timeout": "the connection timed out",
+           "refused": "the download server refused the connection",
+           "connection": "the connection failed: {}", "other": "the download failed: {}"},
+    "es": {"not_found": "no está en la caché ni hay una copia instalada",
+           "not_downloaded": "no está en la caché y no se pudo descargar ({})",
+           "http": "el servidor respondió HTTP {}",
+           "offline": "sin conexión a la red: no se pudo resolver el nombre del servidor",
+           "timeout": "se agotó el tiempo de conexión",
+           "refused": "el servidor rechazó la conexión",
+           "connection": "falló la conexión: {}", "other": "falló la descarga: {}"},
+}
+
+
+def download_failure(error, language="en"):
+    """What went wrong with a download, without error numbers: 'no network connection: ...'."""
+    words = FAILURE_WORDS[language]
+    reason = getattr(error, "reason", error)  # urllib's URLError wraps the socket error
+    if isinstance(error, urllib.error.HTTPError):
+        return words["http"].format(f"{error.code} {error.reason}")
+    if isinstance(reason, socket.gaierror):
+        return words["offline"]
+    if isinstance(reason, TimeoutError):
+        return words["timeout"]
+    if isinstance(reason, ConnectionRefusedError):
+        return words["refused"]
+    if isinstance(reason, OSError) and reason.strerror:
+        return words["connection"].format(reason.strerror)
+    return words["other"].format(reason)
+
+
+def why_unavailable(error, language="en"):
+    """Why a loader raised DatasetNotFoundError: not cached, and why a download failed."""
+    words = FAILURE_WORDS[language]
+    if error.__cause__ is None:
+        return words["not_found"]
+    return words["not_downloaded"].format(download_failure(error.__cause__, language))
