@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from minidl.datasets.files import why_unavailable
 from minidl.datasets import DatasetNotFoundError, digits, fashion_mnist, mnist, synthetic
+from minidl.datasets.files import why_unavailable
 
 IMAGE_DATASETS = ("mnist", "fashion_mnist", "digits")
 DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST",
