@@ -213,7 +213,7 @@ class Helper:
 
     def park(self):
         """Stop spinning: the helper sleeps until `unpark`."""
-        if not self.spinning or not self._poster.acquire(timeout=10):
+        if not self.spinning or not self._poster.acquire(timeout=1):
             return
         try:
             self.parking, self.spinning = True, False
