@@ -79,8 +79,12 @@ class LoadMeter:
     """CPU time other processes used since the last look, in cores (Linux's /proc/stat)."""
 
     def __init__(self):
-        self.available = os.path.exists("/proc/stat")
-        self._last = self._read() if self.available else None
+        self._last = self._read()
+
+    @property
+    def last_time(self):
+        """When the meter last looked (time.monotonic())."""
+        return self._last[0]
 
     @staticmethod
     def _read():
@@ -276,8 +280,18 @@ class _Policy:
             for c in controllers:
                 c.set_num_threads(chosen or 1)
             if self.helper_allowed:
-                self.meter, self.free_core = LoadMeter(), False
-                self.next_look = time.monotonic() + CHECK_EVERY / 2
+                self._resume_looking()
+
+    def _resume_looking(self):
+        """The first look of a block: the last verdict stands until a quarter second is up."""
+        now = time.monotonic()
+        if self.meter is None:
+            self.meter, self.free_core = LoadMeter(), False
+            self.next_look = now + CHECK_EVERY / 2
+        else:  # the meter measures since its last look, however long ago: fits back to back
+            self.next_look = max(now, self.meter.last_time + CHECK_EVERY)  # start as they ended
+            if self.free_core and self.helper is not None:
+                self.helper.unpark()
 
     def exit(self):
         with self.lock:

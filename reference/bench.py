@@ -7,6 +7,7 @@
     python -m reference.bench --no-convnet     the seed recipe only
     python -m reference.bench --quick          a smoke test: few rows, one epoch
     python -m reference.bench --sweep          also hidden width x batch size against the floor
+    python -m reference.bench --no-threading   skip minidl under fixed BLAS threads
     python -m reference.bench --json out.json  write every figure
     python -m reference.bench --blas-threads 1 minidl.config.set_blas_threads(1) for the run
 
@@ -17,7 +18,8 @@ epoch by epoch, so that a change in the machine's load hits both. The CPU other 
 used during each column is printed with it: a "quiet" column taken while someone else's job
 ran says so. What is measured: reference/bench_seed.py (the seed recipe, the BLAS floor,
 a plain NumPy loop, E1, evaluate/predict) and reference/bench_convnet.py (the convnet);
-peak memory in fresh processes, once (it does not depend on the load).
+minidl's fits under BLAS's 2 threads, BLAS's 1 thread and its own choice (minidl/threads.py),
+taking turns; peak memory in fresh processes, once (it does not depend on the load).
 
 On a shared machine the absolute seconds are noisy; the ratios measured in one run are
 what count.
@@ -30,7 +32,7 @@ import numpy as np
 import minidl
 from minidl import config, threads
 from reference import bench_convnet, bench_seed
-from reference.bench_tools import Load, machine_info, OtherLoad, run_memory_worker
+from reference.bench_tools import Load, machine_info, OtherLoad, run_memory_worker, timed
 
 NOTE = ("Absolute seconds on a shared machine are noisy; the ratios measured in one run "
         "are what count.")
@@ -70,7 +72,39 @@ def measure_condition(args, data):
             x_test[:args.eval_rows], y_test[:args.eval_rows], args.repeats)
     if args.convnet:
         part["convnet"] = bench_convnet.measure_fit(*data["convnet"], args.convnet_epochs)
+    if args.threading:
+        part["threading"] = measure_threading(args, data)
     return part
+
+
+THREADINGS = {"BLAS's 2 threads": 2, "BLAS's 1 thread": 1, "minidl's choice": None}
+
+
+def measure_threading(args, data, rounds=2):
+    """minidl's fit under fixed BLAS threads and under its own choice, taking turns.
+
+    Seconds per epoch (best of `rounds`) of the seed recipe on its first 10,000 rows and of
+    the convnet on its first 1,024: what the rule in minidl/threads.py is measured against.
+    """
+    fits = []
+    if args.seed:
+        fits.append(("seed", bench_seed.minidl_seed_model, data["seed"][0], 10_000))
+    if args.convnet:
+        fits.append(("convnet", bench_convnet.minidl_convnet, data["convnet"], 1_024))
+    seconds = {recipe: {name: [] for name in THREADINGS} for recipe, *_ in fits}
+    for recipe, make, (x, y), rows in fits:
+        minidl.utils.set_random_seed(0)
+        model = make()
+        model.fit(x[:256], y[:256], batch_size=64, epochs=1, verbose=0)  # built, warm
+        for _ in range(rounds):
+            for name, blas in THREADINGS.items():
+                config.set_blas_threads(blas if args.blas_threads is None else args.blas_threads)
+                seconds[recipe][name].append(timed(model.fit, x[:rows], y[:rows], batch_size=64,
+                                                   epochs=1, verbose=0)[0])
+        config.set_blas_threads(args.blas_threads)
+    return {recipe: {"rows": min(rows, len(x)), "seconds": {
+        name: min(values) for name, values in seconds[recipe].items()}}
+        for recipe, make, (x, y), rows in fits}
 
 
 def run(args):
@@ -86,7 +120,7 @@ def run(args):
     results = {"machine": info, "note": NOTE, "settings": {
         k: getattr(args, k) for k in ("rows", "epochs", "e1_epochs", "eval_rows", "repeats",
                                       "convnet_rows", "convnet_epochs", "load", "quick",
-                                      "sweep", "seed", "convnet")}}
+                                      "sweep", "seed", "convnet", "threading")}}
     data = {}
     if args.seed:
         data["seed"] = bench_seed.load_fashion_mnist(args.rows)
@@ -225,6 +259,9 @@ def format_figures(part, condition):
             row.format("  of those: their matrix products",
                        f"{conv['conv_products_seconds_per_10k']:.2f}", "",
                        f"{conv['conv_floor_seconds_per_10k']:.2f}")]
+    for recipe, figures in part.get("threading", {}).items():
+        lines.append(f"  minidl {recipe} fit ({figures['rows']:,} rows), s: " + "; ".join(
+            f"{name} {seconds:.3f}" for name, seconds in figures["seconds"].items()))
     return lines
 
 
@@ -293,6 +330,8 @@ def parse_args(argv=None):
     parser.add_argument("--rows", type=int, default=None,
                         help="training rows of Fashion-MNIST (default 60,000; convnet 10,000)")
     parser.add_argument("--json", metavar="PATH", help="write every figure to this JSON file")
+    parser.add_argument("--no-threading", action="store_true",
+                        help="skip minidl's fit under fixed BLAS threads against its own choice")
     parser.add_argument("--sweep", action="store_true",
                         help="also time hidden width x batch size against the floor (quiet)")
     parser.add_argument("--quick", action="store_true",
@@ -313,6 +352,7 @@ def parse_args(argv=None):
         parser.error("argument --convnet: not allowed with argument --no-convnet")
     quick = args.quick
     args.seed, args.convnet = not args.convnet, not args.no_convnet
+    args.threading = not args.no_threading
     args.convnet_rows = args.rows or (1024 if quick else bench_convnet.PER_ROWS)
     args.rows = args.rows or (1024 if quick else None)
     args.convnet_epochs = args.epochs or (1 if quick else 2)

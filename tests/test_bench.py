@@ -56,6 +56,10 @@ def test_quick_run_writes_every_figure_quiet_and_loaded(quick_run):
         for section, keys in EXPECTED.items():
             assert set(keys) <= set(part[section]), (condition, section)
         assert part["busy_processes"] == busy and part["fit"]["rows"] == 256
+        for recipe in ("seed", "convnet"):
+            figures = part["threading"][recipe]
+            assert set(figures["seconds"]) == set(bench.THREADINGS) and figures["rows"] == 256
+            assert all(positive_finite(s) for s in figures["seconds"].values())
         assert part["other_processes_cores"] >= 0
     assert results["loaded"]["other_processes_cores"] > 0.5  # the busy process really ran
     for recipe in ("seed", "convnet"):

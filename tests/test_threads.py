@@ -102,6 +102,17 @@ def test_the_helper_works_when_a_core_is_free_and_sleeps_when_the_machine_is_bus
     assert threads.state()["helper"] == "parked"  # asleep once minidl is done
 
 
+def test_a_new_block_starts_with_the_last_verdict_until_the_next_look(free_core, monkeypatch):
+    """Fits back to back: the second starts with the helper the first ended with."""
+    with threads.working(), flushed():
+        threads.share([lambda: None] * 2)  # a look: a core is free, the helper spins
+    monkeypatch.setattr(threads, "CHECK_EVERY", 60.0)  # no new look for a minute
+    monkeypatch.setattr(threads.LoadMeter, "others", lambda self: 1.0)  # it would say busy
+    with threads.working(), flushed():
+        assert threads._policy.helper_ready() is threads._policy.helper is not None
+        assert threads.state()["helper"] == "spinning"
+
+
 def test_no_helper_outside_minidl_steps_or_on_a_busy_machine(busy_machine):
     names = []
     task = lambda: names.append(threading.current_thread().name)  # noqa: E731
