@@ -51,6 +51,7 @@ from minidl.denormals import flushed
 
 SPLIT_MACS = 5_000_000  # multiply-adds per half (OpenBLAS keeps its small kernel to < 10**6)
 SPLIT_ELEMENTS = 100_000  # numbers per half of an element-wise update
+MIN_CUT = 32  # rows (columns) per half: thinner halves of a product were slower than the whole
 CHECK_EVERY = 0.25  # seconds between two looks at the other processes' load
 BUSY_CORES = 0.5  # other processes using this much of a core (or more) count as load
 USER_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -142,12 +143,18 @@ class _SpinLock:
 
 
 def _spin_functions():
-    """(pthread_spin_init, _lock, _unlock) from the C library, or None (not Linux)."""
+    """(pthread_spin_init, _lock, _unlock) from the C library, or None (not Linux).
+
+    lock() releases the GIL while it spins (a ctypes.CDLL call); unlock() is instant and
+    keeps it (a ctypes.PyDLL call): handing the GIL over costs more than the unlock itself.
+    """
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        functions = (libc.pthread_spin_init, libc.pthread_spin_lock, libc.pthread_spin_unlock)
+        path = ctypes.util.find_library("c") or "libc.so.6"
+        releasing, keeping = ctypes.CDLL(path), ctypes.PyDLL(path)
+        functions = (keeping.pthread_spin_init, releasing.pthread_spin_lock,
+                     keeping.pthread_spin_unlock)
     except (OSError, AttributeError):
         return None
     for function in functions:
@@ -196,17 +203,19 @@ class Helper:
     def _run(self):
         with flushed():  # denormals are zero in the helper's share too (minidl/denormals.py)
             while True:
-                self._awake.wait()
+                self._awake.wait()  # parked: asleep
                 self.gate.lock()  # spins until a job is posted
-                job = self.job
-                if self.parking:
-                    self._awake.clear()
-                    self._parked.set()
-                elif job is not None:
-                    try:
-                        self.tasks_done += job.work()
-                    except BaseException as error:  # the poster raises it
-                        job.error = error
+                while not self.parking:
+                    job = self.job
+                    if job is not None:
+                        try:
+                            self.tasks_done += job.work()
+                        except BaseException as error:  # the poster raises it
+                            job.error = error
+                    self.gate.unlock()  # the poster may go on (it keeps the GIL until here)
+                    self.gate.lock()  # and spin for the next job
+                self._awake.clear()
+                self._parked.set()
                 self.gate.unlock()
 
     def unpark(self):
@@ -400,15 +409,17 @@ def halves(n):
 def matmul(a, b, out=None):
     """a @ b (into `out` if given), for 2-D a and b; a big product is cut in two for the helper.
 
-    The half that holds the larger operand is cut: rows of a (a's rows are the output's)
-    or columns of b, so that each thread reads only half of it. Same numbers as a @ b.
+    The larger operand is cut: rows of a (a's rows are the output's) or columns of b, so
+    that each thread reads only half of it; never into halves thinner than MIN_CUT rows
+    (columns). Same numbers as a @ b.
     """
     if a.ndim != 2 or b.ndim != 2:
         return np.matmul(a, b, out=out)
     (m, k), n = a.shape, b.shape[1]
-    by_rows = a.size >= b.size
-    half_macs = (m if by_rows else n) // 2 * k * (n if by_rows else m)
-    if half_macs < SPLIT_MACS or _policy.helper_ready() is None or not _products_cut_exactly():
+    by_rows = a.size >= b.size if min(m, n) >= 2 * MIN_CUT else m >= n
+    half = (m if by_rows else n) // 2
+    if half < MIN_CUT or half * k * (n if by_rows else m) < SPLIT_MACS \
+            or _policy.helper_ready() is None or not _products_cut_exactly():
         return np.matmul(a, b, out=out)
     if out is None:
         out = np.empty((m, n), np.result_type(a, b))  # (M,N)

@@ -147,7 +147,7 @@ def single_threaded(function):
 
 
 @pytest.mark.parametrize("m, k, n", [(64, 784, 512), (784, 64, 512), (43264, 9, 32),
-                                     (9, 43264, 32), (7744, 288, 64), (288, 7744, 64),
+                                     (64, 43264, 32), (7744, 288, 64), (288, 7744, 64),
                                      (3, 3000, 2000)])
 def test_a_product_cut_for_the_helper_equals_the_whole_bit_for_bit(m, k, n, free_core):
     rng = np.random.default_rng(m + k + n)
@@ -159,6 +159,16 @@ def test_a_product_cut_for_the_helper_equals_the_whole_bit_for_bit(m, k, n, free
             jobs = threads.state()["jobs_shared"]
             np.testing.assert_array_equal(threads.matmul(x, y), whole)
             assert threads.state()["jobs_shared"] == jobs + 1  # it was cut
+
+
+def test_a_product_is_not_cut_into_halves_thinner_than_min_cut(free_core):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((9, 43264), np.float32).T.T  # conv dW: (K,N*HO*WO) @ (N*HO*WO,F)
+    b = rng.standard_normal((43264, 32), np.float32)
+    with threads.working(), flushed():
+        jobs = threads.state()["jobs_shared"]
+        np.testing.assert_array_equal(threads.matmul(a, b), a @ b)
+        assert threads.state()["jobs_shared"] == jobs  # 9 rows or 32 columns: not cut
 
 
 def test_the_exactness_check_would_catch_a_cut_that_changes_numbers(monkeypatch):
