@@ -32,7 +32,8 @@ BLAS before the first cut; if it fails, products are never cut.
 The helper waits for work spinning on a spin lock, outside Python's GIL, as OpenBLAS's
 own threads do: a thread that sleeps takes up to half a millisecond to wake on a
 virtual machine's idle core, as long as the work it was woken for. It spins only inside
-`working()` and only while a core is free; otherwise it sleeps. Only Linux has all the
+`working()`, from the first piece of work big enough to share, and only while a core is
+free; otherwise it sleeps. Only Linux has all the
 pieces (/proc/stat, pthread spin locks); elsewhere BLAS keeps its own threads.
 """
 import ctypes
@@ -48,11 +49,13 @@ import numpy as np
 
 from minidl import allocator, config
 from minidl.denormals import flushed
+from minidl.interrupts import deferred_interrupt
 
 SPLIT_MACS = 5_000_000  # multiply-adds per half (OpenBLAS keeps its small kernel to < 10**6)
 SPLIT_ELEMENTS = 100_000  # numbers per half of an element-wise update
 MIN_CUT = 32  # rows (columns) per half: thinner halves of a product were slower than the whole
 CHECK_EVERY = 0.25  # seconds between two looks at the other processes' load
+PARK_WAIT = 5.0  # seconds park() waits for the helper to fall asleep before giving it up
 BUSY_CORES = 0.5  # other processes using this much of a core (or more) count as load
 USER_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -187,6 +190,11 @@ class Helper:
     the poster puts it in `job`, opens the gate, does tasks itself, then takes the gate back,
     which waits for a helper that got through to finish the task it claimed. A helper that
     did not get through keeps spinning and finds the next job. `park()` puts it to sleep.
+
+    Every change of this handshake runs whole (deferred_interrupt): a Ctrl-C landing in the
+    middle of one would leave the two threads disagreeing about who holds the gate, and the
+    next park() waiting for ever. Should the helper still not answer, park() gives it up
+    (`lost`) after PARK_WAIT seconds and minidl goes on without it.
     """
 
     def __init__(self, spin_functions):
@@ -195,6 +203,7 @@ class Helper:
         self.job = None
         self.parking = False
         self.spinning = False
+        self.lost = False  # it did not answer park(): never used again
         self.jobs = self.tasks_done = 0  # jobs shared with the helper, tasks it ran
         self._awake, self._parked = threading.Event(), threading.Event()
         self._poster = threading.Lock()  # one poster at a time; others do their work alone
@@ -220,40 +229,45 @@ class Helper:
 
     def unpark(self):
         """Start spinning: from now on the helper picks up work within microseconds."""
-        if not self.spinning:
-            self.spinning = True
-            self._awake.set()
+        if not self.spinning and not self.lost:
+            with deferred_interrupt():
+                self.spinning = True
+                self._awake.set()
 
     def park(self):
         """Stop spinning: the helper sleeps until `unpark`."""
-        if not self.spinning or not self._poster.acquire(timeout=1):
-            return
-        try:
-            self.parking, self.spinning = True, False
-            self._parked.clear()
-            self.gate.unlock()
-            self._parked.wait()
-            self.gate.lock()
-            self.parking = False
-        finally:
-            self._poster.release()
+        with deferred_interrupt():
+            if not self.spinning or not self._poster.acquire(timeout=1):
+                return
+            try:
+                self.parking, self.spinning = True, False
+                self._parked.clear()
+                self.gate.unlock()
+                if not self._parked.wait(timeout=PARK_WAIT):
+                    self.lost = True  # (the gate stays open: a late helper parks by itself)
+                    return
+                self.gate.lock()
+                self.parking = False
+            finally:
+                self._poster.release()
 
     def share(self, tasks):
         """Run every task once, on this thread and the helper; True if the helper was asked."""
-        if not self.spinning or not self._poster.acquire(blocking=False):
-            return False
         job = _Job(tasks)
-        self.jobs += 1
-        try:
-            self.job = job
-            self.gate.unlock()
+        with deferred_interrupt():  # a Ctrl-C waits for the tasks: they are one step
+            if not self.spinning or not self._poster.acquire(blocking=False):
+                return False
             try:
-                job.work()
+                self.jobs += 1
+                self.job = job
+                self.gate.unlock()
+                try:
+                    job.work()
+                finally:
+                    self.gate.lock()  # waits for a task the helper claimed
+                    self.job = None
             finally:
-                self.gate.lock()  # waits for a task the helper claimed
-                self.job = None
-        finally:
-            self._poster.release()
+                self._poster.release()
         if job.error is not None:
             raise job.error
         return True
@@ -273,8 +287,12 @@ class _Policy:
         self.helper = None
         self.free_core = False  # the last look found a core free
 
-    def enter(self):
-        with self.lock:
+    def enter(self, block):
+        """`block` (a working()) enters: the first block in sets BLAS threads and the helper."""
+        with deferred_interrupt(), self.lock:
+            if block.entered:
+                return
+            block.entered = True  # together with the depth: both or neither, even on Ctrl-C
             self.depth += 1
             if self.depth > 1:
                 return
@@ -299,10 +317,15 @@ class _Policy:
             self.next_look = now + CHECK_EVERY / 2
         else:  # the meter measures since its last look, however long ago: fits back to back
             self.next_look = max(now, self.meter.last_time + CHECK_EVERY)  # start as they ended
-            if self.free_core and self.helper is not None:
-                self.helper.unpark()
 
-    def exit(self):
+    def exit(self, block):
+        """`block` leaves (if it entered): the last block out puts BLAS's threads back."""
+        with deferred_interrupt():
+            if block.entered:
+                block.entered = False
+                self._last_out()
+
+    def _last_out(self):
         with self.lock:
             self.depth -= 1
             if self.depth > 0:
@@ -316,7 +339,7 @@ class _Policy:
             helper.park()
 
     def look(self):
-        """Every CHECK_EVERY seconds: is a core free? Start or park the helper accordingly."""
+        """Every CHECK_EVERY seconds: is a core free? If not, the helper is parked."""
         now = time.monotonic()
         if now < self.next_look:
             return
@@ -325,20 +348,26 @@ class _Policy:
                 return
             self.next_look = now + CHECK_EVERY
             self.free_core = usable_cores() - self.meter.others() >= 1 + BUSY_CORES
-            if self.free_core and self.helper is None:
-                self.helper = Helper(_SPIN)
             helper = self.helper
-        if self.free_core:
-            helper.unpark()
-        elif helper is not None:
+        if not self.free_core and helper is not None:
             helper.park()
 
     def helper_ready(self):
-        """The helper, if it may take a share now (auto mode, a core free), else None."""
+        """The helper, started if need be, when it may take a share now (a core free), else None.
+
+        Called for work big enough to share: the helper spins only once there is some.
+        """
         if not self.helper_allowed:
             return None
         self.look()
-        return self.helper if self.free_core else None
+        if not self.free_core:
+            return None
+        if self.helper is None or self.helper.lost:
+            with deferred_interrupt(), self.lock:
+                if self.helper is None or self.helper.lost:
+                    self.helper = Helper(_SPIN)
+        self.helper.unpark()
+        return self.helper
 
 
 _SPIN = _spin_functions()
@@ -357,16 +386,33 @@ def state():
 
 
 class working:
-    """Context manager: minidl's threads as the module docstring says, put back on exit."""
+    """Context manager: minidl's threads as the module docstring says, put back on exit.
 
-    __slots__ = ()
+    Entering and leaving are whole under Ctrl-C: the policy changes inside a deferred block
+    (interrupts.py), which raises a Ctrl-C it held only once the change is done; one that
+    comes out of __enter__ is caught here and the entry undone, one that lands before the
+    exit's block has the exit done before it goes on. Nothing is left half set.
+    """
+
+    __slots__ = ("entered",)
+
+    def __init__(self):
+        self.entered = False
 
     def __enter__(self):
-        _policy.enter()
-        return self
+        try:
+            _policy.enter(self)
+            return self
+        except BaseException:
+            _policy.exit(self)  # (nothing to undo if it came before the entry)
+            raise
 
     def __exit__(self, *exc_info):
-        _policy.exit()
+        try:
+            _policy.exit(self)
+        except BaseException:
+            _policy.exit(self)  # (nothing to do if it came after the exit)
+            raise
         return False
 
 

@@ -1,6 +1,6 @@
 """Ctrl-C at any moment leaves minidl's state whole: a step, a load and a flag change are atomic.
 
-How the moments are chosen: `CtrlCAt(k)` traces the calling thread (sys.settrace, every line
+How the moments are chosen (tests/ctrl_c.py): `CtrlCAt(k)` traces the calling thread (every line
 or every bytecode) and sends SIGINT to the process at the k-th event. Python then runs its
 SIGINT handler at its next chance, possibly inside the tracer itself, so the KeyboardInterrupt
 lands at that event or soon after, as a real Ctrl-C would. Sweeping k over the events of a
@@ -10,7 +10,6 @@ state is one a whole operation left: weights, optimizer slots and step count fro
 completed step, every weight old or every weight new, and flush-to-zero off.
 """
 import signal
-import sys
 import threading
 import time
 
@@ -21,72 +20,14 @@ import minidl
 from minidl import denormals, interrupts
 from minidl.layers import Dense, Input
 
+from ctrl_c import FindCalls, count_events, interrupted, spread
+
 TINY = np.finfo(np.float32).tiny
 
 
 def flush_to_zero_is_on():
     """Plain NumPy arithmetic flushes float32 tiny/4 to 0 only while the CPU flags are set."""
     return np.multiply(np.array([TINY / 4], np.float32), np.float32(1))[0] == 0
-
-
-class CtrlCAt:
-    """Send SIGINT to this process at the k-th traced event of this thread (k=None: count)."""
-
-    def __init__(self, k=None, opcodes=False):
-        self.k, self.opcodes, self.count = k, opcodes, 0
-
-    def _trace(self, frame, event, arg):
-        if self.opcodes:
-            frame.f_trace_opcodes = True
-        self.count += 1
-        if self.count == self.k:
-            signal.raise_signal(signal.SIGINT)
-        return self._trace
-
-    def __enter__(self):
-        sys.settrace(self._trace)
-        return self
-
-    def __exit__(self, *exc_info):
-        sys.settrace(None)
-        return False
-
-
-def count_events(call, opcodes=False):
-    with CtrlCAt(None, opcodes) as counter:
-        call()
-    return counter.count
-
-
-class FindCalls(CtrlCAt):
-    """Counts events, noting those inside functions named `name` in files ending `suffix`."""
-
-    def __init__(self, name, suffix, opcodes=False):
-        super().__init__(None, opcodes)
-        self.name, self.suffix, self.inside = name, suffix, []
-
-    def _trace(self, frame, event, arg):
-        code = frame.f_code
-        if code.co_name == self.name and code.co_filename.endswith(self.suffix):
-            self.inside.append(self.count + 1)
-        return super()._trace(frame, event, arg)
-
-
-def interrupted(call, k, opcodes=False):
-    """Run call() with a Ctrl-C at event k; True if a KeyboardInterrupt came out of it."""
-    try:
-        with CtrlCAt(k, opcodes):
-            call()
-            for _ in range(3):  # a signal sent at the very last event is handled here
-                pass
-    except KeyboardInterrupt:
-        return True
-    return False
-
-
-def spread(total, points):
-    """About `points` event numbers spread evenly over 1..total (all of them if fewer)."""
-    return sorted(set(np.linspace(1, total, min(points, total)).astype(int).tolist()))
 
 
 # -- the two building blocks ------------------------------------------------------------------

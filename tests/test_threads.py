@@ -9,6 +9,8 @@ import minidl
 from minidl import config, threads
 from minidl.denormals import flushed
 
+from ctrl_c import count_events, interrupted, spread
+
 threadpoolctl = pytest.importorskip("threadpoolctl")  # a dependency of minidl
 HELPER_POSSIBLE = threads._SPIN is not None and threads.usable_cores() > 1
 
@@ -133,6 +135,35 @@ def test_an_error_in_a_shared_task_reaches_the_caller_and_the_next_share_works(f
         done = []
         threads.share([lambda: done.append(1), lambda: done.append(2)])
         assert sorted(done) == [1, 2]
+
+
+def test_a_ctrl_c_anywhere_in_a_block_that_shares_work_leaves_the_threads_as_they_were(
+        free_core, monkeypatch):
+    """An interrupt at any bytecode of working() around shared work (in the poster's handshake,
+    in park(), in enter or exit): afterwards BLAS has its threads back, the helper is asleep and
+    still answers, and the next block shares work again. (Before the handshake ran whole, such
+    an interrupt left the helper asleep while minidl thought it spinning: the next park() waited
+    for ever.)"""
+    monkeypatch.setattr(threads, "PARK_WAIT", 2.0)
+    before = threads.blas_threads_now()
+    a = np.ones((256, 256), np.float32)  # halves of 128 x 256 x 256 multiply-adds: cut
+
+    def block():
+        with threads.working(), flushed():
+            threads.share([lambda: None] * 2)
+            threads.matmul(a, a)
+
+    block()
+    total = count_events(block, opcodes=True)
+    for k in spread(total, 200):
+        assert interrupted(block, k, opcodes=True)
+        assert threads._policy.depth == 0
+        assert threads.blas_threads_now() == before
+        helper = threads._policy.helper
+        assert helper is not None and not helper.lost and not helper.spinning
+    jobs = threads.state()["jobs_shared"]
+    block()
+    assert threads.state()["jobs_shared"] == jobs + 2
 
 
 # -- exactness -----------------------------------------------------------------------------------
