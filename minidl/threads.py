@@ -389,9 +389,10 @@ class working:
     """Context manager: minidl's threads as the module docstring says, put back on exit.
 
     Entering and leaving are whole under Ctrl-C: the policy changes inside a deferred block
-    (interrupts.py), which raises a Ctrl-C it held only once the change is done; one that
-    comes out of __enter__ is caught here and the entry undone, one that lands before the
-    exit's block has the exit done before it goes on. Nothing is left half set.
+    (interrupts.py), which raises a Ctrl-C it held only once the change is done. One that
+    comes out of __enter__ has the entry undone; one that lands in __exit__ before its block
+    has the exit done before it goes on. (Python itself leaves one moment open: a Ctrl-C
+    handled as __exit__ is called, before its first line, leaves the block entered.)
     """
 
     __slots__ = ("entered",)
