@@ -10,6 +10,7 @@ from minidl import config, threads
 from minidl.denormals import flushed
 
 from ctrl_c import CtrlCAt, spread
+from reference.bench_convnet import minidl_convnet  # the classic convnet, as the lesson compiles it
 
 threadpoolctl = pytest.importorskip("threadpoolctl")  # a dependency of minidl
 HELPER_POSSIBLE = threads._SPIN is not None and threads.usable_cores() > 1
@@ -231,18 +232,6 @@ def test_the_exactness_check_would_catch_a_cut_that_changes_numbers(monkeypatch)
         assert threads._products_cut_exactly() is False
 
 
-def classic_convnet():
-    layers = minidl.layers
-    model = minidl.Sequential([
-        minidl.Input((28, 28, 1)),
-        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
-        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
-        layers.Conv2D(128, 3, activation="relu"), layers.Flatten(),
-        layers.Dense(10, activation="softmax")])
-    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
-    return model
-
-
 def seed_recipe():
     model = minidl.Sequential([minidl.layers.Dense(512, activation="relu", input_shape=(784,)),
                                minidl.layers.Dense(10, activation="softmax")])
@@ -250,7 +239,7 @@ def seed_recipe():
     return model
 
 
-@pytest.mark.parametrize("make, shape", [(seed_recipe, (784,)), (classic_convnet, (28, 28, 1))])
+@pytest.mark.parametrize("make, shape", [(seed_recipe, (784,)), (minidl_convnet, (28, 28, 1))])
 def test_fit_with_the_helper_ends_with_the_single_threaded_weights_bit_for_bit(
         make, shape, free_core):
     rng = np.random.default_rng(0)
