@@ -174,11 +174,12 @@ def add_penalties(model, tape, loss, seeds):
 
 
 class Step:
-    """What one forward and backward pass computed (the tape keeps every layer's cache)."""
+    """What one forward and backward pass computed (the tape keeps every layer's cache):
+    the loss, and `grads[i]`, the gradient for `weights[i]`."""
 
-    def __init__(self, loss, output_losses, preds, seeds, tape, grads):
+    def __init__(self, loss, output_losses, preds, seeds, tape, weights, grads):
         self.loss, self.output_losses, self.preds = loss, output_losses, preds
-        self.seeds, self.tape, self.grads = seeds, tape, grads
+        self.seeds, self.tape, self.weights, self.grads = seeds, tape, weights, grads
 
 
 def compute_gradients(model, batch, keep_gradients=False):
@@ -189,14 +190,14 @@ def compute_gradients(model, batch, keep_gradients=False):
     grads = tape.gradient(seeds, weights)
     grads = [g if w.regularizer is None else g + w.regularizer.gradient(w.value)
              for w, g in zip(weights, grads)]  # d(weight penalty)/dw
-    return Step(loss, output_losses, preds, seeds, tape, grads)
+    return Step(loss, output_losses, preds, seeds, tape, weights, grads)
 
 
 def train_step(model, batch, metrics, keep_gradients=False):
     """One optimizer step on one batch, all or nothing; returns the Step (its loss is pre-update)."""
     with deferred_interrupt(), flushed():
         step = compute_gradients(model, batch, keep_gradients)
-        model.optimizer.apply(step.grads, model.trainable_weights)
+        model.optimizer.apply(step.grads, step.weights)
         metrics.update(len(batch), step.loss, step.output_losses, batch.ys, step.preds,
                        batch.weights)
     return step
