@@ -116,12 +116,17 @@ class MaxPooling2D(BasePooling):
         x_shape, padded, pads, out, y = cache
         dy = dy.reshape(y.shape)  # (N,HO,WO,C)
         dx = np.zeros(padded.shape, dy.dtype)  # (N,Hp,Wp,C)
-        routed = np.zeros(y.shape, bool)  # windows whose max has had its gradient
+        unrouted = np.ones(y.shape, bool)  # windows whose max has not had its gradient yet
+        overlapping = any(s < k for s, k in zip(self.strides_2d, self.pool_2d))
         for p, q in positions_of(self.pool_2d):
             first = window_grid(padded, p, q, out, self.strides_2d) == y  # (N,HO,WO,C)
-            first &= ~routed  # only the first max in row-major order (TensorFlow's MaxPoolGrad)
-            routed |= first
-            window_grid(dx, p, q, out, self.strides_2d)[...] += dy * first
+            first &= unrouted  # only the first max in row-major order (TensorFlow's MaxPoolGrad)
+            unrouted ^= first
+            grid = window_grid(dx, p, q, out, self.strides_2d)  # a view of dx
+            if overlapping:  # a pixel may be in several windows: its gradients add up
+                grid += dy * first
+            else:  # each pixel is in one window at most: its gradient is written once
+                np.multiply(dy, first, out=grid)
         return unpad(dx, pads).reshape(x_shape), {}
 
 
