@@ -8,7 +8,8 @@ aside, and a training step can take ten times as long. So, while `fit`, `evaluat
 
 - NumPy's BLAS runs on ONE thread;
 - when a core is free (other processes used less than half a core over the last quarter
-  of a second, read from /proc/stat), minidl's own helper thread takes half of each big
+  of a second, read from /proc/stat, and the helper, when it spun, had a core of its own:
+  this process used more than one and a half cores), minidl's own helper thread takes half of each big
   piece of work: a matrix product of more than SPLIT_MACS multiply-adds per half, cut by
   rows (or by columns of the right-hand side), and the optimizer's element-wise update of
   more than SPLIT_ELEMENTS weights, cut into two runs of the flat arrays (layout.py);
@@ -57,6 +58,7 @@ MIN_CUT = 32  # rows (columns) per half: thinner halves of a product were slower
 CHECK_EVERY = 0.25  # seconds between two looks at the other processes' load
 PARK_WAIT = 5.0  # seconds park() waits for the helper to fall asleep before giving it up
 BUSY_CORES = 0.5  # other processes using this much of a core (or more) count as load
+REST, MAX_REST = 2.0, 64.0  # seconds a helper without a core of its own rests, doubled each time
 USER_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -84,6 +86,7 @@ class LoadMeter:
 
     def __init__(self):
         self._last = self._read()
+        self.own = None  # cores' worth this process used over the last interval
 
     @property
     def last_time(self):
@@ -104,7 +107,9 @@ class LoadMeter:
         now = self._read()
         (t0, busy0, mine0), (t1, busy1, mine1) = self._last, now
         self._last = now
-        return max(0.0, (busy1 - busy0) - (mine1 - mine0)) / max(t1 - t0, 1e-3)
+        elapsed = max(t1 - t0, 1e-3)
+        self.own = (mine1 - mine0) / elapsed
+        return max(0.0, (busy1 - busy0) - (mine1 - mine0)) / elapsed
 
 
 # -- BLAS's threads, through threadpoolctl ---------------------------------------------------
@@ -203,11 +208,13 @@ class Helper:
         self.job = None
         self.parking = False
         self.spinning = False
+        self.spinning_since = None  # time.monotonic() when it last started spinning
         self.lost = False  # it did not answer park(): never used again
         self.jobs = self.tasks_done = 0  # jobs shared with the helper, tasks it ran
         self._awake, self._parked = threading.Event(), threading.Event()
         self._poster = threading.Lock()  # one poster at a time; others do their work alone
-        threading.Thread(target=self._run, name="minidl-helper", daemon=True).start()
+        self.thread = threading.Thread(target=self._run, name="minidl-helper", daemon=True)
+        self.thread.start()
 
     def _run(self):
         with flushed():  # denormals are zero in the helper's share too (minidl/denormals.py)
@@ -231,7 +238,7 @@ class Helper:
         """Start spinning: from now on the helper picks up work within microseconds."""
         if not self.spinning and not self.lost:
             with deferred_interrupt():
-                self.spinning = True
+                self.spinning, self.spinning_since = True, time.monotonic()
                 self._awake.set()
 
     def park(self):
@@ -286,6 +293,9 @@ class _Policy:
         self.next_look = 0.0
         self.helper = None
         self.free_core = False  # the last look found a core free
+        self.rest, self.resting_until = REST, 0.0  # no helper until then (see look)
+        self.looked_at = 0.0  # when the last look was
+        self.rests = 0  # times the helper was found without a core of its own
 
     def enter(self, block):
         """`block` (a working()) enters: the first block in sets BLAS threads and the helper."""
@@ -339,7 +349,16 @@ class _Policy:
             helper.park()
 
     def look(self):
-        """Every CHECK_EVERY seconds: is a core free? If not, the helper is parked."""
+        """Every CHECK_EVERY seconds: is a core free? If not, the helper is parked.
+
+        Free means: other processes left a core (they used less than 1 + BUSY_CORES of them
+        fewer than this machine has), and the helper, if it spun all through the last
+        interval, had a core of its own. A spinning helper and a busy poster use two cores;
+        if this process used less than 1 + BUSY_CORES, the two shared one (the scheduler put
+        them together, or the virtual machine's host took a core away), and every job waited
+        for a thread that was not running: the helper rests, REST seconds the first time,
+        twice as long each time in a row, up to MAX_REST.
+        """
         now = time.monotonic()
         if now < self.next_look:
             return
@@ -347,8 +366,17 @@ class _Policy:
             if now < self.next_look or not self.helper_allowed:
                 return
             self.next_look = now + CHECK_EVERY
-            self.free_core = usable_cores() - self.meter.others() >= 1 + BUSY_CORES
-            helper = self.helper
+            interval_start, self.looked_at, helper = self.looked_at, now, self.helper
+            others = self.meter.others()
+            if (helper is not None and helper.spinning and self.meter.own is not None
+                    and helper.spinning_since <= interval_start):
+                if self.meter.own < 1 + BUSY_CORES:
+                    self.resting_until, self.rests = now + self.rest, self.rests + 1
+                    self.rest = min(2 * self.rest, MAX_REST)
+                else:
+                    self.rest = REST
+            self.free_core = (now >= self.resting_until
+                              and usable_cores() - others >= 1 + BUSY_CORES)
         if not self.free_core and helper is not None:
             helper.park()
 
@@ -381,6 +409,7 @@ def state():
             "chosen_by": "user" if user_threads() is not None else "minidl",
             "helper": ("off" if helper is None else "spinning" if helper.spinning else "parked"),
             "helper_allowed": _policy.helper_allowed, "free_core": _policy.free_core,
+            "helper_rests": _policy.rests,
             "jobs_shared": 0 if helper is None else helper.jobs,
             "tasks_by_helper": 0 if helper is None else helper.tasks_done}
 

@@ -1,6 +1,8 @@
 """minidl's threads (minidl/threads.py): the thread choice, the user's setting, and results that
 are bit for bit those of the single-threaded path when a helper thread takes half the work."""
+import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from reference.bench_convnet import minidl_convnet  # the classic convnet, as th
 
 threadpoolctl = pytest.importorskip("threadpoolctl")  # a dependency of minidl
 HELPER_POSSIBLE = threads._SPIN is not None and threads.usable_cores() > 1
+MEASURED_OTHERS = threads.LoadMeter.others  # the real meter, before any test replaces it
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +27,8 @@ def automatic(monkeypatch):
     config.set_blas_threads(None)
     yield
     config.set_blas_threads(None)
+    policy = threads._policy  # no rest carried over into the next test, and a look at once
+    policy.resting_until, policy.rest, policy.next_look = 0.0, threads.REST, 0.0
 
 
 @pytest.fixture
@@ -31,8 +36,14 @@ def free_core(monkeypatch):
     """The load meter sees an idle machine and looks at every call: the helper works."""
     if not HELPER_POSSIBLE:
         pytest.skip("needs Linux and two cores")
-    monkeypatch.setattr(threads.LoadMeter, "others", lambda self: 0.0)
+    monkeypatch.setattr(threads.LoadMeter, "others", idle)
     monkeypatch.setattr(threads, "CHECK_EVERY", 0.0)
+
+
+def idle(meter):
+    """An idle machine's reading: no other process, and this one on two cores."""
+    meter.own = 2.0
+    return 0.0
 
 
 @pytest.fixture
@@ -139,16 +150,22 @@ def test_an_error_in_a_shared_task_reaches_the_caller_and_the_next_share_works(f
 
 
 class InMinidl(CtrlCAt):
-    """Ctrl-C at minidl's own moments: every event in its code but the call of __exit__.
+    """Ctrl-C at minidl's own moments: every event in its code but those of working()'s
+    __enter__ and __exit__ themselves.
 
-    The events of the test's `with` line are not moments a real Ctrl-C can land (CPython
-    runs signal handlers at function starts and loop ends only); the start of __exit__ is
-    one, but no Python code can guard it (threads.working's docstring).
+    CPython runs a signal handler only as a function starts, at the end of a loop's pass
+    and after a call into C. In the test's `with` line and in the bodies of working's
+    __enter__ and __exit__ (a call each, and a return) the real moments are the starts of
+    the functions they call, traced as those functions' events; their own opcodes are not.
+    The start of __exit__ itself is one, but no Python code can guard it (working's
+    docstring).
     """
 
     def _trace(self, frame, event, arg):
         code = frame.f_code
-        if "/minidl/" not in code.co_filename or (event == "call" and code.co_name == "__exit__"):
+        if "/minidl/" not in code.co_filename or (
+                code.co_name in ("__enter__", "__exit__") and code.co_filename.endswith(
+                    "threads.py")):
             return self._trace
         return super()._trace(frame, event, arg)
 
@@ -182,6 +199,67 @@ def test_a_ctrl_c_anywhere_in_a_block_that_shares_work_leaves_the_threads_as_the
     jobs = threads.state()["jobs_shared"]
     block()
     assert threads.state()["jobs_shared"] == jobs + 2
+
+
+def test_a_helper_without_a_core_of_its_own_rests_twice_as_long_each_time(
+        free_core, monkeypatch):
+    """The rule, with the meter's readings given: a spinning helper in a process that used
+    less than 1.5 cores shared the poster's core; it rests REST seconds, then twice that."""
+    monkeypatch.setattr(threads, "REST", 0.2)
+    own = {"cores": 2.0}
+
+    def others(meter):
+        meter.own = own["cores"]
+        return 0.0  # no other process: only the helper's own core is in question
+
+    monkeypatch.setattr(threads.LoadMeter, "others", others)
+    names = []
+    task = lambda: names.append(threading.current_thread().name)  # noqa: E731
+    with threads.working(), flushed():
+        for _ in range(5):  # spinning all through the intervals, with two cores: it works on
+            threads.share([task, task])
+        assert threads.state()["helper"] == "spinning" and threads.state()["helper_rests"] == 0
+        own["cores"] = 1.0  # now the poster and the helper share one core
+        threads.share([task, task])
+        assert threads.state()["helper"] == "parked" and threads.state()["helper_rests"] == 1
+        names.clear()
+        threads.share([task, task])  # resting: the calling thread does it all
+        assert names == [threading.current_thread().name] * 2
+        policy = threads._policy
+        assert 0.1 < policy.resting_until - time.monotonic() <= 0.2
+        time.sleep(0.25)
+        for _ in range(3):  # rested: it spins again, and is found sharing a core again
+            threads.share([task, task])
+        assert threads.state()["helper_rests"] == 2
+        assert 0.3 < policy.resting_until - time.monotonic() <= 0.4  # twice as long
+
+
+def test_a_helper_put_on_the_posters_core_is_found_out_by_the_real_meter(free_core, monkeypatch):
+    """Both threads pinned to one CPU, as a scheduler or a virtual machine's host may leave
+    them: this process cannot use more than one core, and the helper is sent to rest."""
+    monkeypatch.setattr(threads.LoadMeter, "others", lambda meter: 0 * MEASURED_OTHERS(meter))
+    monkeypatch.setattr(threads, "CHECK_EVERY", 0.05)
+    a = np.ones((512, 512), np.float32)
+    rests = threads.state()["helper_rests"]
+    with threads.working(), flushed():
+        deadline = time.monotonic() + 5
+        while threads.state()["helper"] != "spinning" and time.monotonic() < deadline:
+            threads.matmul(a, a)  # starts the helper at the first look
+        helper = threads._policy.helper
+        cpu = min(os.sched_getaffinity(0))
+        saved = [(tid, os.sched_getaffinity(tid))
+                 for tid in (threading.get_native_id(), helper.thread.native_id)]
+        try:
+            for tid, _ in saved:
+                os.sched_setaffinity(tid, {cpu})
+            monkeypatch.setattr(threads, "usable_cores", lambda: 2)  # (it would say 1 now)
+            while threads.state()["helper_rests"] == rests and time.monotonic() < deadline:
+                threads.matmul(a, a)
+        finally:
+            for tid, cpus in saved:
+                os.sched_setaffinity(tid, cpus)
+        assert threads.state()["helper_rests"] == rests + 1
+        assert threads.state()["helper"] == "parked"
 
 
 # -- exactness -----------------------------------------------------------------------------------
