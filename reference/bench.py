@@ -128,12 +128,13 @@ def run(args):
         data["convnet"] = bench_convnet.load_images(args.convnet_rows)
     conditions = [("quiet", 0)] + ([("loaded", args.load)] if args.load else [])
     for condition, busy in conditions:
-        jobs = threads.state()["jobs_shared"]
+        jobs, rests = threads.state()["jobs_shared"], threads.state()["helper_rests"]
         with Load(busy), OtherLoad() as other:
             results[condition] = measure_condition(args, data)
         results[condition].update(
             busy_processes=busy, other_processes_cores=other.cores,
-            jobs_shared_with_helper=threads.state()["jobs_shared"] - jobs)
+            jobs_shared_with_helper=threads.state()["jobs_shared"] - jobs,
+            helper_rests=threads.state()["helper_rests"] - rests)
     results["memory"] = measure_memory(args)
     if args.sweep and args.seed:
         results["sweep"] = bench_seed.measure_sweep(*data["seed"][0])
@@ -225,7 +226,8 @@ def format_figures(part, condition):
     """The seconds behind one condition's ratios."""
     lines = [f"{condition}: {part['busy_processes']} busy process(es) started; other "
              f"processes used {part['other_processes_cores']:.2f} cores; minidl's helper "
-             f"thread shared {part['jobs_shared_with_helper']} jobs"]
+             f"thread shared {part['jobs_shared_with_helper']} jobs and was found without a "
+             f"core of its own {part.get('helper_rests', 0)} time(s)"]
     row = "  {:<40}{:>10}{:>10}{:>10}"
     lines.append(row.format("seconds", "minidl", "Keras", "floor"))
     if "fit" in part:
