@@ -9,8 +9,8 @@ aside, and a training step can take ten times as long. So, while `fit`, `evaluat
 - NumPy's BLAS runs on ONE thread;
 - when a core is free (other processes used less than half a core over the last quarter
   of a second, read from /proc/stat, and the helper, when it spun, had a core of its own:
-  this process used more than one and a half cores), minidl's own helper thread takes half of each big
-  piece of work: a matrix product of more than SPLIT_MACS multiply-adds per half, cut by
+  this process used more than one and a half cores), minidl's own helper thread
+  (helper_thread.py) takes half of each big piece of work: a matrix product of more than SPLIT_MACS multiply-adds per half, cut by
   rows (or by columns of the right-hand side), and the optimizer's element-wise update of
   more than SPLIT_ELEMENTS weights, cut into two runs of the flat arrays (layout.py);
 - when the cores are busy, everything runs on the calling thread: nothing waits for a
@@ -30,33 +30,26 @@ small products, under 100**3 multiply-adds, adds in another order): SPLIT_MACS k
 every half above that, and `_products_cut_exactly()` checks it once on this machine's
 BLAS before the first cut; if it fails, products are never cut.
 
-The helper waits for work spinning on a spin lock, outside Python's GIL, as OpenBLAS's
-own threads do: a thread that sleeps takes up to half a millisecond to wake on a
-virtual machine's idle core, as long as the work it was woken for. It spins only inside
-`working()`, from the first piece of work big enough to share, and only while a core is
-free; otherwise it sleeps. Only Linux has all the
-pieces (/proc/stat, pthread spin locks); elsewhere BLAS keeps its own threads.
+The helper waits for work spinning on a spin lock (helper_thread.py says why). It spins
+only inside `working()`, from the first piece of work big enough to share, and only while
+a core is free; otherwise it sleeps. Only Linux has all the pieces (/proc/stat, pthread
+spin locks); elsewhere BLAS keeps its own threads.
 """
-import ctypes
-import ctypes.util
-import itertools
 import os
 import resource
-import sys
 import threading
 import time
 
 import numpy as np
 
 from minidl import allocator, config
-from minidl.denormals import flushed
+from minidl.helper_thread import Helper, spin_functions
 from minidl.interrupts import deferred_interrupt
 
 SPLIT_MACS = 5_000_000  # multiply-adds per half (OpenBLAS keeps its small kernel to < 10**6)
 SPLIT_ELEMENTS = 100_000  # numbers per half of an element-wise update
 MIN_CUT = 32  # rows (columns) per half: thinner halves of a product were slower than the whole
 CHECK_EVERY = 0.25  # seconds between two looks at the other processes' load
-PARK_WAIT = 5.0  # seconds park() waits for the helper to fall asleep before giving it up
 BUSY_CORES = 0.5  # other processes using this much of a core (or more) count as load
 REST, MAX_REST = 2.0, 64.0  # seconds a helper without a core of its own rests, doubled each time
 USER_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -131,153 +124,6 @@ def blas_threads_now():
     """The threads NumPy's BLAS uses now (None if threadpoolctl cannot tell)."""
     controllers = _blas_controllers()
     return controllers[0].num_threads if controllers else None
-
-
-# -- the helper thread -------------------------------------------------------------------------
-class _SpinLock:
-    """A pthread spin lock: lock() spins, outside the GIL (ctypes releases it), until free."""
-
-    def __init__(self, functions):
-        init, self._lock, self._unlock = functions
-        self._word = ctypes.c_int(0)  # pthread_spinlock_t is an int in glibc and musl
-        self._ref = ctypes.byref(self._word)
-        init(self._ref, 0)
-
-    def lock(self):
-        self._lock(self._ref)
-
-    def unlock(self):
-        self._unlock(self._ref)
-
-
-def _spin_functions():
-    """(pthread_spin_init, _lock, _unlock) from the C library, or None (not Linux).
-
-    lock() releases the GIL while it spins (a ctypes.CDLL call); unlock() is instant and
-    keeps it (a ctypes.PyDLL call): handing the GIL over costs more than the unlock itself.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        path = ctypes.util.find_library("c") or "libc.so.6"
-        releasing, keeping = ctypes.CDLL(path), ctypes.PyDLL(path)
-        functions = (keeping.pthread_spin_init, releasing.pthread_spin_lock,
-                     keeping.pthread_spin_unlock)
-    except (OSError, AttributeError):
-        return None
-    for function in functions:
-        function.restype = ctypes.c_int
-    return functions
-
-
-class _Job:
-    """Tasks that any thread may claim, each run once; errors are kept for the poster."""
-
-    def __init__(self, tasks):
-        self.tasks, self.error = tasks, None
-        self._claims = itertools.count()  # next() on a count is atomic under the GIL
-
-    def work(self):
-        """Run unclaimed tasks until none is left; returns how many this thread ran."""
-        done = 0
-        for index in self._claims:
-            if index >= len(self.tasks):
-                return done
-            self.tasks[index]()
-            done += 1
-        return done
-
-
-class Helper:
-    """One thread that takes a share of the calling thread's work.
-
-    The poster holds `gate` while there is no work; the helper spins on it. To share a job,
-    the poster puts it in `job`, opens the gate, does tasks itself, then takes the gate back,
-    which waits for a helper that got through to finish the task it claimed. A helper that
-    did not get through keeps spinning and finds the next job. `park()` puts it to sleep.
-
-    Every change of this handshake runs whole (deferred_interrupt): a Ctrl-C landing in the
-    middle of one would leave the two threads disagreeing about who holds the gate, and the
-    next park() waiting for ever. Should the helper still not answer, park() gives it up
-    (`lost`) after PARK_WAIT seconds and minidl goes on without it.
-    """
-
-    def __init__(self, spin_functions):
-        self.gate = _SpinLock(spin_functions)
-        self.gate.lock()
-        self.job = None
-        self.parking = False
-        self.spinning = False
-        self.spinning_since = None  # time.monotonic() when it last started spinning
-        self.lost = False  # it did not answer park(): never used again
-        self.jobs = self.tasks_done = 0  # jobs shared with the helper, tasks it ran
-        self._awake, self._parked = threading.Event(), threading.Event()
-        self._poster = threading.Lock()  # one poster at a time; others do their work alone
-        self.thread = threading.Thread(target=self._run, name="minidl-helper", daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        with flushed():  # denormals are zero in the helper's share too (minidl/denormals.py)
-            while True:
-                self._awake.wait()  # parked: asleep
-                self.gate.lock()  # spins until a job is posted
-                while not self.parking:
-                    job = self.job
-                    if job is not None:
-                        try:
-                            self.tasks_done += job.work()
-                        except BaseException as error:  # the poster raises it
-                            job.error = error
-                    self.gate.unlock()  # the poster may go on (it keeps the GIL until here)
-                    self.gate.lock()  # and spin for the next job
-                self._awake.clear()
-                self._parked.set()
-                self.gate.unlock()
-
-    def unpark(self):
-        """Start spinning: from now on the helper picks up work within microseconds."""
-        if not self.spinning and not self.lost:
-            with deferred_interrupt():
-                self.spinning, self.spinning_since = True, time.monotonic()
-                self._awake.set()
-
-    def park(self):
-        """Stop spinning: the helper sleeps until `unpark`."""
-        with deferred_interrupt():
-            if not self.spinning or not self._poster.acquire(timeout=1):
-                return
-            try:
-                self.parking, self.spinning = True, False
-                self._parked.clear()
-                self.gate.unlock()
-                if not self._parked.wait(timeout=PARK_WAIT):
-                    self.lost = True  # (the gate stays open: a late helper parks by itself)
-                    return
-                self.gate.lock()
-                self.parking = False
-            finally:
-                self._poster.release()
-
-    def share(self, tasks):
-        """Run every task once, on this thread and the helper; True if the helper was asked."""
-        job = _Job(tasks)
-        with deferred_interrupt():  # a Ctrl-C waits for the tasks: they are one step
-            if not self.spinning or not self._poster.acquire(blocking=False):
-                return False
-            try:
-                self.jobs += 1
-                self.job = job
-                self.gate.unlock()
-                try:
-                    job.work()
-                finally:
-                    self.gate.lock()  # waits for a task the helper claimed
-                    self.job = None
-            finally:
-                self._poster.release()
-        if job.error is not None:
-            raise job.error
-        return True
 
 
 # -- the policy: what `working()` sets up while fit, evaluate or predict runs ------------------
@@ -398,7 +244,7 @@ class _Policy:
         return self.helper
 
 
-_SPIN = _spin_functions()
+_SPIN = spin_functions()
 _policy = _Policy()
 
 

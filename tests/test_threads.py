@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import minidl
-from minidl import config, threads
+from minidl import config, helper_thread, threads
 from minidl.denormals import flushed
 
 from ctrl_c import CtrlCAt, spread
@@ -177,7 +177,7 @@ def test_a_ctrl_c_anywhere_in_a_block_that_shares_work_leaves_the_threads_as_the
     still answers, and the next block shares work again. (Before the handshake ran whole, such
     an interrupt left the helper asleep while minidl thought it spinning: the next park() waited
     for ever.)"""
-    monkeypatch.setattr(threads, "PARK_WAIT", 2.0)
+    monkeypatch.setattr(helper_thread, "PARK_WAIT", 2.0)
     before = threads.blas_threads_now()
     a = np.ones((256, 256), np.float32)  # halves of 128 x 256 x 256 multiply-adds: cut
 
