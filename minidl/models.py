@@ -191,11 +191,6 @@ class Model(Layer):
         if self.compiled_metrics is not None:
             self.compiled_metrics.reset()
 
-    @property
-    def losses(self):
-        """The regularization penalties of every layer, as floats (Keras's `model.losses`)."""
-        return training.regularization_losses(self)
-
     # -- saving, printing, explaining -------------------------------------------------------------
     def save(self, filepath, overwrite=True):
         """Write the whole model to a Keras 3 `.keras` file (see saving/)."""

@@ -123,19 +123,33 @@ class Tape:
             A list of gradients aligned with `variables` (zeros for a variable the loss does
             not reach), followed by one per array of `inputs` when they are given.
         """
-        grads_out, from_logits = self._seeds(output_grads)  # (record, output) -> dL/d it
+        grads_out, logit_grads = self._seeds(output_grads)  # (record, output) -> dL/d it
         wanted = {id(x): ("input", i) for i, x in enumerate(inputs or [])}
         var_grads = {}
         for index in range(len(self.records) - 1, -1, -1):  # last call first
             record = self.records[index]
             dy = self._output_gradient(index, record, grads_out)
-            if dy is None:
+            dz = logit_grads.pop(index, None)
+            if dy is None and dz is None:
                 continue  # nothing downstream of this call reached the loss
+            if record.foreign:
+                raise _cut_chain_error(record)
             need_dx = any(s is not None or id(x) in wanted
                           for s, x in zip(record.sources, record.inputs))
-            backward = (record.layer.backward_from_logits if index in from_logits
-                        else record.layer.backward)
-            dx, grads = backward(dy, record.cache, need_dx=need_dx)
+            if dz is None:
+                dx, grads = record.layer.backward(dy, record.cache, need_dx=need_dx)
+            else:
+                if self.keep_gradients and dy is None:
+                    record.dy = dz
+                dx, grads = record.layer.backward_from_logits(dz, record.cache, need_dx=need_dx)
+                if dy is not None:  # a penalty on the output too (an activity regularizer):
+                    # backward is linear, so the two gradients' backward passes add up
+                    dx_y, grads_y = record.layer.backward(dy, record.cache, need_dx=need_dx)
+                    grads = dict(grads)
+                    for variable, grad in grads_y.items():
+                        _accumulate(grads, variable, grad)
+                    if need_dx:
+                        dx = [a + b for a, b in zip(flatten(dx), flatten(dx_y))]
             for variable, grad in grads.items():
                 _accumulate(var_grads, variable, grad)
             if need_dx:  # hand each input's gradient to the call that made it
@@ -149,8 +163,8 @@ class Tape:
         return result
 
     def _seeds(self, output_grads):
-        """{(record index, output position): gradient}, and the records seeded at their logits."""
-        grads_out, from_logits = {}, set()
+        """{(record index, output position): dL/d output}, and {record index: dL/d its logits}."""
+        grads_out, logit_grads = {}, {}
         for item in output_grads:
             array, grad = item[0], item[1]
             made_by = self._made_by.get(id(array))
@@ -158,17 +172,16 @@ class Tape:
                 raise ValueError("The output given to `gradient` was not made by a layer "
                                  "call recorded on this tape.")
             if len(item) > 2 and item[2] == "logits":
-                from_logits.add(made_by[0])
-            _accumulate(grads_out, made_by, grad)
-        return grads_out, from_logits
+                _accumulate(logit_grads, made_by[0], grad)
+            else:
+                _accumulate(grads_out, made_by, grad)
+        return grads_out, logit_grads
 
     def _output_gradient(self, index, record, grads_out):
         """dL/d(this call's output), or None if no gradient reached it."""
         dys = [grads_out.pop((index, p), None) for p in range(len(record.outputs))]
         if all(dy is None for dy in dys):
             return None
-        if record.foreign:
-            raise _cut_chain_error(record)
         dys = [np.zeros_like(y) if dy is None else dy for dy, y in zip(dys, record.outputs)]
         dy = dys[0] if len(dys) == 1 else dys
         if self.keep_gradients:

@@ -227,9 +227,6 @@ def loss_and_gradients(model, x, y, sample_weight=None):
     return float(step.loss), step.grads
 
 
-def regularization_losses(model):
-    """The weight penalties of the trainable weights, as floats (Keras's `model.losses`)."""
-    return [float(w.regularizer(w.value)) for w in model.trainable_weights if w.regularizer]
 
 
 # -- fit --------------------------------------------------------------------------------------

@@ -86,3 +86,82 @@ def test_names_and_bad_values():
         regularizers.get("l3")
     with pytest.raises(ValueError, match="non-negative"):
         regularizers.L2(-1.0)
+
+
+# -- losses added in call(): Keras's add_loss ----------------------------------------------------
+def add_loss_twins(rate=0.5):
+    """Keras's subclassing guide's ActivityRegularizationLayer, in both frameworks."""
+    rng = np.random.default_rng(2)
+    models = []
+    for framework in (keras, minidl):
+        class ActivityRegularization(framework.layers.Layer):
+            ops = framework.ops  # (a class attribute: each class keeps its own framework's)
+
+            def __init__(self, rate, **kwargs):
+                super().__init__(**kwargs)
+                self.rate = rate
+
+            def call(self, inputs):
+                ops = self.ops
+                self.add_loss(ops.multiply(self.rate, ops.mean(ops.square(inputs))))
+                return inputs
+
+        model = framework.Sequential([
+            framework.Input((4,)), framework.layers.Dense(6, activation="tanh"),
+            ActivityRegularization(rate),
+            framework.layers.Dense(3, activation="softmax", activity_regularizer="l2")])
+        model.compile(optimizer=framework.optimizers.SGD(0.1),
+                      loss="sparse_categorical_crossentropy")
+        models.append(model)
+    weights = [rng.normal(size=w.shape).astype(np.float32) for w in models[0].get_weights()]
+    for model in models:
+        model.set_weights(weights)
+    return models
+
+
+def test_add_loss_enters_the_loss_the_gradients_and_the_history_as_in_keras():
+    keras_model, model = add_loss_twins()
+    x, y = data()
+    assert_same_loss_and_gradients(keras_model, model, x, y)
+    assert_same_fit(keras_model, model, x, y, epochs=3, batch_size=8, validation_split=0.2)
+    # Negative control: without the added loss the numbers differ from Keras's
+    _, plain = add_loss_twins(rate=0.0)
+    assert abs(plain.loss_and_gradients(x, y)[0] - model.loss_and_gradients(x, y)[0]) > 1e-3
+
+
+def test_an_activity_penalty_on_the_softmax_output_layer_reaches_the_gradients_as_in_keras():
+    """The cross-entropy seeds that layer at its logits, the penalty at its output: both."""
+    keras_model, model = add_loss_twins(rate=0.0)
+    x, y = data()
+    assert_same_loss_and_gradients(keras_model, model, x, y)
+    assert_same_fit(keras_model, model, x, y, epochs=2, batch_size=8)
+
+
+def test_model_losses_after_a_call_hold_that_calls_added_and_activity_losses_as_in_keras():
+    keras_model, model = add_loss_twins()
+    x, _ = data()
+    for rows in (x, x[:5]):  # each call replaces the previous call's losses
+        keras_model(rows)
+        model(rows)
+        expected = [float(v) for v in keras_model.losses]
+        assert len(expected) == 2
+        np.testing.assert_allclose(model.losses, expected, rtol=1e-6)
+
+
+def test_add_loss_of_a_value_made_by_a_numpy_operator_is_refused_clearly():
+    class Careless(minidl.layers.Layer):
+        def call(self, inputs):
+            self.add_loss(0.5 * minidl.ops.mean(inputs))  # NumPy's `*`: not differentiable
+            return inputs
+
+    model = minidl.Sequential([minidl.Input((4,)), minidl.layers.Dense(3), Careless()])
+    model.compile(optimizer="sgd", loss="mse")
+    x = data()[0]
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match="`add_loss\\(\\)` with a value minidl cannot "
+                                         "differentiate.*ops.multiply"):
+        model.fit(x, np.zeros((len(x), 3), np.float32), verbose=0)
+    for w, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(w, b)
+    model.predict(x, verbose=0)  # outside training the value is only kept for model.losses
+    assert len(model.losses) == 1

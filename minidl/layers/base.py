@@ -276,6 +276,8 @@ class Layer:
         if training is None:
             training = bool(outer_training)
         _context.training, _context.depth = training, outer_depth + 1
+        if outer_depth == 0:
+            self._clear_losses()  # model.losses: those of this call only, as in Keras
         try:
             tape = active_tape()
             if tape is not None and outer_depth == 0:
@@ -286,7 +288,7 @@ class Layer:
             if tape is not None and (_has_backward(type(self))
                                      or not _made_by_recorded_calls(tape, inputs, outputs)):
                 tape.record(self, inputs, outputs, cache)
-            if tape is not None and self.activity_regularizer is not None:
+            if self.activity_regularizer is not None:
                 self._penalise_activity(tape, outputs)
             return outputs
         finally:
@@ -296,8 +298,53 @@ class Layer:
         """The activity regularizer's penalty on each output, divided by the batch size."""
         for y in flatten(outputs):
             n = y.dtype.type(len(y))
-            tape.add_penalty(self.activity_regularizer(y) / n, y,
-                             self.activity_regularizer.gradient(y) / n)
+            value = self.activity_regularizer(y) / n
+            if tape is not None:
+                tape.add_penalty(value, y, self.activity_regularizer.gradient(y) / n)
+            self._last_call_losses().append(value)
+
+    # -- losses of the last call (Keras's add_loss and layer.losses) -----------------------------
+    def add_loss(self, loss):
+        """Add a scalar `loss` to the training loss, from inside `call()`, as Keras's add_loss.
+
+        It is differentiated through the minidl.ops calls (and layers) that computed it, so
+        compute it with them: `self.add_loss(ops.multiply(self.rate, ops.mean(x)))`, not
+        `self.rate * ops.mean(x)`, whose NumPy `*` minidl cannot differentiate.
+        """
+        tape = active_tape()
+        if tape is not None:
+            if tape.producer(loss) is None:
+                raise ValueError(
+                    f"Layer '{self.name}' called `add_loss()` with a value minidl cannot "
+                    "differentiate: it was not computed by minidl.ops (or layers) during this "
+                    "call, for example because a NumPy operator such as `*` made it. Write it "
+                    "with minidl.ops, e.g. `ops.multiply(rate, ops.mean(x))`. Received: "
+                    f"loss={loss!r}")
+            tape.add_penalty(loss, loss, np.ones_like(loss))
+        self._last_call_losses().append(loss)
+
+    def _last_call_losses(self):
+        return self.__dict__.setdefault("_losses", [])
+
+    def _clear_losses(self):
+        """Forget the last call's losses, here and in every sublayer (a new call begins)."""
+        self.__dict__.pop("_losses", None)
+        for layer in self.layers:
+            layer._clear_losses()
+
+    @property
+    def losses(self):
+        """The losses of the last call (add_loss, activity penalties), this layer's first, then
+        its sublayers' depth first, then every trainable weight's penalty: Keras's order."""
+        own = []
+        stack = [self]
+        while stack:
+            layer = stack.pop()
+            own += [float(v) for v in layer.__dict__.get("_losses", [])]
+            stack += reversed(layer.layers)
+        penalties = [float(w.regularizer(w.value)) for w in self.trainable_weights
+                     if w.regularizer]
+        return own + penalties
 
     def _call_symbolic(self, inputs):
         shapes = [t.shape for t in inputs] if isinstance(inputs, (list, tuple)) else inputs.shape

@@ -52,7 +52,8 @@ def record(y, name, inputs, gradient, activation=None):
     tape = active_tape()
     if tape is None:
         return y
-    positions = [i for i, x in enumerate(inputs) if isinstance(x, np.ndarray)]
+    positions = [i for i, x in enumerate(inputs)  # arrays, and NumPy scalars (a mean's result)
+                 if isinstance(x, (np.ndarray, np.generic))]
     if activation is None:
         call = OpCall(name, gradient, positions)
     else:
