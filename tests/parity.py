@@ -32,3 +32,12 @@ def assert_same_fit(keras_model, model, x, y, rtol=1e-5, evaluate=True, **fit_kw
         np.testing.assert_allclose(model.evaluate(x, y, verbose=0),
                                    keras_model.evaluate(x, y, verbose=0), rtol=rtol)
     return ours
+
+
+def same_random_weights(models, seed):
+    """Give twin models the same weights, drawn from N(0, 1) as float32; returns the models."""
+    rng = np.random.default_rng(seed)
+    weights = [rng.normal(size=w.shape).astype(np.float32) for w in models[0].get_weights()]
+    for model in models:
+        model.set_weights(weights)
+    return models

@@ -12,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 import keras
 import minidl
-from parity import assert_same_fit, assert_same_loss_and_gradients
+from parity import assert_same_fit, assert_same_loss_and_gradients, same_random_weights
 import tensorflow as tf
 from minidl.layers import LeakyReLU, PReLU, ReLU, Softmax
 from minidl.testing import check_gradients
@@ -177,11 +177,7 @@ def layers_twins():
         model.compile(optimizer=f.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
         models.append(model)
-    rng = np.random.default_rng(5)
-    weights = [rng.normal(size=w.shape).astype(np.float32) for w in models[0].get_weights()]
-    for model in models:
-        model.set_weights(weights)
-    return models
+    return same_random_weights(models, seed=5)
 
 
 def test_a_model_of_activation_layers_matches_keras_loss_gradients_and_fit():

@@ -6,7 +6,7 @@ import keras
 import minidl
 from minidl import regularizers
 from minidl.testing import check_gradients
-from parity import assert_same_fit, assert_same_loss_and_gradients
+from parity import assert_same_fit, assert_same_loss_and_gradients, same_random_weights
 
 CASES = [  # (kernel, bias, activity) regularizers of the hidden layer, as both spell them
     ("l2", None, None),
@@ -25,7 +25,6 @@ def make(spec, module):
 
 def twins(case, loss="sparse_categorical_crossentropy"):
     kernel, bias, activity = case
-    rng = np.random.default_rng(0)
     models = []
     for framework in (keras, minidl):
         hidden = framework.layers.Dense(
@@ -36,10 +35,7 @@ def twins(case, loss="sparse_categorical_crossentropy"):
                                                              kernel_regularizer="l2")])
         model.compile(optimizer=framework.optimizers.SGD(0.1), loss=loss)
         models.append(model)
-    weights = [rng.normal(size=w.shape).astype(np.float32) for w in models[0].get_weights()]
-    for model in models:
-        model.set_weights(weights)
-    return models
+    return same_random_weights(models, seed=0)
 
 
 def data(n=20):
@@ -91,7 +87,6 @@ def test_names_and_bad_values():
 # -- losses added in call(): Keras's add_loss ----------------------------------------------------
 def add_loss_twins(rate=0.5):
     """Keras's subclassing guide's ActivityRegularizationLayer, in both frameworks."""
-    rng = np.random.default_rng(2)
     models = []
     for framework in (keras, minidl):
         class ActivityRegularization(framework.layers.Layer):
@@ -113,10 +108,7 @@ def add_loss_twins(rate=0.5):
         model.compile(optimizer=framework.optimizers.SGD(0.1),
                       loss="sparse_categorical_crossentropy")
         models.append(model)
-    weights = [rng.normal(size=w.shape).astype(np.float32) for w in models[0].get_weights()]
-    for model in models:
-        model.set_weights(weights)
-    return models
+    return same_random_weights(models, seed=2)
 
 
 def test_add_loss_enters_the_loss_the_gradients_and_the_history_as_in_keras():
