@@ -136,20 +136,7 @@ class Tape:
                 raise _cut_chain_error(record)
             need_dx = any(s is not None or id(x) in wanted
                           for s, x in zip(record.sources, record.inputs))
-            if dz is None:
-                dx, grads = record.layer.backward(dy, record.cache, need_dx=need_dx)
-            else:
-                if self.keep_gradients and dy is None:
-                    record.dy = dz
-                dx, grads = record.layer.backward_from_logits(dz, record.cache, need_dx=need_dx)
-                if dy is not None:  # a penalty on the output too (an activity regularizer):
-                    # backward is linear, so the two gradients' backward passes add up
-                    dx_y, grads_y = record.layer.backward(dy, record.cache, need_dx=need_dx)
-                    grads = dict(grads)
-                    for variable, grad in grads_y.items():
-                        _accumulate(grads, variable, grad)
-                    if need_dx:
-                        dx = [a + b for a, b in zip(flatten(dx), flatten(dx_y))]
+            dx, grads = self._backward(record, dy, dz, need_dx)
             for variable, grad in grads.items():
                 _accumulate(var_grads, variable, grad)
             if need_dx:  # hand each input's gradient to the call that made it
@@ -161,6 +148,26 @@ class Tape:
         if inputs is not None:
             result += [grads_out.get(("input", i), np.zeros_like(x)) for i, x in enumerate(inputs)]
         return result
+
+    def _backward(self, record, dy, dz, need_dx):
+        """One call's backward, from dL/d its output (dy), its logits (dz), or both."""
+        layer, cache = record.layer, record.cache
+        if dz is None:
+            return layer.backward(dy, cache, need_dx=need_dx)
+        if self.keep_gradients and dy is None:
+            record.dy = dz
+        dx, grads = layer.backward_from_logits(dz, cache, need_dx=need_dx)
+        if dy is None:
+            return dx, grads
+        # A penalty on the output too (an activity regularizer): backward is linear, so the
+        # backward passes of the two gradients add up.
+        dx_y, grads_y = layer.backward(dy, cache, need_dx=need_dx)
+        grads = dict(grads)
+        for variable, grad in grads_y.items():
+            _accumulate(grads, variable, grad)
+        if need_dx:
+            dx = [a + b for a, b in zip(flatten(dx), flatten(dx_y))]
+        return dx, grads
 
     def _seeds(self, output_grads):
         """{(record index, output position): dL/d output}, and {record index: dL/d its logits}."""
