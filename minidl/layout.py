@@ -10,8 +10,17 @@ element (so the same results, bit for bit), with one call per operation for the 
 Nothing in the formulas knows about this: `update_step(g, w, lr, velocity)` is written for
 arrays, and is given either one variable's arrays or the flat ones
 (optimizers/base.py::Optimizer.apply).
+
+The gradients come from backward as one array per variable. The small ones are copied end to
+end into the flat `grads` array; a big one (OWN_GRADIENT numbers or more, the seed network's
+784x512 kernel) is used where it lies: copying it would cost more than the one more call of
+the formula it saves, and its two halves are still in the caches of the two threads that
+computed them (threads.py). So the flat arrays are updated in runs (`Flat.runs`): the seed
+network's in two, its kernel and then its three small weights; the lab's 2-64-1 one in one.
 """
 import numpy as np
+
+OWN_GRADIENT = 100_000  # a variable this big is updated from its own gradient array, not a copy
 
 
 class Flat:
@@ -26,9 +35,41 @@ class Flat:
                 and all(a is b for a, b in zip(variables, self.variables))
                 and all(v.value.base is self.values for v in variables))
 
-    def gather(self, grads):
-        """Copy per-variable gradients into the flat `grads` array, in order."""
-        np.concatenate([grad.reshape(-1) for grad in grads], out=self.grads)
+    def runs(self, grads):
+        """[(start, end, g)]: the flat arrays cut into runs, g the gradient of values[start:end].
+
+        A big variable whose gradient can be used where it lies (see `_own_gradient`) is a
+        run of its own, and its `grad` refers to that array; the variables between two such
+        are one run, their gradients copied end to end into grads[start:end].
+        """
+        runs, copied, run_start, start = [], [], 0, 0
+        for variable, grad in zip(self.variables, grads):
+            end = start + variable.value.size
+            if self._own_gradient(variable, grad):
+                self._copy_run(runs, copied, run_start, start)
+                runs.append((start, end, grad.reshape(-1)))
+                variable.grad = grad
+                run_start = end
+            else:
+                variable.grad = self.grads[start:end].reshape(variable.shape)
+                copied.append(grad)
+            start = end
+        self._copy_run(runs, copied, run_start, start)
+        return runs
+
+    def _own_gradient(self, variable, grad):
+        """True for a big variable's gradient that is contiguous, of the values' dtype and
+        apart from them: the formula can read it as it is."""
+        return (variable.value.size >= OWN_GRADIENT and isinstance(grad, np.ndarray)
+                and grad.shape == variable.shape and grad.dtype == self.values.dtype
+                and grad.flags.c_contiguous and not np.may_share_memory(grad, self.values))
+
+    def _copy_run(self, runs, grads, start, end):
+        """Copy `grads` end to end into self.grads[start:end] and add that run (if any)."""
+        if grads:
+            np.concatenate([grad.reshape(-1) for grad in grads], out=self.grads[start:end])
+            runs.append((start, end, self.grads[start:end]))
+            grads.clear()
 
 
 def lay_end_to_end(variables):

@@ -266,15 +266,16 @@ class SparseCategoricalCrossentropy(Loss):
         return labels.astype(np.intp, copy=False), y_pred
 
     def values_and_gradient_from_logits(self, labels, z):
-        shifted = z - z.max(axis=-1, keepdims=True)  # (N,C)
+        rows_z = z.reshape(-1, z.shape[-1])  # (N,C); (N, ..., C): every position is a row
+        k = labels.reshape(-1)  # (N,)
+        n = np.arange(len(k))  # row numbers: [n, k] picks each row's label
+        shifted = rows_z - rows_z.max(axis=-1, keepdims=True)  # (N,C)
         exp = np.exp(shifted)
-        total = exp.sum(axis=-1, keepdims=True)  # (N,1)
-        picked = np.take_along_axis(shifted, labels[..., None], axis=-1)[..., 0]  # z_k, (N,)
-        per_sample = np.log(total[..., 0]) - picked  # logsumexp(z) - z_k, (N,)
-        grad = exp / total  # softmax(z), (N,C)
-        np.put_along_axis(grad, labels[..., None],
-                          np.take_along_axis(grad, labels[..., None], axis=-1) - 1, axis=-1)
-        return per_sample, grad  # minus onehot(k) above
+        total = exp.sum(axis=-1)  # (N,)
+        per_sample = np.log(total) - shifted[n, k]  # logsumexp(z) - z_k, (N,)
+        grad = exp / total[:, None]  # softmax(z), (N,C)
+        grad[n, k] -= 1  # minus onehot(k)
+        return per_sample.reshape(labels.shape), grad.reshape(z.shape)
 
     def values_and_gradient(self, labels, y_pred):
         low, high = _clip_bounds(y_pred.dtype)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import minidl
-from minidl import optimizers, training
+from minidl import layout, optimizers, training
 from minidl.layers import Dense
 
 
@@ -78,11 +78,78 @@ def test_all_at_once_is_bit_identical_to_variable_by_variable(make):
     assert np.abs(at_once.get_weights()[0] - small_model("sgd").get_weights()[0]).max() > 1e-3
 
 
+def big_middle_model(optimizer):
+    """Small weights, then a kernel of OWN_GRADIENT numbers or more, then small ones again."""
+    minidl.utils.set_random_seed(4)
+    model = minidl.Sequential([Dense(300, activation="relu", input_shape=(4,)),
+                               Dense(layout.OWN_GRADIENT // 300 + 1, activation="tanh"),
+                               Dense(3, activation="softmax")])
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize("make", [
+    lambda: optimizers.RMSprop(0.01, momentum=0.3, centered=True),
+    lambda: optimizers.Adam(0.02, amsgrad=True),
+], ids=["rmsprop-centered-momentum", "adam-amsgrad"])
+def test_a_big_weight_is_a_run_of_its_own_updated_from_its_gradient_where_it_lies(make):
+    """A big kernel's gradient is not copied into the flat array: the flat arrays are updated
+    in three runs (small, big, small), bit for bit as one variable at a time."""
+    x, y = data()
+    in_runs = big_middle_model(make())
+    one_by_one = copy.deepcopy(in_runs)
+    weights = one_by_one.trainable_weights
+    one_by_one.optimizer.build(weights)
+    for start in range(0, 24, 8):
+        for model in (in_runs, one_by_one):
+            batch = training.prepare_data(model, x[start:start + 8], y[start:start + 8])
+            step = training.compute_gradients(model, batch)
+            if model is in_runs:
+                model.optimizer.apply(step.grads, step.weights)
+                grads = step.grads
+            else:  # another order than the optimizer was built with: one variable at a time
+                model.optimizer.apply(step.grads[::-1], weights[::-1])
+    flat = in_runs.optimizer._flat
+    big = in_runs.trainable_weights[2]
+    assert big.value.size >= layout.OWN_GRADIENT
+    runs = flat.runs(grads)
+    sizes = [w.value.size for w in in_runs.trainable_weights]
+    assert [(start, end) for start, end, _ in runs] == [
+        (0, sum(sizes[:2])), (sum(sizes[:2]), sum(sizes[:3])), (sum(sizes[:3]), sum(sizes))]
+    assert big.grad is grads[2]  # the gradient where backward left it, not a copy
+    assert all(w.grad.base is flat.grads for w in in_runs.trainable_weights if w is not big)
+    for w, g in zip(in_runs.trainable_weights, grads):
+        np.testing.assert_array_equal(w.grad, g)  # every variable shows its last gradient
+    for ours, theirs in zip(in_runs.get_weights(), one_by_one.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    for ours, theirs in zip(in_runs.optimizer.slots(), one_by_one.optimizer.slots()):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_a_big_gradient_that_cannot_be_used_where_it_lies_is_copied():
+    """A gradient in another dtype, not contiguous, or inside the weights is copied (and
+    cast) into the flat array as the small ones are; the caller's array is never written."""
+    model = big_middle_model("sgd")
+    weights = model.trainable_weights
+    model.optimizer.build(weights)
+    flat = model.optimizer._flat
+    big = weights[2]
+    shape = big.shape
+    for odd in (np.ones(shape, np.float64), np.ones(shape[::-1], np.float32).T, big.value):
+        grads = [np.ones_like(w.value) for w in weights]
+        grads[2] = odd
+        before = odd.copy()
+        runs = flat.runs(grads)
+        assert len(runs) == 1 and big.grad.base is flat.grads
+        np.testing.assert_array_equal(big.grad, odd.astype(np.float32))
+        np.testing.assert_array_equal(odd, before)
+
+
 @pytest.mark.parametrize("clip", [{"clipnorm": 0.01}, {"clipvalue": 0.001},
                                   {"global_clipnorm": 0.02}])
 def test_clipping_is_per_gradient_before_the_flat_update(clip):
     """clipnorm clips each gradient by its own norm, as Keras does, not the flat vector's:
-    the clipped gradients are gathered afterwards, so both paths give the same weights."""
+    the clipped gradients are laid end to end afterwards, so both paths give the same weights."""
     x, y = data()
     at_once = small_model(optimizers.SGD(0.1, **clip))
     one_by_one = copy.deepcopy(at_once)

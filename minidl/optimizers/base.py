@@ -271,14 +271,15 @@ class Optimizer:
         self.apply_weight_decay(variables, lr)
         self.prepare_step()
         if self.updates_at_once(variables):
-            flat = self._flat
-            flat.gather(grads)  # every weight end to end: one update for all of them
-            threads.elementwise(  # a big update: half of the weights on a second thread
-                self.update_step, flat.grads, flat.values, *constants(flat.values.dtype, lr),
-                **{name: slot.whole for name, slot in self._slots.items()})
+            flat = self._flat  # every weight end to end: one update for all of them, in runs
+            for start, end, g in flat.runs(grads):  # (layout.py says why runs)
+                threads.elementwise(  # a big update: half of the weights on a second thread
+                    self.update_step, g, flat.values[start:end],
+                    *constants(flat.values.dtype, lr),
+                    **{name: slot.whole[start:end] for name, slot in self._slots.items()})
         else:
             for index, grad, variable in zip(indices, grads, variables):
-                variable.grad[...] = grad
+                variable.grad = np.array(grad, variable.dtype)  # a copy, as the caller's may change
                 self.update_step(grad, variable.value, *constants(variable.dtype, lr),
                                  **{name: slot.views[index] for name, slot in self._slots.items()})
         self.iterations += 1

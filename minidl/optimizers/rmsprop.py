@@ -76,18 +76,23 @@ class RMSprop(Optimizer):
 
     def update_step(self, g, w, lr, velocity, momentum=None, average_gradient=None):
         rho, one_minus_rho, epsilon = constants(w.dtype, self.rho, 1 - self.rho, self.epsilon)
-        velocity[...] = rho * velocity + one_minus_rho * np.square(g)
+        # Each running average is updated in place, `v *= rho; v += ...`: the same two roundings
+        # as `v = rho * v + ...`, one pass over memory fewer.
+        velocity *= rho  # v = rho * v + (1 - rho) * g**2
+        velocity += one_minus_rho * np.square(g)
         if average_gradient is None:
             denominator = velocity + epsilon
         else:
-            average_gradient[...] = rho * average_gradient + one_minus_rho * g
+            average_gradient *= rho  # a = rho * a + (1 - rho) * g
+            average_gradient += one_minus_rho * g
             denominator = velocity - np.square(average_gradient) + epsilon
         increment = lr * g / np.sqrt(denominator)
         if momentum is None:
             w -= increment
         else:
             mu, = constants(w.dtype, self.momentum)
-            momentum[...] = mu * momentum + increment
+            momentum *= mu  # mom = momentum * mom + increment
+            momentum += increment
             w -= momentum
 
     def get_config(self):

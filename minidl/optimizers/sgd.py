@@ -40,7 +40,8 @@ class SGD(Optimizer):
             w -= g * lr
             return
         mu, = constants(w.dtype, self.momentum)
-        momentum[...] = momentum * mu - g * lr
+        momentum *= mu  # m = m * momentum - g * lr, updated in place (the same roundings)
+        momentum -= g * lr
         if self.nesterov:
             w += momentum * mu - g * lr
         else:
