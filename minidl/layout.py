@@ -24,10 +24,16 @@ OWN_GRADIENT = 100_000  # a variable this big is updated from its own gradient a
 
 
 class Flat:
-    """Variables laid end to end: `values` and `grads` are flat arrays, in `variables` order."""
+    """Variables laid end to end: `values` and `grads` are flat arrays, in `variables` order;
+    variable i lies in values[start:end] for (start, end) = spans[i]."""
 
     def __init__(self, variables, values, grads):
         self.variables, self.values, self.grads = variables, values, grads
+        self.spans, start = [], 0
+        for v in variables:
+            self.spans.append((start, start + v.value.size))
+            start += v.value.size
+        self.big = [end - start >= OWN_GRADIENT for start, end in self.spans]
 
     def holds(self, variables):
         """True if `variables` are exactly this layout's, in order, and still views into it."""
@@ -38,31 +44,31 @@ class Flat:
     def runs(self, grads):
         """[(start, end, g)]: the flat arrays cut into runs, g the gradient of values[start:end].
 
-        A big variable whose gradient can be used where it lies (see `_own_gradient`) is a
+        A big variable whose gradient can be used where it lies (see `_usable_as_it_is`) is a
         run of its own, and its `grad` refers to that array; the variables between two such
         are one run, their gradients copied end to end into grads[start:end].
         """
-        runs, copied, run_start, start = [], [], 0, 0
-        for variable, grad in zip(self.variables, grads):
-            end = start + variable.value.size
-            if self._own_gradient(variable, grad):
+        runs, copied, run_start = [], [], 0
+        for variable, grad, (start, end), big in zip(self.variables, grads, self.spans,
+                                                      self.big):
+            if big and self._usable_as_it_is(variable, grad):
                 self._copy_run(runs, copied, run_start, start)
                 runs.append((start, end, grad.reshape(-1)))
                 variable.grad = grad
                 run_start = end
             else:
-                variable.grad = self.grads[start:end].reshape(variable.shape)
+                if variable.grad.base is not self.grads:  # it referred to another array
+                    variable.grad = self.grads[start:end].reshape(variable.shape)
                 copied.append(grad)
-            start = end
-        self._copy_run(runs, copied, run_start, start)
+        self._copy_run(runs, copied, run_start, len(self.values))
         return runs
 
-    def _own_gradient(self, variable, grad):
-        """True for a big variable's gradient that is contiguous, of the values' dtype and
-        apart from them: the formula can read it as it is."""
-        return (variable.value.size >= OWN_GRADIENT and isinstance(grad, np.ndarray)
-                and grad.shape == variable.shape and grad.dtype == self.values.dtype
-                and grad.flags.c_contiguous and not np.may_share_memory(grad, self.values))
+    def _usable_as_it_is(self, variable, grad):
+        """True for a gradient that is contiguous, of the values' dtype and apart from them:
+        the formula can read it where it lies."""
+        return (isinstance(grad, np.ndarray) and grad.shape == variable.shape
+                and grad.dtype == self.values.dtype and grad.flags.c_contiguous
+                and not np.may_share_memory(grad, self.values))
 
     def _copy_run(self, runs, grads, start, end):
         """Copy `grads` end to end into self.grads[start:end] and add that run (if any)."""

@@ -335,8 +335,8 @@ def matmul(a, b, out=None):
     that each thread reads only half of it; never into halves thinner than MIN_CUT rows
     (columns). Same numbers as a @ b.
     """
-    if a.ndim != 2 or b.ndim != 2:
-        return np.matmul(a, b, out=out)
+    if a.ndim != 2 or b.ndim != 2 or a.size * b.shape[-1] < 2 * SPLIT_MACS:
+        return np.matmul(a, b, out=out)  # (small: not worth a second thread)
     (m, k), n = a.shape, b.shape[1]
     by_rows = a.size >= b.size if min(m, n) >= 2 * MIN_CUT else m >= n
     half = (m if by_rows else n) // 2
@@ -360,9 +360,8 @@ def elementwise(function, *args, **kwargs):
     Big arrays are cut in two halves, one per thread: every 1-D array argument is cut at the
     same place, everything else (scalars, None) is passed as it is. Same numbers as one call.
     """
-    arrays = [a for a in list(args) + list(kwargs.values())
-              if isinstance(a, np.ndarray) and a.ndim == 1]
-    if not arrays or len(arrays[0]) // 2 < SPLIT_ELEMENTS or _policy.helper_ready() is None:
+    n = next((len(a) for a in args if isinstance(a, np.ndarray) and a.ndim == 1), 0)
+    if n // 2 < SPLIT_ELEMENTS or _policy.helper_ready() is None:
         return function(*args, **kwargs)
 
     def cut(value, lo, hi):
@@ -370,7 +369,7 @@ def elementwise(function, *args, **kwargs):
 
     share([lambda lo=lo, hi=hi: function(*(cut(a, lo, hi) for a in args),
                                          **{k: cut(v, lo, hi) for k, v in kwargs.items()})
-           for lo, hi in halves(len(arrays[0]))])
+           for lo, hi in halves(n)])
     return None
 
 

@@ -148,26 +148,29 @@ def get_ready(model, batch, batch_size=None):
 
 
 # -- one step ----------------------------------------------------------------------------------
-def forward_and_loss(model, batch, training, keep_gradients=False):
+def forward_and_loss(model, batch, training, keep_gradients=False, weights=None):
     """Forward pass under a tape, and the loss: (loss, output losses, y_pred, seeds, tape).
 
     The loss is the compiled loss plus every penalty (regularizers), as Keras's compute_loss.
+    `weights` are the model's trainable weights, when the caller has them already.
     """
     with Tape(keep_gradients) as tape:
         y_pred = model(batch.x, training=training)
     preds = flatten(y_pred) if len(batch.ys) > 1 else [y_pred]
     loss, output_losses, seeds = model.compiled_loss(batch.ys, preds, tape, batch.weights)
-    loss, seeds = add_penalties(model, tape, loss, seeds)
+    weights = model.trainable_weights if weights is None else weights
+    loss, seeds = add_penalties(weights, tape, loss, seeds)
     return loss, output_losses, preds, seeds, tape
 
 
-def add_penalties(model, tape, loss, seeds):
-    """Loss + activity penalties (each seeds backward at its layer's output) + weight penalties.
+def add_penalties(weights, tape, loss, seeds):
+    """Loss + activity penalties (each seeds backward at its layer's output) + the penalties
+    on `weights` (the trainable ones).
 
     The weight penalties' own gradients are added in `compute_gradients`.
     """
     terms = [value for value, _, _ in tape.penalties]
-    terms += [w.regularizer(w.value) for w in model.trainable_weights if w.regularizer]
+    terms += [w.regularizer(w.value) for w in weights if w.regularizer]
     for term in terms:
         loss = loss + term
     return loss, seeds + [(output, grad) for _, output, grad in tape.penalties]
@@ -184,9 +187,9 @@ class Step:
 
 def compute_gradients(model, batch, keep_gradients=False):
     """The training loss on one batch and its gradient for every trainable weight: a Step."""
-    loss, output_losses, preds, seeds, tape = forward_and_loss(model, batch, True,
-                                                               keep_gradients)
     weights = model.trainable_weights
+    loss, output_losses, preds, seeds, tape = forward_and_loss(model, batch, True,
+                                                               keep_gradients, weights)
     grads = tape.gradient(seeds, weights)
     grads = [g if w.regularizer is None else g + w.regularizer.gradient(w.value)
              for w, g in zip(weights, grads)]  # d(weight penalty)/dw

@@ -265,12 +265,13 @@ class Optimizer:
         variables, grads = list(variables), list(grads)
         if not self.built:
             self.build(variables)
-        indices = self._indices(variables)
+        at_once = self.updates_at_once(variables)
+        indices = None if at_once else self._indices(variables)  # (an unknown one: an error)
         grads = self.clip_gradients(grads)
         lr = self._current_learning_rate()
         self.apply_weight_decay(variables, lr)
         self.prepare_step()
-        if self.updates_at_once(variables):
+        if at_once:
             flat = self._flat  # every weight end to end: one update for all of them, in runs
             for start, end, g in flat.runs(grads):  # (layout.py says why runs)
                 threads.elementwise(  # a big update: half of the weights on a second thread
