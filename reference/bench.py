@@ -32,7 +32,8 @@ import numpy as np
 import minidl
 from minidl import config, threads
 from reference import bench_convnet, bench_seed
-from reference.bench_tools import Load, machine_info, OtherLoad, run_memory_worker, timed
+from reference.bench_tools import (Load, machine_info, OtherLoad, run_memory_worker, settle,
+                                   timed)
 
 NOTE = ("Absolute seconds on a shared machine are noisy; the ratios measured in one run "
         "are what count.")
@@ -99,6 +100,7 @@ def measure_threading(args, data, rounds=2):
         for _ in range(rounds):
             for name, blas in THREADINGS.items():
                 config.set_blas_threads(blas if args.blas_threads is None else args.blas_threads)
+                settle()
                 seconds[recipe][name].append(timed(model.fit, x[:rows], y[:rows], batch_size=64,
                                                    epochs=1, verbose=0)[0])
         config.set_blas_threads(args.blas_threads)
@@ -328,7 +330,7 @@ def parse_args(argv=None):
     parser.add_argument("--convnet", action="store_true", help="the classic convnet only")
     parser.add_argument("--no-convnet", action="store_true", help="the seed recipe only")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="timed epochs of the seed recipe (default 3; Keras adds a warm-up)")
+                        help="timed epochs of the seed recipe (default 5; Keras adds a warm-up)")
     parser.add_argument("--rows", type=int, default=None,
                         help="training rows of Fashion-MNIST (default 60,000; convnet 10,000)")
     parser.add_argument("--json", metavar="PATH", help="write every figure to this JSON file")
@@ -358,11 +360,11 @@ def parse_args(argv=None):
     args.convnet_rows = args.rows or (1024 if quick else bench_convnet.PER_ROWS)
     args.rows = args.rows or (1024 if quick else None)
     args.convnet_epochs = args.epochs or (1 if quick else 2)
-    args.epochs = args.epochs or (1 if quick else 3)
+    args.epochs = args.epochs or (1 if quick else 5)
     args.e1_epochs = 2 if quick else bench_seed.E1_EPOCHS
     args.eval_rows = 1024 if quick else bench_seed.EVAL_ROWS
     args.repeats = 1 if quick else 3  # of E1, evaluate and predict
-    args.memory_epochs = max(args.epochs, 2)  # at least two epochs to see any growth
+    args.memory_epochs = min(max(args.epochs, 2), 3)  # two or three: enough to see growth
     return args
 
 

@@ -22,7 +22,7 @@ import minidl
 from minidl.layers import convolutional
 from reference.bench_seed import best_threading
 from reference.bench_tools import (fashion_mnist_arrays, keras_epoch_clock, memory_figures,
-                                   MinidlEpochClock)
+                                   MinidlEpochClock, settle)
 
 BATCH_SIZE, PER_ROWS = 64, 10_000
 
@@ -158,10 +158,13 @@ def measure_fit(x, y, epochs):
         product_seconds.append(products.seconds)
         for clock in clocks + [products]:
             clock.remove()
+        settle()
         k_model.fit(x, y, callbacks=[k_clock], **fit)
+        settle()
         seconds, threading = blas_floor_seconds(conv_product_shapes(md_model), len(x))
         floor.append(seconds)
         floor_threads.append(threading)
+        settle()
     md_epoch = float(np.median(md_clock.seconds))
     k_epoch = float(np.median(k_clock.seconds[1:]))
     conv_epoch = float(np.median([sum(s) for s in conv_seconds]))

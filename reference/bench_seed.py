@@ -21,7 +21,7 @@ import minidl
 from minidl import denormals, threads
 from minidl.datasets import synthetic
 from reference.bench_tools import (blas_threads, fashion_mnist_arrays, keras_epoch_clock,
-                                   memory_figures, MinidlEpochClock, timed)
+                                   memory_figures, MinidlEpochClock, settle, timed)
 
 HIDDEN, CLASSES, BATCH_SIZE = 512, 10, 64
 E1_ROWS, E1_BATCH_SIZE, E1_EPOCHS = 800, 32, 30
@@ -213,12 +213,16 @@ def measure_fit(x, y, epochs):
         seconds, threading = blas_floor_epoch(x)
         floor.append(seconds)
         floor_threads.append(threading)
+        settle()
         md_model.fit(x, y, callbacks=[md_clock], **fit)
+        settle()
         k_model.fit(x, y, callbacks=[k_clock], **fit)
+        settle()
         seconds, update_seconds = plain_numpy_epoch(x, y, plain_weights,
                                                     order=np.random.permutation(len(x)))
         plain.append(seconds)
         plain_update.append(update_seconds)
+        settle()
     md_epoch = float(np.median(md_clock.seconds))
     k_epoch = float(np.median(k_clock.seconds[1:]))
     plain_epoch = float(np.median(plain))
