@@ -98,6 +98,9 @@ class Helper:
         self.spinning_since = None  # time.monotonic() when it last started spinning
         self.lost = False  # it did not answer park(): never used again
         self.jobs = self.tasks_done = 0  # jobs shared with the helper, tasks it ran
+        # Whether sharing pays, summed over the shared jobs: their seconds, and the seconds
+        # the poster alone would have taken (its own seconds per task times all the tasks).
+        self.seconds_shared = self.seconds_alone = 0.0
         self._awake, self._parked = threading.Event(), threading.Event()
         self._poster = threading.Lock()  # one poster at a time; others do their work alone
         self.thread = threading.Thread(target=self._run, name="minidl-helper", daemon=True)
@@ -154,12 +157,18 @@ class Helper:
             try:
                 self.jobs += 1
                 self.job = job
+                start = time.perf_counter()
                 self.gate.unlock()
+                mine = 0
                 try:
-                    job.work()
+                    mine = job.work()
                 finally:
+                    worked = time.perf_counter()
                     self.gate.lock()  # waits for a task the helper claimed
                     self.job = None
+                if mine:
+                    self.seconds_shared += time.perf_counter() - start
+                    self.seconds_alone += (worked - start) / mine * len(tasks)
             finally:
                 self._poster.release()
         if job.error is not None:

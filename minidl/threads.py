@@ -8,11 +8,12 @@ aside, and a training step can take ten times as long. So, while `fit`, `evaluat
 
 - NumPy's BLAS runs on ONE thread;
 - when a core is free (other processes used less than half a core over the last quarter
-  of a second, read from /proc/stat, and the helper, when it spun, had a core of its own:
-  this process used more than one and a half cores), minidl's own helper thread
-  (helper_thread.py) takes half of each big piece of work: a matrix product of more than SPLIT_MACS multiply-adds per half, cut by
-  rows (or by columns of the right-hand side), and the optimizer's element-wise update of
-  more than SPLIT_ELEMENTS weights, cut into two runs of the flat arrays (layout.py);
+  of a second, read from /proc/stat, and the helper, when it spun, paid: this process used
+  more than one and a half cores, and the shared work took at most 85% of the time the
+  calling thread alone would have taken), minidl's own helper thread (helper_thread.py)
+  takes half of each big piece of work: a matrix product of more than SPLIT_MACS
+  multiply-adds per half, cut by rows (or by columns of the right-hand side), and the
+  optimizer's element-wise update of more than SPLIT_ELEMENTS weights (layout.py);
 - when the cores are busy, everything runs on the calling thread: nothing waits for a
   thread that is not running. Work is claimed, not assigned: whichever thread is free
   takes the next half, so a helper that is late costs nothing.
@@ -51,7 +52,9 @@ SPLIT_ELEMENTS = 100_000  # numbers per half of an element-wise update
 MIN_CUT = 32  # rows (columns) per half: thinner halves of a product were slower than the whole
 CHECK_EVERY = 0.25  # seconds between two looks at the other processes' load
 BUSY_CORES = 0.5  # other processes using this much of a core (or more) count as load
-REST, MAX_REST = 2.0, 64.0  # seconds a helper without a core of its own rests, doubled each time
+REST, MAX_REST = 2.0, 64.0  # seconds a helper that does not pay rests, doubled each time
+MIN_GAIN = 0.15  # sharing must save this fraction of the time the calling thread alone takes
+MIN_MEASURED = 0.01  # seconds of shared work an interval needs before its gain is judged
 USER_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -141,7 +144,8 @@ class _Policy:
         self.free_core = False  # the last look found a core free
         self.rest, self.resting_until = REST, 0.0  # no helper until then (see look)
         self.looked_at = 0.0  # when the last look was
-        self.rests = 0  # times the helper was found without a core of its own
+        self.rests = 0  # times the helper was sent to rest
+        self.counted = (None, 0.0, 0.0)  # (helper, its seconds shared, alone) at the last look
 
     def enter(self, block):
         """`block` (a working()) enters: the first block in sets BLAS threads and the helper."""
@@ -199,11 +203,15 @@ class _Policy:
 
         Free means: other processes left a core (they used less than 1 + BUSY_CORES of them
         fewer than this machine has), and the helper, if it spun all through the last
-        interval, had a core of its own. A spinning helper and a busy poster use two cores;
-        if this process used less than 1 + BUSY_CORES, the two shared one (the scheduler put
-        them together, or the virtual machine's host took a core away), and every job waited
-        for a thread that was not running: the helper rests, REST seconds the first time,
-        twice as long each time in a row, up to MAX_REST.
+        interval, paid. It did not if
+        - this process used less than 1 + BUSY_CORES: a spinning helper and a busy poster use
+          two cores, so the two shared one (the scheduler put them together, or the virtual
+          machine's host took a core away) and every job waited for a thread not running;
+        - or its jobs saved less than MIN_GAIN of the time the poster alone would have taken
+          (its own seconds per task times all the tasks): the second core is there but slow,
+          say shared with another virtual machine on the host, which no load figure shows.
+        A helper that did not pay rests, REST seconds the first time, twice as long each time
+        in a row, up to MAX_REST.
         """
         now = time.monotonic()
         if now < self.next_look:
@@ -214,9 +222,11 @@ class _Policy:
             self.next_look = now + CHECK_EVERY
             interval_start, self.looked_at, helper = self.looked_at, now, self.helper
             others = self.meter.others()
+            shared, alone = self._sharing_since_last_look(helper)
             if (helper is not None and helper.spinning and self.meter.own is not None
                     and helper.spinning_since <= interval_start):
-                if self.meter.own < 1 + BUSY_CORES:
+                paid = alone < MIN_MEASURED or shared <= (1 - MIN_GAIN) * alone
+                if self.meter.own < 1 + BUSY_CORES or not paid:
                     self.resting_until, self.rests = now + self.rest, self.rests + 1
                     self.rest = min(2 * self.rest, MAX_REST)
                 else:
@@ -225,6 +235,16 @@ class _Policy:
                               and usable_cores() - others >= 1 + BUSY_CORES)
         if not self.free_core and helper is not None:
             helper.park()
+
+    def _sharing_since_last_look(self, helper):
+        """(seconds shared, seconds the poster alone would have taken) since the last look."""
+        if helper is None:
+            return 0.0, 0.0
+        last, shared, alone = self.counted
+        if last is not helper:
+            shared = alone = 0.0
+        self.counted = (helper, helper.seconds_shared, helper.seconds_alone)
+        return helper.seconds_shared - shared, helper.seconds_alone - alone
 
     def helper_ready(self):
         """The helper, started if need be, when it may take a share now (a core free), else None.
@@ -257,7 +277,9 @@ def state():
             "helper_allowed": _policy.helper_allowed, "free_core": _policy.free_core,
             "helper_rests": _policy.rests,
             "jobs_shared": 0 if helper is None else helper.jobs,
-            "tasks_by_helper": 0 if helper is None else helper.tasks_done}
+            "tasks_by_helper": 0 if helper is None else helper.tasks_done,
+            "seconds_shared": 0.0 if helper is None else helper.seconds_shared,
+            "seconds_alone": 0.0 if helper is None else helper.seconds_alone}
 
 
 class working:

@@ -130,13 +130,16 @@ def run(args):
         data["convnet"] = bench_convnet.load_images(args.convnet_rows)
     conditions = [("quiet", 0)] + ([("loaded", args.load)] if args.load else [])
     for condition, busy in conditions:
-        jobs, rests = threads.state()["jobs_shared"], threads.state()["helper_rests"]
+        before = threads.state()
         with Load(busy), OtherLoad() as other:
             results[condition] = measure_condition(args, data)
+        after = threads.state()
+        shared, alone = (after[k] - before[k] for k in ("seconds_shared", "seconds_alone"))
         results[condition].update(
             busy_processes=busy, other_processes_cores=other.cores,
-            jobs_shared_with_helper=threads.state()["jobs_shared"] - jobs,
-            helper_rests=threads.state()["helper_rests"] - rests)
+            jobs_shared_with_helper=after["jobs_shared"] - before["jobs_shared"],
+            helper_rests=after["helper_rests"] - before["helper_rests"],
+            helper_saved=1 - shared / alone if alone else None)
     results["memory"] = measure_memory(args)
     if args.sweep and args.seed:
         results["sweep"] = bench_seed.measure_sweep(*data["seed"][0])
@@ -226,10 +229,13 @@ def format_ratio_table(results):
 
 def format_figures(part, condition):
     """The seconds behind one condition's ratios."""
+    saved = part.get("helper_saved")
     lines = [f"{condition}: {part['busy_processes']} busy process(es) started; other "
              f"processes used {part['other_processes_cores']:.2f} cores; minidl's helper "
-             f"thread shared {part['jobs_shared_with_helper']} jobs and was found without a "
-             f"core of its own {part.get('helper_rests', 0)} time(s)"]
+             f"thread shared {part['jobs_shared_with_helper']} jobs"
+             + ("" if saved is None else f", saving {saved:.0%} of their time,")
+             + f" and was sent to rest {part.get('helper_rests', 0)} time(s) (no core of "
+             "its own, or sharing saved too little)"]
     row = "  {:<40}{:>10}{:>10}{:>10}"
     lines.append(row.format("seconds", "minidl", "Keras", "floor"))
     if "fit" in part:

@@ -234,6 +234,50 @@ def test_a_helper_without_a_core_of_its_own_rests_twice_as_long_each_time(
         assert 0.2 < policy.resting_until - time.monotonic() <= 0.4  # twice as long
 
 
+def test_a_helper_whose_share_does_not_pay_rests(free_core, monkeypatch):
+    """The rule, with what sharing saved given: two cores, but the helper's is slow (as when a
+    virtual machine's host lends it to another machine, which no load figure shows), so its
+    jobs save less than MIN_GAIN of the time the poster alone would take: it rests. Jobs that
+    save more (the negative control) keep it working."""
+    saved = {"fraction": 0.5}
+
+    def sharing(policy, helper):  # (seconds shared, seconds the poster alone would take)
+        return (1 - saved["fraction"]) * 0.1, 0.1
+
+    monkeypatch.setattr(threads._Policy, "_sharing_since_last_look", sharing)
+    task = lambda: None  # noqa: E731
+    rests = threads.state()["helper_rests"]
+    with threads.working(), flushed():
+        for _ in range(5):  # spinning all through the intervals, and saving half: it works on
+            threads.share([task, task])
+        assert threads.state()["helper"] == "spinning"
+        assert threads.state()["helper_rests"] == rests
+        saved["fraction"] = threads.MIN_GAIN - 0.01  # now it saves too little
+        threads.share([task, task])
+        assert threads.state()["helper"] == "parked"
+        assert threads.state()["helper_rests"] == rests + 1
+
+
+def test_the_helper_counts_the_time_shared_and_the_time_the_poster_alone_would_take(
+        free_core, monkeypatch):
+    """Per job: the seconds from posting it to getting the gate back, and the poster's own
+    seconds per task times the job's tasks (clock readings given: 0 when the job is posted, 2
+    when the poster's tasks are done, 3 when the helper's are)."""
+    with threads.working(), flushed():
+        helper = threads._policy.helper_ready()
+        assert helper is not None
+        readings = iter([0.0, 2.0, 3.0])
+        clock = type("Clock", (), {"perf_counter": staticmethod(lambda: next(readings)),
+                                   "monotonic": staticmethod(time.monotonic)})
+        before = (helper.seconds_shared, helper.seconds_alone, helper.tasks_done)
+        with monkeypatch.context() as patch:
+            patch.setattr(helper_thread, "time", clock)
+            assert helper.share([lambda: None, lambda: None])
+        by_poster = 2 - (helper.tasks_done - before[2])  # (1 or 2: it claims first)
+        assert helper.seconds_shared - before[0] == 3.0
+        assert helper.seconds_alone - before[1] == 2.0 / by_poster * 2
+
+
 def test_a_helper_put_on_the_posters_core_is_found_out_by_the_real_meter(free_core, monkeypatch):
     """Both threads pinned to one CPU, as a scheduler or a virtual machine's host may leave
     them: this process cannot use more than one core, and the helper is sent to rest."""
