@@ -306,6 +306,44 @@ def test_a_helper_put_on_the_posters_core_is_found_out_by_the_real_meter(free_co
         assert threads.state()["helper"] == "parked"
 
 
+def test_a_helper_whose_core_is_busy_with_another_thread_is_found_out_by_what_it_saved(
+        free_core, monkeypatch):
+    """The helper's CPU shared with a busy thread of this very process: no load figure shows
+    it (the process still uses two cores), but the helper's halves now take twice as long,
+    sharing saves nothing, and the helper is sent to rest."""
+    monkeypatch.setattr(threads.LoadMeter, "others", lambda meter: 0 * MEASURED_OTHERS(meter))
+    monkeypatch.setattr(threads, "CHECK_EVERY", 0.05)
+    a = np.ones((512, 512), np.float32)
+    rests = threads.state()["helper_rests"]
+    done = threading.Event()
+    with threads.working(), flushed():
+        deadline = time.monotonic() + 5
+        while threads.state()["helper"] != "spinning" and time.monotonic() < deadline:
+            threads.matmul(a, a)  # starts the helper at the first look
+        cpu = max(os.sched_getaffinity(0))
+        helper = threads._policy.helper
+        saved = os.sched_getaffinity(helper.thread.native_id)
+
+        def busy():  # NumPy products (outside the GIL) on the helper's CPU
+            os.sched_setaffinity(threading.get_native_id(), {cpu})
+            b = np.ones((256, 256), np.float32)
+            while not done.is_set():
+                b @ b
+
+        other = threading.Thread(target=busy, daemon=True)
+        try:
+            os.sched_setaffinity(helper.thread.native_id, {cpu})
+            other.start()
+            while threads.state()["helper_rests"] == rests and time.monotonic() < deadline:
+                threads.matmul(a, a)
+        finally:
+            done.set()
+            other.join()
+            os.sched_setaffinity(helper.thread.native_id, saved)
+        assert threads.state()["helper_rests"] == rests + 1
+        assert threads.state()["helper"] == "parked"
+
+
 # -- exactness -----------------------------------------------------------------------------------
 def single_threaded(function):
     """function() on the single-threaded path: BLAS on one thread, no helper."""
