@@ -87,6 +87,9 @@ class Helper:
     middle of one would leave the two threads disagreeing about who holds the gate, and the
     next park() waiting for ever. Should the helper still not answer, park() gives it up
     (`lost`) after PARK_WAIT seconds and minidl goes on without it.
+
+    Each job counts its seconds and those the poster alone would have taken, from its own
+    seconds per task: threads.py sends a helper whose jobs save too little to rest.
     """
 
     def __init__(self, spin_functions):
