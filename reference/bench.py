@@ -250,6 +250,9 @@ def format_figures(part, condition):
                        f"{fit['plain_numpy_seconds_per_epoch']:.3f}", "", ""),
             row.format("  of which its RMSprop update",
                        f"{fit['plain_numpy_update_seconds_per_epoch']:.3f}", "", ""),
+            "  minidl / plain loop, round by round: " + " ".join(
+                f"{a / b:.2f}" for a, b in zip(fit["minidl_epoch_seconds"],
+                                               fit["plain_numpy_epoch_seconds"])),
             row.format(f"E1 whole fit, {e1['epochs']} epochs", f"{e1['minidl_fit_seconds']:.3f}",
                        f"{e1['keras_fit_seconds']:.3f}", ""),
             row.format("E1 second fit (Keras already traced)", "",
