@@ -5,9 +5,9 @@ import numpy as np
 class Variable:
     """A parameter: its value, the gradient of the loss with respect to it, and its name.
 
-    Layers own their Variables; `backward` writes `grad`; optimizers read `grad` and
-    update `value` in place. Keeping the two side by side is what lets a learner print
-    a weight next to its gradient.
+    Layers own their Variables; backward returns their gradients; the optimizer's step
+    updates `value` in place and leaves the gradient it applied in `grad`. Keeping the two
+    side by side is what lets a learner print a weight next to its last gradient.
     """
 
     def __init__(self, value, name, trainable=True, regularizer=None):
