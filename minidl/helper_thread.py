@@ -162,7 +162,6 @@ class Helper:
                 self.job = job
                 start = time.perf_counter()
                 self.gate.unlock()
-                mine = 0
                 try:
                     mine = job.work()
                 finally:

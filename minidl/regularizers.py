@@ -113,6 +113,12 @@ def get(identifier):
                      f"None, a Regularizer, or one of {sorted(_BY_NAME)}.")
 
 
+def weight_penalties(weights):
+    """The penalty of every weight that has a regularizer, in order: what fit adds to the loss
+    (training.py::add_penalties) and what `layer.losses` lists after the last call's losses."""
+    return [w.regularizer(w.value) for w in weights if w.regularizer]
+
+
 def serialize(regularizer):
     """Keras's config form, as `.keras` files store it."""
     if regularizer is None:

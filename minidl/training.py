@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from minidl import callbacks as callbacks_module, data, rng, threads
+from minidl import callbacks as callbacks_module, data, regularizers, rng, threads
 from minidl.denormals import flushed
 from minidl.interrupts import deferred_interrupt
 from minidl.tape import Tape, flatten
@@ -170,7 +170,7 @@ def add_penalties(weights, tape, loss, seeds):
     The weight penalties' own gradients are added in `compute_gradients`.
     """
     terms = [value for value, _, _ in tape.penalties]
-    terms += [w.regularizer(w.value) for w in weights if w.regularizer]
+    terms += regularizers.weight_penalties(weights)
     for term in terms:
         loss = loss + term
     return loss, seeds + [(output, grad) for _, output, grad in tape.penalties]
@@ -228,8 +228,6 @@ def loss_and_gradients(model, x, y, sample_weight=None):
     with flushed():
         step = compute_gradients(model, batch)
     return float(step.loss), step.grads
-
-
 
 
 # -- fit --------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import threading
 
 import numpy as np
 
-from minidl import config, naming
+from minidl import config, naming, regularizers
 from minidl.layers.symbolic import KerasTensor, Node
 from minidl.tape import active_tape, flatten
 from minidl.variable import Variable
@@ -342,9 +342,7 @@ class Layer:
             layer = stack.pop()
             own += [float(v) for v in layer.__dict__.get("_losses", [])]
             stack += reversed(layer.layers)
-        penalties = [float(w.regularizer(w.value)) for w in self.trainable_weights
-                     if w.regularizer]
-        return own + penalties
+        return own + [float(v) for v in regularizers.weight_penalties(self.trainable_weights)]
 
     def _call_symbolic(self, inputs):
         shapes = [t.shape for t in inputs] if isinstance(inputs, (list, tuple)) else inputs.shape
