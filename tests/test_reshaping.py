@@ -112,7 +112,8 @@ def test_dense_on_a_flattened_image_matches_keras():
     (lambda: Reshape((-1, -1)), "at most one unknown dimension"),
     (lambda: Reshape((2, -3)), "must be a non-negative integer"),
     (lambda: Reshape(7), "must be a tuple of integers"),
-    (lambda: ZeroPadding2D((1, 2, 3)), "`padding` should be either an int"),
+    (lambda: ZeroPadding2D((1, 2, 3)), "`padding` should have two elements"),  # as Keras
+    (lambda: ZeroPadding2D(1.5), "`padding` should be either an int"),
     (lambda: ZeroPadding2D(-1), "cannot be negative"),
     (lambda: Flatten(data_format="channels_first"), "channels_last"),
 ])

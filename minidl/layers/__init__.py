@@ -5,8 +5,10 @@
     core.py            Dense, Activation
     convolutional.py   Conv2D, Conv1D (im2col + one matrix product)
     pooling.py         MaxPooling2D/1D, AveragePooling2D/1D, GlobalAverage/GlobalMaxPooling2D/1D
-    reshaping.py       Flatten, Reshape, ZeroPadding2D
-    regularization.py  Dropout, SpatialDropout1D/2D, GaussianNoise, GaussianDropout
+    reshaping.py       Flatten, Reshape, Permute, RepeatVector, Identity
+    spatial.py         ZeroPadding1D/2D/3D, Cropping1D/2D/3D, UpSampling1D/2D/3D
+    regularization.py  Dropout, SpatialDropout1D/2D, GaussianNoise, GaussianDropout,
+                       ActivityRegularization
     normalization.py   BatchNormalization, LayerNormalization
     preprocessing.py   Normalization, Rescaling
     activations.py     Softmax, ReLU, LeakyReLU, ELU, PReLU
@@ -22,12 +24,15 @@ from minidl.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Mini
                                    Subtract)
 from minidl.layers.normalization import BatchNormalization, LayerNormalization
 from minidl.layers.preprocessing import Normalization, Rescaling
-from minidl.layers.regularization import (Dropout, GaussianDropout, GaussianNoise,
-                                          SpatialDropout1D, SpatialDropout2D)
+from minidl.layers.regularization import (ActivityRegularization, Dropout, GaussianDropout,
+                                          GaussianNoise, SpatialDropout1D, SpatialDropout2D)
 from minidl.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                                    GlobalAveragePooling2D, GlobalMaxPooling1D,
                                    GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
-from minidl.layers.reshaping import Flatten, Reshape, ZeroPadding2D
+from minidl.layers.reshaping import Flatten, Identity, Permute, RepeatVector, Reshape
+from minidl.layers.spatial import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D,
+                                   UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D,
+                                   ZeroPadding3D)
 
 __all__ = ["Activation", "AveragePooling1D", "AveragePooling2D", "Conv1D", "Conv2D", "Dense",
            "Flatten", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
@@ -38,3 +43,6 @@ __all__ += ["BatchNormalization", "Dropout", "GaussianDropout", "GaussianNoise",
             "SpatialDropout2D"]
 __all__ += ["Add", "Average", "Concatenate", "Dot", "ELU", "LeakyReLU", "Maximum", "Minimum",
             "Multiply", "PReLU", "ReLU", "Softmax", "Subtract"]
+__all__ += ["ActivityRegularization", "Cropping1D", "Cropping2D", "Cropping3D", "Identity",
+            "Permute", "RepeatVector", "UpSampling1D", "UpSampling2D", "UpSampling3D",
+            "ZeroPadding1D", "ZeroPadding3D"]

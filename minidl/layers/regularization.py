@@ -4,6 +4,7 @@
     SpatialDropout1D/2D     the same, one draw per whole channel (feature map)
     GaussianNoise(0.1)      add N(0, stddev**2) noise
     GaussianDropout(0.2)    multiply by N(1, rate / (1 - rate)) noise
+    ActivityRegularization  no noise: x passed through, with an L1/L2 penalty on it
 
 Each draws its random numbers (`draw_noise`) at forward time, from minidl's seeded generator
 (minidl/rng.py, reseeded by `minidl.utils.set_random_seed`) or from its own generator when
@@ -17,7 +18,7 @@ import math
 
 import numpy as np
 
-from minidl import rng
+from minidl import regularizers, rng
 from minidl.layers.base import Layer
 from minidl.layers.core import check_rank
 
@@ -275,3 +276,38 @@ class GaussianDropout(NoiseLayer):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+class ActivityRegularization(Layer):
+    """x passed through, with a penalty on x added to the training loss.
+
+    The penalty is the activity regularizer every layer can have (layers/base.py::
+    Layer._penalise_activity, the one place it is computed), here an L1L2 on the input:
+
+    Formula:
+        y = x;  loss += (l1 * sum(|x|) + l2 * sum(x**2)) / N
+    Backward: dx = dy, plus the penalty's gradient (l1 * sign(x) + 2 * l2 * x) / N, which the
+        tape adds at y (y is a view of x, so that this call made it: x may be the model's input)
+
+    Args:
+        l1, l2: the penalty factors, non-negative (None counts as 0.0, as in Keras).
+    """
+
+    def __init__(self, l1=0.0, l2=0.0, **kwargs):
+        penalty = regularizers.L1L2(0.0 if l1 is None else l1, 0.0 if l2 is None else l2)
+        super().__init__(activity_regularizer=penalty, **kwargs)
+        self.l1, self.l2 = l1, l2
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def forward(self, x, training=False):
+        return x[...], None  # (N,...), a view
+
+    def backward(self, dy, cache, need_dx=True):
+        return dy, {}
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("activity_regularizer", None)  # written as l1 and l2, as Keras writes it
+        return {**config, "l1": self.l1, "l2": self.l2}

@@ -1,8 +1,10 @@
-"""Flatten, Reshape and ZeroPadding2D: layers that move numbers around without changing them.
+"""Flatten, Reshape, Permute, RepeatVector and Identity: layers that move numbers around
+without changing them.
 
 Their backward passes move the gradient back the same way: a reshape is undone by the
-inverse reshape, a border of zeros by cutting the border's gradient off (nothing upstream
-made those zeros).
+inverse reshape, a transpose by the inverse transpose, and a copy made R times gets the sum
+of its R copies' gradients. (Padding, cropping and upsampling along the spatial axes of
+images and sequences are in spatial.py.)
 
 Shapes: N samples; the other axes are whatever the layer is given, e.g. images (N,H,W,C).
 """
@@ -11,7 +13,7 @@ import math
 import numpy as np
 
 from minidl.layers.base import Layer
-from minidl.layers.convolutional import check_channels_last, standardize_tuple, unpad, zero_pad
+from minidl.layers.convolutional import check_channels_last
 from minidl.layers.core import check_rank
 
 
@@ -110,53 +112,93 @@ class Reshape(Layer):
         return {**super().get_config(), "target_shape": self.target_shape}
 
 
-class ZeroPadding2D(Layer):
-    """A border of zeros around every image.
+class Permute(Layer):
+    """The axes of every sample put in a new order (the batch axis stays first).
 
     Formula:
-        y = x with `top` zero rows above, `bottom` below, `left` and `right` zero columns
-            # (N,H,W,C) -> (N, top+H+bottom, left+W+right, C)
-    Backward: dx = dy without the border
+        y = x.transpose((0,) + dims)      # dims=(2, 1): (N,A,B) -> (N,B,A)
+    Backward: dx = dy.transpose(argsort((0,) + dims)), the inverse permutation
 
     Args:
-        padding: an int (the same on every side), (rows, columns) (each on both sides), or
-            ((top, bottom), (left, right)).
-        data_format: "channels_last" only.
+        dims: the sample's axes in their new order, counted from 1 (the batch axis is 0):
+            (2, 1) swaps the two axes of (N, A, B).
     """
 
-    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
-        if isinstance(padding, (int, np.integer)) and not isinstance(padding, bool):
-            padding = ((padding, padding), (padding, padding))
-        elif hasattr(padding, "__len__") and len(padding) == 2:
-            padding = (standardize_tuple(padding[0], 2, "1st entry of padding", allow_zero=True),
-                       standardize_tuple(padding[1], 2, "2nd entry of padding", allow_zero=True))
-        else:
-            raise ValueError("`padding` should be either an int, a tuple of 2 ints "
-                             "(symmetric_height_pad, symmetric_width_pad), or a tuple of 2 "
-                             "tuples of 2 ints ((top_pad, bottom_pad), (left_pad, right_pad)). "
-                             f"Received: padding={padding}.")
-        if min(min(pair) for pair in padding) < 0:
-            raise ValueError(f"`padding` cannot be negative. Received: padding={padding}.")
-        data_format = check_channels_last(data_format)
+    def __init__(self, dims, **kwargs):
         super().__init__(**kwargs)
-        self.padding = tuple(tuple(int(v) for v in pair) for pair in padding)
-        self.data_format = data_format
+        if sorted(dims) != list(range(1, len(dims) + 1)):
+            raise ValueError("Invalid permutation argument `dims` for Permute Layer. The set of "
+                             "indices in `dims` must be consecutive and start from 1. "
+                             f"Received dims={dims}")
+        self.dims = tuple(int(d) for d in dims)
 
     def check_input_shape(self, shape):
-        check_rank(self, shape, ndim=4)
+        check_rank(self, shape, ndim=len(self.dims) + 1)
 
     def compute_output_shape(self, input_shape):
-        (top, bottom), (left, right) = self.padding
-        n, h, w, c = input_shape
-        return (n, None if h is None else h + top + bottom,
-                None if w is None else w + left + right, c)
+        return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
 
     def forward(self, x, training=False):
-        return zero_pad(x, self.padding), None  # (N,H,W,C) -> (N,Hp,Wp,C)
+        return x.transpose((0,) + self.dims), None  # (N,A,B) -> (N,B,A), a view
 
     def backward(self, dy, cache, need_dx=True):
-        return unpad(dy, self.padding), {}  # (N,Hp,Wp,C) -> (N,H,W,C)
+        return dy.transpose(np.argsort((0,) + self.dims)), {}  # (N,B,A) -> (N,A,B)
 
     def get_config(self):
-        return {**super().get_config(), "padding": self.padding,
-                "data_format": self.data_format}
+        return {**super().get_config(), "dims": self.dims}
+
+
+class RepeatVector(Layer):
+    """Every row repeated n times, into a sequence of n equal steps.
+
+    Formula:
+        y[:, r, :] = x  for r < n         # (N,D) -> (N,n,D)
+    Backward: dx = dy.sum(axis=1)         # (N,n,D) -> (N,D): each copy's gradient adds up
+
+    Args:
+        n: the number of repeats, a positive int.
+    """
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise TypeError(f"Expected an integer value for `n`, got {type(n)}.")
+        if n <= 0:
+            raise ValueError(f"Argument `n` should be a positive integer. Received: n={n}")
+        self.n = n
+
+    def check_input_shape(self, shape):
+        check_rank(self, shape, ndim=2)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n, input_shape[1])
+
+    def forward(self, x, training=False):
+        return np.repeat(x[:, None, :], self.n, axis=1), None  # (N,1,D) -> (N,n,D)
+
+    def backward(self, dy, cache, need_dx=True):
+        return dy.sum(axis=1), {}  # (N,n,D) -> (N,D)
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n}
+
+
+class Identity(Layer):
+    """x itself: a placeholder where a model needs a layer that does nothing.
+
+    Formula:
+        y = x  (a view of x, or a list of views for a list of inputs)
+    Backward: dx = dy
+
+    A view rather than x itself, so that the output is an array this call made: the tape
+    (tape.py) then has a call to start backward from, even when x is the model's input.
+    """
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def forward(self, x, training=False):
+        return ([a[...] for a in x] if isinstance(x, list) else x[...]), None
+
+    def backward(self, dy, cache, need_dx=True):
+        return dy, {}
