@@ -4,7 +4,7 @@
     model = keras.Sequential([keras.layers.Dense(512, activation="relu", input_shape=(784,)),
                               keras.layers.Dense(10, activation="softmax")])
 
-Where the maths lives: layers/ (Dense forward/backward), activations.py, losses.py and
+Where the maths lives: layers/ (Dense forward/backward), activations.py, losses/ and
 head.py, optimizers/, metrics/; backpropagation is tape.py, the training loop training.py.
 docs/where-the-maths-lives.md has the index.
 """

@@ -97,7 +97,7 @@ def softmax_backward(da, z, a, axis=-1):
 
 
 # Activations whose output Keras can trace back to its input ("logits"): a cross-entropy
-# loss on such an output is computed from the logits instead (see losses.py).
+# loss on such an output is computed from the logits instead (see losses/crossentropy.py).
 LOGIT_ACTIVATIONS = ("sigmoid", "softmax")
 
 # Every activation by its Keras name, with its backward partner.

@@ -317,7 +317,7 @@ def _loss_gradient_formula(loss, fused_symbol, out, columns):
         return f"sign({out} - y) / {per}"
     if isinstance(loss, losses.BinaryCrossentropy):
         return f"(p - y) / (p * (1 - p)) / {per}, p = clip({out}, 1e-7, 1 - 1e-7)"
-    return f"d{loss.name}/d{out} / N   (see {type(loss).__name__}.values_and_gradient in losses.py)"
+    return f"d{loss.name}/d{out} / N   (see {type(loss).__name__}.values_and_gradient in minidl/losses/)"
 
 
 def _backward_section(model, layers, step):
