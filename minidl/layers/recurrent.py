@@ -1,0 +1,615 @@
+"""SimpleRNN, LSTM and GRU: one small cell applied at every time step, its state carried along.
+
+A recurrent layer reads a sequence one step at a time. Its cell takes the step's input and
+the state the previous step left, and returns the step's output and the new state:
+
+    state = zeros                                  # (N,U), LSTM: the pair [h, c]
+    for t in 0 .. T-1:
+        h, state = cell.step(x[:, t], state)       # (N,D), (N,U) -> (N,U)
+    output = h  (or every step's h: (N,T,U) with return_sequences=True)
+
+Backward is backpropagation through time (BPTT): the same loop walked from the last step to
+the first. Each step gets the gradient of its output (from the layer's output, if the step's
+h is part of it) plus the gradient of the state it passed on (from the step after it), and
+hands back the gradient of the state it received (to the step before). The cell's weights
+are shared by every step, so their gradients add up over t:
+
+    dstate = zeros (or the gradient of the returned state)
+    for t in T-1 .. 0:
+        dstate[h] += dL/d(output at t)
+        dx[:, t], dstate, step_grads = cell.step_backward(dstate, cache of step t)
+        dW += step_grads[W] ...                    # dW = sum over t of x_t.T @ dz_t
+
+This is Keras's generic loop (keras/src/layers/rnn/rnn.py calling backend.rnn with the cell's
+`call`), which TensorFlow runs on the CPU; the fused cuDNN kernels (backend.lstm and
+backend.gru in keras/src/backend/tensorflow/rnn.py) only run on a GPU. Each cell's `step`
+does the operations of its Keras cell's `call` (implementation 2, Keras's default) in the
+same order, so the numbers agree to float32 rounding.
+
+Weights live in the cell, as in Keras (paths `lstm/lstm_cell/kernel`; in a weights file
+`layers/lstm/cell/vars/0`), with the gates side by side in one matrix:
+
+    kernel            (D, k*U)    x_t's contribution to every gate
+    recurrent_kernel  (U, k*U)    h_{t-1}'s contribution to every gate
+    bias              (k*U,)      GRU with reset_after=True: (2, 3*U), input and recurrent rows
+    k = 1 (SimpleRNN), 4 (LSTM: gates i, f, c, o), 3 (GRU: gates z, r, h)
+
+Shapes: N sequences in the batch, T time steps, D input features, U units.
+
+Not implemented (each refused by name when asked for): dropout and recurrent_dropout other
+than 0 (their masks are drawn by TensorFlow inside the loop), stateful=True, constraints,
+and masking (minidl has no mask propagation: every time step of every row is used).
+"""
+import numpy as np
+
+from minidl import activations, initializers, regularizers
+from minidl.layers.base import Layer
+from minidl.layers.core import check_rank
+
+
+# -- argument checks -------------------------------------------------------------------------
+def check_units(units):
+    if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+        raise ValueError("Received an invalid value for argument `units`, expected a positive "
+                         f"integer, got {units}.")
+    return int(units)
+
+
+def check_off(name, value, off, why):
+    """A Keras argument minidl does not implement: only its "off" value is accepted."""
+    if value != off:
+        raise ValueError(f"minidl does not support `{name}` other than {off!r} ({why}). "
+                         f"Received: {name}={value!r}")
+
+
+def check_rates(dropout, recurrent_dropout):
+    why = ("TensorFlow draws the dropout masks of a recurrent layer inside its loop, which "
+           "minidl cannot replay; put a Dropout layer before or after the recurrent layer")
+    check_off("dropout", dropout, 0, why)
+    check_off("recurrent_dropout", recurrent_dropout, 0, why)
+
+
+def check_constraints(**constraints):
+    for name, value in constraints.items():
+        check_off(name, value, None, "minidl has no weight constraints")
+
+
+def add_grads(total, grads):
+    """total[v] += grads[v] for every weight v (a step's share of the shared weights)."""
+    for variable, grad in grads.items():
+        total[variable] = total[variable] + grad if variable in total else grad
+
+
+# -- cells: one time step, forward and backward ------------------------------------------------
+class Cell(Layer):
+    """What the three cells share: their arguments and the kernel and recurrent kernel.
+
+    A cell only holds weights and does one step; its layer (RNN below) runs the loop.
+        step(x, states) -> h, new_states, cache             # (N,D), [(N,U), ...]
+        step_backward(dstates, cache, need_dx) -> dx, dstates_before, {weight: grad}
+    """
+
+    gates = 1  # k: how many U-wide blocks the kernels hold
+
+    def __init__(self, units, activation, recurrent_activation, use_bias, kernel_initializer,
+                 recurrent_initializer, bias_initializer, kernel_regularizer,
+                 recurrent_regularizer, bias_regularizer, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel = self.recurrent_kernel = self.bias = None
+
+    @property
+    def state_sizes(self):
+        return [self.units]
+
+    def build(self, input_shape):
+        width = self.gates * self.units
+        self.kernel = self.add_weight((input_shape[-1], width), self.kernel_initializer,
+                                      "kernel", regularizer=self.kernel_regularizer)
+        self.recurrent_kernel = self.add_weight((self.units, width), self.recurrent_initializer,
+                                                "recurrent_kernel",
+                                                regularizer=self.recurrent_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight(self.bias_shape(), self.bias_initializer_for_build(),
+                                        "bias", regularizer=self.bias_regularizer)
+
+    def bias_shape(self):
+        return (self.gates * self.units,)
+
+    def bias_initializer_for_build(self):
+        return self.bias_initializer
+
+    def weight_grads(self, dW, dU, db):
+        grads = {self.kernel: dW, self.recurrent_kernel: dU}
+        if self.use_bias:
+            grads[self.bias] = db
+        return grads
+
+
+class SimpleRNNCell(Cell):
+    """One step of SimpleRNN (keras/src/layers/rnn/simple_rnn.py, SimpleRNNCell.call).
+
+    Formula:
+        z = (x @ W + b) + h_prev @ U     # (N,D)@(D,U) + (U,) + (N,U)@(U,U) -> (N,U)
+        h = activation(z)                # Keras adds b before the recurrent term
+    Backward, given dh:
+        dz = activation_backward(dh, z, h)
+        dW = x.T @ dz;  dU = h_prev.T @ dz;  db = sum of dz over rows
+        dx = dz @ W.T;  dh_prev = dz @ U.T
+    """
+
+    def step(self, x, states):
+        h_prev = states[0]  # (N,U)
+        z = x @ self.kernel.value  # (N,D) @ (D,U) -> (N,U)
+        if self.use_bias:
+            z = z + self.bias.value  # (N,U) + (U,)
+        z = z + h_prev @ self.recurrent_kernel.value  # (N,U) + (N,U) @ (U,U) -> (N,U)
+        h = self.activation(z)  # (N,U)
+        return h, [h], (x, h_prev, z, h)
+
+    def step_backward(self, dstates, cache, need_dx=True):
+        x, h_prev, z, h = cache
+        dz = activations.backward_of(self.activation)(dstates[0], z, h)  # (N,U)
+        dW = x.T @ dz  # (D,N) @ (N,U) -> (D,U)
+        dU = h_prev.T @ dz  # (U,N) @ (N,U) -> (U,U)
+        dh_prev = dz @ self.recurrent_kernel.value.T  # (N,U) @ (U,U) -> (N,U)
+        dx = dz @ self.kernel.value.T if need_dx else None  # (N,U) @ (U,D) -> (N,D)
+        return dx, [dh_prev], self.weight_grads(dW, dU, dz.sum(axis=0))
+
+
+class LSTMCell(Cell):
+    """One step of LSTM (keras/src/layers/rnn/lstm.py, LSTMCell.call, implementation 2).
+
+    Formula (sigma = recurrent_activation, act = activation):
+        z = (x @ W + h_prev @ U) + b          # (N,4U): the four gates' pre-activations
+        zi, zf, zc, zo = split(z, 4)          # (N,U) each, in Keras's order i, f, c, o
+        i = sigma(zi);  f = sigma(zf);  g = act(zc);  o = sigma(zo)
+        c = f * c_prev + i * g                # the carry (cell state)
+        h = o * act(c)
+    Backward, given dh and dc (the carry's gradient from the step after):
+        do = dh * act(c)
+        dc = dc + act_backward(dh * o, c, act(c))
+        di = dc * g;  df = dc * c_prev;  dg = dc * i;  dc_prev = dc * f
+        dz = [sigma_backward(di), sigma_backward(df), act_backward(dg), sigma_backward(do)]
+        dW = x.T @ dz;  dU = h_prev.T @ dz;  db = sum of dz over rows
+        dx = dz @ W.T;  dh_prev = dz @ U.T
+    """
+
+    gates = 4
+
+    def __init__(self, *args, unit_forget_bias=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    @property
+    def state_sizes(self):
+        return [self.units, self.units]  # h, c
+
+    def bias_initializer_for_build(self):
+        """With unit_forget_bias, the forget gate's bias starts at 1 (Jozefowicz et al.)."""
+        if not self.unit_forget_bias:
+            return self.bias_initializer
+        units, initializer = self.units, self.bias_initializer
+
+        def forget_gate_at_one(shape, dtype=None):
+            return np.concatenate([initializer((units,), dtype),  # i
+                                   np.ones((units,), dtype),  # f
+                                   initializer((2 * units,), dtype)])  # c, o
+
+        return forget_gate_at_one
+
+    def step(self, x, states):
+        h_prev, c_prev = states  # (N,U) each
+        z = x @ self.kernel.value  # (N,D) @ (D,4U) -> (N,4U)
+        z = z + h_prev @ self.recurrent_kernel.value  # (N,4U) + (N,U) @ (U,4U)
+        if self.use_bias:
+            z = z + self.bias.value  # (N,4U) + (4U,)
+        zi, zf, zc, zo = np.split(z, 4, axis=1)  # (N,U) each, views
+        i = self.recurrent_activation(zi)  # (N,U)
+        f = self.recurrent_activation(zf)  # (N,U)
+        g = self.activation(zc)  # (N,U)
+        o = self.recurrent_activation(zo)  # (N,U)
+        c = f * c_prev + i * g  # (N,U)
+        act_c = self.activation(c)  # (N,U)
+        h = o * act_c  # (N,U)
+        return h, [h, c], (x, h_prev, c_prev, z, i, f, g, o, c, act_c)
+
+    def step_backward(self, dstates, cache, need_dx=True):
+        x, h_prev, c_prev, z, i, f, g, o, c, act_c = cache
+        dh, dc = dstates  # (N,U) each
+        act_backward = activations.backward_of(self.activation)
+        sigma_backward = activations.backward_of(self.recurrent_activation)
+        zi, zf, zc, zo = np.split(z, 4, axis=1)  # (N,U) each
+        do = dh * act_c  # (N,U)
+        dc = dc + act_backward(dh * o, c, act_c)  # (N,U): through h = o * act(c)
+        di = dc * g  # (N,U)
+        df = dc * c_prev  # (N,U)
+        dg = dc * i  # (N,U)
+        dc_prev = dc * f  # (N,U)
+        dz = np.concatenate([sigma_backward(di, zi, i), sigma_backward(df, zf, f),
+                             act_backward(dg, zc, g), sigma_backward(do, zo, o)],
+                            axis=1)  # (N,4U)
+        dW = x.T @ dz  # (D,N) @ (N,4U) -> (D,4U)
+        dU = h_prev.T @ dz  # (U,N) @ (N,4U) -> (U,4U)
+        dh_prev = dz @ self.recurrent_kernel.value.T  # (N,4U) @ (4U,U) -> (N,U)
+        dx = dz @ self.kernel.value.T if need_dx else None  # (N,4U) @ (4U,D) -> (N,D)
+        return dx, [dh_prev, dc_prev], self.weight_grads(dW, dU, dz.sum(axis=0))
+
+
+class GRUCell(Cell):
+    """One step of GRU (keras/src/layers/rnn/gru.py, GRUCell.call, implementation 2).
+
+    Formula, reset_after=True (Keras's default; bias (2, 3U): input row b_x, recurrent row b_h):
+        mx = x @ W + b_x                       # (N,3U): split into xz, xr, xh
+        mh = h_prev @ U + b_h                  # (N,3U): split into hz, hr, hh
+        z = sigma(xz + hz);  r = sigma(xr + hr)
+        n = act(xh + r * hh)                   # the candidate state
+        h = z * h_prev + (1 - z) * n
+    reset_after=False (bias (3U,), the input side only): the reset gate acts before the
+    product:  hz, hr = h_prev @ U[:, :2U];  n = act(xh + (r * h_prev) @ U[:, 2U:]).
+    Backward, given dh:
+        dn = dh * (1 - z);  dh_prev = dh * z
+        dzn = act_backward(dn, xh + ..., n)                        # the candidate's logits
+        dr = dzn * hh            (reset_after=False: dr = (dzn @ U[:, 2U:].T) * h_prev)
+        dzz = sigma_backward(dh * (h_prev - n), ., z);  dzr = sigma_backward(dr, ., r)
+        input side:      d mx = [dzz, dzr, dzn];      dW = x.T @ d mx;  dx = d mx @ W.T
+        recurrent side:  d mh = [dzz, dzr, r * dzn];  dU = h_prev.T @ d mh;
+                         dh_prev += d mh @ U.T
+    """
+
+    gates = 3
+
+    def __init__(self, *args, reset_after=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reset_after = bool(reset_after)
+
+    def bias_shape(self):
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def step(self, x, states):
+        h_prev = states[0]  # (N,U)
+        U, units = self.recurrent_kernel.value, self.units  # (U,3U)
+        bias = self.bias.value if self.use_bias else None  # (2,3U) or (3U,)
+        mx = x @ self.kernel.value  # (N,D) @ (D,3U) -> (N,3U)
+        if self.use_bias:
+            mx = mx + (bias[0] if self.reset_after else bias)  # (N,3U) + (3U,)
+        xz, xr, xh = np.split(mx, 3, axis=1)  # (N,U) each
+        if self.reset_after:
+            mh = h_prev @ U  # (N,U) @ (U,3U) -> (N,3U)
+            if self.use_bias:
+                mh = mh + bias[1]  # (N,3U) + (3U,)
+        else:
+            mh = h_prev @ U[:, :2 * units]  # (N,U) @ (U,2U) -> (N,2U)
+        hz, hr = mh[:, :units], mh[:, units:2 * units]  # (N,U) each
+        z = self.recurrent_activation(xz + hz)  # (N,U)
+        r = self.recurrent_activation(xr + hr)  # (N,U)
+        if self.reset_after:
+            hh = mh[:, 2 * units:]  # (N,U)
+            zn = xh + r * hh  # (N,U)
+        else:
+            hh = None
+            zn = xh + (r * h_prev) @ U[:, 2 * units:]  # (N,U) + (N,U) @ (U,U)
+        n = self.activation(zn)  # (N,U)
+        h = z * h_prev + (1 - z) * n  # (N,U)
+        return h, [h], (x, h_prev, xz + hz, xr + hr, z, r, hh, zn, n)
+
+    def step_backward(self, dstates, cache, need_dx=True):
+        x, h_prev, zz, zr, z, r, hh, zn, n = cache
+        dh = dstates[0]  # (N,U)
+        U, units = self.recurrent_kernel.value, self.units  # (U,3U)
+        act_backward = activations.backward_of(self.activation)
+        sigma_backward = activations.backward_of(self.recurrent_activation)
+        dn = dh * (1 - z)  # (N,U)
+        dh_prev = dh * z  # (N,U)
+        dzn = act_backward(dn, zn, n)  # (N,U)
+        if self.reset_after:
+            dr = dzn * hh  # (N,U)
+            dhh = r * dzn  # (N,U): the recurrent side of the candidate
+        else:
+            drh = dzn @ U[:, 2 * units:].T  # (N,U) @ (U,U) -> (N,U): d(r * h_prev)
+            dr = drh * h_prev  # (N,U)
+            dh_prev = dh_prev + drh * r  # (N,U)
+        dzz = sigma_backward(dh * (h_prev - n), zz, z)  # (N,U)
+        dzr = sigma_backward(dr, zr, r)  # (N,U)
+        dmx = np.concatenate([dzz, dzr, dzn], axis=1)  # (N,3U): input side
+        dW = x.T @ dmx  # (D,N) @ (N,3U) -> (D,3U)
+        dx = dmx @ self.kernel.value.T if need_dx else None  # (N,3U) @ (3U,D) -> (N,D)
+        if self.reset_after:
+            dmh = np.concatenate([dzz, dzr, dhh], axis=1)  # (N,3U): recurrent side
+            dU = h_prev.T @ dmh  # (U,N) @ (N,3U) -> (U,3U)
+            dh_prev = dh_prev + dmh @ U.T  # (N,U) + (N,3U) @ (3U,U)
+            db = np.stack([dmx.sum(axis=0), dmh.sum(axis=0)])  # (2,3U)
+        else:
+            dmh = np.concatenate([dzz, dzr], axis=1)  # (N,2U)
+            dU = np.concatenate([h_prev.T @ dmh,  # (U,N) @ (N,2U) -> (U,2U)
+                                 (r * h_prev).T @ dzn], axis=1)  # (U,N) @ (N,U) -> (U,3U)
+            dh_prev = dh_prev + dmh @ U[:, :2 * units].T  # (N,U) + (N,2U) @ (2U,U)
+            db = dmx.sum(axis=0)  # (3U,)
+        return dx, [dh_prev], self.weight_grads(dW, dU, db)
+
+
+# -- the layers: the loop over time ------------------------------------------------------------
+class RNN(Layer):
+    """What SimpleRNN, LSTM and GRU share: the loop over time steps and its backward (BPTT).
+
+    Formula:
+        x = reversed x along T if go_backwards
+        state = zeros;  for t in 0..T-1:  h_t, state = cell.step(x[:, t], state)
+        output = [h_0 .. h_{T-1}] (N,T,U) if return_sequences else h_{T-1} (N,U)
+        return_state=True: [output, *state]  (SimpleRNN, GRU: [output, h]; LSTM: [output, h, c])
+
+    go_backwards returns the outputs in the order the steps ran (the reversed sequence), as
+    Keras does.
+    """
+
+    def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
+                 stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
+        check_off("stateful", stateful, False,
+                  "every batch starts from a zero state; carrying states across batches "
+                  "is not implemented")
+        super().__init__(**kwargs)
+        self.cell = cell
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = False
+        self.unroll = bool(unroll)  # Keras unrolls the graph; minidl's loop is the same
+        self.zero_output_for_mask = bool(zero_output_for_mask)  # no masks in minidl
+
+    @property
+    def units(self):
+        return self.cell.units
+
+    def check_input_shape(self, shape):
+        check_rank(self, shape, ndim=3)
+        if self.unroll and shape[1] is None:
+            raise ValueError(
+                "Cannot unroll a RNN if the time dimension is undefined. \n- If using a "
+                "Sequential model, specify the time dimension by passing an `Input()` as your "
+                "first layer.\n- If using the functional API, specify the time dimension by "
+                "passing a `shape` or `batch_shape` argument to your `Input()`.")
+        if self.built and shape[-1] != self.cell.kernel.shape[0]:
+            raise ValueError(
+                f"Input 0 of layer \"{self.name}\" is incompatible with the layer: expected "
+                f"axis -1 of input shape to have value {self.cell.kernel.shape[0]}, but "
+                f"received input with shape {tuple(shape)}")
+
+    def build(self, input_shape):
+        self.cell.build((input_shape[0], input_shape[-1]))  # one step's input: (N,D)
+        self.cell.built = True
+        for weight in self.cell.weights:
+            weight.path = f"{self.name}/{weight.path}"  # lstm/lstm_cell/kernel, as Keras
+
+    def compute_output_shape(self, input_shape):
+        n, t = input_shape[0], input_shape[1]
+        output = (n, t, self.units) if self.return_sequences else (n, self.units)
+        if self.return_state:
+            return [output] + [(n, size) for size in self.cell.state_sizes]
+        return output
+
+    def forward(self, x, training=False):
+        n, steps = x.shape[:2]
+        xs = x[:, ::-1] if self.go_backwards else x  # (N,T,D), a view
+        states = [np.zeros((n, size), x.dtype) for size in self.cell.state_sizes]  # (N,U) each
+        hs, caches = [], []
+        for t in range(steps):
+            h, states, cache = self.cell.step(xs[:, t], states)  # (N,U)
+            hs.append(h)
+            caches.append(cache)
+        if self.return_sequences:
+            output = np.stack(hs, axis=1) if hs else np.zeros((n, 0, self.units), x.dtype)
+        else:
+            output = states[0].copy()  # (N,U): the last h (a copy: the state is returned too)
+        if self.return_state:
+            return [output] + states, caches
+        return output, caches
+
+    def backward(self, dy, caches, need_dx=True):
+        dout, dstates = (dy[0], list(dy[1:])) if self.return_state else (dy, None)
+        n, steps = len(dout), len(caches)
+        if dstates is None:  # nothing downstream used the final state
+            dstates = [np.zeros((n, size), dout.dtype) for size in self.cell.state_sizes]
+        grads, dxs = {}, [None] * steps
+        for t in reversed(range(steps)):
+            if self.return_sequences:
+                dstates[0] = dstates[0] + dout[:, t]  # (N,U): h_t is output t
+            elif t == steps - 1:
+                dstates[0] = dstates[0] + dout  # (N,U): h_{T-1} is the output
+            dxs[t], dstates, step_grads = self.cell.step_backward(dstates, caches[t], need_dx)
+            add_grads(grads, step_grads)  # the weights are shared by every step: grads add up
+        if not need_dx:
+            return None, grads
+        dx = np.stack(dxs, axis=1)  # (N,T,D), in the order the steps ran
+        return (dx[:, ::-1] if self.go_backwards else dx), grads
+
+    def get_config(self):
+        cell = self.cell
+        return {**super().get_config(),
+                "return_sequences": self.return_sequences, "return_state": self.return_state,
+                "go_backwards": self.go_backwards, "stateful": self.stateful,
+                "unroll": self.unroll, "zero_output_for_mask": self.zero_output_for_mask,
+                "units": cell.units, "activation": activations.serialize(cell.activation),
+                **self.recurrent_activation_config(), "use_bias": cell.use_bias,
+                "kernel_initializer": cell.kernel_initializer,
+                "recurrent_initializer": cell.recurrent_initializer,
+                "bias_initializer": cell.bias_initializer,
+                **self.extra_config(),
+                "kernel_regularizer": cell.kernel_regularizer,
+                "recurrent_regularizer": cell.recurrent_regularizer,
+                "bias_regularizer": cell.bias_regularizer,
+                "activity_regularizer": self.activity_regularizer,
+                "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None,
+                "dropout": 0.0, "recurrent_dropout": 0.0}
+
+    def recurrent_activation_config(self):
+        return {"recurrent_activation": activations.serialize(self.cell.recurrent_activation)}
+
+    def extra_config(self):
+        return {}
+
+
+def cell_arguments(units, kwargs, **arguments):
+    """The arguments every cell takes, with the layer's dtype and trainable flag (as Keras)."""
+    return dict(units=check_units(units), dtype=kwargs.get("dtype"),
+                trainable=kwargs.get("trainable", True), **arguments)
+
+
+class SimpleRNN(RNN):
+    """Fully connected RNN: the output is fed back as the next step's second input.
+
+    Formula (SimpleRNNCell above):
+        h_t = activation((x_t @ W + b) + h_{t-1} @ U)     # (N,D)@(D,U) + (N,U)@(U,U)
+
+    Args:
+        units: U, the size of the output and of the state (a positive integer).
+        activation: default "tanh"; None is linear.
+        use_bias: whether to add b.
+        kernel_initializer, recurrent_initializer, bias_initializer: default
+            "glorot_uniform", "orthogonal", "zeros".
+        kernel_regularizer, recurrent_regularizer, bias_regularizer, activity_regularizer:
+            penalties, as Dense's.
+        return_sequences: return every step's output (N,T,U) instead of the last (N,U).
+        return_state: also return the final state: [output, h].
+        go_backwards: read the sequence from its end (and return the outputs in that order).
+        unroll: accepted (Keras's graph unrolling); minidl's loop gives the same numbers.
+        dropout, recurrent_dropout: 0 only; stateful: False only; constraints: None only.
+    """
+
+    def __init__(self, units, activation="tanh", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, unroll=False, seed=None, **kwargs):
+        check_rates(dropout, recurrent_dropout)
+        check_constraints(kernel_constraint=kernel_constraint,
+                          recurrent_constraint=recurrent_constraint,
+                          bias_constraint=bias_constraint)
+        cell = SimpleRNNCell(**cell_arguments(
+            units, kwargs, activation=activation, recurrent_activation=None,
+            use_bias=use_bias, kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer, name="simple_rnn_cell"))
+        super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+                         activity_regularizer=activity_regularizer, **kwargs)
+        self.seed = seed  # Keras uses it for dropout masks only (and does not save it)
+
+    def recurrent_activation_config(self):
+        return {}
+
+
+class LSTM(RNN):
+    """Long Short-Term Memory (Hochreiter & Schmidhuber, 1997): a gated carry c beside h.
+
+    Formula (LSTMCell above; sigma = recurrent_activation, act = activation):
+        i, f, g, o = sigma, sigma, act, sigma of split((x_t @ W + h_{t-1} @ U) + b, 4)
+        c_t = f * c_{t-1} + i * g;   h_t = o * act(c_t)
+
+    Args:
+        units, activation, use_bias, initializers, regularizers, return_sequences,
+            go_backwards, unroll: as SimpleRNN.
+        recurrent_activation: of the gates i, f, o; default "sigmoid".
+        unit_forget_bias: start the forget gate's bias at 1 (default True).
+        return_state: also return the final states: [output, h, c].
+        use_cudnn: "auto" or False (minidl runs the generic loop, as Keras on a CPU).
+        dropout, recurrent_dropout: 0 only; stateful: False only; constraints: None only.
+    """
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", unit_forget_bias=True, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
+                 dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False,
+                 return_state=False, go_backwards=False, stateful=False, unroll=False,
+                 use_cudnn="auto", **kwargs):
+        check_rates(dropout, recurrent_dropout)
+        check_constraints(kernel_constraint=kernel_constraint,
+                          recurrent_constraint=recurrent_constraint,
+                          bias_constraint=bias_constraint)
+        check_use_cudnn(use_cudnn)
+        cell = LSTMCell(**cell_arguments(
+            units, kwargs, activation=activation, recurrent_activation=recurrent_activation,
+            use_bias=use_bias, kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer, unit_forget_bias=unit_forget_bias,
+            name="lstm_cell"))
+        super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+                         activity_regularizer=activity_regularizer, **kwargs)
+        self.seed, self.use_cudnn = seed, use_cudnn
+
+    def extra_config(self):
+        return {"unit_forget_bias": self.cell.unit_forget_bias}
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+class GRU(RNN):
+    """Gated Recurrent Unit (Cho et al., 2014): an update gate z mixes h_{t-1} and a candidate.
+
+    Formula (GRUCell above; sigma = recurrent_activation, act = activation):
+        z = sigma(x_t Wz + bxz + h_{t-1} Uz + bhz);   r = sigma(x_t Wr + bxr + h_{t-1} Ur + bhr)
+        n = act(x_t Wh + bxh + r * (h_{t-1} Uh + bhh))      # reset_after=True (default)
+        n = act(x_t Wh + bh + (r * h_{t-1}) Uh)             # reset_after=False
+        h_t = z * h_{t-1} + (1 - z) * n
+
+    Args:
+        units, activation, recurrent_activation, use_bias, initializers, regularizers,
+            return_sequences, go_backwards, unroll, use_cudnn: as LSTM.
+        reset_after: apply the reset gate after the recurrent product (True, Keras's default;
+            the bias is then (2, 3U): input and recurrent rows) or before it (False; (3U,)).
+        return_state: also return the final state: [output, h].
+        dropout, recurrent_dropout: 0 only; stateful: False only; constraints: None only.
+    """
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, unroll=False, reset_after=True,
+                 use_cudnn="auto", **kwargs):
+        check_rates(dropout, recurrent_dropout)
+        check_constraints(kernel_constraint=kernel_constraint,
+                          recurrent_constraint=recurrent_constraint,
+                          bias_constraint=bias_constraint)
+        check_use_cudnn(use_cudnn)
+        cell = GRUCell(**cell_arguments(
+            units, kwargs, activation=activation, recurrent_activation=recurrent_activation,
+            use_bias=use_bias, kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer, reset_after=reset_after, name="gru_cell"))
+        super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+                         activity_regularizer=activity_regularizer, **kwargs)
+        self.seed, self.use_cudnn = seed, use_cudnn
+
+    def get_config(self):
+        return {**super().get_config(), "reset_after": self.cell.reset_after, "seed": self.seed}
+
+
+def check_use_cudnn(use_cudnn):
+    if use_cudnn not in ("auto", True, False):
+        raise ValueError("Invalid valid received for argument `use_cudnn`. Expected one of "
+                         f"{{'auto', True, False}}. Received: use_cudnn={use_cudnn}")
+    if use_cudnn is True:
+        raise ValueError("minidl does not support `use_cudnn=True` (minidl runs the generic "
+                         "loop over time steps, as Keras does on a CPU): pass 'auto' or False. "
+                         f"Received: use_cudnn={use_cudnn}")
