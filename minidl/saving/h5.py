@@ -15,7 +15,9 @@ def layer_paths(model, prefix=""):
 
     A model inside the model gets an empty `vars` of its own, and its layers under its path:
     layers/sequential/layers/dense/vars/0 (Keras's saving_lib walks them the same way).
+    A recurrent layer's weights are its cell's, under `cell`: layers/lstm/cell/vars/0.
     """
+    from minidl.layers.recurrent import RNN
     from minidl.models import Model
 
     seen = {}
@@ -27,6 +29,9 @@ def layer_paths(model, prefix=""):
         if isinstance(layer, Model):
             yield path, layer, []
             yield from layer_paths(layer, prefix=path + "/")
+        elif isinstance(layer, RNN):
+            yield path, layer, []
+            yield f"{path}/cell", layer.cell, layer.cell.weights
         else:
             yield path, layer, layer.weights
 
