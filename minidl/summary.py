@@ -79,10 +79,16 @@ def _layer_row(layer):
     shape = layer.output_shape
     if shape is None:
         shape_text = "?"
+    elif isinstance(shape, list):  # several outputs (an LSTM's [output, h, c])
+        shape_text = "[" + ", ".join(_shape_text(s) for s in shape) + "]"
     else:
-        shape_text = "(" + ", ".join(str(dim) for dim in shape) + ")"  # (None,) -> "(None)"
+        shape_text = _shape_text(shape)
     params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
     return [name, shape_text, params]
+
+
+def _shape_text(shape):
+    return "(" + ", ".join(str(dim) for dim in shape) + ")"  # (None,) -> "(None)"
 
 
 def _sequential_like(graph):
