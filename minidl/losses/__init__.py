@@ -6,22 +6,36 @@ Every loss here is the mean over the batch of a per-sample value (Keras's
 Shapes: N rows in the batch, C output columns (classes or regression targets).
 y_pred and the logits z are (N,C); y_true is (N,C), or (N,) class indices for the sparse loss.
 
-The cross-entropies have two paths, as in Keras's TensorFlow backend
-(keras/src/backend/tensorflow/nn.py):
-- from logits z (used whenever the model's last activation is sigmoid/softmax, or with
-  from_logits=True): the exact, stable formulas; the gradient is the famous (p - y) / N.
-- from probabilities p (any other output): p is clipped to [eps, 1 - eps] first, eps = 1e-7.
+Where each family lives:
+    base.py           Loss (the protocol: per-sample values and their gradient), the batch mean
+    crossentropy.py   BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
+                      (from logits or from clipped probabilities, as Keras's TensorFlow backend)
+    regression.py     MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
+                      MeanSquaredLogarithmicError, Huber, LogCosh, CosineSimilarity
+    hinge.py          Hinge, SquaredHinge, CategoricalHinge
+    probabilistic.py  KLDivergence, Poisson
+This file maps Keras's names to them (`get`) and holds the function forms
+(`minidl.losses.huber(y_true, y_pred)`: one value per sample), which the metrics of the same
+names reuse. Source: keras/src/losses/__init__.py and losses.py.
 """
+import numpy as np
+
 from minidl.losses.base import Loss, match_ranks, mean_last_axis, sum_over_batch_size
 from minidl.losses.crossentropy import (BinaryCrossentropy, CategoricalCrossentropy,
                                         SparseCategoricalCrossentropy)
-from minidl.losses.regression import MeanAbsoluteError, MeanSquaredError
+from minidl.losses.hinge import CategoricalHinge, Hinge, SquaredHinge
+from minidl.losses.probabilistic import KLDivergence, Poisson
+from minidl.losses.regression import (CosineSimilarity, Huber, LogCosh, MeanAbsoluteError,
+                                      MeanAbsolutePercentageError, MeanSquaredError,
+                                      MeanSquaredLogarithmicError)
 
 
-# The Keras strings and aliases, and the per-sample functions they name.
+# The Keras strings and aliases, and the per-sample functions they name
+# (keras/src/losses/__init__.py::ALL_OBJECTS_DICT: the function names and a few aliases).
 _BY_NAME = {
     "binary_crossentropy": BinaryCrossentropy,
     "bce": BinaryCrossentropy,
+    "BCE": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "mean_squared_error": MeanSquaredError,
@@ -30,6 +44,22 @@ _BY_NAME = {
     "mean_absolute_error": MeanAbsoluteError,
     "mae": MeanAbsoluteError,
     "MAE": MeanAbsoluteError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "mape": MeanAbsolutePercentageError,
+    "MAPE": MeanAbsolutePercentageError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "msle": MeanSquaredLogarithmicError,
+    "MSLE": MeanSquaredLogarithmicError,
+    "huber": Huber,
+    "log_cosh": LogCosh,
+    "cosine_similarity": CosineSimilarity,
+    "hinge": Hinge,
+    "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge,
+    "kl_divergence": KLDivergence,
+    "kld": KLDivergence,
+    "KLD": KLDivergence,
+    "poisson": Poisson,
 }
 _BY_CLASS_NAME = {
     cls.__name__: cls
@@ -39,6 +69,16 @@ _BY_CLASS_NAME = {
         SparseCategoricalCrossentropy,
         MeanSquaredError,
         MeanAbsoluteError,
+        MeanAbsolutePercentageError,
+        MeanSquaredLogarithmicError,
+        Huber,
+        LogCosh,
+        CosineSimilarity,
+        Hinge,
+        SquaredHinge,
+        CategoricalHinge,
+        KLDivergence,
+        Poisson,
     )
 }
 
@@ -99,5 +139,63 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     return _per_sample(SparseCategoricalCrossentropy(from_logits=from_logits), y_true, y_pred)
 
 
-def _per_sample(loss, y_true, y_pred):
-    return loss.call(*loss.prepare(y_true, y_pred))
+def mean_absolute_percentage_error(y_true, y_pred):
+    """Per-sample mean absolute percentage error, shape (N,)."""
+    return _per_sample(MeanAbsolutePercentageError(), y_true, y_pred)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """Per-sample mean squared logarithmic error, shape (N,)."""
+    return _per_sample(MeanSquaredLogarithmicError(), y_true, y_pred)
+
+
+def huber(y_true, y_pred, delta=1.0):
+    """Per-sample Huber loss, shape (N,)."""
+    return _per_sample(Huber(delta=delta), y_true, y_pred)
+
+
+def log_cosh(y_true, y_pred):
+    """Per-sample log(cosh(p - y)), shape (N,)."""
+    return _per_sample(LogCosh(), y_true, y_pred)
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """Per-sample minus the cosine similarity, shape (N,) (the loss: -1 is best)."""
+    return _per_sample(CosineSimilarity(axis=axis), y_true, y_pred)
+
+
+# Keras's functions for these five take y_true as given (no squeeze_or_expand_to_same_rank):
+# labels (N,) against outputs (N,1) broadcast to (N,N) there, and so they do here. The Loss
+# classes, as Keras's LossFunctionWrapper, match the ranks first.
+
+def hinge(y_true, y_pred):
+    """Per-sample hinge loss, shape (N,)."""
+    return _per_sample(Hinge(), y_true, y_pred, same_rank=False)
+
+
+def squared_hinge(y_true, y_pred):
+    """Per-sample squared hinge loss, shape (N,)."""
+    return _per_sample(SquaredHinge(), y_true, y_pred, same_rank=False)
+
+
+def categorical_hinge(y_true, y_pred):
+    """Per-sample categorical hinge loss, shape (N,)."""
+    return _per_sample(CategoricalHinge(), y_true, y_pred, same_rank=False)
+
+
+def kl_divergence(y_true, y_pred):
+    """Per-sample Kullback-Leibler divergence, shape (N,)."""
+    return _per_sample(KLDivergence(), y_true, y_pred, same_rank=False)
+
+
+def poisson(y_true, y_pred):
+    """Per-sample Poisson loss, shape (N,)."""
+    return _per_sample(Poisson(), y_true, y_pred, same_rank=False)
+
+
+def _per_sample(loss, y_true, y_pred, same_rank=True):
+    """loss.call on y_true and y_pred prepared as the loss prepares them (see Loss.prepare)."""
+    ranked_y_true, y_pred = loss.prepare(y_true, y_pred)
+    if not same_rank:
+        ranked_y_true = np.asarray(y_true, y_pred.dtype)
+    return loss.call(ranked_y_true, y_pred)

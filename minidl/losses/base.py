@@ -46,6 +46,21 @@ def sum_over_batch_size(values, sample_weight=None):
     return values.sum() / np.asarray(values.size, values.dtype)
 
 
+# Keras's reductions (keras/src/losses/loss.py::standardize_reduction); "mean" is the same as
+# "sum_over_batch_size" there, and those two are the ones fit's head computes.
+_REDUCTIONS = ("sum_over_batch_size", "sum", None, "none", "mean", "mean_with_sample_weight")
+
+
+def _check_reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError("Invalid value for argument `reduction`. Expected one of "
+                         f"{set(_REDUCTIONS)}. Received: reduction={reduction}")
+    if reduction not in ("sum_over_batch_size", "mean"):
+        raise ValueError(f"minidl's losses take the mean over the batch: reduction="
+                         f"'sum_over_batch_size' (or 'mean'). Received: reduction={reduction}")
+    return reduction
+
+
 class Loss:
     """Base class: per-sample loss values and their gradient with respect to y_pred.
 
@@ -68,7 +83,7 @@ class Loss:
         if name is not None:
             self.name = name
         self.from_logits = getattr(self, "from_logits", False)
-        self.reduction = reduction
+        self.reduction = _check_reduction(reduction)
 
     def call(self, y_true, y_pred):
         """Per-sample losses, shape (N,), for prepared y_true, y_pred (see `prepare`)."""
