@@ -56,6 +56,25 @@ class Adam(Optimizer):
             v = velocity_hat
         w -= (m * alpha) / (np.sqrt(v) + epsilon)
 
+    def sparse_update_step(self, g, w, lr, momentum, velocity, velocity_hat=None):
+        """The same step for a gradient of rows (an Embedding's: minidl/sparse.py), as Keras's
+        TensorFlow backend runs it: m sees the rows summed per token (g.dense()), but v sees
+        each row squared, then summed per token: a token seen twice adds
+        row1**2 + row2**2, not (row1 + row2)**2. The rest is update_step's, on every row.
+        """
+        m, v = momentum, velocity
+        beta_1, beta_2 = constants(w.dtype, self.beta_1, self.beta_2)
+        one_minus_beta_1, one_minus_beta_2, epsilon = constants(
+            w.dtype, 1 - self.beta_1, 1 - self.beta_2, self.epsilon)
+        t = self.iterations + 1
+        alpha = lr * np.sqrt(1 - power(beta_2, t)) / (1 - power(beta_1, t))
+        m += (g.dense() - m) * one_minus_beta_1
+        v += (g.dense(np.square(g.values)) - v) * one_minus_beta_2
+        if velocity_hat is not None:
+            np.maximum(velocity_hat, v, out=velocity_hat)
+            v = velocity_hat
+        w -= (m * alpha) / (np.sqrt(v) + epsilon)
+
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon, "amsgrad": self.amsgrad}
@@ -111,6 +130,18 @@ class Adamax(Optimizer):
             w.dtype, self.beta_1, self.beta_2, 1 - self.beta_1, self.epsilon)
         m += (g - m) * one_minus_beta_1
         np.maximum(beta_2 * u, np.abs(g), out=u)
+        w -= (lr * m) / ((1 - power(beta_1, self.iterations + 1)) * (u + epsilon))
+
+    def sparse_update_step(self, g, w, lr, momentum, norm):
+        """The same step for a gradient of rows (an Embedding's: minidl/sparse.py), as Keras's
+        TensorFlow backend runs it: m sees the rows summed per token, and u the absolute
+        values of the rows summed per token (|row1| + |row2|, not |row1 + row2|).
+        """
+        m, u = momentum, norm
+        beta_1, beta_2, one_minus_beta_1, epsilon = constants(
+            w.dtype, self.beta_1, self.beta_2, 1 - self.beta_1, self.epsilon)
+        m += (g.dense() - m) * one_minus_beta_1
+        np.maximum(beta_2 * u, g.dense(np.abs(g.values)), out=u)
         w -= (lr * m) / ((1 - power(beta_1, self.iterations + 1)) * (u + epsilon))
 
     def get_config(self):
@@ -170,6 +201,23 @@ class Nadam(Optimizer):
         m += (g - m) * (one - beta_1)
         v += (np.square(g) - v) * (one - beta_2)
         m_hat = (u_next * m) / (1 - u_product * u_next) + ((1 - u_t) * g) / (1 - u_product)
+        v_hat = v / (1 - power(beta_2, t))
+        w -= (m_hat * lr) / (np.sqrt(v_hat) + epsilon)
+
+    def sparse_update_step(self, g, w, lr, momentum, velocity):
+        """The same step for a gradient of rows (an Embedding's: minidl/sparse.py), as Keras's
+        TensorFlow backend runs it: m sees the rows summed per token, v each row squared and
+        then summed, and m_hat's gradient term is computed row by row, then summed per token.
+        """
+        m, v, t = momentum, velocity, self.iterations + 1
+        one, beta_1, beta_2, epsilon = constants(w.dtype, 1, self.beta_1, self.beta_2,
+                                                 self.epsilon)
+        u_t, u_next = self._momentum_at(t, w.dtype), self._momentum_at(t + 1, w.dtype)
+        u_product = w.dtype.type(self._u_product)
+        m += (g.dense() - m) * (one - beta_1)
+        v += (g.dense(np.square(g.values)) - v) * (one - beta_2)
+        m_hat = (u_next * m) / (1 - u_product * u_next) + g.dense(
+            ((1 - u_t) * g.values) / (1 - u_product))
         v_hat = v / (1 - power(beta_2, t))
         w -= (m_hat * lr) / (np.sqrt(v_hat) + epsilon)
 

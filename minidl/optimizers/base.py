@@ -18,6 +18,11 @@ Two details make float32 results bit-identical to Keras's:
 For speed, `apply` runs the formula once on all of a model's weights laid end to end
 (minidl/layout.py), in two halves on two threads when they are many (minidl/threads.py);
 the formulas do not need to know.
+
+An Embedding's gradient comes as rows, one per occurrence of a token (minidl/sparse.py's
+SparseRows, Keras's tf.IndexedSlices). Keras's TensorFlow backend treats such a gradient by
+TensorFlow's sparse rules, which each optimizer's `sparse_update_step` writes out; a step
+with one goes variable by variable, and clipping acts on its rows.
 """
 import re
 import warnings
@@ -29,6 +34,7 @@ from minidl.denormals import flushing
 from minidl.layout import Slot, lay_end_to_end
 from minidl.naming import auto_name, to_snake_case
 from minidl.optimizers import schedules
+from minidl.sparse import SparseRows
 
 
 def constants(dtype, *values):
@@ -265,7 +271,7 @@ class Optimizer:
         variables, grads = list(variables), list(grads)
         if not self.built:
             self.build(variables)
-        at_once = self.updates_at_once(variables)
+        at_once = self.updates_at_once(variables) and not _any_rows(grads)
         indices = None if at_once else self._indices(variables)  # (an unknown one: an error)
         grads = self.clip_gradients(grads)
         lr = self._current_learning_rate()
@@ -280,9 +286,14 @@ class Optimizer:
                     **{name: slot.whole[start:end] for name, slot in self._slots.items()})
         else:
             for index, grad, variable in zip(indices, grads, variables):
+                slots = {name: slot.views[index] for name, slot in self._slots.items()}
+                if isinstance(grad, SparseRows):  # an Embedding's: rows, by TensorFlow's rules
+                    variable.grad = grad.dense()
+                    self.sparse_update_step(grad, variable.value,
+                                            *constants(variable.dtype, lr), **slots)
+                    continue
                 variable.grad = np.array(grad, variable.dtype)  # a copy, as the caller's may change
-                self.update_step(grad, variable.value, *constants(variable.dtype, lr),
-                                 **{name: slot.views[index] for name, slot in self._slots.items()})
+                self.update_step(grad, variable.value, *constants(variable.dtype, lr), **slots)
         self.iterations += 1
 
     def prepare_step(self):
@@ -300,6 +311,15 @@ class Optimizer:
     def update_step(self, g, w, lr, **slots):
         """Update w in place from its gradient g at learning rate lr (the formula)."""
         raise NotImplementedError
+
+    def sparse_update_step(self, g, w, lr, **slots):
+        """update_step for a gradient of rows g (a SparseRows, an Embedding's gradient).
+
+        Each optimizer here writes it with the rules Keras's TensorFlow backend applies to such
+        a gradient (minidl/sparse.py); an optimizer of your own without one gets the rows
+        summed per token, the ordinary dense gradient.
+        """
+        self.update_step(g.dense(), w, lr, **slots)
 
     def _indices(self, variables):
         """Each variable's position among those of the first `apply` (where its slots are).
@@ -325,7 +345,16 @@ class Optimizer:
             clipvalue c:        g = clip(g, -c, c)
         The norms are sums: NumPy adds in another order than TensorFlow's kernels, so
         clipped-by-norm gradients can differ from Keras's by an ULP.
+        A gradient of rows (SparseRows, an Embedding's) counts its rows, one per occurrence of
+        a token, as Keras's TensorFlow backend counts a tf.IndexedSlices: the norms are those
+        of the rows, not of their sums per token; clipnorm and clipvalue clip the rows
+        (tf.clip_by_norm, tf.clip_by_value), and global_clipnorm's `g * scale` (TensorFlow's
+        `*`) sums them per token first, so the optimizer then gets a dense gradient.
         """
+        if _any_rows(grads) and (self.clipnorm is not None or self.clipvalue is not None):
+            clipped = self.clip_gradients([_rows_of(g) for g in grads])
+            return [g.with_values(c) if isinstance(g, SparseRows) else c
+                    for g, c in zip(grads, clipped)]
         if self.clipnorm is not None:
             out = []
             for g in grads:
@@ -336,11 +365,11 @@ class Optimizer:
         if self.clipvalue is not None:
             return [np.clip(g, -self.clipvalue, self.clipvalue).astype(g.dtype) for g in grads]
         if self.global_clipnorm is not None:
-            norm = np.sqrt(sum(np.square(g).sum() for g in grads))  # float32, as the gradients
+            norm = np.sqrt(sum(np.square(_rows_of(g)).sum() for g in grads))  # float32, as g
             c, one, inverse_c = constants(norm.dtype, self.global_clipnorm, 1,
                                           1 / self.global_clipnorm)
             scale = c * np.minimum(one / norm, inverse_c) + (norm - norm)  # NaN if norm is NaN/inf
-            return [g * scale for g in grads]
+            return [np.asarray(g) * scale for g in grads]  # (np.asarray: rows summed per token)
         return grads
 
     # -- configuration ----------------------------------------------------------------------------
@@ -363,3 +392,12 @@ class Optimizer:
             config["learning_rate"] = schedules.deserialize(config["learning_rate"],
                                                             custom_objects)
         return cls(**config)
+
+
+# -- gradients of rows (an Embedding's, minidl/sparse.py) ----------------------------------------
+def _any_rows(grads):
+    return any(type(g) is SparseRows for g in grads)
+
+
+def _rows_of(g):
+    return g.values if isinstance(g, SparseRows) else g

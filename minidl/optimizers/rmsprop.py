@@ -37,6 +37,19 @@ class Adagrad(Optimizer):
         s += np.square(g)
         w -= lr * g / np.sqrt(s + epsilon)
 
+    def sparse_update_step(self, g, w, lr, accumulator):
+        """The same step for a gradient of rows (an Embedding's: minidl/sparse.py), as Keras's
+        TensorFlow backend runs it: both lines are scatters, one occurrence after another, so a
+        token seen twice adds row1**2 and then row2**2 to s (not (row1 + row2)**2), and takes
+        two steps, each divided by the root of the new s. Rows of tokens not in the batch are
+        left as they are.
+        """
+        s = accumulator
+        epsilon, = constants(w.dtype, self.epsilon)
+        np.add.at(s, g.indices, np.square(g.values))  # s[indices[k]] += row_k**2
+        steps = lr * g.values / np.sqrt(s[g.indices] + epsilon)  # (K,D), with the new s
+        np.subtract.at(w, g.indices, steps)  # w[indices[k]] -= steps[k]
+
     def get_config(self):
         return {**super().get_config(),
                 "initial_accumulator_value": self.initial_accumulator_value,
@@ -93,6 +106,35 @@ class RMSprop(Optimizer):
             mu, = constants(w.dtype, self.momentum)
             momentum *= mu  # mom = momentum * mom + increment
             momentum += increment
+            w -= momentum
+
+    def sparse_update_step(self, g, w, lr, velocity, momentum=None, average_gradient=None):
+        """The same step for a gradient of rows (an Embedding's: minidl/sparse.py), as Keras's
+        TensorFlow backend runs it:
+
+            v = rho * v + sum per token of (1 - rho) * row**2     (not of the summed row)
+            a = rho * a + sum per token of (1 - rho) * row        (centered)
+            increment_k = lr * row_k / sqrt(denominator[i_k])     one per occurrence
+            momentum = 0:  w[i_k] -= increment_k                  a scatter, one after another
+            momentum > 0:  mom = momentum * mom + sum per token of increment_k;  w -= mom
+        Every row's running averages decay, in the batch or not (dense slots).
+        """
+        rho, one_minus_rho, epsilon = constants(w.dtype, self.rho, 1 - self.rho, self.epsilon)
+        velocity *= rho
+        velocity += g.dense(one_minus_rho * np.square(g.values))
+        if average_gradient is None:
+            denominator = velocity + epsilon
+        else:
+            average_gradient *= rho
+            average_gradient += g.dense(one_minus_rho * g.values)
+            denominator = velocity - np.square(average_gradient) + epsilon
+        increment = lr * g.values / np.sqrt(denominator[g.indices])  # (K,D)
+        if momentum is None:
+            np.subtract.at(w, g.indices, increment)  # w[indices[k]] -= increment[k]
+        else:
+            mu, = constants(w.dtype, self.momentum)
+            momentum *= mu
+            momentum += g.dense(increment)
             w -= momentum
 
     def get_config(self):

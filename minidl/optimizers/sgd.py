@@ -47,5 +47,26 @@ class SGD(Optimizer):
         else:
             w += momentum
 
+    def sparse_update_step(self, g, w, lr, momentum=None):
+        """The same step for a gradient of rows (an Embedding's: minidl/sparse.py), as Keras's
+        TensorFlow backend runs it: each occurrence's row is scaled by lr, then
+
+            momentum = 0:   w[i] -= lr * row            a scatter, one occurrence after another
+            momentum > 0:   the rows lr * row summed per token (lr * g: one rounding per row,
+                            then the sum), then update_step's lines: every row's velocity decays
+        """
+        steps = g.values * lr  # (K,D): lr * row, one per occurrence
+        if momentum is None:
+            np.subtract.at(w, g.indices, steps)  # tf scatter_sub: w[indices[k]] -= steps[k]
+            return
+        mu, = constants(w.dtype, self.momentum)
+        step = g.dense(steps)  # (V,D): the sum per token of lr * row
+        momentum *= mu
+        momentum -= step
+        if self.nesterov:
+            w += momentum * mu - step
+        else:
+            w += momentum
+
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
