@@ -13,6 +13,8 @@ A model is a Layer (layers/base.py): it can be called inside another model. Trai
 here: `model(x, training=True)` under a tape, `trainable_weights`, the compiled loss and
 metrics, and the optimizer.
 """
+import numpy as np
+
 from minidl import compile_utils, naming, training
 from minidl.graph import Graph
 from minidl.layers.base import Layer
@@ -172,10 +174,12 @@ class Model(Layer):
     def loss_and_gradients(self, x, y, sample_weight=None):
         """The training loss `fit` minimises on this batch and its gradient for every weight.
 
-        Returns (loss, grads): a float and a list of arrays aligned with `trainable_weights`.
+        Returns (loss, grads): a float and a list of arrays aligned with `trainable_weights`
+        (an Embedding's gradient, rows inside a step, as the rows summed per token: sparse.py).
         Nothing is updated: the seam for gradient checks and Keras comparisons.
         """
-        return training.loss_and_gradients(self, x, y, sample_weight)
+        loss, grads = training.loss_and_gradients(self, x, y, sample_weight)
+        return loss, [np.asarray(g) for g in grads]
 
     @property
     def metrics(self):

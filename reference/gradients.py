@@ -41,7 +41,9 @@ def keras_loss_and_gradients(model, x, y):
         y_pred = model(x, training=True)
         loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
     grads = tape.gradient(loss, model.trainable_weights)
-    return float(loss), [np.asarray(g) for g in grads]
+    # An Embedding's gradient is a tf.IndexedSlices (a row per occurrence of a token); as an
+    # array, its rows summed per token, as minidl's loss_and_gradients gives it.
+    return float(loss), [np.asarray(tf.convert_to_tensor(g)) for g in grads]
 
 
 def keras_forward(model, x):

@@ -3,6 +3,7 @@
     base.py            Layer: the protocol (forward/backward) and __call__
     input_layer.py     Input, InputLayer;  symbolic.py: KerasTensor and Node (functional wiring)
     core.py            Dense, Activation
+    embedding.py       Embedding (token ids -> vectors; its gradient is rows: minidl/sparse.py)
     convolutional.py   Conv2D, Conv1D (im2col + one matrix product)
     pooling.py         MaxPooling2D/1D, AveragePooling2D/1D, GlobalAverage/GlobalMaxPooling2D/1D
     reshaping.py       Flatten, Reshape, Permute, RepeatVector, Identity
@@ -21,6 +22,7 @@ from minidl.layers.input_layer import Input, InputLayer
 from minidl.layers.symbolic import KerasTensor
 from minidl.layers.convolutional import Conv1D, Conv2D
 from minidl.layers.core import Activation, Dense
+from minidl.layers.embedding import Embedding
 from minidl.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
                                    Subtract)
 from minidl.layers.normalization import BatchNormalization, LayerNormalization
@@ -37,9 +39,9 @@ from minidl.layers.spatial import (Cropping1D, Cropping2D, Cropping3D, UpSamplin
                                    ZeroPadding3D)
 
 __all__ = ["Activation", "AveragePooling1D", "AveragePooling2D", "Conv1D", "Conv2D", "Dense",
-           "Flatten", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
-           "GlobalMaxPooling2D", "Input", "InputLayer", "KerasTensor", "Layer", "MaxPooling1D",
-           "MaxPooling2D", "Reshape", "ZeroPadding2D"]
+           "Embedding", "Flatten", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+           "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Input", "InputLayer", "KerasTensor",
+           "Layer", "MaxPooling1D", "MaxPooling2D", "Reshape", "ZeroPadding2D"]
 __all__ += ["BatchNormalization", "Dropout", "GaussianDropout", "GaussianNoise",
             "LayerNormalization", "Normalization", "Rescaling", "SpatialDropout1D",
             "SpatialDropout2D"]
