@@ -13,8 +13,10 @@ correct / N over every sample seen, not a mean of batch accuracies.
 Where each family lives:
     base.py                  Metric, Sum, Mean, MeanMetricWrapper (a function as a mean)
     accuracy_metrics.py      Accuracy, BinaryAccuracy, (Sparse)CategoricalAccuracy, TopK...
-    regression_metrics.py    MeanSquaredError, MeanAbsoluteError, RootMeanSquaredError, ...
-    probabilistic_metrics.py the cross-entropies as metrics
+    regression_metrics.py    MeanSquaredError, MeanAbsoluteError, RootMeanSquaredError,
+                             LogCoshError, CosineSimilarity, ...
+    probabilistic_metrics.py the cross-entropies, KLDivergence and Poisson as metrics
+    hinge_metrics.py         Hinge, SquaredHinge, CategoricalHinge
     confusion_metrics.py     TruePositives ... FalseNegatives, Precision, Recall
     auc.py                   AUC
 Source: keras/src/metrics/, keras/src/trainers/compile_utils.py::get_metric.
@@ -22,6 +24,8 @@ Source: keras/src/metrics/, keras/src/trainers/compile_utils.py::get_metric.
 import re
 
 from minidl import naming
+from minidl.losses import (categorical_hinge, hinge, huber, kl_divergence, log_cosh, poisson,
+                           squared_hinge)
 from minidl.metrics.accuracy_metrics import (Accuracy, BinaryAccuracy, CategoricalAccuracy,
                                              SparseCategoricalAccuracy,
                                              SparseTopKCategoricalAccuracy,
@@ -33,11 +37,14 @@ from minidl.metrics.auc import AUC
 from minidl.metrics.base import Mean, MeanMetricWrapper, Metric, MetricVariable, Sum
 from minidl.metrics.confusion_metrics import (FalseNegatives, FalsePositives, Precision,
                                               Recall, TrueNegatives, TruePositives)
+from minidl.metrics.hinge_metrics import CategoricalHinge, Hinge, SquaredHinge
 from minidl.metrics.probabilistic_metrics import (BinaryCrossentropy, CategoricalCrossentropy,
+                                                  KLDivergence, Poisson,
                                                   SparseCategoricalCrossentropy,
                                                   binary_crossentropy, categorical_crossentropy,
                                                   sparse_categorical_crossentropy)
-from minidl.metrics.regression_metrics import (MeanAbsoluteError, MeanAbsolutePercentageError,
+from minidl.metrics.regression_metrics import (CosineSimilarity, LogCoshError,
+                                               MeanAbsoluteError, MeanAbsolutePercentageError,
                                                MeanSquaredError, MeanSquaredLogarithmicError,
                                                RootMeanSquaredError, mean_absolute_error,
                                                mean_absolute_percentage_error,
@@ -48,8 +55,9 @@ _CLASSES = [
     Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
     TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError,
     MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError,
-    RootMeanSquaredError, BinaryCrossentropy, CategoricalCrossentropy,
-    SparseCategoricalCrossentropy, TruePositives, FalsePositives, TrueNegatives,
+    RootMeanSquaredError, LogCoshError, CosineSimilarity, BinaryCrossentropy,
+    CategoricalCrossentropy, SparseCategoricalCrossentropy, KLDivergence, Poisson, Hinge,
+    SquaredHinge, CategoricalHinge, TruePositives, FalsePositives, TrueNegatives,
     FalseNegatives, Precision, Recall, AUC,
 ]
 # Keras's names for metric strings: each class name, its snake_case, and a few aliases.

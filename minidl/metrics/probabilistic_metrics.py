@@ -1,4 +1,5 @@
-"""Cross-entropies as metrics: the per-sample loss values, averaged by Mean.
+"""Cross-entropies, KL divergence and Poisson as metrics: the per-sample loss values, averaged
+by Mean.
 
 The same formulas as the losses (values only, no gradient), written from Keras's TensorFlow
 backend (keras/src/backend/tensorflow/nn.py) so that they can be read on their own:
@@ -7,13 +8,15 @@ backend (keras/src/backend/tensorflow/nn.py) so that they can be read on their o
 Shapes: N samples, C classes; y_true must have y_pred's shape (or (N,) / (N,1) class
 indices for the sparse one). Unlike the accuracies, the binary and categorical cross-entropy
 metrics do not read (N,) labels as (N,1): Keras raises an error, and so does minidl.
+KLDivergence and Poisson reuse the losses' functions (minidl/losses/probabilistic.py), which
+take y_true as given, as Keras's do: labels (N,) against outputs (N,1) broadcast there.
 Source: keras/src/metrics/probabilistic_metrics.py, keras/src/losses/losses.py.
 """
 import warnings
 
 import numpy as np
 
-from minidl import config, ops
+from minidl import config, losses, ops
 from minidl.metrics.base import MeanMetricWrapper, same_rank
 
 
@@ -174,6 +177,26 @@ class SparseCategoricalCrossentropy(MeanMetricWrapper):
             valid, sample_weight = same_rank(valid, np.asarray(sample_weight, self.dtype))
             sample_weight = sample_weight * valid
         super().update_state(y_true, y_pred, sample_weight=sample_weight)
+
+
+class KLDivergence(MeanMetricWrapper):
+    """The Kullback-Leibler divergence of predictions from labels, over every sample seen.
+
+    Formula:  kld = mean_n sum_c y_nc * log(y_nc / p_nc),  y and p clipped to [eps, 1]
+    """
+
+    def __init__(self, name="kl_divergence", dtype=None):
+        super().__init__(fn=losses.kl_divergence, name=name, dtype=dtype)
+
+
+class Poisson(MeanMetricWrapper):
+    """The Poisson loss over every sample seen.
+
+    Formula:  poisson = mean_n mean_c p_nc - y_nc * log(p_nc + eps)
+    """
+
+    def __init__(self, name="poisson", dtype=None):
+        super().__init__(fn=losses.poisson, name=name, dtype=dtype)
 
 
 def _check_axis(axis):

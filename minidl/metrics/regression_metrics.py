@@ -1,12 +1,14 @@
 """Regression metrics: per-sample errors averaged by Mean, and the root of the mean squared error.
 
 Shapes: N samples, C outputs; y_true (N,) against y_pred (N,1) is read as (N,1).
-Every per-sample error is the mean over the last axis, sum / C in the values' dtype.
+Every per-sample error is the mean over the last axis, sum / C in the values' dtype; the
+errors that are also losses (MAPE, MSLE, log-cosh, cosine similarity) are computed by the
+loss's own formula (minidl/losses/regression.py), after Keras's rank matching.
 Source: keras/src/metrics/regression_metrics.py, keras/src/losses/losses.py.
 """
 import numpy as np
 
-from minidl import config, ops
+from minidl import losses, ops
 from minidl.metrics.base import Mean, MeanMetricWrapper, same_rank
 
 
@@ -30,20 +32,24 @@ def mean_absolute_error(y_true, y_pred):
 
 
 def mean_absolute_percentage_error(y_true, y_pred):
-    """Per-sample 100 * mean |y - p| / max(|y|, eps), eps = 1e-7."""
-    y_true, y_pred = _aligned(y_true, y_pred)
-    eps = np.asarray(config.epsilon(), y_pred.dtype)
-    ratio = np.abs((y_true - y_pred) / np.maximum(np.abs(y_true), eps))
-    return 100.0 * ratio.mean(axis=-1)  # a Python float keeps the array's dtype
+    """Per-sample 100 * mean |y - p| / max(|y|, eps): the loss's formula (losses/regression.py)."""
+    return losses.MeanAbsolutePercentageError().call(*_aligned(y_true, y_pred))
 
 
 def mean_squared_logarithmic_error(y_true, y_pred):
-    """Per-sample mean of (log(max(p, eps) + 1) - log(max(y, eps) + 1))**2, eps = 1e-7."""
-    y_true, y_pred = _aligned(y_true, y_pred)
-    eps = np.float32(config.epsilon())  # Keras makes it a float32 tensor, whatever y's dtype
-    first_log = np.log(np.maximum(y_pred, eps) + 1.0)
-    second_log = np.log(np.maximum(y_true, eps) + 1.0)
-    return np.square(first_log - second_log).mean(axis=-1)
+    """Per-sample mean of (log(max(p, eps) + 1) - log(max(y, eps) + 1))**2: the loss's formula."""
+    return losses.MeanSquaredLogarithmicError().call(*_aligned(y_true, y_pred))
+
+
+def log_cosh(y_true, y_pred):
+    """Per-sample mean of log(cosh(p - y)): the loss's formula (losses/regression.py::LogCosh)."""
+    return losses.LogCosh().call(*_aligned(y_true, y_pred))
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """Per-sample cosine similarity, sum t * q: the loss's value with its sign turned (the
+    loss is -1 at best, the metric 1)."""
+    return -losses.CosineSimilarity(axis=axis).call(*_aligned(y_true, y_pred))
 
 
 class MeanSquaredError(MeanMetricWrapper):
@@ -88,6 +94,31 @@ class MeanSquaredLogarithmicError(MeanMetricWrapper):
     def __init__(self, name="mean_squared_logarithmic_error", dtype=None):
         super().__init__(fn=mean_squared_logarithmic_error, name=name, dtype=dtype)
         self._direction = "down"
+
+
+class LogCoshError(MeanMetricWrapper):
+    """The mean of log(cosh(p - y)) over every sample seen.
+
+    Formula:  logcosh = mean_n mean_c log(cosh(p_nc - y_nc))
+    """
+
+    def __init__(self, name="logcosh", dtype=None):
+        super().__init__(fn=log_cosh, name=name, dtype=dtype)
+        self._direction = "down"
+
+
+class CosineSimilarity(MeanMetricWrapper):
+    """The mean cosine similarity between labels and predictions: 1 when they align.
+
+    Args:
+        axis: the axis the vectors lie along. Default -1.
+
+    Formula:  cosine_similarity = mean_n sum_c (y_n / ||y_n||)_c * (p_n / ||p_n||)_c
+    """
+
+    def __init__(self, name="cosine_similarity", dtype=None, axis=-1):
+        super().__init__(cosine_similarity, name, dtype=dtype, axis=axis)
+        self._direction = "up"
 
 
 class RootMeanSquaredError(Mean):
