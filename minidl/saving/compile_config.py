@@ -48,10 +48,10 @@ def _loss_to_config(loss):
     """The string the loss was compiled from ("mse"), or its class and settings."""
     if isinstance(loss, str):
         return loss
-    from_logits = getattr(loss, "from_logits", False)
     try:
-        if type(losses.get(loss.name)) is type(loss) and not from_logits:
-            return loss.name
+        named = losses.get(loss.name)
+        if type(named) is type(loss) and named.get_config() == loss.get_config():
+            return loss.name  # the name says it all (no from_logits, delta or axis of its own)
     except ValueError:
         pass  # a loss object with its own name
     return object_config("keras.losses", type(loss).__name__, loss.get_config())
@@ -141,9 +141,8 @@ def _loss_from_config(spec, custom):
     class_name, config = spec["class_name"], spec["config"]
     if class_name in custom:
         return _custom(custom[class_name], config)
-    _check_defaults(f"loss {class_name}", config, _KERAS_LOSS_DEFAULTS)
-    loss = losses.get(class_name)
-    if "from_logits" in config:
-        loss.from_logits = bool(config["from_logits"])
-    loss.name = config.get("name", loss.name)
-    return loss
+    cls = type(losses.get(class_name))  # an unknown name lists the valid ones
+    accepted = accepted_arguments(cls)  # Huber's delta, CosineSimilarity's axis...
+    _check_defaults(f"loss {class_name}", {k: v for k, v in config.items() if k not in accepted},
+                    _KERAS_LOSS_DEFAULTS)
+    return cls.from_config({k: v for k, v in config.items() if k in accepted})
