@@ -310,8 +310,8 @@ class Orthogonal(RandomInitializer):
         q, r = np.linalg.qr(a)  # (max,min) @ (min,min)
         q *= np.sign(np.diag(r))
         if rows < cols:
-            q = q.T
-        return (self.gain * q.reshape(shape)).astype(dtype or config.floatx())
+            q = q.T  # a transposed view: the copy below is made C-ordered, as every weight is
+        return np.ascontiguousarray(self.gain * q.reshape(shape), dtype or config.floatx())
 
     def get_config(self):
         return {**super().get_config(), "gain": self.gain}
