@@ -341,6 +341,8 @@ class GRUCell(Cell):
 class RNN(Layer):
     """What SimpleRNN, LSTM and GRU share: the loop over time steps and its backward (BPTT).
 
+    Each subclass names its cell class (`cell_class`) and makes its cell from its arguments.
+
     Formula:
         x = reversed x along T if go_backwards
         state = zeros;  for t in 0..T-1:  h_t, state = cell.step(x[:, t], state)
@@ -475,14 +477,16 @@ class SimpleRNN(RNN):
         use_bias: whether to add b.
         kernel_initializer, recurrent_initializer, bias_initializer: default
             "glorot_uniform", "orthogonal", "zeros".
-        kernel_regularizer, recurrent_regularizer, bias_regularizer, activity_regularizer:
-            penalties, as Dense's.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: penalties, as Dense's.
         return_sequences: return every step's output (N,T,U) instead of the last (N,U).
         return_state: also return the final state: [output, h].
         go_backwards: read the sequence from its end (and return the outputs in that order).
         unroll: accepted (Keras's graph unrolling); minidl's loop gives the same numbers.
-        dropout, recurrent_dropout: 0 only; stateful: False only; constraints: None only.
+        dropout, recurrent_dropout: 0 only; stateful: False only; constraints: None only;
+            activity_regularizer: None only (Keras's SimpleRNN ignores it, see __init__).
     """
+
+    cell_class = SimpleRNNCell
 
     def __init__(self, units, activation="tanh", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -495,7 +499,10 @@ class SimpleRNN(RNN):
         check_constraints(kernel_constraint=kernel_constraint,
                           recurrent_constraint=recurrent_constraint,
                           bias_constraint=bias_constraint)
-        cell = SimpleRNNCell(**cell_arguments(
+        check_off("activity_regularizer", activity_regularizer, None,
+                  "Keras 3.15's SimpleRNN accepts it but never passes it on, so it penalises "
+                  "nothing there; add an ActivityRegularization layer after the SimpleRNN")
+        cell = self.cell_class(**cell_arguments(
             units, kwargs, activation=activation, recurrent_activation=None,
             use_bias=use_bias, kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
@@ -527,6 +534,8 @@ class LSTM(RNN):
         dropout, recurrent_dropout: 0 only; stateful: False only; constraints: None only.
     """
 
+    cell_class = LSTMCell
+
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", unit_forget_bias=True, kernel_regularizer=None,
@@ -540,7 +549,7 @@ class LSTM(RNN):
                           recurrent_constraint=recurrent_constraint,
                           bias_constraint=bias_constraint)
         check_use_cudnn(use_cudnn)
-        cell = LSTMCell(**cell_arguments(
+        cell = self.cell_class(**cell_arguments(
             units, kwargs, activation=activation, recurrent_activation=recurrent_activation,
             use_bias=use_bias, kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
@@ -577,6 +586,8 @@ class GRU(RNN):
         dropout, recurrent_dropout: 0 only; stateful: False only; constraints: None only.
     """
 
+    cell_class = GRUCell
+
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
@@ -590,7 +601,7 @@ class GRU(RNN):
                           recurrent_constraint=recurrent_constraint,
                           bias_constraint=bias_constraint)
         check_use_cudnn(use_cudnn)
-        cell = GRUCell(**cell_arguments(
+        cell = self.cell_class(**cell_arguments(
             units, kwargs, activation=activation, recurrent_activation=recurrent_activation,
             use_bias=use_bias, kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
