@@ -226,6 +226,23 @@ def test_summary_prints_what_kerass_prints(build, capsys):
     assert "(Cropping1D)" in expected and "(RepeatVector)" in expected  # it says something
 
 
+def test_an_unbuilt_sequential_summary_is_kerass(capsys):
+    """Identity and ActivityRegularization are built at once, as Keras builds them: 0 params,
+    where the other layers of a Sequential not yet given an input say "0 (unbuilt)"."""
+    def unbuilt(framework):
+        L = framework.layers
+        return framework.Sequential([L.Dense(3, name="dense"), L.Identity(name="identity"),
+                                     L.ActivityRegularization(name="penalty"),
+                                     L.RepeatVector(2, name="repeat")], name="unbuilt")
+
+    unbuilt(keras).summary()
+    expected = capsys.readouterr().out
+    lines = []
+    unbuilt(minidl).summary(print_fn=lines.append)
+    assert "".join(lines) == expected
+    assert expected.count("0 (unbuilt)") == 2
+
+
 def test_a_fit_through_the_sequence_stack_matches_kerass_history():
     """Loss (the activity penalty included), gradients, then a History of three epochs."""
     minidl.utils.set_random_seed(0)

@@ -351,6 +351,8 @@ class Layer:
         else:
             self._maybe_build(shapes)
         output_shape = self.compute_output_shape(shapes)
+        if self.output_shape is None:  # a layer built before its first call (Identity)
+            self.output_shape = output_shape
         node = Node(self, inputs, None)
         if isinstance(output_shape, list):
             outputs = [KerasTensor(s, node=node, index=i, name=self.name)

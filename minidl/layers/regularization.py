@@ -297,6 +297,7 @@ class ActivityRegularization(Layer):
         penalty = regularizers.L1L2(0.0 if l1 is None else l1, 0.0 if l2 is None else l2)
         super().__init__(activity_regularizer=penalty, **kwargs)
         self.l1, self.l2 = l1, l2
+        self.built = True  # nothing to build; Keras builds it at once (summary: 0, not unbuilt)
 
     def compute_output_shape(self, input_shape):
         return input_shape

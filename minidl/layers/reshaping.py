@@ -194,6 +194,10 @@ class Identity(Layer):
     (tape.py) then has a call to start backward from, even when x is the model's input.
     """
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.built = True  # nothing to build; Keras builds it at once (summary: 0, not unbuilt)
+
     def compute_output_shape(self, input_shape):
         return input_shape
 
