@@ -11,6 +11,7 @@
   with negative controls: a kernel gradient 1 % off, an LSTM backward that drops the carry's
   gradient from the next step, and a GRU that forgets the reset gate on the recurrent side
   must all fail.
+- Bidirectional over the same drawn cases, every merge mode, against Keras the same way.
 - a short fit of a stacked LSTM -> GRU -> Dense against its Keras twin (History to rtol 1e-5),
   the loss and gradients with every kind of regularizer, files both ways, configs, summary()
   and Keras's errors.
@@ -23,7 +24,7 @@ from hypothesis import strategies as st
 
 import keras
 import minidl
-from minidl.layers import GRU, LSTM, Dense, SimpleRNN
+from minidl.layers import GRU, LSTM, Bidirectional, Dense, SimpleRNN
 from minidl.layers.recurrent import GRUCell, LSTMCell, SimpleRNNCell
 from minidl.saving.layer_config import layer_to_config
 from minidl.tape import Tape
@@ -130,6 +131,38 @@ def test_lstm_outputs_and_gradients_match_keras(case):
 @given(rnn_cases("GRU"))
 def test_gru_outputs_and_gradients_match_keras(case):
     check_against_keras("GRU", case)
+
+
+@st.composite
+def bidirectional_cases(draw):
+    kind = draw(st.sampled_from(sorted(CLASSES)))
+    arguments, shape, seed = draw(rnn_cases(kind))
+    merge_mode = draw(st.sampled_from(["concat", "sum", "ave", "mul", None]))
+    return kind, arguments, merge_mode, shape, seed
+
+
+@given(bidirectional_cases())
+def test_bidirectional_outputs_and_gradients_match_keras(case):
+    """Both directions' outputs, merged each way Keras merges them; every state; every weight
+    of both layers and the input."""
+    kind, arguments, merge_mode, shape, seed = case
+    arguments.pop("go_backwards")  # Bidirectional refuses a layer that already goes backwards
+    layer = Bidirectional(CLASSES[kind](**arguments), merge_mode=merge_mode)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=shape).astype(np.float32)
+    layer(x)
+    layer.set_weights([rng.normal(scale=0.5, size=w.shape).astype(np.float32)
+                       for w in layer.get_weights()])
+    shapes = layer.compute_output_shape(shape)
+    dys = [rng.normal(size=s).astype(np.float32)
+           for s in (shapes if isinstance(shapes, list) else [shapes])]
+    ys, dx, grads = minidl_outputs_and_grads(layer, x, dys)
+    keras_ys, keras_dx, keras_grads = keras_outputs_and_grads(
+        keras_twin_layer(layer, shape), x, dys)
+    assert len(ys) == len(keras_ys) and len(grads) == len(keras_grads)
+    for ours, theirs in zip(ys + [dx] + grads, keras_ys + [keras_dx] + keras_grads):
+        assert ours.shape == theirs.shape
+        close(ours, theirs, shape[1])
 
 
 def test_weights_have_keras_shapes_names_and_initial_biases():
@@ -295,9 +328,20 @@ def test_a_state_returned_by_lstm_trains_like_keras():
     assert_same_loss_and_gradients(keras_twin(model), model, x, y)
 
 
+def test_a_bidirectional_fit_matches_keras():
+    minidl.utils.set_random_seed(4)
+    x, y = sequences(n=32)
+    model = minidl.Sequential([minidl.Input((6, 3)),
+                               Bidirectional(LSTM(4, return_sequences=True)),
+                               Bidirectional(GRU(3), merge_mode="ave"), Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    assert_same_fit(keras_twin(model), model, x, y, epochs=2, batch_size=8)
+
+
 def models_for_files():
     minidl.utils.set_random_seed(3)
-    return minidl.Sequential([minidl.Input((6, 3)), LSTM(4, return_sequences=True),
+    return minidl.Sequential([minidl.Input((6, 3)), Bidirectional(LSTM(4, return_sequences=True),
+                                                                   merge_mode="sum"),
                               GRU(3, reset_after=False, return_sequences=True),
                               SimpleRNN(3, go_backwards=True), Dense(2)])
 
@@ -332,7 +376,8 @@ def test_keras_files_cross_both_ways(tmp_path):
     GRU(2, reset_after=False, unroll=True, bias_initializer="ones", trainable=False),
     GRU(5, activity_regularizer=minidl.regularizers.l2(0.01),
         recurrent_initializer="glorot_normal"),
-], ids=["SimpleRNN", "LSTM", "GRU reset_after=False", "GRU"])
+    Bidirectional(LSTM(3, return_sequences=True, name="l"), merge_mode=None, name="b"),
+], ids=["SimpleRNN", "LSTM", "GRU reset_after=False", "GRU", "Bidirectional"])
 def test_config_is_keras_config_and_round_trips(layer):
     ours = layer_to_config(layer, "float32")
     theirs = keras.layers.serialize(keras.layers.deserialize(ours))
@@ -354,7 +399,7 @@ def test_summary_prints_what_keras_prints(capsys, monkeypatch):
         theirs = capsys.readouterr().out
         model.summary()
         assert capsys.readouterr().out == theirs
-    assert "│ lstm" in theirs and "SimpleRNN" in theirs
+    assert "(Bidirectional)" in theirs and "(SimpleRNN)" in theirs
 
 
 # -- errors: Keras's messages, and minidl's limits by name --------------------------------------
@@ -394,6 +439,23 @@ def test_simple_rnn_refuses_the_activity_regularizer_keras_ignores():
     assert keras.layers.GRU(3, activity_regularizer="l2").activity_regularizer is not None
     with pytest.raises(ValueError, match="ActivityRegularization layer after the SimpleRNN"):
         SimpleRNN(3, activity_regularizer="l2")
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Bidirectional(LSTM(3), merge_mode="max"), "Invalid merge mode. Received: max"),
+    (lambda: Bidirectional(Dense(3)), "wraps a SimpleRNN, LSTM or GRU"),
+    (lambda: Bidirectional("lstm"), "Please initialize `Bidirectional` layer with a"),
+    (lambda: Bidirectional(LSTM(3), weights=[np.zeros(3)]), "weights"),
+    (lambda: Bidirectional(LSTM(3, go_backwards=True)), "should have different `go_backwards`"),
+    (lambda: Bidirectional(LSTM(3), backward_layer=LSTM(3, go_backwards=True,
+                                                        return_sequences=True)),
+     'the same value for attribute "return_sequences"'),
+    (lambda: Bidirectional(LSTM(3, activity_regularizer="l2")), "layer.activity_regularizer"),
+])
+def test_bidirectional_refuses_what_keras_refuses_and_what_minidl_lacks(make, message):
+    with pytest.raises(ValueError) as error:
+        make()
+    assert message in str(error.value)
 
 
 def test_bad_inputs_get_keras_messages():

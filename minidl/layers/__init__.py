@@ -14,7 +14,8 @@
     preprocessing.py   Normalization, Rescaling
     activations.py     Softmax, ReLU, LeakyReLU, ELU, PReLU
     merging.py         Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot
-    recurrent.py       SimpleRNN, LSTM, GRU (a cell stepped over time; backprop through time)
+    recurrent.py       SimpleRNN, LSTM, GRU (a cell stepped over time; backprop through time),
+                       Bidirectional
 """
 from minidl.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from minidl.layers.base import Layer
@@ -32,7 +33,7 @@ from minidl.layers.regularization import (ActivityRegularization, Dropout, Gauss
 from minidl.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                                    GlobalAveragePooling2D, GlobalMaxPooling1D,
                                    GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
-from minidl.layers.recurrent import GRU, LSTM, SimpleRNN
+from minidl.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from minidl.layers.reshaping import Flatten, Identity, Permute, RepeatVector, Reshape
 from minidl.layers.spatial import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D,
                                    UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D,
@@ -47,7 +48,7 @@ __all__ += ["BatchNormalization", "Dropout", "GaussianDropout", "GaussianNoise",
             "SpatialDropout2D"]
 __all__ += ["Add", "Average", "Concatenate", "Dot", "ELU", "LeakyReLU", "Maximum", "Minimum",
             "Multiply", "PReLU", "ReLU", "Softmax", "Subtract"]
-__all__ += ["GRU", "LSTM", "SimpleRNN"]
+__all__ += ["Bidirectional", "GRU", "LSTM", "SimpleRNN"]
 __all__ += ["ActivityRegularization", "Cropping1D", "Cropping2D", "Cropping3D", "Identity",
             "Permute", "RepeatVector", "UpSampling1D", "UpSampling2D", "UpSampling3D",
             "ZeroPadding1D", "ZeroPadding3D"]

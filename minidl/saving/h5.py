@@ -15,9 +15,10 @@ def layer_paths(model, prefix=""):
 
     A model inside the model gets an empty `vars` of its own, and its layers under its path:
     layers/sequential/layers/dense/vars/0 (Keras's saving_lib walks them the same way).
-    A recurrent layer's weights are its cell's, under `cell`: layers/lstm/cell/vars/0.
+    A recurrent layer's weights are its cell's, under `cell`: layers/lstm/cell/vars/0; a
+    Bidirectional's are its two layers': layers/bidirectional/forward_layer/cell/vars/0.
     """
-    from minidl.layers.recurrent import RNN
+    from minidl.layers.recurrent import RNN, Bidirectional
     from minidl.models import Model
 
     seen = {}
@@ -32,6 +33,12 @@ def layer_paths(model, prefix=""):
         elif isinstance(layer, RNN):
             yield path, layer, []
             yield f"{path}/cell", layer.cell, layer.cell.weights
+        elif isinstance(layer, Bidirectional):
+            yield path, layer, []
+            for key in ("forward_layer", "backward_layer"):
+                sublayer = getattr(layer, key)
+                yield f"{path}/{key}", sublayer, []
+                yield f"{path}/{key}/cell", sublayer.cell, sublayer.cell.weights
         else:
             yield path, layer, layer.weights
 
