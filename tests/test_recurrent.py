@@ -467,6 +467,8 @@ def test_bad_inputs_get_keras_messages():
     layer(np.zeros((2, 5, 4), np.float32))
     with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 4"):
         layer(np.zeros((2, 5, 3), np.float32))
+    with pytest.raises(ValueError, match="needs at least one time step"):
+        SimpleRNN(2)(np.zeros((2, 0, 3), np.float32))
     with pytest.raises(ValueError, match="Cannot unroll a RNN if the time dimension is "
                                          "undefined"):
         GRU(2, unroll=True)(minidl.Input((None, 3)))

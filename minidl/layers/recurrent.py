@@ -332,7 +332,8 @@ class GRUCell(Cell):
         else:
             dmh = np.concatenate([dzz, dzr], axis=1)  # (N,2U)
             dU = np.concatenate([h_prev.T @ dmh,  # (U,N) @ (N,2U) -> (U,2U)
-                                 (r * h_prev).T @ dzn], axis=1)  # (U,N) @ (N,U) -> (U,3U)
+                                 (r * h_prev).T @ dzn],  # (U,N) @ (N,U) -> (U,U)
+                                axis=1)  # (U,3U)
             dh_prev = dh_prev + dmh @ U[:, :2 * units].T  # (N,U) + (N,2U) @ (2U,U)
             db = dmx.sum(axis=0)  # (3U,)
         return dx, [dh_prev], self.weight_grads(dW, dU, db)
@@ -374,6 +375,9 @@ class RNN(Layer):
 
     def check_input_shape(self, shape):
         check_rank(self, shape, ndim=3)
+        if shape[1] == 0:
+            raise ValueError(f"Layer \"{self.name}\" needs at least one time step. Received "
+                             f"input with shape {tuple(shape)}")
         if self.unroll and shape[1] is None:
             raise ValueError(
                 "Cannot unroll a RNN if the time dimension is undefined. \n- If using a "
@@ -409,7 +413,7 @@ class RNN(Layer):
             hs.append(h)
             caches.append(cache)
         if self.return_sequences:
-            output = np.stack(hs, axis=1) if hs else np.zeros((n, 0, self.units), x.dtype)
+            output = np.stack(hs, axis=1)  # (N,T,U)
         else:
             output = states[0].copy()  # (N,U): the last h (a copy: the state is returned too)
         if self.return_state:
