@@ -260,6 +260,23 @@ def test_a_fit_through_the_sequence_stack_matches_kerass_history():
     assert abs(model.loss_and_gradients(x, y)[0] - with_penalty) > 1e-4
 
 
+def test_a_softmax_output_passed_through_keeps_its_logits_as_in_keras():
+    """softmax -> Identity -> ActivityRegularization as the output: Keras's cross-entropy still
+    works from the logits (its tensors carry them through both layers), and so must minidl's,
+    where saturated probabilities (weights x 60) would give another loss (8.07 for 35.41);
+    a penalty on the model's input itself, where no layer made x, reaches the loss too."""
+    L = minidl.layers
+    model = minidl.Sequential([minidl.Input((4,)), L.ActivityRegularization(0.01, 0.1),
+                               L.Dense(3, activation="softmax"), L.Identity(),
+                               L.ActivityRegularization(l2=0.1)])
+    model.compile(optimizer=minidl.optimizers.SGD(0.001), loss="sparse_categorical_crossentropy")
+    model.set_weights([w * 60 for w in same_random_weights([model], seed=5)[0].get_weights()])
+    twin = keras_twin(model)
+    x, y = np.random.default_rng(6).normal(size=(16, 4)).astype(np.float32), np.arange(16) % 3
+    assert_same_loss_and_gradients(twin, model, x, y)
+    assert_same_fit(twin, model, x, y, epochs=2, batch_size=4)
+
+
 def test_a_functional_model_of_every_layer_matches_kerass_loss_and_gradients():
     minidl.utils.set_random_seed(1)
     model = every_shape_layer(minidl)

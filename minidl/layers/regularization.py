@@ -21,6 +21,7 @@ import numpy as np
 from minidl import regularizers, rng
 from minidl.layers.base import Layer
 from minidl.layers.core import check_rank
+from minidl.layers.reshaping import pass_through
 
 
 class NoiseLayer(Layer):
@@ -287,7 +288,7 @@ class ActivityRegularization(Layer):
     Formula:
         y = x;  loss += (l1 * sum(|x|) + l2 * sum(x**2)) / N
     Backward: dx = dy, plus the penalty's gradient (l1 * sign(x) + 2 * l2 * x) / N, which the
-        tape adds at y (y is a view of x, so that this call made it: x may be the model's input)
+        tape adds at y (y is x, or a view of it: reshaping.py::pass_through)
 
     Args:
         l1, l2: the penalty factors, non-negative (None counts as 0.0, as in Keras).
@@ -303,7 +304,7 @@ class ActivityRegularization(Layer):
         return input_shape
 
     def forward(self, x, training=False):
-        return x[...], None  # (N,...), a view
+        return pass_through(x), None  # (N,...)
 
     def backward(self, dy, cache, need_dx=True):
         return dy, {}

@@ -15,6 +15,7 @@ import numpy as np
 from minidl.layers.base import Layer
 from minidl.layers.convolutional import check_channels_last
 from minidl.layers.core import check_rank
+from minidl.tape import active_tape
 
 
 class Flatten(Layer):
@@ -183,15 +184,21 @@ class RepeatVector(Layer):
         return {**super().get_config(), "n": self.n}
 
 
+def pass_through(x):
+    """x itself, as Keras's Identity returns it, when a layer call on the tape made it: a loss
+    on y then still sees the sigmoid or softmax that made x, and works from its logits as
+    Keras's does (head.py). Otherwise (x is the model's input) a view of x: an array this
+    call made, where the tape (tape.py) can start backward, as an activity penalty does."""
+    tape = active_tape()
+    return x if tape is not None and tape.producer(x) is not None else x[...]
+
+
 class Identity(Layer):
     """x itself: a placeholder where a model needs a layer that does nothing.
 
     Formula:
-        y = x  (a view of x, or a list of views for a list of inputs)
+        y = x  (see pass_through; a list of inputs gives a list)
     Backward: dx = dy
-
-    A view rather than x itself, so that the output is an array this call made: the tape
-    (tape.py) then has a call to start backward from, even when x is the model's input.
     """
 
     def __init__(self, **kwargs):
@@ -202,7 +209,7 @@ class Identity(Layer):
         return input_shape
 
     def forward(self, x, training=False):
-        return ([a[...] for a in x] if isinstance(x, list) else x[...]), None
+        return ([pass_through(a) for a in x] if isinstance(x, list) else pass_through(x)), None
 
     def backward(self, dy, cache, need_dx=True):
         return dy, {}
