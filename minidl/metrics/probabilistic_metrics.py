@@ -187,6 +187,7 @@ class KLDivergence(MeanMetricWrapper):
 
     def __init__(self, name="kl_divergence", dtype=None):
         super().__init__(fn=losses.kl_divergence, name=name, dtype=dtype)
+        self._direction = "down"  # Keras: a wrapped loss function is minimised
 
 
 class Poisson(MeanMetricWrapper):
@@ -197,6 +198,7 @@ class Poisson(MeanMetricWrapper):
 
     def __init__(self, name="poisson", dtype=None):
         super().__init__(fn=losses.poisson, name=name, dtype=dtype)
+        self._direction = "down"  # Keras: a wrapped loss function is minimised
 
 
 def _check_axis(axis):
