@@ -46,14 +46,23 @@ def same_padding(size, kernel, stride):
     return total // 2, total - total // 2
 
 
-def padding_amounts(spatial_shape, kernel_size, strides, padding):
-    """((top, bottom), (left, right)) for "valid", "same" or Conv1D's "causal" padding."""
+def padding_amounts(spatial_shape, kernel_size, strides, padding, dilation=(1, 1)):
+    """((top, bottom), (left, right)) for "valid", "same" or Conv1D's "causal" padding.
+
+    A kernel dilated by D spans (K - 1) * D + 1 pixels (`dilated`); that span is what pads.
+    """
+    kernel_size = dilated(kernel_size, dilation)
     if padding == "valid":
         return tuple((0, 0) for _ in spatial_shape)
     if padding == "causal":  # only Conv1D: every output sees the past, none of the future
         return ((0, 0), (kernel_size[1] - 1, 0))
     return tuple(same_padding(size, k, s) for size, k, s in zip(spatial_shape, kernel_size,
                                                                 strides))
+
+
+def dilated(kernel_size, dilation):
+    """The pixels a kernel spans when its taps are D apart: (K - 1) * D + 1 on each axis."""
+    return tuple((k - 1) * d + 1 for k, d in zip(kernel_size, dilation))
 
 
 def output_length(size, kernel, stride, padding):
@@ -78,14 +87,17 @@ def unpad(dx, pads):
     return dx[:, top:dx.shape[1] - bottom, left:dx.shape[2] - right, :]
 
 
-def im2col(x, kernel_size, strides):
+def im2col(x, kernel_size, strides, dilation=(1, 1)):
     """Every KH x KW window of x as one row, in the kernel's (KH, KW, C) order.
 
-    Formula:
-        cols[(n, i, j), (p, q, c)] = x[n, i*SH + p, j*SW + q, c]
+    Formula (DH, DW the dilation, default 1; the kernel then spans EH = (KH-1)*DH + 1 rows
+    and EW = (KW-1)*DW + 1 columns):
+        cols[(n, i, j), (p, q, c)] = x[n, i*SH + p*DH, j*SW + q*DW, c]
     """
     kh, kw = kernel_size
-    windows = sliding_window_view(x, (kh, kw), axis=(1, 2))  # (N,H-KH+1,W-KW+1,C,KH,KW), a view
+    span = dilated(kernel_size, dilation)
+    windows = sliding_window_view(x, span, axis=(1, 2))  # (N,H-EH+1,W-EW+1,C,EH,EW), a view
+    windows = windows[..., ::dilation[0], ::dilation[1]]  # (N,..,C,KH,KW): every D-th tap
     windows = windows[:, ::strides[0], ::strides[1]]  # (N,HO,WO,C,KH,KW), still a view
     n, ho, wo, c = windows.shape[:4]
     rows = windows.transpose(0, 1, 2, 4, 5, 3)  # (N,HO,WO,KH,KW,C), a view
@@ -98,21 +110,47 @@ def window_grid(x, p, q, out_shape, strides):
     return x[:, p:p + sh * (ho - 1) + 1:sh, q:q + sw * (wo - 1) + 1:sw, :]
 
 
-def col2im(dcols, x_shape, kernel_size, strides):
+def col2im(dcols, x_shape, kernel_size, strides, dilation=(1, 1)):
     """The inverse of im2col for gradients: each row's numbers added back to their pixels.
 
     One pass per kernel position (p, q), KH*KW in all, never per pixel:
-        dx[n, i*SH + p, j*SW + q, c] += dcols[(n, i, j), (p, q, c)]
+        dx[n, i*SH + p*DH, j*SW + q*DW, c] += dcols[(n, i, j), (p, q, c)]
     """
     n, h, w, c = x_shape
     kh, kw = kernel_size
-    ho, wo = (h - kh) // strides[0] + 1, (w - kw) // strides[1] + 1
+    (eh, ew), (dh, dw) = dilated(kernel_size, dilation), dilation  # the span, the dilation
+    ho, wo = (h - eh) // strides[0] + 1, (w - ew) // strides[1] + 1
     windows = dcols.reshape(n, ho, wo, kh, kw, c)  # (N*HO*WO,K) -> (N,HO,WO,KH,KW,C)
     dx = np.zeros(x_shape, dcols.dtype)  # (N,H,W,C)
     for p in range(kh):
         for q in range(kw):
-            window_grid(dx, p, q, (ho, wo), strides)[...] += windows[:, :, :, p, q, :]
+            window_grid(dx, p * dh, q * dw, (ho, wo), strides)[...] += windows[:, :, :, p, q, :]
     return dx
+
+
+# -- a convolution and its input gradient: Conv2D's forward and backward, and (the other
+# way round) Conv2DTranspose's backward and forward ---------------------------------------
+def convolve(x, W, kernel_size, strides, pads, dilation=(1, 1)):
+    """z = im2col(pad(x)) @ W: x convolved with the kernel W laid out as (K, F).
+
+    Returns z as rows (N*HO*WO, F), the rows `cols` (N*HO*WO, K) a kernel gradient needs,
+    and the padded shape `convolve_input_gradient` needs.
+    """
+    padded = zero_pad(x, pads)  # (N,H+top+bottom,W+left+right,C)
+    cols = im2col(padded, kernel_size, strides, dilation)  # (N*HO*WO, K)
+    return matmul(cols, W), cols, padded.shape  # (N*HO*WO,K) @ (K,F) -> (N*HO*WO,F)
+
+
+def convolve_input_gradient(dz, W, padded_shape, pads, kernel_size, strides, dilation=(1, 1)):
+    """dL/dx of `convolve` from dz (N*HO*WO, F) rows: dz @ W.T, each row back to its window.
+
+    Formula:
+        dcols = dz @ W.T                 # (N*HO*WO,F) @ (F,K) -> (N*HO*WO,K)
+        dx = unpad(col2im(dcols))        # (N,H,W,C): overlapping windows add up
+    """
+    dcols = matmul(dz, W.T)  # (N*HO*WO,F) @ (F,K) -> (N*HO*WO,K)
+    dx = col2im(dcols, padded_shape, kernel_size, strides, dilation)  # (N,Hp,Wp,C)
+    return unpad(dx, pads)  # (N,H,W,C)
 
 
 # -- argument checks, with Keras's messages --------------------------------------------------
@@ -132,6 +170,14 @@ def standardize_tuple(value, n, name, allow_zero=False):
         raise ValueError(f"{error}, including values {bad} that do not satisfy "
                          f"`value {'>= 0' if allow_zero else '> 0'}`")
     return tuple(int(v) for v in values)
+
+
+def check_positive(name, value):
+    """filters or depth_multiplier: a positive int, with Keras's message."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"Invalid value for argument `{name}`. Expected a strictly positive "
+                         f"value. Received {name}={value}.")
+    return int(value)
 
 
 def check_padding(padding, allowed=("valid", "same")):
@@ -172,10 +218,7 @@ class BaseConv(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  bias_constraint=None, lora_rank=None, lora_alpha=None, **kwargs):
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) \
-                or filters <= 0:
-            raise ValueError("Invalid value for argument `filters`. Expected a strictly "
-                             f"positive value. Received filters={filters}.")
+        filters = check_positive("filters", filters)
         rank = self.rank
         self.kernel_size = standardize_tuple(kernel_size, rank, "kernel_size")
         self.strides = standardize_tuple(strides, rank, "strides")
@@ -240,15 +283,13 @@ class BaseConv(Layer):
     def forward(self, x, training=False):
         images = as_2d(x, self.rank)  # (N,H,W,C)
         pads = padding_amounts(images.shape[1:3], self.kernel_2d, self.strides_2d, self.padding)
-        padded = zero_pad(images, pads)  # (N,H+top+bottom,W+left+right,C)
-        cols = im2col(padded, self.kernel_2d, self.strides_2d)  # (N*HO*WO, K)
         W = self.kernel.value.reshape(-1, self.filters)  # (KH,KW,C,F) -> (K,F)
-        z = matmul(cols, W)  # (N*HO*WO,K) @ (K,F) -> (N*HO*WO,F)
+        z, cols, padded_shape = convolve(images, W, self.kernel_2d, self.strides_2d, pads)
         if self.use_bias:
             z += self.bias.value  # (N*HO*WO,F) + (F,)
         z = z.reshape((len(x),) + self.compute_output_shape((None,) + x.shape[1:])[1:])
         a = self.activation(z)  # (N,HO,WO,F)
-        return a, (x.shape, padded.shape, pads, cols, z, a)
+        return a, (x.shape, padded_shape, pads, cols, z, a)
 
     def backward(self, da, cache, need_dx=True):
         x_shape, padded_shape, pads, cols, z, a = cache
@@ -266,9 +307,9 @@ class BaseConv(Layer):
         if not need_dx:
             return None, grads
         W = self.kernel.value.reshape(-1, self.filters)  # (K,F)
-        dcols = matmul(dz_rows, W.T)  # (N*HO*WO,F) @ (F,K) -> (N*HO*WO,K)
-        dx = col2im(dcols, padded_shape, self.kernel_2d, self.strides_2d)  # (N,Hp,Wp,C)
-        return unpad(dx, pads).reshape(x_shape), grads  # (N,H,W,C)
+        dx = convolve_input_gradient(dz_rows, W, padded_shape, pads, self.kernel_2d,
+                                     self.strides_2d)  # (N,H,W,C)
+        return dx.reshape(x_shape), grads
 
     def logits(self, cache):
         """z, the input of the activation (what a cross-entropy uses from logits)."""
