@@ -4,7 +4,10 @@
     input_layer.py     Input, InputLayer;  symbolic.py: KerasTensor and Node (functional wiring)
     core.py            Dense, Activation
     embedding.py       Embedding (token ids -> vectors; its gradient is rows: minidl/sparse.py)
+    masking.py         Masking (padded time steps masked downstream: minidl/masks.py)
     convolutional.py   Conv2D, Conv1D (im2col + one matrix product)
+    conv_transpose.py  Conv2DTranspose, Conv1DTranspose (Conv2D's input gradient as a forward)
+    depthwise.py       DepthwiseConv2D/1D, SeparableConv2D/1D (one kernel per channel, then 1x1)
     pooling.py         MaxPooling2D/1D, AveragePooling2D/1D, GlobalAverage/GlobalMaxPooling2D/1D
     reshaping.py       Flatten, Reshape, Permute, RepeatVector, Identity
     spatial.py         ZeroPadding1D/2D/3D, Cropping1D/2D/3D, UpSampling1D/2D/3D
@@ -21,9 +24,13 @@ from minidl.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from minidl.layers.base import Layer
 from minidl.layers.input_layer import Input, InputLayer
 from minidl.layers.symbolic import KerasTensor
+from minidl.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose
 from minidl.layers.convolutional import Conv1D, Conv2D
 from minidl.layers.core import Activation, Dense
+from minidl.layers.depthwise import (DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
+                                     SeparableConv2D)
 from minidl.layers.embedding import Embedding
+from minidl.layers.masking import Masking
 from minidl.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
                                    Subtract)
 from minidl.layers.normalization import BatchNormalization, LayerNormalization
@@ -52,3 +59,6 @@ __all__ += ["Bidirectional", "GRU", "LSTM", "SimpleRNN"]
 __all__ += ["ActivityRegularization", "Cropping1D", "Cropping2D", "Cropping3D", "Identity",
             "Permute", "RepeatVector", "UpSampling1D", "UpSampling2D", "UpSampling3D",
             "ZeroPadding1D", "ZeroPadding3D"]
+__all__ += ["Conv1DTranspose", "Conv2DTranspose", "DepthwiseConv1D", "DepthwiseConv2D",
+            "SeparableConv1D", "SeparableConv2D"]
+__all__ += ["Masking"]
