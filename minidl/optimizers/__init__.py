@@ -3,6 +3,9 @@
     sgd.py        SGD (with momentum, Nesterov)
     rmsprop.py    Adagrad, RMSprop: divide by the root of the squared gradients
     adam.py       Adam, AdamW, Adamax, Nadam: running averages of g and g**2
+    adadelta.py   Adadelta: RMSprop scaled by the root-mean-square of the past steps
+    lion.py       Lion: a step of lr by the sign of momentum and gradient mixed
+    ftrl.py       Ftrl: weights solved for in closed form each step, with L1 zeros
     schedules.py  ExponentialDecay, PiecewiseConstantDecay, InverseTimeDecay,
                   PolynomialDecay, CosineDecay (with warmup), CosineDecayRestarts
     base.py       what every optimizer shares: the learning rate (a float or a schedule),
@@ -12,16 +15,20 @@ Each optimizer is its `update_step(g, w, lr, **slots)`, the formula, operation f
 as Keras writes it, so that float32 results are Keras's (see base.py).
 """
 from minidl.optimizers import schedules
+from minidl.optimizers.adadelta import Adadelta
 from minidl.optimizers.adam import Adam, Adamax, AdamW, Nadam
 from minidl.optimizers.base import Optimizer, constants, power
+from minidl.optimizers.ftrl import Ftrl
+from minidl.optimizers.lion import Lion
 from minidl.optimizers.rmsprop import Adagrad, RMSprop
 from minidl.optimizers.sgd import SGD
 
-__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "Nadam", "Optimizer",
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "Nadam", "Adadelta", "Lion",
+           "Ftrl", "Optimizer",
            "schedules", "constants", "power", "get", "serialize", "deserialize"]
 
 _BY_NAME = {cls.__name__.lower(): cls for cls in (SGD, Adagrad, RMSprop, Adam, AdamW, Adamax,
-                                                  Nadam)}
+                                                  Nadam, Adadelta, Lion, Ftrl)}
 
 
 def get(identifier):
