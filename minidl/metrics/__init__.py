@@ -14,11 +14,13 @@ Where each family lives:
     base.py                  Metric, Sum, Mean, MeanMetricWrapper (a function as a mean)
     accuracy_metrics.py      Accuracy, BinaryAccuracy, (Sparse)CategoricalAccuracy, TopK...
     regression_metrics.py    MeanSquaredError, MeanAbsoluteError, RootMeanSquaredError,
-                             LogCoshError, CosineSimilarity, ...
+                             LogCoshError, CosineSimilarity, R2Score, ...
     probabilistic_metrics.py the cross-entropies, KLDivergence and Poisson as metrics
     hinge_metrics.py         Hinge, SquaredHinge, CategoricalHinge
     confusion_metrics.py     TruePositives ... FalseNegatives, Precision, Recall
     auc.py                   AUC
+    f_score_metrics.py       FBetaScore, F1Score
+    iou_metrics.py           IoU, MeanIoU, BinaryIoU, OneHotIoU, OneHotMeanIoU
 Source: keras/src/metrics/, keras/src/trainers/compile_utils.py::get_metric.
 """
 import re
@@ -37,7 +39,9 @@ from minidl.metrics.auc import AUC
 from minidl.metrics.base import Mean, MeanMetricWrapper, Metric, MetricVariable, Sum
 from minidl.metrics.confusion_metrics import (FalseNegatives, FalsePositives, Precision,
                                               Recall, TrueNegatives, TruePositives)
+from minidl.metrics.f_score_metrics import F1Score, FBetaScore
 from minidl.metrics.hinge_metrics import CategoricalHinge, Hinge, SquaredHinge
+from minidl.metrics.iou_metrics import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
 from minidl.metrics.probabilistic_metrics import (BinaryCrossentropy, CategoricalCrossentropy,
                                                   KLDivergence, Poisson,
                                                   SparseCategoricalCrossentropy,
@@ -46,7 +50,8 @@ from minidl.metrics.probabilistic_metrics import (BinaryCrossentropy, Categorica
 from minidl.metrics.regression_metrics import (CosineSimilarity, LogCoshError,
                                                MeanAbsoluteError, MeanAbsolutePercentageError,
                                                MeanSquaredError, MeanSquaredLogarithmicError,
-                                               RootMeanSquaredError, mean_absolute_error,
+                                               R2Score, RootMeanSquaredError,
+                                               mean_absolute_error,
                                                mean_absolute_percentage_error,
                                                mean_squared_error,
                                                mean_squared_logarithmic_error)
@@ -58,7 +63,8 @@ _CLASSES = [
     RootMeanSquaredError, LogCoshError, CosineSimilarity, BinaryCrossentropy,
     CategoricalCrossentropy, SparseCategoricalCrossentropy, KLDivergence, Poisson, Hinge,
     SquaredHinge, CategoricalHinge, TruePositives, FalsePositives, TrueNegatives,
-    FalseNegatives, Precision, Recall, AUC,
+    FalseNegatives, Precision, Recall, AUC, FBetaScore, F1Score, R2Score, IoU, MeanIoU,
+    BinaryIoU, OneHotIoU, OneHotMeanIoU,
 ]
 # Keras's names for metric strings: each class name, its snake_case, and a few aliases.
 # A string always makes a new object of the class, named after the string.
