@@ -212,7 +212,10 @@ def _resolve(identifiers, output_names, shapes, what):
 
 
 def _metric(identifier, y_true, y_pred, output_name):
-    return metrics_module.get(identifier, y_true, y_pred)
+    metric = metrics_module.get(identifier, y_true, y_pred)
+    if hasattr(metric, "check_loggable"):  # F1Score(average=None): one number per class
+        metric.check_loggable()
+    return metric
 
 
 def _log_keys(output_names, groups, weighted_groups):

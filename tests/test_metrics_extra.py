@@ -271,3 +271,15 @@ def test_a_wrong_f_score_fails_the_comparison():
     with pytest.raises(AssertionError):
         run_both(NoEpsilon(), keras.metrics.F1Score(), [(y_true, y_true, None)])
     close(metrics.F1Score()(y_true, y_true), keras.metrics.F1Score()(y_true, y_true))
+
+
+@pytest.mark.parametrize("metric", [metrics.F1Score(), "f1_score", metrics.R2Score(
+    class_aggregation=None)], ids=str)
+def test_per_class_results_are_refused_in_compile_by_name(metric):
+    """Keras's History holds an array per epoch for these; minidl's logs are numbers, so
+    compile refuses them, naming the argument (deliberately not implemented)."""
+    model = minidl.Sequential([minidl.layers.Input((3,)), minidl.layers.Dense(2)])
+    argument = "class_aggregation" if isinstance(metric, metrics.R2Score) else "average"
+    with pytest.raises(ValueError, match=f"one number per metric.*Received: {argument}=None"):
+        model.compile(optimizer="sgd", loss="mse", metrics=[metric])
+        model.fit(np.zeros((4, 3), np.float32), np.zeros((4, 2), np.float32), verbose=0)

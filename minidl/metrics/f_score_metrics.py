@@ -106,6 +106,14 @@ class FBetaScore(Metric):
             return f_score.mean(dtype=self.dtype)
         return f_score
 
+    def check_loggable(self):
+        """compile() asks: fit's logs hold one number per metric (Keras's hold this array)."""
+        if self.average is None:
+            raise ValueError(
+                f"minidl's fit and evaluate log one number per metric, and {self.name} with "
+                "average=None gives one per class. Pass average='micro', 'macro' or 'weighted' "
+                "to compile it, or call the metric yourself. Received: average=None")
+
     def reset_state(self):
         if self._built:
             super().reset_state()

@@ -237,6 +237,15 @@ class R2Score(Metric):
                 r2 = 1 - ((1 - r2) * (n - 1)) / ((n - p) - 1)
         return r2
 
+    def check_loggable(self):
+        """compile() asks: fit's logs hold one number per metric (Keras's hold this array)."""
+        if self.class_aggregation is None:
+            raise ValueError(
+                f"minidl's fit and evaluate log one number per metric, and {self.name} with "
+                "class_aggregation=None gives one per output. Pass 'uniform_average' or "
+                "'variance_weighted_average' to compile it, or call the metric yourself. "
+                "Received: class_aggregation=None")
+
     def get_config(self):
         return {**super().get_config(), "class_aggregation": self.class_aggregation,
                 "num_regressors": self.num_regressors}
