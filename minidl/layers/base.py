@@ -106,6 +106,8 @@ class Layer:
 
     input_shape = None  # (None, ...) once built
     output_shape = None
+    training_default = None  # `training` of a call nobody set: None counts as False, but lets
+    # a layer inside decide, as Keras's call context does (augmentation layers default to True)
 
     def __init__(self, *, name=None, trainable=True, dtype=None, activity_regularizer=None,
                  **kwargs):
@@ -273,8 +275,8 @@ class Layer:
         else:
             self._maybe_build(shape_of(inputs))
         outer_training, outer_depth = _context.training, _context.depth
-        if training is None:
-            training = bool(outer_training)
+        if training is None:  # unsaid here and by every outer call: the layer's own default
+            training = outer_training if outer_training is not None else self.training_default
         _context.training, _context.depth = training, outer_depth + 1
         if outer_depth == 0:
             self._clear_losses()  # model.losses: those of this call only, as in Keras
