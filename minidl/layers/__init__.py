@@ -13,7 +13,9 @@
     regularization.py  Dropout, SpatialDropout1D/2D, GaussianNoise, GaussianDropout,
                        ActivityRegularization
     normalization.py   BatchNormalization, LayerNormalization
-    preprocessing.py   Normalization, Rescaling
+    preprocessing.py   Normalization, Rescaling, Resizing, CenterCrop
+    augmentation.py    RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomCrop,
+                       RandomContrast, RandomBrightness (image_sampling.py: their resampling)
     activations.py     Softmax, ReLU, LeakyReLU, ELU, PReLU
     merging.py         Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot
     recurrent.py       SimpleRNN, LSTM, GRU (a cell stepped over time; backprop through time),
@@ -32,7 +34,9 @@ from minidl.layers.embedding import Embedding
 from minidl.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
                                    Subtract)
 from minidl.layers.normalization import BatchNormalization, LayerNormalization
-from minidl.layers.preprocessing import Normalization, Rescaling
+from minidl.layers.augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
+                                        RandomRotation, RandomTranslation, RandomZoom)
+from minidl.layers.preprocessing import CenterCrop, Normalization, Rescaling, Resizing
 from minidl.layers.regularization import (ActivityRegularization, Dropout, GaussianDropout,
                                           GaussianNoise, SpatialDropout1D, SpatialDropout2D)
 from minidl.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
@@ -59,3 +63,5 @@ __all__ += ["ActivityRegularization", "Cropping1D", "Cropping2D", "Cropping3D", 
             "ZeroPadding1D", "ZeroPadding3D"]
 __all__ += ["Conv1DTranspose", "Conv2DTranspose", "DepthwiseConv1D", "DepthwiseConv2D",
             "SeparableConv1D", "SeparableConv2D"]
+__all__ += ["CenterCrop", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
+            "RandomRotation", "RandomTranslation", "RandomZoom", "Resizing"]

@@ -1,10 +1,13 @@
-"""Normalization and Rescaling: fixed affine maps of the inputs, part of the model.
+"""Normalization, Rescaling, Resizing and CenterCrop: fixed maps of the inputs, part of the model.
 
     Normalization()  then  .adapt(x_train)    y = (x - mean) / std, mean and std of x_train
     Rescaling(1 / 255)                        y = x * scale + offset
+    Resizing(64, 64)                          images resampled to 64 x 64 (tf.image.resize)
+    CenterCrop(24, 24)                        the centred 24 x 24 window of each image
 
-Neither has trainable weights; backward only passes the gradient through the affine map.
-Shapes: N rows in the batch, D features (any (N, ...) for Rescaling).
+None has trainable weights; backward passes the gradient back through the map (for the image
+layers, the transposed resampling of image_sampling.py).
+Shapes: N rows in the batch, D features (any (N, ...) for Rescaling); images (N, H, W, C).
 """
 import itertools
 import math
@@ -12,7 +15,13 @@ import math
 import numpy as np
 
 from minidl import config
+from minidl.layers.augmentation import (ImagePreprocessingLayer, aspect_crop_box, crop,
+                                        crop_backward, crop_then_resize,
+                                        crop_then_resize_backward)
 from minidl.layers.base import Layer
+from minidl.layers.image_sampling import resample_backward, resize
+
+f32 = np.float32
 
 
 class Normalization(Layer):
@@ -250,3 +259,158 @@ def _deserialize_number(value):
     if isinstance(value, dict) and value.get("class_name") == "__numpy__":
         return np.asarray(value["config"]["value"], value["config"]["dtype"])
     return value
+
+
+# -- image sizes (layers/augmentation.py has the random image layers) --------------------------
+RESIZE_INTERPOLATIONS = ("bilinear", "nearest", "lanczos3", "lanczos5", "bicubic", "area")
+
+
+class Resizing(ImagePreprocessingLayer):
+    """Resizes images to (height, width), as tf.image.resize: in training and at inference.
+
+    Formula (half-pixel centres, image_sampling.resize): output pixel i of h reads the input
+    at s = (i + 0.5) * H / h - 0.5, interpolated between its neighbours ("bilinear") or
+    taken from floor(s + 0.5) ("nearest").
+        crop_to_aspect_ratio: first the largest centred window of height:width's shape
+        pad_to_aspect_ratio: first pad (fill_value) to that shape, equally on both sides
+    Backward: the transposed map (each dy value back to the pixels it was read from).
+
+    Args:
+        height, width: the output size.
+        interpolation: "bilinear" (default) or "nearest"; Keras's "bicubic", "area",
+            "lanczos3" and "lanczos5" are not in minidl and are refused by name.
+        crop_to_aspect_ratio, pad_to_aspect_ratio: keep the aspect ratio (at most one).
+        fill_mode: "constant" only (as Keras); fill_value: the padding's value.
+        antialias: False only (minidl has no antialiasing filter).
+        data_format: "channels_last" only.
+    """
+
+    training_default = None  # deterministic: training changes nothing
+
+    def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False,
+                 pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0,
+                 antialias=False, data_format=None, **kwargs):
+        if interpolation not in RESIZE_INTERPOLATIONS:
+            raise ValueError("Invalid value for argument `interpolation`. Expected of one "
+                             f"{RESIZE_INTERPOLATIONS}. Received: interpolation={interpolation}")
+        if interpolation not in ("bilinear", "nearest"):
+            raise ValueError(f"minidl's Resizing has interpolation 'bilinear' and 'nearest' "
+                             f"only. Received: interpolation={interpolation!r}")
+        if antialias:
+            raise ValueError("minidl's Resizing has no antialiasing filter: pass "
+                             f"antialias=False. Received: antialias={antialias!r}")
+        if fill_mode != "constant":
+            raise ValueError("Invalid value for argument `fill_mode`. Only `'constant'` is "
+                             f"supported. Received: fill_mode={fill_mode}")
+        if pad_to_aspect_ratio and crop_to_aspect_ratio:
+            raise ValueError("Only one of `pad_to_aspect_ratio` & `crop_to_aspect_ratio` can "
+                             "be `True`.")
+        super().__init__(data_format=data_format, **kwargs)
+        self.height, self.width, self.interpolation = height, width, interpolation
+        self.crop_to_aspect_ratio = crop_to_aspect_ratio
+        self.pad_to_aspect_ratio = pad_to_aspect_ratio
+        self.fill_mode, self.fill_value, self.antialias = fill_mode, fill_value, bool(antialias)
+
+    def get_random_transformation(self, images, training=True):
+        return images.shape[1], images.shape[2]  # (input height, input width), as Keras
+
+    def _transform(self, x, t, training):
+        x_shape, first = x.shape, None
+        if self.crop_to_aspect_ratio:
+            first = _tf_aspect_box(x.shape[1], x.shape[2], self.height, self.width)
+            top, left, crop_h, crop_w = first
+            x = x[:, top:top + crop_h, left:left + crop_w]  # (N,H',W,C) or (N,H,W',C)
+        elif self.pad_to_aspect_ratio:
+            first = _tf_pad_box(x.shape[1], x.shape[2], self.height, self.width)
+            x = _pad(x, *first, x.dtype.type(self.fill_value))  # (N,H+2r,W+2c,C)
+        y, taps = resize(x, (self.height, self.width), self.interpolation)  # (N,h,w,C)
+        return y, (first, taps, x.shape, x_shape)
+
+    def _transform_backward(self, dy, cache):
+        first, taps, resized_shape, x_shape = cache
+        dx = resample_backward(dy, taps, resized_shape)  # the cropped or padded x's shape
+        if self.crop_to_aspect_ratio:
+            return crop_backward(dx, (first[0], first[1], x_shape))
+        if self.pad_to_aspect_ratio:
+            rows, cols = first
+            return dx[:, rows:rows + x_shape[1], cols:cols + x_shape[2]]
+        return dx
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.height, self.width, input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width,
+                "interpolation": self.interpolation,
+                "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
+                "pad_to_aspect_ratio": self.pad_to_aspect_ratio, "fill_mode": self.fill_mode,
+                "fill_value": self.fill_value, "antialias": self.antialias}
+
+
+def _tf_aspect_box(H, W, h, w):
+    """crop_to_aspect_ratio's window, as keras/src/backend/tensorflow/image.py::resize
+    computes it (in float32, where CenterCrop's smart_resize uses Python floats)."""
+    crop_h = max(min(H, int(f32(W * h) / f32(w))), 1)
+    crop_w = max(min(W, int(f32(H * w) / f32(h))), 1)
+    return int(f32(H - crop_h) / f32(2)), int(f32(W - crop_w) / f32(2)), crop_h, crop_w
+
+
+def _tf_pad_box(H, W, h, w):
+    """pad_to_aspect_ratio's rows and columns added on each side (the TensorFlow backend's
+    resize: (padded size - size) / 2 on both sides, so an odd difference loses one)."""
+    pad_h = max(H, int(f32(W * h) / f32(w)))
+    pad_w = max(W, int(f32(H * w) / f32(h)))
+    return int(f32(pad_h - H) / f32(2)), int(f32(pad_w - W) / f32(2))
+
+
+def _pad(x, rows, cols, fill):
+    """x with `rows` rows of fill above and below, then `cols` columns left and right."""
+    N, H, W, C = x.shape
+    padded = np.full((N, H + 2 * rows, W + 2 * cols, C), fill, x.dtype)  # (N,H+2r,W+2c,C)
+    padded[:, rows:rows + H, cols:cols + W] = x
+    return padded
+
+
+class CenterCrop(ImagePreprocessingLayer):
+    """The centred (height, width) window of the images, in training and at inference.
+
+    Formula (H >= height and W >= width):
+        top = (H - height) // 2;  left = (W - width) // 2
+        y = x[:, top:top + height, left:left + width]
+    An image smaller on either axis is first cut to the largest centred window of
+    height:width's aspect ratio, then resized (bilinear) to (height, width): Keras's
+    smart_resize (keras/src/utils/image_utils.py).
+    Backward: dy put back in the window, zeros elsewhere (after the resize's transpose).
+
+    Args:
+        height, width: the output size.
+        data_format: "channels_last" only.
+    """
+
+    training_default = None  # deterministic: training changes nothing
+
+    def __init__(self, height, width, data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.height, self.width = height, width
+
+    def get_random_transformation(self, images, training=True):
+        return {"input_shape": tuple(images.shape)}
+
+    def _transform(self, x, t, training):
+        N, H, W, C = x.shape
+        if H >= self.height and W >= self.width:
+            return crop(x, (H - self.height) // 2, (W - self.width) // 2, self.height,
+                        self.width)
+        top, left, crop_h, crop_w = aspect_crop_box(H, W, self.height, self.width)
+        return crop_then_resize(x, top, left, crop_h, crop_w, self.height, self.width)
+
+    def _transform_backward(self, dy, cache):
+        if len(cache) == 3:  # a crop alone
+            return crop_backward(dy, cache)
+        return crop_then_resize_backward(dy, cache)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.height, self.width, input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width}
