@@ -15,7 +15,11 @@ def every_layer(framework, seed=0):
     """Images and a vector through every family of layers, merged, to two outputs."""
     L = framework.layers
     image, vector = framework.Input((8, 8, 3), name="image"), framework.Input((5,), name="vector")
-    h = L.Rescaling(1 / 2.0, offset=0.1)(image)
+    h = L.RandomFlip(seed=1)(L.RandomRotation(0.1, fill_mode="wrap")(image))
+    h = L.RandomZoom(0.2, interpolation="nearest")(L.RandomTranslation(0.1, (-0.2, 0.1))(h))
+    h = L.RandomBrightness(0.1, (0, 1))(L.RandomContrast((0.1, 0.2), (0, 1))(h))
+    h = L.Resizing(8, 8, crop_to_aspect_ratio=True)(L.CenterCrop(7, 6)(h))
+    h = L.Rescaling(1 / 2.0, offset=0.1)(h)
     h = L.ZeroPadding2D(1)(h)
     h = L.UpSampling2D((1, 2))(L.Cropping2D(((1, 0), (0, 2)))(h))
     h = L.Conv2D(4, 3, strides=2, padding="same", activation="relu")(h)
