@@ -26,6 +26,12 @@ from minidl.tape import flatten
 class Model(Layer):
     """A functional model `Model(inputs, outputs)`, or the base class of a subclassed model."""
 
+    # The layers inside set their outputs' masks (masks.py); the model adds none of its own.
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask):
+        return None
+
     def __new__(cls, *args, **kwargs):
         # As Keras: Model(inputs, outputs) makes a Functional (what summary() calls it).
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from minidl import activations, initializers, regularizers
+from minidl import activations, initializers, masks, regularizers
 from minidl.layers.base import Layer
 from minidl.layers.core import check_rank
 
@@ -37,6 +37,14 @@ class Softmax(Layer):
             self._axes = int(axis)
         # Several axes: Keras computes exp(z - logsumexp(z)) and leaves no logits.
         self.activation = activations.softmax if isinstance(self._axes, int) else None
+
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask):
+        if mask is None:
+            return None
+        raise masks.refuse(self, mask, "Softmax gives masked positions a large negative "
+                           "logit (and errors on a (N,T) mask of (N,T,C) inputs)")
 
     def forward(self, z, training=False):
         if self.activation is not None:
@@ -76,6 +84,8 @@ class ReLU(Layer):
         negative_slope: the slope below the threshold (a float >= 0).
         threshold: the input below which the unit is off (a float >= 0).
     """
+
+    supports_masking = True  # a mask passes through unchanged (masks.py), as in Keras
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         if max_value is not None and max_value < 0.0:
@@ -138,6 +148,8 @@ class LeakyReLU(Layer):
             it, `alpha`, still works, with a warning.
     """
 
+    supports_masking = True  # a mask passes through unchanged (masks.py), as in Keras
+
     def __init__(self, negative_slope=0.3, **kwargs):
         if "alpha" in kwargs:
             negative_slope = kwargs.pop("alpha")
@@ -166,6 +178,8 @@ class ELU(Layer):
     Args:
         alpha: the scale of the negative part (Keras does not check it).
     """
+
+    supports_masking = True  # a mask passes through unchanged (masks.py), as in Keras
 
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
@@ -199,6 +213,8 @@ class PReLU(Layer):
         shared_axes: axes (counted with the batch axis as 0) along which one slope is
             shared, e.g. [1, 2] for one slope per channel of an image.
     """
+
+    supports_masking = True  # a mask passes through unchanged (masks.py), as in Keras
 
     def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None,
                  shared_axes=None, **kwargs):

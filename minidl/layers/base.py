@@ -31,7 +31,7 @@ import threading
 
 import numpy as np
 
-from minidl import config, naming, regularizers
+from minidl import config, masks, naming, regularizers
 from minidl.layers.symbolic import KerasTensor, Node
 from minidl.tape import active_tape, flatten
 from minidl.variable import Variable
@@ -108,6 +108,11 @@ class Layer:
     output_shape = None
     training_default = None  # `training` of a call nobody set: None counts as False, but lets
     # a layer inside decide, as Keras's call context does (augmentation layers default to True)
+    # Masks (masks.py): a layer that supports masking hands compute_mask(inputs, mask) on to
+    # its outputs; one that does not drops a mask it receives, with Keras's warning. A layer
+    # that makes masks from nothing (Embedding(mask_zero=True), Masking) sets _makes_masks.
+    supports_masking = False
+    _makes_masks = False
 
     def __init__(self, *, name=None, trainable=True, dtype=None, activity_regularizer=None,
                  **kwargs):
@@ -225,6 +230,11 @@ class Layer:
             return shape_of(self(_zeros(input_shape)))
         return input_shape
 
+    def compute_mask(self, inputs, mask):
+        """The mask of the outputs, given the inputs and their mask (Keras's default: the
+        same mask, for a layer that leaves the time steps where they are)."""
+        return mask
+
     def check_input_shape(self, shape):
         """Raise if inputs of this shape cannot be given to this layer (Keras's InputSpec)."""
 
@@ -280,11 +290,18 @@ class Layer:
         _context.training, _context.depth = training, outer_depth + 1
         if outer_depth == 0:
             self._clear_losses()  # model.losses: those of this call only, as in Keras
+            masks.new_pass(inputs)
         try:
             tape = active_tape()
             if tape is not None and outer_depth == 0:
                 tape.watch(inputs)  # the arrays this whole pass starts from
-            outputs, cache = self.forward(inputs, training=training)
+            mask = masks.input_mask(inputs)  # None unless a layer before made one
+            if mask is not None and _takes_mask(self.forward):
+                outputs, cache = self.forward(inputs, training=training, mask=mask)
+            else:
+                outputs, cache = self.forward(inputs, training=training)
+            if mask is not None or self._makes_masks:
+                self._pass_mask_on(inputs, outputs, mask)
             if self.output_shape is None:
                 self.output_shape = shape_of(outputs)
             if tape is not None and (_has_backward(type(self))
@@ -295,6 +312,13 @@ class Layer:
             return outputs
         finally:
             _context.training, _context.depth = outer_training, outer_depth
+
+    def _pass_mask_on(self, inputs, outputs, mask):
+        """The outputs' masks, as Keras's Layer.__call__ sets them (keras/src/layers/layer.py)."""
+        if self.supports_masking:
+            masks.set_masks(outputs, self.compute_mask(inputs, mask))
+        elif mask is not None:
+            masks.warn_dropped(self)
 
     def _penalise_activity(self, tape, outputs):
         """The activity regularizer's penalty on each output, divided by the batch size."""
@@ -410,6 +434,23 @@ def _takes_training(method):
 
 
 _TAKES_TRAINING = {}
+
+
+def _takes_mask(method):
+    """Whether a `forward` method accepts `mask=` (the layers that use a mask, not only pass
+    it on: recurrent layers, GlobalAveragePooling1D, ...)."""
+    function = getattr(method, "__func__", method)
+    known = _TAKES_MASK.get(function)
+    if known is None:
+        try:
+            known = "mask" in inspect.signature(method).parameters
+        except (TypeError, ValueError):
+            known = False
+        _TAKES_MASK[function] = known
+    return known
+
+
+_TAKES_MASK = {}
 
 
 def _zeros(shape):

@@ -33,6 +33,8 @@ class Dense(Layer):
         input_shape: (D,), only for the first layer of a Sequential.
     """
 
+    supports_masking = True  # a mask passes through unchanged (masks.py), as in Keras
+
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
@@ -108,6 +110,8 @@ class Dense(Layer):
 
 class Activation(Layer):
     """Applies an activation function on its own: a = f(z)."""
+
+    supports_masking = True  # a mask passes through unchanged (masks.py), as in Keras
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)

@@ -73,6 +73,15 @@ def _sum_to_shape(d, shape):
 class Merge(Layer):
     """Base of the elementwise merge layers: checks, broadcasting and the output shape."""
 
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask):
+        """A step is real if it is in any input; no mask if one input has none (Keras's
+        base_merge.py)."""
+        if mask is None or any(m is None for m in mask):
+            return None
+        return np.logical_or.reduce(mask)  # (N,T)
+
     def check_input_shape(self, shape):
         _check_list(self, shape)
         self.compute_output_shape(shape)  # raises when the shapes cannot broadcast
@@ -217,6 +226,18 @@ class Concatenate(Layer):
         axis: the axis to join along (default -1, the features).
     """
 
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask):
+        """Each input's mask spread over its shape (all True for an input without one),
+        joined along `axis`, then any over the last axis (Keras's concatenate.py)."""
+        if mask is None:
+            return None
+        spread = [np.ones(x.shape, bool) if m is None else
+                  np.broadcast_to(m[..., None], x.shape) if m.ndim < x.ndim else m
+                  for x, m in zip(inputs, mask)]
+        return np.concatenate(spread, axis=self.axis).any(axis=-1)
+
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
         self.axis = axis
@@ -275,6 +296,11 @@ class Dot(Layer):
         axes: an int (the same axis of both inputs) or a pair (axis of x1, axis of x2).
         normalize: whether to L2-normalise both inputs along those axes first.
     """
+
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask):
+        return None  # Keras's Dot drops the mask without a warning
 
     def __init__(self, axes, normalize=False, **kwargs):
         if not isinstance(axes, int):

@@ -14,7 +14,7 @@ batch is (N, H, W, C) and every (row, position) pair is one more value of its ch
 """
 import numpy as np
 
-from minidl import initializers, naming, regularizers
+from minidl import initializers, masks, naming, regularizers
 from minidl.layers.base import Layer
 from minidl.layers.core import check_rank
 
@@ -113,9 +113,14 @@ class BatchNormalization(Layer):
         shape[axis] = -1
         return tuple(d for d in range(ndim) if d != axis), tuple(shape)
 
-    def forward(self, x, training=False):
+    supports_masking = True  # at inference a mask passes through, as in Keras
+
+    def forward(self, x, training=False, mask=None):
         axes, shape = self._axes_and_shape(x.ndim)
         batch_statistics = bool(training) and self.trainable
+        if mask is not None and batch_statistics:
+            raise masks.refuse(self, mask, "BatchNormalization computes the batch's mean and "
+                               "variance over the unmasked steps only when training")
         if batch_statistics:
             mean = x.mean(axis=axes, keepdims=True)  # (N,C) -> (1,C)
             xc = x - mean  # (N,C)
@@ -185,6 +190,8 @@ class LayerNormalization(Layer):
         beta_initializer, gamma_initializer: zeros and ones by default.
         beta_regularizer, gamma_regularizer: penalties on beta and gamma.
     """
+
+    supports_masking = True  # a mask passes through unchanged (masks.py), as in Keras
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,

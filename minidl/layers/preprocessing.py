@@ -47,6 +47,8 @@ class Normalization(Layer):
         invert: apply the inverse map, y = mean + x * std.
     """
 
+    supports_masking = True  # a mask passes through unchanged (masks.py), as in Keras
+
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
         if axis is None:
             axis = ()
@@ -219,6 +221,8 @@ class Rescaling(Layer):
         scale: a number (or an array broadcasting against x), e.g. 1 / 255.
         offset: a number (or array) added after scaling (default 0.0).
     """
+
+    supports_masking = True  # a mask passes through unchanged (masks.py), as in Keras
 
     def __init__(self, scale, offset=0.0, **kwargs):
         scale, offset = _deserialize_number(scale), _deserialize_number(offset)

@@ -32,6 +32,8 @@ class NoiseLayer(Layer):
             its own generator, np.random.default_rng(seed), as Keras gives it its own seed.
     """
 
+    supports_masking = True  # a mask passes through unchanged (masks.py), as in Keras
+
     def __init__(self, seed=None, **kwargs):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise ValueError(f"Argument `seed` must be an integer or None. Received: seed={seed!r}")
@@ -293,6 +295,8 @@ class ActivityRegularization(Layer):
     Args:
         l1, l2: the penalty factors, non-negative (None counts as 0.0, as in Keras).
     """
+
+    supports_masking = True  # a mask passes through unchanged (masks.py), as in Keras
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         penalty = regularizers.L1L2(0.0 if l1 is None else l1, 0.0 if l2 is None else l2)

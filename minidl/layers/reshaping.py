@@ -201,6 +201,8 @@ class Identity(Layer):
     Backward: dx = dy
     """
 
+    supports_masking = True  # a mask passes through unchanged (masks.py), as in Keras
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.built = True  # nothing to build; Keras builds it at once (summary: 0, not unbuilt)
