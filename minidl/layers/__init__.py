@@ -4,6 +4,7 @@
     input_layer.py     Input, InputLayer;  symbolic.py: KerasTensor and Node (functional wiring)
     core.py            Dense, Activation
     embedding.py       Embedding (token ids -> vectors; its gradient is rows: minidl/sparse.py)
+    masking.py         Masking (padded time steps masked downstream: minidl/masks.py)
     convolutional.py   Conv2D, Conv1D (im2col + one matrix product)
     conv_transpose.py  Conv2DTranspose, Conv1DTranspose (Conv2D's input gradient as a forward)
     depthwise.py       DepthwiseConv2D/1D, SeparableConv2D/1D (one kernel per channel, then 1x1)
@@ -31,6 +32,7 @@ from minidl.layers.core import Activation, Dense
 from minidl.layers.depthwise import (DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
                                      SeparableConv2D)
 from minidl.layers.embedding import Embedding
+from minidl.layers.masking import Masking
 from minidl.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
                                    Subtract)
 from minidl.layers.normalization import BatchNormalization, LayerNormalization
@@ -63,5 +65,6 @@ __all__ += ["ActivityRegularization", "Cropping1D", "Cropping2D", "Cropping3D", 
             "ZeroPadding1D", "ZeroPadding3D"]
 __all__ += ["Conv1DTranspose", "Conv2DTranspose", "DepthwiseConv1D", "DepthwiseConv2D",
             "SeparableConv1D", "SeparableConv2D"]
+__all__ += ["Masking"]
 __all__ += ["CenterCrop", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
             "RandomRotation", "RandomTranslation", "RandomZoom", "Resizing"]

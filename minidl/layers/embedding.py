@@ -23,6 +23,8 @@ class Embedding(Layer):
         occurrence, as Keras's TensorFlow backend hands the optimizer a tf.IndexedSlices;
         the optimizers apply TensorFlow's rules for such rows (see minidl/sparse.py).
         dx = 0                    # ids are not differentiable: y is a step function of x
+    mask_zero=True: the id 0 is padding; the output carries the mask x != 0 (N,T) to the
+    layers after it (masks.py): recurrent layers skip those steps, losses leave them out.
     x arrives as floats (fit casts inputs to floatx, as Keras's does) and is cast to int32 as
     Keras casts it: truncated toward zero. A negative id counts from the end (-1 is row
     V-1, Keras's "fill" of negative indices); an id outside [-V, V) is an error, as
@@ -34,9 +36,11 @@ class Embedding(Layer):
         embeddings_initializer: the table's initializer (Keras's default "uniform":
             U[-0.05, 0.05)).
         embeddings_regularizer, activity_regularizer: penalties, e.g. regularizers.l2(1e-4).
+        mask_zero: whether the id 0 is padding, to be masked out downstream (the vocabulary
+            then still counts it: V = largest id + 1).
         weights: the initial table, an array (V, D) (or a list holding it).
-        embeddings_constraint, mask_zero, lora_rank: Keras options minidl does not implement;
-            accepted at their defaults (None, False, None) only.
+        embeddings_constraint, lora_rank: Keras options minidl does not implement;
+            accepted at their defaults (None, None) only.
     """
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
@@ -46,13 +50,15 @@ class Embedding(Layer):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"`{name}` must be a positive integer. Received: "
                                  f"{name}={value} (of type {type(value).__name__}).")
-        _check_unsupported(embeddings_constraint=embeddings_constraint, mask_zero=mask_zero,
-                           lora_rank=lora_rank, quantization_config=kwargs.pop(
+        _check_unsupported(embeddings_constraint=embeddings_constraint, lora_rank=lora_rank,
+                            quantization_config=kwargs.pop(
                                "quantization_config", None))
         if kwargs.pop("input_length", None) is not None:
             warnings.warn("Argument `input_length` is deprecated. Just remove it.", stacklevel=2)
         super().__init__(**kwargs)
         self.input_dim, self.output_dim = input_dim, output_dim
+        self.mask_zero = bool(mask_zero)
+        self.supports_masking = self._makes_masks = self.mask_zero  # as Keras's Embedding
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.embeddings = None
@@ -69,6 +75,10 @@ class Embedding(Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
+
+    def compute_mask(self, inputs, mask=None):
+        """mask_zero: True where the id is not 0 (N,T); else no mask."""
+        return inputs != 0 if self.mask_zero else None
 
     def forward(self, x, training=False):
         ids = self.token_ids(x)  # (N,T) ints in [0, V)
@@ -100,13 +110,12 @@ class Embedding(Layer):
                 "output_dim": self.output_dim,
                 "embeddings_initializer": self.embeddings_initializer,
                 "embeddings_regularizer": self.embeddings_regularizer,
-                "embeddings_constraint": None, "mask_zero": False}
+                "embeddings_constraint": None, "mask_zero": self.mask_zero}
 
 
 def _check_unsupported(**options):
     """Keras's Embedding options minidl does not implement: accepted only when off."""
     what = {"embeddings_constraint": "weight constraints",
-            "mask_zero": "masks (no minidl layer takes a mask from the layer before it)",
             "lora_rank": "LoRA", "quantization_config": "quantization"}
     for name, value in options.items():
         if value not in (None, False):
