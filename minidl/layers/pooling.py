@@ -273,9 +273,37 @@ class GlobalMaxPooling2D(BaseGlobalPooling):
 
 
 class GlobalAveragePooling1D(GlobalAveragePooling2D):
-    """The mean of each channel over the sequence: (N, L, C) -> (N, C)."""
+    """The mean of each channel over the sequence: (N, L, C) -> (N, C).
+
+    With a mask (N,L) from the layers before (masks.py), the mean of the real steps only
+    (keras/src/layers/pooling/global_average_pooling1d.py); the output has no mask:
+        y[n, c] = sum over real l of x[n, l, c] / (number of real steps of row n)
+    A row with no real step is 0 / 0 = nan, as in Keras.
+    Backward: dx[n, l, c] = dy[n, c] / count[n] at the real steps, 0 at the others.
+    """
 
     rank = 1
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask):
+        return None
+
+    def forward(self, x, training=False, mask=None):
+        if mask is None:
+            return super().forward(x, training)
+        keep = mask[:, :, None]  # (N,L,1)
+        count = keep.sum(axis=1, keepdims=self.keepdims, dtype=x.dtype)  # (N,1) or (N,1,1)
+        with np.errstate(invalid="ignore"):  # an all-padding row: 0 / 0, nan as in Keras
+            y = np.where(keep, x, 0).sum(axis=1, keepdims=self.keepdims) / count  # (N,C)
+        return y, (keep, count)
+
+    def backward(self, dy, cache, need_dx=True):
+        if not isinstance(cache[0], np.ndarray):  # no mask: the cache is x's shape
+            return super().backward(dy, cache, need_dx)
+        keep, count = cache
+        with np.errstate(divide="ignore", invalid="ignore"):  # an all-padding row: 0 below
+            share = (dy / count).reshape(len(dy), 1, -1)  # (N,1,C)
+        return np.where(keep, share, dy.dtype.type(0)), {}  # (N,L,C): 0 at padded steps
 
 
 class GlobalMaxPooling1D(GlobalMaxPooling2D):

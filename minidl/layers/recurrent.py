@@ -37,9 +37,12 @@ Weights live in the cell, as in Keras (paths `lstm/lstm_cell/kernel`; in a weigh
 
 Shapes: N sequences in the batch, T time steps, D input features, U units.
 
+Masks (minidl/masks.py): with a mask from Embedding(mask_zero=True) or Masking, a masked
+step leaves the state and the output as they were (RNN.forward_masked); backward sends its
+gradients straight through to the step before.
+
 Not implemented (each refused by name when asked for): dropout and recurrent_dropout other
-than 0 (their masks are drawn by TensorFlow inside the loop), stateful=True, constraints,
-and masking (minidl has no mask propagation: every time step of every row is used).
+than 0 (their masks are drawn by TensorFlow inside the loop), stateful=True, constraints.
 """
 import numpy as np
 
@@ -352,8 +355,11 @@ class RNN(Layer):
         return_state=True: [output, *state]  (SimpleRNN, GRU: [output, h]; LSTM: [output, h, c])
 
     go_backwards returns the outputs in the order the steps ran (the reversed sequence), as
-    Keras does.
+    Keras does. With a mask from the layers before (Embedding(mask_zero=True), Masking), a
+    masked step keeps the state and output it received (forward_masked).
     """
+
+    supports_masking = True
 
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
@@ -367,7 +373,7 @@ class RNN(Layer):
         self.go_backwards = bool(go_backwards)
         self.stateful = False
         self.unroll = bool(unroll)  # Keras unrolls the graph; minidl's loop is the same
-        self.zero_output_for_mask = bool(zero_output_for_mask)  # no masks in minidl
+        self.zero_output_for_mask = bool(zero_output_for_mask)  # masked steps output 0
 
     @property
     def units(self):
@@ -403,7 +409,17 @@ class RNN(Layer):
             return [output] + [(n, size) for size in self.cell.state_sizes]
         return output
 
-    def forward(self, x, training=False):
+    def compute_mask(self, inputs, mask):
+        """The input's mask with return_sequences (not reversed by go_backwards: Keras's
+        rnn.py hands it on as it came), else none; never one on the returned states."""
+        output_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return [output_mask] + [None] * len(self.cell.state_sizes)
+        return output_mask
+
+    def forward(self, x, training=False, mask=None):
+        if mask is not None:
+            return self.forward_masked(x, mask)
         n, steps = x.shape[:2]
         xs = x[:, ::-1] if self.go_backwards else x  # (N,T,D), a view
         states = [np.zeros((n, size), x.dtype) for size in self.cell.state_sizes]  # (N,U) each
@@ -417,26 +433,91 @@ class RNN(Layer):
         else:
             output = states[0].copy()  # (N,U): the last h (a copy: the state is returned too)
         if self.return_state:
-            return [output] + states, caches
-        return output, caches
+            return [output] + states, (caches, None)
+        return output, (caches, None)
 
-    def backward(self, dy, caches, need_dx=True):
+    def forward_masked(self, x, mask):
+        """The loop with a mask (N,T): a masked step keeps the state and output it received.
+
+        Formula (keras/src/backend/tensorflow/rnn.py, the while_loop with a mask):
+            h, new = cell.step(x_t, state)
+            state_t  = new where mask_t else state_{t-1}         # row by row
+            output_t = h   where mask_t else output_{t-1}        # output_{-1} = 0
+                       (zero_output_for_mask=True: 0 instead of output_{t-1})
+        go_backwards reverses the mask with the steps. A row of padding only keeps its zero
+        state and outputs 0.
+        """
+        if self.unroll and self.go_backwards and self.zero_output_for_mask:
+            raise ValueError(
+                f"minidl's {type(self).__name__} does not implement a mask with unroll=True, "
+                "go_backwards=True and zero_output_for_mask=True together (Keras's unrolled "
+                "loop zeroes the reversed outputs with the mask in its original order): pass "
+                f"unroll=False. Received: unroll=True, layer {self.name!r}")
+        n, steps = x.shape[:2]
+        xs = x[:, ::-1] if self.go_backwards else x  # (N,T,D), a view
+        keep = (mask[:, ::-1] if self.go_backwards else mask)[:, :, None]  # (N,T,1) bool
+        states = [np.zeros((n, size), x.dtype) for size in self.cell.state_sizes]  # (N,U) each
+        zero = x.dtype.type(0)
+        output = np.zeros((n, self.units), x.dtype)  # (N,U): output_{-1}
+        outputs, caches = [], []
+        for t in range(steps):
+            h, new_states, cache = self.cell.step(xs[:, t], states)  # (N,U)
+            m = keep[:, t]  # (N,1)
+            output = np.where(m, h, zero if self.zero_output_for_mask else output)  # (N,U)
+            states = [np.where(m, new, old) for new, old in zip(new_states, states)]
+            outputs.append(output)
+            caches.append(cache)
+        output = np.stack(outputs, axis=1) if self.return_sequences else output  # (N,T,U)
+        if self.return_state:
+            return [output] + states, (caches, keep)
+        return output, (caches, keep)
+
+    def backward(self, dy, cache, need_dx=True):
+        caches, keep = cache
         dout, dstates = (dy[0], list(dy[1:])) if self.return_state else (dy, None)
         n, steps = len(dout), len(caches)
         if dstates is None:  # nothing downstream used the final state
             dstates = [np.zeros((n, size), dout.dtype) for size in self.cell.state_sizes]
         grads, dxs = {}, [None] * steps
+        # With a mask, dL/d output_t that a masked step t+1 carried back to output_t.
+        doutput = None if keep is None else np.zeros_like(dstates[0])
         for t in reversed(range(steps)):
             if self.return_sequences:
-                dstates[0] = dstates[0] + dout[:, t]  # (N,U): h_t is output t
-            elif t == steps - 1:
-                dstates[0] = dstates[0] + dout  # (N,U): h_{T-1} is the output
-            dxs[t], dstates, step_grads = self.cell.step_backward(dstates, caches[t], need_dx)
+                d = dout[:, t]  # (N,U): h_t is output t
+            else:
+                d = dout if t == steps - 1 else None  # (N,U): h_{T-1} is the output
+            if keep is None:
+                if d is not None:
+                    dstates[0] = dstates[0] + d
+                dxs[t], dstates, step_grads = self.cell.step_backward(dstates, caches[t],
+                                                                      need_dx)
+            else:
+                dxs[t], dstates, doutput, step_grads = self._masked_step_backward(
+                    doutput if d is None else doutput + d, dstates, keep[:, t], caches[t],
+                    need_dx)
             add_grads(grads, step_grads)  # the weights are shared by every step: grads add up
         if not need_dx:
             return None, grads
         dx = np.stack(dxs, axis=1)  # (N,T,D), in the order the steps ran
         return (dx[:, ::-1] if self.go_backwards else dx), grads
+
+    def _masked_step_backward(self, doutput, dstates, m, cache, need_dx):
+        """One step of the masked loop backward: the rows of real steps (m, (N,1)) go through
+        the cell; the others pass their gradients on to the state and output they kept.
+
+        Formula (the gradient of np.where, as TensorFlow's of tf.where):
+            d new   = dstate where m else 0;    d h = doutput where m else 0
+            d state_{t-1}  = cell's d state_prev + (dstate where not m)
+            d output_{t-1} = doutput where not m  (0 with zero_output_for_mask)
+        """
+        zero = doutput.dtype.type(0)
+        d_new = [np.where(m, d, zero) for d in dstates]  # (N,U) each
+        d_new[0] = d_new[0] + np.where(m, doutput, zero)  # h is both output and state 0
+        dx, d_prev, step_grads = self.cell.step_backward(d_new, cache, need_dx)
+        dstates = [dp + np.where(m, zero, d) for dp, d in zip(d_prev, dstates)]
+        doutput = np.zeros_like(doutput) if self.zero_output_for_mask else \
+            np.where(m, zero, doutput)
+        return dx, dstates, doutput, step_grads
 
     def get_config(self):
         cell = self.cell
@@ -654,6 +735,8 @@ class Bidirectional(Layer):
         weights: None only.
     """
 
+    supports_masking = True  # the mask goes to both layers (the backward one reverses it)
+
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         layer = _wrapped_layer(layer, "layer")
         if merge_mode not in ("sum", "mul", "ave", "concat", None):
@@ -697,9 +780,18 @@ class Bidirectional(Layer):
             return outputs + states + states
         return output
 
-    def forward(self, x, training=False):
-        y, forward_cache = self.forward_layer.forward(x, training)
-        y_rev, backward_cache = self.backward_layer.forward(x, training)
+    def compute_mask(self, inputs, mask):
+        """Keras's bidirectional.py: the mask on the output(s) with return_sequences, never
+        on the states."""
+        if isinstance(mask, list):
+            mask = mask[0]
+        if not self.return_sequences:
+            return [None, None] if self.merge_mode is None else None
+        return [mask, mask] if self.merge_mode is None else mask
+
+    def forward(self, x, training=False, mask=None):
+        y, forward_cache = self.forward_layer.forward(x, training, mask=mask)
+        y_rev, backward_cache = self.backward_layer.forward(x, training, mask=mask)
         states = []
         if self.return_state:
             states, y, y_rev = y[1:] + y_rev[1:], y[0], y_rev[0]
