@@ -16,7 +16,7 @@ import copy
 
 import numpy as np
 
-from minidl import losses as losses_module, metrics as metrics_module, optimizers
+from minidl import losses as losses_module, masks, metrics as metrics_module, optimizers
 from minidl.head import Head
 from minidl.tape import flatten
 
@@ -76,7 +76,7 @@ class CompileLoss:
             if head is None:
                 per_output.append(None)
                 continue
-            loss, seed = head.loss_and_gradient(t, p, tape, w)
+            loss, seed = head.loss_and_gradient(t, p, tape, w, masks.mask_of(p))
             per_output.append(loss)
             if weight is not None:
                 scale = np.asarray(weight, loss.dtype)

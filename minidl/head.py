@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from minidl import activations
+from minidl import activations, masks
 from minidl.losses import sum_over_batch_size
 
 # The activations whose output Keras traces back to its input (compared as functions).
@@ -47,8 +47,12 @@ class Head:
                 "logits. Was this intended?", stacklevel=3)
         return layer.logits(record.cache)
 
-    def loss_and_gradient(self, y_true, y_pred, tape=None, sample_weight=None):
+    def loss_and_gradient(self, y_true, y_pred, tape=None, sample_weight=None, mask=None):
         """The mean loss, and where backward starts.
+
+        A mask riding on y_pred (masks.py; say (N,T) from Embedding(mask_zero=True) through
+        an LSTM with return_sequences) weighs the loss values as Keras's apply_mask does
+        (keras/src/losses/loss.py): the mean over the real steps only.
 
         Returns:
             (loss, seed): seed is (y_pred, dL/dz, "logits") on the logits path, else
@@ -63,7 +67,9 @@ class Head:
         else:
             values, d_values = self.loss.values_and_gradient(y_true, y_pred_checked)
         weight = None
-        if sample_weight is not None:
+        if mask is not None:
+            weight = masks.loss_weights(mask, values, sample_weight)
+        elif sample_weight is not None:
             weight = np.asarray(sample_weight, values.dtype)
             weight = weight.reshape(weight.shape + (1,) * (values.ndim - weight.ndim))
         loss = sum_over_batch_size(values, weight)  # sum / N
@@ -73,3 +79,4 @@ class Head:
         else:
             grad = d_values * (weight / n)[..., None]  # each sample's share, weighted
         return loss, ((y_pred, grad, "logits") if z is not None else (y_pred, grad))
+

@@ -8,7 +8,7 @@ Shapes: N rows in the batch, C output columns (classes or regression targets).
 """
 import numpy as np
 
-from minidl import config
+from minidl import config, masks
 
 
 def match_ranks(y_true, y_pred):
@@ -109,7 +109,10 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The loss over the batch (the mean of the per-sample values, as Keras)."""
+        mask = masks.mask_of(y_pred)  # the real steps, if y_pred carries a mask (masks.py)
         values = self.call(*self.prepare(y_true, y_pred))  # (N,)
+        if mask is not None:
+            return sum_over_batch_size(values, masks.loss_weights(mask, values, sample_weight))
         weight = None if sample_weight is None else np.asarray(sample_weight, values.dtype)
         return sum_over_batch_size(values, weight)
 

@@ -11,7 +11,7 @@ Source: keras/src/metrics/metric.py and reduction_metrics.py.
 """
 import numpy as np
 
-from minidl import config, initializers, naming
+from minidl import config, initializers, masks, naming
 from minidl.variable import Variable
 
 
@@ -243,7 +243,16 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        """A mask riding on y_pred (minidl/masks.py) counts the real steps only: it joins
+        the sample weights as 0s and 1s (keras/src/metrics/reduction_metrics.py)."""
+        mask = masks.mask_of(y_pred)
         values = self._fn(y_true, y_pred, **self._fn_kwargs)
+        if mask is not None:
+            weight = masks.as_weights(mask, np.dtype(self.dtype), "sum")  # (N,T)
+            if sample_weight is not None:
+                weight, sw = same_rank(weight, np.asarray(sample_weight, self.dtype))
+                weight = sw * weight
+            sample_weight = weight
         super().update_state(values, sample_weight=sample_weight)
 
     def get_config(self):
