@@ -127,6 +127,8 @@ def model_from_config(config, custom_objects=None, depth=0):
     tensors = {}  # (layer name, node index) -> the outputs of that call
     pending = []  # (layer, node data) whose inputs are not all made yet
     for layer_config in model_config["layers"]:
+        if _computes_a_mask_only(layer_config, model_config["layers"]):
+            continue  # minidl's layers make their masks themselves (minidl/masks.py)
         layer = _from_config(layer_config, custom_objects, depth + 1)
         if isinstance(layer, InputLayer):
             tensors[(layer.name, 0)] = layer.output
@@ -151,6 +153,17 @@ def model_from_config(config, custom_objects=None, depth=0):
     inputs = find(inputs) if not isinstance(inputs[0], list) else [find(s) for s in inputs]
     outputs = find(outputs) if not isinstance(outputs[0], list) else [find(s) for s in outputs]
     return Model(inputs=inputs, outputs=outputs, name=model_config["name"])
+
+
+def _computes_a_mask_only(entry, entries):
+    """Keras writes the ops that compute masks (a NotEqual for Embedding(mask_zero=True))
+    as nodes feeding only the `mask=` argument of later calls; minidl skips them."""
+    def is_op(item):
+        return item.get("module", "").startswith("keras.src.ops")
+
+    return is_op(entry) and all(
+        spec[0] != entry.get("name") for other in entries if not is_op(other)
+        for node in other.get("inbound_nodes", []) for spec in _tensor_specs(node["args"][0]))
 
 
 def _tensor_specs(args):
