@@ -12,10 +12,11 @@ rules are not NumPy's, and the difference is the usual source of silent float64:
 - Functions that need a float (mean, sqrt, divide, log, ...) turn ints into float32.
 
 Most are plain NumPy functions that compute values. The ones a subclassed model's call()
-combines layers with (add, subtract, multiply, divide, negative, matmul, square, sqrt, exp,
-log, tanh, relu, sigmoid, softmax, sum, mean, reshape, transpose, concatenate) also record
-themselves for backpropagation during a training step: backprop.py has each with its
-derivative. (A loss of your own needs its gradient too: see `minidl.losses.Loss`.)
+combines layers with (add, subtract, multiply, divide, negative, maximum, minimum, matmul,
+abs, clip, square, sqrt, exp, log, tanh, relu, sigmoid, softmax, sum, mean, reshape,
+transpose, concatenate) also record themselves for backpropagation during a training step:
+backprop.py has each with its derivative. A loss function written with them, or a Lambda
+layer's function, is differentiated the same way (minidl/losses/wrapper.py, head.py).
 
 Where they live (Keras's file names): core.py (conversion, cast and the dtype rules),
 numpy.py (arithmetic, comparisons, reductions, shapes, making arrays, matmul), math.py
@@ -39,6 +40,7 @@ from minidl.ops.numpy import (abs, absolute, add, all, amax, amin, any, arange, 
                               zeros_like)  # noqa: A004 (Keras's names)
 
 # The differentiable versions replace the plain ones of the same names (see backprop.py).
-from minidl.ops.backprop import (add, concatenate, divide, exp, log, matmul, mean,  # noqa: E402,F811
-                                 multiply, negative, relu, reshape, sigmoid, softmax, sqrt,
-                                 square, subtract, sum, tanh, transpose)
+from minidl.ops.backprop import (abs, absolute, add, clip, concatenate, divide, exp,  # noqa: E402,F811,A004
+                                 log, matmul, maximum, mean, minimum, multiply, negative, relu,
+                                 reshape, sigmoid, softmax, sqrt, square, subtract, sum, tanh,
+                                 transpose)

@@ -111,7 +111,42 @@ def matmul(x1, x2):
         unbroadcast(np.swapaxes(x1, -1, -2) @ dy, x2)])
 
 
+def maximum(x1, x2):
+    """y = max(x1, x2);  dx1 = dy where x1 >= x2, dx2 = dy elsewhere (ties go to x1, as
+    TensorFlow's Maximum gradient)."""
+    y = numpy_ops.maximum(x1, x2)
+    first = np.greater_equal(x1, x2)  # broadcast to y's shape
+    return record(y, "maximum", [x1, x2], lambda dy: [
+        unbroadcast(np.where(first, dy, 0).astype(dy.dtype), x1),
+        unbroadcast(np.where(first, 0, dy).astype(dy.dtype), x2)])
+
+
+def minimum(x1, x2):
+    """y = min(x1, x2);  dx1 = dy where x1 <= x2, dx2 = dy elsewhere (ties go to x1)."""
+    y = numpy_ops.minimum(x1, x2)
+    first = np.less_equal(x1, x2)
+    return record(y, "minimum", [x1, x2], lambda dy: [
+        unbroadcast(np.where(first, dy, 0).astype(dy.dtype), x1),
+        unbroadcast(np.where(first, 0, dy).astype(dy.dtype), x2)])
+
+
 # -- element-wise functions --------------------------------------------------------------------
+def abs(x):  # noqa: A001 (Keras's name)
+    """y = |x|;  dx = dy * sign(x)  (0 at x = 0, as TensorFlow)."""
+    return record(numpy_ops.abs(x), "abs", [x], lambda dy: [dy * np.sign(x).astype(dy.dtype)])
+
+
+absolute = abs
+
+
+def clip(x, x_min, x_max):
+    """y = x limited to [x_min, x_max];  dx = dy where x_min <= x <= x_max, else 0
+    (tf.clip_by_value's gradient; the bounds are constants)."""
+    y = numpy_ops.clip(x, x_min, x_max)
+    inside = (x >= x_min) & (x <= x_max)  # (x's shape)
+    return record(y, "clip", [x], lambda dy: [np.where(inside, dy, 0).astype(dy.dtype)])
+
+
 def square(x):
     """y = x**2;  dx = 2 * x * dy."""
     return record(numpy_ops.square(x), "square", [x], lambda dy: [2 * x * dy])

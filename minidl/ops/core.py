@@ -66,8 +66,10 @@ def _as(values, dtype):
 
 
 def cast(x, dtype):
-    """`x` as `dtype` ("float32", "int32", "bool", ...)."""
-    return np.asarray(convert_to_tensor(x)).astype(dtype)
+    """`x` as `dtype` ("float32", "int32", "bool", ...); `x` itself when it has that dtype
+    already, as tf.cast (so a loss's `cast(y_true, y_pred.dtype)` stays the array the tape
+    knows)."""
+    return np.asarray(convert_to_tensor(x)).astype(dtype, copy=False)
 
 
 def _axis(axis):
