@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 from minidl import activations, masks
-from minidl.losses import sum_over_batch_size
+from minidl.losses import sum_over_batch_size, wrapper
 
 # The activations whose output Keras traces back to its input (compared as functions).
 LOGIT_ACTIVATIONS = (activations.sigmoid, activations.softmax)
@@ -31,6 +31,7 @@ class Head:
 
     def __init__(self, loss):
         self.loss = loss
+        self.by_tape = wrapper.by_tape(loss)  # a loss written with minidl.ops (wrapper.py)
 
     def logits(self, y_pred, tape):
         """z when y_pred came straight from a sigmoid/softmax and the loss can use it, else None."""
@@ -58,6 +59,8 @@ class Head:
             (loss, seed): seed is (y_pred, dL/dz, "logits") on the logits path, else
             (y_pred, dL/dy_pred); `tape.gradient([seed], ...)` takes it from there.
         """
+        if self.by_tape:
+            return self.loss_and_gradient_from_tape(y_true, y_pred, tape, sample_weight, mask)
         y_true, y_pred_checked = self.loss.prepare(y_true, y_pred)
         z = self.logits(y_pred, tape)
         if z is not None:  # sigmoid/softmax + cross-entropy: work from the logits
@@ -80,3 +83,39 @@ class Head:
             grad = d_values * (weight / n)[..., None]  # each sample's share, weighted
         return loss, ((y_pred, grad, "logits") if z is not None else (y_pred, grad))
 
+
+    def loss_and_gradient_from_tape(self, y_true, y_pred, tape, sample_weight=None, mask=None):
+        """A loss written with minidl.ops: its calls go on the tape, and backward starts from
+        the values it returned, with dL/dvalues = w / size (wrapper.py has the reduction).
+
+        Returns:
+            (loss, seed): seed is (values, dL/dvalues); or (values, dL/dvalues, error) when
+            the values did not come from y_pred through minidl.ops, so that a training step
+            (tape.gradient) raises the error while evaluate() can use the loss as it is.
+        """
+        y_true = np.asarray(y_true).astype(y_pred.dtype, copy=False)  # as Keras's Loss casts
+        if tape is None:
+            values = self.loss.call(y_true, y_pred)
+        else:
+            first = len(tape.records)
+            with tape:  # the loss's ops are written on the step's tape, after the model's
+                tape.watch(y_true)
+                values = self.loss.call(y_true, y_pred)
+        weight = wrapper.weight_of(values, sample_weight, mask)
+        loss, d_values = wrapper.reduce_with_gradient(np.asarray(values), weight)
+        if tape is None:
+            return loss, (values, d_values)
+        problem = tape.undifferentiable(values, first)
+        if problem is not None:
+            return loss, (values, d_values, _undifferentiable_loss(self.loss, problem))
+        return loss, (values, d_values)
+
+
+def _undifferentiable_loss(loss, problem):
+    what = (f"loss function '{loss.name}'" if hasattr(loss, "fn")
+            else f"loss '{loss.name}' ({type(loss).__name__}.call)")
+    return ValueError(
+        f"minidl cannot train with the {what}: {problem}, so minidl, which has no autograd, "
+        "does not know its derivative. Write the loss with minidl.ops, e.g. "
+        "`ops.mean(ops.square(ops.subtract(y_true, y_pred)), axis=-1)` rather than "
+        "`np.mean((y_true - y_pred) ** 2, axis=-1)`; evaluate() can use it as it is.")

@@ -109,6 +109,27 @@ class Tape:
         made_by = self._made_by.get(id(array))
         return None if made_by is None else self.records[made_by[0]]
 
+    def undifferentiable(self, array, first):
+        """Why backward could not start from `array`, or None: it must come from a call on
+        the tape, and every call from index `first` on that leads to it must take its inputs
+        from calls on the tape (or from watched arrays). Says which, for an error."""
+        made_by = self._made_by.get(id(array))
+        if made_by is None:
+            return ("its values were not computed by minidl.ops (a NumPy function or operator "
+                    "such as `-` or np.mean made them)")
+        stack, seen = [made_by[0]], set()
+        while stack:
+            index = stack.pop()
+            if index < first or index in seen:
+                continue
+            seen.add(index)
+            record = self.records[index]
+            if record.foreign:
+                return (f"ops.{record.layer.name} received an array computed outside minidl.ops "
+                        "(for example by a NumPy operator such as `-` or `*` on y_pred)")
+            stack += [source[0] for source in record.sources if source is not None]
+        return None
+
     # -- backward -----------------------------------------------------------------------------
     def gradient(self, output_grads, variables, inputs=None):
         """Backpropagate from the outputs' gradients to `variables` (and `inputs`, if given).
@@ -174,6 +195,8 @@ class Tape:
         grads_out, logit_grads = {}, {}
         for item in output_grads:
             array, grad = item[0], item[1]
+            if len(item) > 2 and isinstance(item[2], Exception):
+                raise item[2]  # a loss that cannot start backward (head.py says why)
             made_by = self._made_by.get(id(array))
             if made_by is None:
                 raise ValueError("The output given to `gradient` was not made by a layer "

@@ -14,6 +14,8 @@ Where each family lives:
                       MeanSquaredLogarithmicError, Huber, LogCosh, CosineSimilarity
     hinge.py          Hinge, SquaredHinge, CategoricalHinge
     probabilistic.py  KLDivergence, Poisson
+    wrapper.py        LossFunctionWrapper: a function of your own, written with minidl.ops,
+                      differentiated on the tape (as a Loss subclass defining only `call`)
 This file maps Keras's names to them (`get`) and holds the function forms
 (`minidl.losses.huber(y_true, y_pred)`: one value per sample), which the metrics of the same
 names reuse. Source: keras/src/losses/__init__.py and losses.py.
@@ -25,6 +27,7 @@ from minidl.losses.crossentropy import (BinaryCrossentropy, CategoricalCrossentr
                                         SparseCategoricalCrossentropy)
 from minidl.losses.hinge import CategoricalHinge, Hinge, SquaredHinge
 from minidl.losses.probabilistic import KLDivergence, Poisson
+from minidl.losses.wrapper import LossFunctionWrapper
 from minidl.losses.regression import (CosineSimilarity, Huber, LogCosh, MeanAbsoluteError,
                                       MeanAbsolutePercentageError, MeanSquaredError,
                                       MeanSquaredLogarithmicError)
@@ -84,7 +87,8 @@ _BY_CLASS_NAME = {
 
 
 def get(identifier):
-    """Resolve a loss: a Keras string ("mse", "sparse_categorical_crossentropy"), a class name, or a Loss."""
+    """Resolve a loss: a Keras string ("mse", "sparse_categorical_crossentropy"), a class name,
+    a Loss, or a function fn(y_true, y_pred) written with minidl.ops."""
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, str):
@@ -100,14 +104,10 @@ def get(identifier):
     if callable(identifier) and getattr(identifier, "__name__", None) in _BY_NAME \
             and globals().get(identifier.__name__) is identifier:
         return get(identifier.__name__)  # minidl.losses.mean_squared_error and friends
-    if callable(identifier):
-        raise ValueError(
-            f"minidl cannot train with the loss function {identifier!r}: it has no autograd, "
-            "so a loss needs its gradient as well as its value. Write it as a "
-            "minidl.losses.Loss subclass with `call(y_true, y_pred)` (one value per sample, "
-            "shape (N,)) and `gradient(y_true, y_pred)` (the derivative of each sample's "
-            "value with respect to its y_pred); see the Loss docstring in minidl/losses/base.py."
-        )
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()  # a Loss class, as Keras's get instantiates it
+    if callable(identifier):  # fn(y_true, y_pred) written with minidl.ops (wrapper.py)
+        return LossFunctionWrapper(identifier, name=getattr(identifier, "__name__", None))
     raise ValueError(
         "Could not interpret loss identifier, expected a string or a "
         f"minidl.losses.Loss. Received: loss={identifier!r}"

@@ -64,7 +64,9 @@ def _check_reduction(reduction):
 class Loss:
     """Base class: per-sample loss values and their gradient with respect to y_pred.
 
-    A loss of your own (minidl has no autograd, so it needs its derivative too):
+    A loss of your own, Keras's way: define only `call(y_true, y_pred)`, written with
+    minidl.ops; training differentiates its ops on the tape (wrapper.py, head.py). Or
+    minidl's way, with its derivative written out:
 
         class Huberish(minidl.losses.Loss):
             def call(self, y_true, y_pred):          # (N,C) -> (N,): one value per sample

@@ -3,6 +3,7 @@
 import numpy as np
 
 from minidl import losses, metrics, optimizers
+from minidl.losses import wrapper
 from minidl.saving.layer_config import INERT, accepted_arguments, object_config
 
 
@@ -48,6 +49,8 @@ def _loss_to_config(loss):
     """The string the loss was compiled from ("mse"), or its class and settings."""
     if isinstance(loss, str):
         return loss
+    if isinstance(loss, losses.LossFunctionWrapper) or not isinstance(loss, losses.Loss):
+        return wrapper.function_config(getattr(loss, "fn", loss))  # by its name, as Keras
     try:
         named = losses.get(loss.name)
         if type(named) is type(loss) and named.get_config() == loss.get_config():
@@ -139,6 +142,11 @@ def _loss_from_config(spec, custom):
     if isinstance(spec, str):
         return _custom(custom[spec], {}) if spec in custom else spec
     class_name, config = spec["class_name"], spec["config"]
+    if class_name == "function":  # a loss function of one's own: never code from the file
+        if config not in custom:
+            raise ValueError(f"Could not locate function '{config}': pass it as "
+                             f"custom_objects={{'{config}': {config}}}.")
+        return custom[config]
     if class_name in custom:
         return _custom(custom[class_name], config)
     cls = type(losses.get(class_name))  # an unknown name lists the valid ones

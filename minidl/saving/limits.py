@@ -278,6 +278,10 @@ def _check_objects(what, spec):
             stack.extend(spec)
         elif isinstance(spec, dict) and "class_name" not in spec:
             stack.extend(spec.values())  # one entry per output name
+        elif isinstance(spec, dict) and spec.get("class_name") == "function":
+            if not isinstance(spec.get("config"), str):  # a function of one's own, by name
+                raise ValueError(f"Expected 'config' to be a function's name (the {what}), "
+                                 f"instead got {_short(spec.get('config'))}.")
         else:
             settings = _object_config(what, spec)
             for key in _FLAGS:
