@@ -13,34 +13,74 @@ def keras_optimizer(optimizer):
                                          "config": optimizer.get_config()})
 
 
-def keras_loss(loss):
-    """The Keras loss of the same class and settings (from_logits, name) as a minidl one."""
+def keras_loss(loss, functions=None):
+    """The Keras loss of the same class and settings (from_logits, name) as a minidl one; a
+    loss of one's own (a function, or a Loss defining only `call`) is looked up in
+    `functions` ({minidl function or Loss object: its Keras twin})."""
     if isinstance(loss, str):
         return loss
+    own = getattr(loss, "fn", loss)
+    if functions and own in functions:
+        return functions[own]
     return keras.losses.get({"class_name": type(loss).__name__, "config": loss.get_config()})
 
 
-def keras_twin(model, compile=True):
+def keras_twin(model, compile=True, functions=None):
     """A built Keras model with the same layers, names and weights as a built minidl model.
 
     The architecture goes across as the config a `.keras` file holds (minidl/saving/
     config.py writes it as Keras does), so every layer and graph minidl can save has a twin.
     If the minidl model is compiled, the twin is compiled with a fresh optimizer of the same
     kind and settings, the same losses, and the same metric identifiers.
+    `functions` maps each function of one's own (a Lambda's, a loss) to the same function
+    written with Keras's ops: {minidl function or Loss object: Keras function or Loss}.
     """
     if not model.built:
         raise ValueError("Build the minidl model first (give it an input shape or call it once).")
+    config = model_to_config(model, with_compile=False, nearest_builtin=True)
     twin = keras.saving.deserialize_keras_object(
-        model_to_config(model, with_compile=False, nearest_builtin=True))
+        config, custom_objects=_twin_functions(model, config, functions or {}))
     twin.set_weights(model.get_weights())
     if compile and model.compiled:
         compiled = model.compiled_metrics
         twin.compile(optimizer=keras_optimizer(model.optimizer),
-                     loss=_each(model.loss, keras_loss),
+                     loss=_each(model.loss, lambda loss: keras_loss(loss, functions)),
                      loss_weights=model.compiled_loss.loss_weights,
                      metrics=_each(compiled.identifiers, _keras_metric),
                      weighted_metrics=_each(compiled.weighted_identifiers, _keras_metric))
     return twin
+
+
+def _twin_functions(model, config, functions):
+    """Point each Lambda's function in `config` at its Keras twin in `functions` (by a name
+    given in the returned custom_objects)."""
+    layers, stack = {}, list(model.layers)
+    while stack:
+        layer = stack.pop()
+        layers[layer.name] = layer
+        stack += layer.layers
+    custom = {}
+
+    def visit(node):
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+        if not isinstance(node, dict):
+            return
+        if node.get("class_name") == "Lambda":
+            layer, inner = layers[node["config"]["name"]], node["config"]
+            for key, fn in (("function", layer.function), ("output_shape", layer._output_shape),
+                            ("mask", layer.mask)):
+                if callable(fn) and fn in functions:
+                    name = f"twin_{len(custom)}"
+                    custom[name] = functions[fn]
+                    inner[key] = {"module": "builtins", "class_name": "function",
+                                  "config": name, "registered_name": "function"}
+        for value in node.values():
+            visit(value)
+
+    visit(config)
+    return custom
 
 
 def _each(value, convert):

@@ -21,6 +21,8 @@
     merging.py         Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot
     recurrent.py       SimpleRNN, LSTM, GRU (a cell stepped over time; backprop through time),
                        Bidirectional
+    time_distributed.py  TimeDistributed (one layer on every time step: N*T rows, one call)
+    lambda_layer.py    Lambda (a function of minidl.ops as a layer, differentiated on the tape)
 """
 from minidl.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from minidl.layers.base import Layer
@@ -45,6 +47,8 @@ from minidl.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAve
                                    GlobalAveragePooling2D, GlobalMaxPooling1D,
                                    GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
 from minidl.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN
+from minidl.layers.lambda_layer import Lambda
+from minidl.layers.time_distributed import TimeDistributed
 from minidl.layers.reshaping import Flatten, Identity, Permute, RepeatVector, Reshape
 from minidl.layers.spatial import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D,
                                    UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D,
@@ -68,3 +72,4 @@ __all__ += ["Conv1DTranspose", "Conv2DTranspose", "DepthwiseConv1D", "DepthwiseC
 __all__ += ["Masking"]
 __all__ += ["CenterCrop", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
             "RandomRotation", "RandomTranslation", "RandomZoom", "Resizing"]
+__all__ += ["Lambda", "TimeDistributed"]

@@ -262,7 +262,12 @@ class Layer:
 
     def backward(self, dy, cache, need_dx=True):
         """dx, {Variable: gradient}. Each layer with maths of its own writes this."""
-        raise ValueError(
+        if not need_dx and not self.trainable_weights:  # no weights, and nothing before it
+            return None, {}  # wants a gradient (say a Lambda's `x / 255` on the inputs)
+        raise self._no_backward_error()
+
+    def _no_backward_error(self):
+        return ValueError(
             f"Layer '{self.name}' ({type(self).__name__}) computes its output in `call()` with "
             "operations minidl cannot differentiate (minidl has no autograd). Either build "
             "`call()` from minidl layers only, or give the layer a "

@@ -16,9 +16,11 @@ def layer_paths(model, prefix=""):
     A model inside the model gets an empty `vars` of its own, and its layers under its path:
     layers/sequential/layers/dense/vars/0 (Keras's saving_lib walks them the same way).
     A recurrent layer's weights are its cell's, under `cell`: layers/lstm/cell/vars/0; a
-    Bidirectional's are its two layers': layers/bidirectional/forward_layer/cell/vars/0.
+    Bidirectional's are its two layers': layers/bidirectional/forward_layer/cell/vars/0;
+    a TimeDistributed's are its layer's: layers/time_distributed/layer/vars/0.
     """
     from minidl.layers.recurrent import RNN, Bidirectional
+    from minidl.layers.time_distributed import TimeDistributed
     from minidl.models import Model
 
     seen = {}
@@ -33,6 +35,9 @@ def layer_paths(model, prefix=""):
         elif isinstance(layer, RNN):
             yield path, layer, []
             yield f"{path}/cell", layer.cell, layer.cell.weights
+        elif isinstance(layer, TimeDistributed):  # layers/time_distributed/layer/vars/0
+            yield path, layer, []
+            yield f"{path}/layer", layer.layer, layer.layer.weights
         elif isinstance(layer, Bidirectional):
             yield path, layer, []
             for key in ("forward_layer", "backward_layer"):

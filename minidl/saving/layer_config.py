@@ -143,6 +143,8 @@ def layer_from_config(layer_config, custom_objects=None):
         return InputLayer(batch_shape=tuple(shape), name=config.get("name"))
     config["dtype"] = _dtype_name(config.get("dtype"))
     config = {key: _value_from_config(key, value) for key, value in config.items()}
+    if hasattr(cls, "resolve_functions"):  # a Lambda's functions: from custom_objects only
+        config = cls.resolve_functions(config, custom_objects or {})
     accepted = accepted_arguments(cls)
     unknown = {key: value for key, value in config.items() if key not in accepted}
     refused = sorted(key for key, value in unknown.items() if value not in INERT)
