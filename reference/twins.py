@@ -46,8 +46,10 @@ def keras_twin(model, compile=True, functions=None):
         twin.compile(optimizer=keras_optimizer(model.optimizer),
                      loss=_each(model.loss, lambda loss: keras_loss(loss, functions)),
                      loss_weights=model.compiled_loss.loss_weights,
-                     metrics=_each(compiled.identifiers, _keras_metric),
-                     weighted_metrics=_each(compiled.weighted_identifiers, _keras_metric))
+                     metrics=_each(compiled.identifiers,
+                                   lambda metric: _keras_metric(metric, functions)),
+                     weighted_metrics=_each(compiled.weighted_identifiers,
+                                            lambda metric: _keras_metric(metric, functions)))
     return twin
 
 
@@ -94,10 +96,13 @@ def _each(value, convert):
     return convert(value)
 
 
-def _keras_metric(metric):
-    """A metric name as it is; a minidl metric object as the Keras one of the same config."""
+def _keras_metric(metric, functions=None):
+    """A metric name as it is; a minidl metric object as the Keras one of the same config;
+    a metric function of one's own as its twin in `functions`."""
     if isinstance(metric, str) or metric is None:
         return metric
+    if functions and metric in functions:
+        return functions[metric]
     return keras.metrics.get({"class_name": type(metric).__name__,
                               "config": metric.get_config()})
 
