@@ -41,12 +41,25 @@ Masks (minidl/masks.py): with a mask from Embedding(mask_zero=True) or Masking, 
 step leaves the state and the output as they were (RNN.forward_masked); backward sends its
 gradients straight through to the step before.
 
-Not implemented (each refused by name when asked for): dropout and recurrent_dropout other
-than 0 (their masks are drawn by TensorFlow inside the loop), stateful=True, constraints.
+Dropout (keras/src/layers/rnn/dropout_rnn_cell.py): when training, the cell draws its masks
+once per call, before the loop, and every step uses the same ones (Gal & Ghahramani, 2016):
+
+    x_mask = keep * scale    (N,D)  on x_t,      keep ~ u >= dropout,  scale = 1 / (1 - dropout)
+    h_mask = keep * scale    (N,U)  on h_{t-1},  keep ~ u >= recurrent_dropout
+
+A mask is a constant of the step: backward multiplies the gradient by the same mask. LSTM and
+GRU with recurrent_dropout switch, as Keras's cells do, to implementation 1: one product per
+gate, each gate with its own masks, (k,N,D) and (k,N,U) (step_per_gate). At inference
+nothing is drawn. The masks come from minidl's generator (minidl/rng.py), or the layer's own
+with a `seed`; reference/masks.py replays them in Keras.
+
+Not implemented (each refused by name when asked for): stateful=True, constraints.
 """
+from typing import NamedTuple
+
 import numpy as np
 
-from minidl import activations, initializers, regularizers
+from minidl import activations, initializers, regularizers, rng
 from minidl.layers.base import Layer
 from minidl.layers.core import check_rank
 
@@ -66,11 +79,20 @@ def check_off(name, value, off, why):
                          f"Received: {name}={value!r}")
 
 
-def check_rates(dropout, recurrent_dropout):
-    why = ("TensorFlow draws the dropout masks of a recurrent layer inside its loop, which "
-           "minidl cannot replay; put a Dropout layer before or after the recurrent layer")
-    check_off("dropout", dropout, 0, why)
-    check_off("recurrent_dropout", recurrent_dropout, 0, why)
+def check_rate(name, rate):
+    """A dropout rate in [0, 1). Keras's cells clip any number into [0, 1] without a word, and
+    at 1 LSTM and GRU then drop nothing while SimpleRNN drops everything: minidl refuses it."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) \
+            or not 0 <= rate < 1:
+        raise ValueError(f"Invalid value received for argument `{name}`. Expected a float value "
+                         f"between 0 and 1 (1 excluded). Received: {name}={rate}")
+    return float(rate)
+
+
+def check_seed(seed):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise ValueError(f"Argument `seed` must be an integer or None. Received: seed={seed!r}")
+    return seed
 
 
 def check_constraints(**constraints):
@@ -84,6 +106,35 @@ def add_grads(total, grads):
         total[variable] = total[variable] + grad if variable in total else grad
 
 
+# -- implementation 1: one product per gate, each on its own masked copy -----------------------
+class DropoutMasks(NamedTuple):
+    """One call's dropout masks (None: that dropout is 0): x on the inputs, h on h_{t-1}.
+    (N,D) and (N,U), or one per gate, (k,N,D) and (k,N,U), in implementation 1."""
+
+    x: np.ndarray = None
+    h: np.ndarray = None
+
+
+def per_gate(W, k):
+    """(A,kU) -> (k,A,U): gate g's block of columns W[:, g*U:(g+1)*U] as W_g."""
+    return W.reshape(W.shape[0], k, -1).transpose(1, 0, 2)
+
+
+def side_by_side(blocks):
+    """(k,A,U) -> (A,kU): the inverse of per_gate (gate g's block in columns g*U..(g+1)*U)."""
+    return blocks.transpose(1, 0, 2).reshape(blocks.shape[1], -1)
+
+
+def gate_copies(v, mask, k):
+    """k copies of v (N,·), copy g times mask[g]: Keras's inputs_i = inputs * dp_mask[0], ..."""
+    return np.broadcast_to(v, (k,) + v.shape) if mask is None else v * mask  # (k,N,·)
+
+
+def sum_of_copies(dcopies, mask):
+    """The gradient of gate_copies: sum over g of dcopy_g * mask[g]."""
+    return (dcopies if mask is None else dcopies * mask).sum(axis=0)  # (k,N,·) -> (N,·)
+
+
 # -- cells: one time step, forward and backward ------------------------------------------------
 class Cell(Layer):
     """What the three cells share: their arguments and the kernel and recurrent kernel.
@@ -91,14 +142,23 @@ class Cell(Layer):
     A cell only holds weights and does one step; its layer (RNN below) runs the loop.
         step(x, states) -> h, new_states, cache             # (N,D), [(N,U), ...]
         step_backward(dstates, cache, need_dx) -> dx, dstates_before, {weight: grad}
+    and draws the dropout masks of a training call (draw_masks), as Keras's DropoutRNNCell.
     """
 
     gates = 1  # k: how many U-wide blocks the kernels hold
 
     def __init__(self, units, activation, recurrent_activation, use_bias, kernel_initializer,
                  recurrent_initializer, bias_initializer, kernel_regularizer,
-                 recurrent_regularizer, bias_regularizer, **kwargs):
+                 recurrent_regularizer, bias_regularizer, dropout=0.0, recurrent_dropout=0.0,
+                 seed=None, **kwargs):
         super().__init__(**kwargs)
+        self.dropout = check_rate("dropout", dropout)
+        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+        self.seed = check_seed(seed)
+        self._generator = None if seed is None else np.random.default_rng(seed)
+        # Keras's LSTMCell and GRUCell switch to implementation 1 (a product per gate, each
+        # gate with its own masks) when recurrent_dropout is set, training or not.
+        self.implementation = 1 if self.recurrent_dropout and self.gates > 1 else 2
         self.units = units
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
@@ -138,6 +198,44 @@ class Cell(Layer):
             grads[self.bias] = db
         return grads
 
+    # -- dropout masks ---------------------------------------------------------------------------
+    def generator(self):
+        """The cell's own generator if it was seeded, else minidl's (looked up at each draw)."""
+        return self._generator if self._generator is not None else rng.generator()
+
+    def draw_masks(self, n, dtype):
+        """The dropout masks of one training call on N rows (None if both rates are 0).
+
+        Drawn once, before the loop, and used at every step: Keras's RNN.call fills the
+        cell's cache (get_dropout_mask, get_recurrent_dropout_mask) before its loop and
+        empties it after (keras/src/layers/rnn/rnn.py). One mask per gate in implementation 1.
+        """
+        if not (self.dropout or self.recurrent_dropout):
+            return None
+        gates = (self.gates,) if self.implementation == 1 else ()
+        x_mask = h_mask = None
+        if self.dropout:
+            x_mask = self.draw_dropout_mask(gates + (n, self.kernel.shape[0]), dtype)
+        if self.recurrent_dropout:
+            h_mask = self.draw_recurrent_dropout_mask(gates + (n, self.units), dtype)
+        return DropoutMasks(x_mask, h_mask)
+
+    def draw_dropout_mask(self, shape, dtype):
+        return self._draw_mask(shape, self.dropout, dtype)
+
+    def draw_recurrent_dropout_mask(self, shape, dtype):
+        return self._draw_mask(shape, self.recurrent_dropout, dtype)
+
+    def _draw_mask(self, shape, rate, dtype):
+        """TensorFlow's dropout of a tensor of ones: 0 or 1 / (1 - rate), rounded once.
+
+        Formula:  keep = u >= rate, u ~ U[0, 1) (in float32);  mask = where(keep, scale, 0)
+        """
+        dtype = np.dtype(dtype)
+        u = self.generator().random(shape, dtype=np.float32)  # (N,D) uniform on [0, 1)
+        scale = dtype.type(1.0 / (1.0 - rate))  # rounded once, as TensorFlow
+        return np.where(u >= np.float32(rate), scale, dtype.type(0))  # (N,D): 0 or scale
+
 
 class SimpleRNNCell(Cell):
     """One step of SimpleRNN (keras/src/layers/rnn/simple_rnn.py, SimpleRNNCell.call).
@@ -145,33 +243,40 @@ class SimpleRNNCell(Cell):
     Formula:
         z = (x @ W + b) + h_prev @ U     # (N,D)@(D,U) + (U,) + (N,U)@(U,U) -> (N,U)
         h = activation(z)                # Keras adds b before the recurrent term
+    With recurrent_dropout, h_prev * h_mask takes h_prev's place in the product (x * x_mask
+    takes x's with dropout; the layer applies that one, RNN.forward).
     Backward, given dh:
         dz = activation_backward(dh, z, h)
         dW = x.T @ dz;  dU = h_prev.T @ dz;  db = sum of dz over rows
-        dx = dz @ W.T;  dh_prev = dz @ U.T
+        dx = dz @ W.T;  dh_prev = dz @ U.T      (* h_mask with recurrent_dropout)
     """
 
-    def step(self, x, states):
+    def step(self, x, states, h_mask=None):
         h_prev = states[0]  # (N,U)
         z = x @ self.kernel.value  # (N,D) @ (D,U) -> (N,U)
         if self.use_bias:
             z = z + self.bias.value  # (N,U) + (U,)
+        if h_mask is not None:
+            h_prev = h_prev * h_mask  # (N,U): the same mask at every step
         z = z + h_prev @ self.recurrent_kernel.value  # (N,U) + (N,U) @ (U,U) -> (N,U)
         h = self.activation(z)  # (N,U)
-        return h, [h], (x, h_prev, z, h)
+        return h, [h], (x, h_prev, z, h, h_mask)
 
     def step_backward(self, dstates, cache, need_dx=True):
-        x, h_prev, z, h = cache
+        x, h_prev, z, h, h_mask = cache
         dz = activations.backward_of(self.activation)(dstates[0], z, h)  # (N,U)
         dW = x.T @ dz  # (D,N) @ (N,U) -> (D,U)
         dU = h_prev.T @ dz  # (U,N) @ (N,U) -> (U,U)
         dh_prev = dz @ self.recurrent_kernel.value.T  # (N,U) @ (U,U) -> (N,U)
+        if h_mask is not None:
+            dh_prev = dh_prev * h_mask  # (N,U)
         dx = dz @ self.kernel.value.T if need_dx else None  # (N,U) @ (U,D) -> (N,D)
         return dx, [dh_prev], self.weight_grads(dW, dU, dz.sum(axis=0))
 
 
 class LSTMCell(Cell):
-    """One step of LSTM (keras/src/layers/rnn/lstm.py, LSTMCell.call, implementation 2).
+    """One step of LSTM (keras/src/layers/rnn/lstm.py, LSTMCell.call, implementation 2;
+    implementation 1, with recurrent_dropout, is step_per_gate).
 
     Formula (sigma = recurrent_activation, act = activation):
         z = (x @ W + h_prev @ U) + b          # (N,4U): the four gates' pre-activations
@@ -217,6 +322,12 @@ class LSTMCell(Cell):
         z = z + h_prev @ self.recurrent_kernel.value  # (N,4U) + (N,U) @ (U,4U)
         if self.use_bias:
             z = z + self.bias.value  # (N,4U) + (4U,)
+        h, c, gates = self.gates_forward(z, c_prev)
+        return h, [h, c], (x, h_prev, c_prev, z, gates)
+
+    def gates_forward(self, z, c_prev):
+        """h, c and the gates' values from the pre-activations z (N,4U): the same in both
+        implementations (Keras's _compute_carry_and_output and its _fused twin)."""
         zi, zf, zc, zo = np.split(z, 4, axis=1)  # (N,U) each, views
         i = self.recurrent_activation(zi)  # (N,U)
         f = self.recurrent_activation(zf)  # (N,U)
@@ -225,10 +336,11 @@ class LSTMCell(Cell):
         c = f * c_prev + i * g  # (N,U)
         act_c = self.activation(c)  # (N,U)
         h = o * act_c  # (N,U)
-        return h, [h, c], (x, h_prev, c_prev, z, i, f, g, o, c, act_c)
+        return h, c, (i, f, g, o, c, act_c)
 
-    def step_backward(self, dstates, cache, need_dx=True):
-        x, h_prev, c_prev, z, i, f, g, o, c, act_c = cache
+    def gates_backward(self, dstates, z, c_prev, gates):
+        """dz (N,4U) and dc_prev from dh and dc: the backward of gates_forward."""
+        i, f, g, o, c, act_c = gates
         dh, dc = dstates  # (N,U) each
         act_backward = activations.backward_of(self.activation)
         sigma_backward = activations.backward_of(self.recurrent_activation)
@@ -242,15 +354,58 @@ class LSTMCell(Cell):
         dz = np.concatenate([sigma_backward(di, zi, i), sigma_backward(df, zf, f),
                              act_backward(dg, zc, g), sigma_backward(do, zo, o)],
                             axis=1)  # (N,4U)
+        return dz, dc_prev
+
+    def step_backward(self, dstates, cache, need_dx=True):
+        x, h_prev, c_prev, z, gates = cache
+        dz, dc_prev = self.gates_backward(dstates, z, c_prev, gates)  # (N,4U), (N,U)
         dW = x.T @ dz  # (D,N) @ (N,4U) -> (D,4U)
         dU = h_prev.T @ dz  # (U,N) @ (N,4U) -> (U,4U)
         dh_prev = dz @ self.recurrent_kernel.value.T  # (N,4U) @ (4U,U) -> (N,U)
         dx = dz @ self.kernel.value.T if need_dx else None  # (N,4U) @ (4U,D) -> (N,D)
         return dx, [dh_prev, dc_prev], self.weight_grads(dW, dU, dz.sum(axis=0))
 
+    def step_per_gate(self, x, states, masks):
+        """One step of implementation 1 (LSTMCell.call with recurrent_dropout set): each gate
+        g of i, f, c, o has its own product, on its own masked copies of x and h_prev.
+
+        Formula (x_mask[g], h_mask[g]: gate g's masks, (N,D) and (N,U); none if that rate is 0):
+            x_g = x * x_mask[g];  h_g = h_prev * h_mask[g]
+            z_g = (x_g @ W_g + b_g) + h_g @ U_g       # W_g = W[:, g*U:(g+1)*U], U_g likewise
+            then gates_forward on z = [z_i, z_f, z_c, z_o], as step
+        Backward (dz from gates_backward, split into dz_g):
+            dW_g = x_g.T @ dz_g;  dU_g = h_g.T @ dz_g;  db = sum of dz over rows
+            dx = sum over g of (dz_g @ W_g.T) * x_mask[g];  dh_prev likewise with U_g, h_mask
+        """
+        h_prev, c_prev = states  # (N,U) each
+        xs = gate_copies(x, masks.x, 4)  # (4,N,D)
+        hs = gate_copies(h_prev, masks.h, 4)  # (4,N,U)
+        zs = xs @ per_gate(self.kernel.value, 4)  # (4,N,D) @ (4,D,U) -> (4,N,U)
+        if self.use_bias:
+            zs = zs + self.bias.value.reshape(4, 1, -1)  # (4,N,U) + (4,1,U)
+        zs = zs + hs @ per_gate(self.recurrent_kernel.value, 4)  # + (4,N,U) @ (4,U,U)
+        z = side_by_side(zs)  # (N,4U)
+        h, c, gates = self.gates_forward(z, c_prev)
+        return h, [h, c], (xs, hs, c_prev, z, gates, masks)
+
+    def step_per_gate_backward(self, dstates, cache, need_dx=True):
+        xs, hs, c_prev, z, gates, masks = cache
+        dz, dc_prev = self.gates_backward(dstates, z, c_prev, gates)  # (N,4U), (N,U)
+        dzs = per_gate(dz, 4)  # (4,N,U)
+        dW = side_by_side(xs.transpose(0, 2, 1) @ dzs)  # (4,D,N) @ (4,N,U) -> (D,4U)
+        dU = side_by_side(hs.transpose(0, 2, 1) @ dzs)  # (4,U,N) @ (4,N,U) -> (U,4U)
+        Us = per_gate(self.recurrent_kernel.value, 4)  # (4,U,U)
+        dh_prev = sum_of_copies(dzs @ Us.transpose(0, 2, 1), masks.h)  # (4,N,U) -> (N,U)
+        dx = None
+        if need_dx:
+            Ws = per_gate(self.kernel.value, 4)  # (4,D,U)
+            dx = sum_of_copies(dzs @ Ws.transpose(0, 2, 1), masks.x)  # (4,N,D) -> (N,D)
+        return dx, [dh_prev, dc_prev], self.weight_grads(dW, dU, dz.sum(axis=0))
+
 
 class GRUCell(Cell):
-    """One step of GRU (keras/src/layers/rnn/gru.py, GRUCell.call, implementation 2).
+    """One step of GRU (keras/src/layers/rnn/gru.py, GRUCell.call, implementation 2;
+    implementation 1, with recurrent_dropout, is step_per_gate).
 
     Formula, reset_after=True (Keras's default; bias (2, 3U): input row b_x, recurrent row b_h):
         mx = x @ W + b_x                       # (N,3U): split into xz, xr, xh
@@ -341,6 +496,80 @@ class GRUCell(Cell):
             db = dmx.sum(axis=0)  # (3U,)
         return dx, [dh_prev], self.weight_grads(dW, dU, db)
 
+    def step_per_gate(self, x, states, masks):
+        """One step of implementation 1 (GRUCell.call with recurrent_dropout set): each gate
+        g of z, r, h has its own product, on its own masked copies of x and h_prev.
+
+        Formula (x_mask[g], h_mask[g]: gate g's masks; none if that rate is 0):
+            x_g = x * x_mask[g];  h_g = h_prev * h_mask[g]
+            mx_g = x_g @ W_g + b_x[g]                  # (N,U) for g = z, r, h
+            mh_g = h_g @ U_g + b_h[g]                  # g = z, r (and h with reset_after)
+            z = sigma(mx_z + mh_z);  r = sigma(mx_r + mh_r)
+            n = act(mx_h + r * mh_h)                   # reset_after=False: + (r * h_h) @ U_h
+            h = z * h_prev + (1 - z) * n               # h_prev itself, unmasked
+        Backward: step_backward's, with gate g's products on x_g and h_g, and
+            dx = sum over g of (d mx_g @ W_g.T) * x_mask[g];  dh_prev likewise with h_mask
+        """
+        h_prev = states[0]  # (N,U)
+        bias = self.bias.value if self.use_bias else None  # (2,3U) or (3U,)
+        xs = gate_copies(x, masks.x, 3)  # (3,N,D)
+        hs = gate_copies(h_prev, masks.h, 3)  # (3,N,U)
+        Us = per_gate(self.recurrent_kernel.value, 3)  # (3,U,U)
+        mx = xs @ per_gate(self.kernel.value, 3)  # (3,N,D) @ (3,D,U) -> (3,N,U)
+        if self.use_bias:
+            mx = mx + (bias[0] if self.reset_after else bias).reshape(3, 1, -1)  # + (3,1,U)
+        gates = 3 if self.reset_after else 2
+        mh = hs[:gates] @ Us[:gates]  # (g,N,U) @ (g,U,U) -> (g,N,U)
+        if self.use_bias and self.reset_after:
+            mh = mh + bias[1].reshape(3, 1, -1)  # (3,N,U) + (3,1,U)
+        zz, zr = mx[0] + mh[0], mx[1] + mh[1]  # (N,U) each
+        z = self.recurrent_activation(zz)  # (N,U)
+        r = self.recurrent_activation(zr)  # (N,U)
+        if self.reset_after:
+            zn = mx[2] + r * mh[2]  # (N,U)
+        else:
+            zn = mx[2] + (r * hs[2]) @ Us[2]  # (N,U) + (N,U) @ (U,U)
+        n = self.activation(zn)  # (N,U)
+        h = z * h_prev + (1 - z) * n  # (N,U)
+        return h, [h], (xs, hs, h_prev, mh, zz, zr, z, r, zn, n, masks)
+
+    def step_per_gate_backward(self, dstates, cache, need_dx=True):
+        xs, hs, h_prev, mh, zz, zr, z, r, zn, n, masks = cache
+        dh = dstates[0]  # (N,U)
+        Us = per_gate(self.recurrent_kernel.value, 3)  # (3,U,U)
+        act_backward = activations.backward_of(self.activation)
+        sigma_backward = activations.backward_of(self.recurrent_activation)
+        dn = dh * (1 - z)  # (N,U)
+        dh_prev = dh * z  # (N,U): through h = z * h_prev
+        dzn = act_backward(dn, zn, n)  # (N,U)
+        if self.reset_after:
+            dr = dzn * mh[2]  # (N,U)
+            dmh_h = [r * dzn]  # (N,U): d mh_h
+        else:
+            drh = dzn @ Us[2].T  # (N,U) @ (U,U) -> (N,U): d(r * h_h)
+            dr = drh * hs[2]  # (N,U)
+            dmh_h = []
+        dzz = sigma_backward(dh * (h_prev - n), zz, z)  # (N,U)
+        dzr = sigma_backward(dr, zr, r)  # (N,U)
+        dmx = np.stack([dzz, dzr, dzn])  # (3,N,U): d mx_z, d mx_r, d mx_h
+        dmh = np.stack([dzz, dzr] + dmh_h)  # (g,N,U): d mh_z, d mh_r (, d mh_h)
+        gates = len(dmh)
+        dW = side_by_side(xs.transpose(0, 2, 1) @ dmx)  # (3,D,N) @ (3,N,U) -> (D,3U)
+        dUs = hs[:gates].transpose(0, 2, 1) @ dmh  # (g,U,N) @ (g,N,U) -> (g,U,U)
+        dhs = dmh @ Us[:gates].transpose(0, 2, 1)  # (g,N,U) @ (g,U,U) -> (g,N,U): d h_g
+        if not self.reset_after:
+            dUs = np.concatenate([dUs, ((r * hs[2]).T @ dzn)[None]])  # (3,U,U)
+            dhs = np.concatenate([dhs, (drh * r)[None]])  # (3,N,U)
+        dh_prev = dh_prev + sum_of_copies(dhs, masks.h)  # (N,U)
+        dx = None
+        if need_dx:
+            Ws = per_gate(self.kernel.value, 3)  # (3,D,U)
+            dx = sum_of_copies(dmx @ Ws.transpose(0, 2, 1), masks.x)  # (3,N,D) -> (N,D)
+        db = dmx.sum(axis=1).reshape(-1)  # (3,U) -> (3U,): gates side by side
+        if self.reset_after:
+            db = np.stack([db, dmh.sum(axis=1).reshape(-1)])  # (2,3U)
+        return dx, [dh_prev], self.weight_grads(dW, side_by_side(dUs), db)
+
 
 # -- the layers: the loop over time ------------------------------------------------------------
 class RNN(Layer):
@@ -357,6 +586,12 @@ class RNN(Layer):
     go_backwards returns the outputs in the order the steps ran (the reversed sequence), as
     Keras does. With a mask from the layers before (Embedding(mask_zero=True), Masking), a
     masked step keeps the state and output it received (forward_masked).
+
+    Dropout, when training: the cell draws its masks once (Cell.draw_masks), and
+        x = x * x_mask[:, None, :]      # (N,T,D) * (N,1,D): the same mask at every step
+        h_{t-1} * h_mask                # in the cell's step (SimpleRNN), or one mask per
+                                        # gate in implementation 1 (step_per_gate)
+    Backward multiplies dx by the same x_mask.
     """
 
     supports_masking = True
@@ -418,14 +653,19 @@ class RNN(Layer):
         return output_mask
 
     def forward(self, x, training=False, mask=None):
-        if mask is not None:
-            return self.forward_masked(x, mask)
-        n, steps = x.shape[:2]
+        masks = self.cell.draw_masks(len(x), x.dtype) if training else None
         xs = x[:, ::-1] if self.go_backwards else x  # (N,T,D), a view
+        x_mask = None  # the input's one mask, applied here (implementation 2)
+        if masks is not None and masks.x is not None and self.cell.implementation == 2:
+            x_mask = masks.x[:, None, :]  # (N,1,D)
+            xs = xs * x_mask  # (N,T,D): Keras's inputs * dp_mask, the same at every step
+        if mask is not None:
+            return self.forward_masked(xs, mask, masks, x_mask)
+        n, steps = x.shape[:2]
         states = [np.zeros((n, size), x.dtype) for size in self.cell.state_sizes]  # (N,U) each
         hs, caches = [], []
         for t in range(steps):
-            h, states, cache = self.cell.step(xs[:, t], states)  # (N,U)
+            h, states, cache = self.step(xs[:, t], states, masks)  # (N,U)
             hs.append(h)
             caches.append(cache)
         if self.return_sequences:
@@ -433,10 +673,23 @@ class RNN(Layer):
         else:
             output = states[0].copy()  # (N,U): the last h (a copy: the state is returned too)
         if self.return_state:
-            return [output] + states, (caches, None)
-        return output, (caches, None)
+            return [output] + states, (caches, None, x_mask)
+        return output, (caches, None, x_mask)
 
-    def forward_masked(self, x, mask):
+    def step(self, x_t, states, masks):
+        """The cell's step: implementation 1 (per gate) or 2, with the recurrent mask if any."""
+        if self.cell.implementation == 1:  # LSTM, GRU with recurrent_dropout
+            return self.cell.step_per_gate(x_t, states, masks or DropoutMasks())
+        if masks is not None and masks.h is not None:  # SimpleRNN with recurrent_dropout
+            return self.cell.step(x_t, states, masks.h)
+        return self.cell.step(x_t, states)
+
+    def step_backward(self, dstates, cache, need_dx):
+        if self.cell.implementation == 1:
+            return self.cell.step_per_gate_backward(dstates, cache, need_dx)
+        return self.cell.step_backward(dstates, cache, need_dx)
+
+    def forward_masked(self, xs, mask, masks, x_mask):
         """The loop with a mask (N,T): a masked step keeps the state and output it received.
 
         Formula (keras/src/backend/tensorflow/rnn.py, the while_loop with a mask):
@@ -444,8 +697,8 @@ class RNN(Layer):
             state_t  = new where mask_t else state_{t-1}         # row by row
             output_t = h   where mask_t else output_{t-1}        # output_{-1} = 0
                        (zero_output_for_mask=True: 0 instead of output_{t-1})
-        go_backwards reverses the mask with the steps. A row of padding only keeps its zero
-        state and outputs 0.
+        go_backwards reverses the mask with the steps (xs comes reversed already). A row of
+        padding only keeps its zero state and outputs 0.
         """
         if self.unroll and self.go_backwards and self.zero_output_for_mask:
             raise ValueError(
@@ -453,15 +706,14 @@ class RNN(Layer):
                 "go_backwards=True and zero_output_for_mask=True together (Keras's unrolled "
                 "loop zeroes the reversed outputs with the mask in its original order): pass "
                 f"unroll=False. Received: unroll=True, layer {self.name!r}")
-        n, steps = x.shape[:2]
-        xs = x[:, ::-1] if self.go_backwards else x  # (N,T,D), a view
+        n, steps = xs.shape[:2]
         keep = (mask[:, ::-1] if self.go_backwards else mask)[:, :, None]  # (N,T,1) bool
-        states = [np.zeros((n, size), x.dtype) for size in self.cell.state_sizes]  # (N,U) each
-        zero = x.dtype.type(0)
-        output = np.zeros((n, self.units), x.dtype)  # (N,U): output_{-1}
+        states = [np.zeros((n, size), xs.dtype) for size in self.cell.state_sizes]  # (N,U)
+        zero = xs.dtype.type(0)
+        output = np.zeros((n, self.units), xs.dtype)  # (N,U): output_{-1}
         outputs, caches = [], []
         for t in range(steps):
-            h, new_states, cache = self.cell.step(xs[:, t], states)  # (N,U)
+            h, new_states, cache = self.step(xs[:, t], states, masks)  # (N,U)
             m = keep[:, t]  # (N,1)
             output = np.where(m, h, zero if self.zero_output_for_mask else output)  # (N,U)
             states = [np.where(m, new, old) for new, old in zip(new_states, states)]
@@ -469,11 +721,11 @@ class RNN(Layer):
             caches.append(cache)
         output = np.stack(outputs, axis=1) if self.return_sequences else output  # (N,T,U)
         if self.return_state:
-            return [output] + states, (caches, keep)
-        return output, (caches, keep)
+            return [output] + states, (caches, keep, x_mask)
+        return output, (caches, keep, x_mask)
 
     def backward(self, dy, cache, need_dx=True):
-        caches, keep = cache
+        caches, keep, x_mask = cache
         dout, dstates = (dy[0], list(dy[1:])) if self.return_state else (dy, None)
         n, steps = len(dout), len(caches)
         if dstates is None:  # nothing downstream used the final state
@@ -489,8 +741,7 @@ class RNN(Layer):
             if keep is None:
                 if d is not None:
                     dstates[0] = dstates[0] + d
-                dxs[t], dstates, step_grads = self.cell.step_backward(dstates, caches[t],
-                                                                      need_dx)
+                dxs[t], dstates, step_grads = self.step_backward(dstates, caches[t], need_dx)
             else:
                 dxs[t], dstates, doutput, step_grads = self._masked_step_backward(
                     doutput if d is None else doutput + d, dstates, keep[:, t], caches[t],
@@ -499,6 +750,8 @@ class RNN(Layer):
         if not need_dx:
             return None, grads
         dx = np.stack(dxs, axis=1)  # (N,T,D), in the order the steps ran
+        if x_mask is not None:
+            dx = dx * x_mask  # (N,T,D) * (N,1,D)
         return (dx[:, ::-1] if self.go_backwards else dx), grads
 
     def _masked_step_backward(self, doutput, dstates, m, cache, need_dx):
@@ -513,7 +766,7 @@ class RNN(Layer):
         zero = doutput.dtype.type(0)
         d_new = [np.where(m, d, zero) for d in dstates]  # (N,U) each
         d_new[0] = d_new[0] + np.where(m, doutput, zero)  # h is both output and state 0
-        dx, d_prev, step_grads = self.cell.step_backward(d_new, cache, need_dx)
+        dx, d_prev, step_grads = self.step_backward(d_new, cache, need_dx)
         dstates = [dp + np.where(m, zero, d) for dp, d in zip(d_prev, dstates)]
         doutput = np.zeros_like(doutput) if self.zero_output_for_mask else \
             np.where(m, zero, doutput)
@@ -536,7 +789,7 @@ class RNN(Layer):
                 "bias_regularizer": cell.bias_regularizer,
                 "activity_regularizer": self.activity_regularizer,
                 "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None,
-                "dropout": 0.0, "recurrent_dropout": 0.0}
+                "dropout": cell.dropout, "recurrent_dropout": cell.recurrent_dropout}
 
     def recurrent_activation_config(self):
         return {"recurrent_activation": activations.serialize(self.cell.recurrent_activation)}
@@ -568,7 +821,11 @@ class SimpleRNN(RNN):
         return_state: also return the final state: [output, h].
         go_backwards: read the sequence from its end (and return the outputs in that order).
         unroll: accepted (Keras's graph unrolling); minidl's loop gives the same numbers.
-        dropout, recurrent_dropout: 0 only; stateful: False only; constraints: None only;
+        dropout: the fraction of x_t's features to drop, in [0, 1): one mask per call,
+            used at every step (see RNN).
+        recurrent_dropout: the fraction of h_{t-1}'s units to drop, in [0, 1), likewise.
+        seed: an integer gives the cell its own generator for the masks.
+        stateful: False only; constraints: None only;
             activity_regularizer: None only (Keras's SimpleRNN ignores it, see __init__).
     """
 
@@ -581,7 +838,6 @@ class SimpleRNN(RNN):
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, seed=None, **kwargs):
-        check_rates(dropout, recurrent_dropout)
         check_constraints(kernel_constraint=kernel_constraint,
                           recurrent_constraint=recurrent_constraint,
                           bias_constraint=bias_constraint)
@@ -593,11 +849,12 @@ class SimpleRNN(RNN):
             use_bias=use_bias, kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
             kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer, name="simple_rnn_cell"))
+            bias_regularizer=bias_regularizer, dropout=dropout,
+            recurrent_dropout=recurrent_dropout, seed=seed, name="simple_rnn_cell"))
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
                          activity_regularizer=activity_regularizer, **kwargs)
-        self.seed = seed  # Keras uses it for dropout masks only (and does not save it)
+        self.seed = seed  # the cell's, for its dropout masks (Keras does not save it here)
 
     def recurrent_activation_config(self):
         return {}
@@ -617,7 +874,9 @@ class LSTM(RNN):
         unit_forget_bias: start the forget gate's bias at 1 (default True).
         return_state: also return the final states: [output, h, c].
         use_cudnn: "auto" or False (minidl runs the generic loop, as Keras on a CPU).
-        dropout, recurrent_dropout: 0 only; stateful: False only; constraints: None only.
+        dropout, recurrent_dropout, seed: as SimpleRNN; with recurrent_dropout each gate gets
+            its own masks (implementation 1, LSTMCell.step_per_gate).
+        stateful: False only; constraints: None only.
     """
 
     cell_class = LSTMCell
@@ -630,7 +889,6 @@ class LSTM(RNN):
                  dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False,
                  return_state=False, go_backwards=False, stateful=False, unroll=False,
                  use_cudnn="auto", **kwargs):
-        check_rates(dropout, recurrent_dropout)
         check_constraints(kernel_constraint=kernel_constraint,
                           recurrent_constraint=recurrent_constraint,
                           bias_constraint=bias_constraint)
@@ -641,7 +899,7 @@ class LSTM(RNN):
             recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
             kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
             bias_regularizer=bias_regularizer, unit_forget_bias=unit_forget_bias,
-            name="lstm_cell"))
+            dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed, name="lstm_cell"))
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
                          activity_regularizer=activity_regularizer, **kwargs)
@@ -669,7 +927,8 @@ class GRU(RNN):
         reset_after: apply the reset gate after the recurrent product (True, Keras's default;
             the bias is then (2, 3U): input and recurrent rows) or before it (False; (3U,)).
         return_state: also return the final state: [output, h].
-        dropout, recurrent_dropout: 0 only; stateful: False only; constraints: None only.
+        dropout, recurrent_dropout, seed: as LSTM (GRUCell.step_per_gate).
+        stateful: False only; constraints: None only.
     """
 
     cell_class = GRUCell
@@ -682,7 +941,6 @@ class GRU(RNN):
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, reset_after=True,
                  use_cudnn="auto", **kwargs):
-        check_rates(dropout, recurrent_dropout)
         check_constraints(kernel_constraint=kernel_constraint,
                           recurrent_constraint=recurrent_constraint,
                           bias_constraint=bias_constraint)
@@ -692,7 +950,8 @@ class GRU(RNN):
             use_bias=use_bias, kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
             kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer, reset_after=reset_after, name="gru_cell"))
+            bias_regularizer=bias_regularizer, reset_after=reset_after, dropout=dropout,
+            recurrent_dropout=recurrent_dropout, seed=seed, name="gru_cell"))
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
                          activity_regularizer=activity_regularizer, **kwargs)
