@@ -14,6 +14,12 @@ while `shared_noise(model, keras_model)` is open:
         model.train_on_batch(x, y)        # minidl first: it draws and queues the masks
         twin.train_on_batch(x, y)         # Keras replays them
 
+Recurrent layers (SimpleRNN, LSTM, GRU, alone or inside Bidirectional) with dropout or
+recurrent_dropout replay theirs the same way: minidl's cell queues each mask it draws
+(`draw_dropout_mask`, `draw_recurrent_dropout_mask`), and the Keras cell's
+`get_dropout_mask` / `get_recurrent_dropout_mask`, which Keras's RNN.call asks once per call
+before its loop, take the next one off the queue of that kind when the call trains.
+
 minidl must therefore run each training step before Keras (lockstep.py and divergence.py do).
 The arrays cross into TensorFlow through `tf.numpy_function`, which runs at every step of a
 traced train function, not only while tracing. On exit the minidl layers stop recording and
@@ -25,6 +31,7 @@ import contextlib
 import tensorflow as tf
 
 import keras
+from minidl.layers.recurrent import RNN, Bidirectional
 from minidl.layers.regularization import NoiseLayer
 
 
@@ -99,6 +106,117 @@ REPLAY_CLASSES = {
 }
 
 
+class _ReplayRNNCall:
+    """Keras's RNN call, telling its cell whether the call trains: Keras's RNN.call asks the
+    cell for its masks before the loop whether it trains or not, and uses them only then."""
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        self.cell._minidl_training = bool(training)  # a Python bool while Keras traces
+        try:
+            return super().call(sequences, initial_state=initial_state, mask=mask,
+                                training=training)
+        finally:
+            self.cell._minidl_training = False
+
+
+class _ReplayCell:
+    """Keras's DropoutRNNCell caching minidl's masks instead of drawing its own when training.
+
+    Keras caches the masks of a call in _dropout_mask / _recurrent_dropout_mask and resets
+    them after the loop (keras/src/layers/rnn/dropout_rnn_cell.py); here the cache is filled
+    from minidl's queue, so every step of the call uses that one mask, as in minidl.
+    """
+
+    _minidl_training = False
+
+    def get_dropout_mask(self, step_input):
+        if getattr(self, "_dropout_mask", None) is None and self.dropout > 0 \
+                and self._minidl_training:
+            self._dropout_mask = _replayed_mask(self, "dropout", step_input)
+        return super().get_dropout_mask(step_input)
+
+    def get_recurrent_dropout_mask(self, step_input):
+        if getattr(self, "_recurrent_dropout_mask", None) is None \
+                and self.recurrent_dropout > 0 and self._minidl_training:
+            self._recurrent_dropout_mask = _replayed_mask(self, "recurrent_dropout", step_input)
+        return super().get_recurrent_dropout_mask(step_input)
+
+
+def _replayed_mask(cell, kind, step_input):
+    """The next mask minidl drew: (N,D) or (N,U), or one per gate (k,N,·) in Keras's
+    implementation 1 (where Keras asks for `dropout_mask_count` of them)."""
+    mask = tf.numpy_function(cell._minidl_queues[kind], [], step_input.dtype, stateful=True)
+    count = getattr(cell, "dropout_mask_count", None)
+    mask.set_shape(([count] if count else []) + list(step_input.shape))
+    return mask
+
+
+class ReplaySimpleRNN(_ReplayRNNCall, keras.layers.SimpleRNN):
+    """keras.layers.SimpleRNN whose cell replays minidl's dropout masks."""
+
+
+class ReplayLSTM(_ReplayRNNCall, keras.layers.LSTM):
+    """keras.layers.LSTM whose cell replays minidl's dropout masks."""
+
+
+class ReplayGRU(_ReplayRNNCall, keras.layers.GRU):
+    """keras.layers.GRU whose cell replays minidl's dropout masks."""
+
+
+class ReplaySimpleRNNCell(_ReplayCell, keras.layers.SimpleRNNCell):
+    """keras.layers.SimpleRNNCell on minidl's masks."""
+
+
+class ReplayLSTMCell(_ReplayCell, keras.layers.LSTMCell):
+    """keras.layers.LSTMCell on minidl's masks."""
+
+
+class ReplayGRUCell(_ReplayCell, keras.layers.GRUCell):
+    """keras.layers.GRUCell on minidl's masks."""
+
+
+RECURRENT_REPLAY_CLASSES = {
+    keras.layers.SimpleRNN: (ReplaySimpleRNN, ReplaySimpleRNNCell),
+    keras.layers.LSTM: (ReplayLSTM, ReplayLSTMCell),
+    keras.layers.GRU: (ReplayGRU, ReplayGRUCell),
+}
+
+
+def _recurrent_pairs(model, keras_model):
+    """(minidl layer, its Keras twin) for each recurrent layer with dropout, the two layers
+    of a Bidirectional included (Keras's forward_layer and backward_layer)."""
+    pairs = []
+    for layer in model.layers:
+        if isinstance(layer, (RNN, Bidirectional)):
+            partner = _named_partner(keras_model, layer)
+            if isinstance(layer, Bidirectional):
+                pairs += [(layer.forward_layer, partner.forward_layer),
+                          (layer.backward_layer, partner.backward_layer)]
+            else:
+                pairs.append((layer, partner))
+        elif layer.layers:
+            pairs += _recurrent_pairs(layer, keras_model)
+    pairs = [(layer, partner) for layer, partner in pairs
+             if layer.cell.dropout or layer.cell.recurrent_dropout]
+    names = [k.__name__ for k in RECURRENT_REPLAY_CLASSES]
+    for layer, partner in pairs:
+        kind = next((k for k, replay in RECURRENT_REPLAY_CLASSES.items()
+                     if type(partner) in (k, replay[0])), None)
+        wanted = next(c.__name__ for c in type(layer).__mro__ if c.__name__ in names)
+        if kind is None or kind.__name__ != wanted:
+            raise ValueError(f"Keras layer '{partner.name}' is a {type(partner).__name__}; it "
+                             f"must be a keras.layers.{wanted} to replay minidl's masks.")
+    return pairs
+
+
+def _named_partner(keras_model, layer):
+    try:
+        return keras_model.get_layer(layer.name)
+    except ValueError:
+        raise ValueError(f"The Keras model has no layer named '{layer.name}' to replay the "
+                         f"masks of minidl's {type(layer).__name__} layer.") from None
+
+
 def _noise_layers(model):
     """minidl's noise layers in a model, nested models included."""
     found = []
@@ -129,29 +247,51 @@ def _keras_partner(keras_model, layer):
 
 @contextlib.contextmanager
 def shared_noise(model, keras_model):
-    """While open, the Keras twin's Dropout-like layers use the masks minidl's layers drew.
+    """While open, the Keras twin's Dropout-like layers, and its recurrent layers' dropout,
+    use the masks minidl's layers drew.
 
     Args:
-        model: a minidl model; its noise layers record what they draw.
+        model: a minidl model; its noise layers and recurrent cells record what they draw.
         keras_model: its Keras twin, with layers of the same names and kinds.
     """
     pairs = [(layer, *_keras_partner(keras_model, layer)) for layer in _noise_layers(model)]
     classes = [type(partner) for _, partner, _ in pairs]
+    recurrent = _recurrent_pairs(model, keras_model)
+    recurrent_classes = [(type(partner), type(partner.cell)) for _, partner in recurrent]
     try:
         for layer, partner, kind in pairs:
             queue = _Queue(partner.name)
             layer.draw_noise = _recording(layer.draw_noise, queue)  # shadows the method
             partner.__class__ = REPLAY_CLASSES[kind]
             object.__setattr__(partner, "_minidl_queue", queue)
-        if pairs:
+        for layer, partner in recurrent:
+            _replay_recurrent(layer, partner)
+        if pairs or recurrent:
             keras_model.train_function = None  # retraced with the replaying layers
         yield
     finally:
         for (layer, partner, _), original in zip(pairs, classes):
             layer.__dict__.pop("draw_noise", None)
             partner.__class__ = original
-        if pairs:
+        for (layer, partner), (layer_class, cell_class) in zip(recurrent, recurrent_classes):
+            for method in ("draw_dropout_mask", "draw_recurrent_dropout_mask"):
+                layer.cell.__dict__.pop(method, None)
+            partner.__class__, partner.cell.__class__ = layer_class, cell_class
+        if pairs or recurrent:
             keras_model.train_function = None  # and back with Keras's own
+
+
+def _replay_recurrent(layer, partner):
+    """minidl's cell queues its masks by kind; the Keras layer and cell replay them."""
+    queues = {kind: _Queue(partner.name) for kind in ("dropout", "recurrent_dropout")}
+    cell = layer.cell
+    cell.draw_dropout_mask = _recording(cell.draw_dropout_mask, queues["dropout"])
+    cell.draw_recurrent_dropout_mask = _recording(cell.draw_recurrent_dropout_mask,
+                                                  queues["recurrent_dropout"])
+    layer_class, cell_class = RECURRENT_REPLAY_CLASSES[
+        next(k for k in RECURRENT_REPLAY_CLASSES if isinstance(partner, k))]
+    partner.__class__, partner.cell.__class__ = layer_class, cell_class
+    object.__setattr__(partner.cell, "_minidl_queues", queues)
 
 
 def _recording(draw_noise, queue):
