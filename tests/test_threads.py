@@ -129,6 +129,7 @@ def test_the_helper_works_when_a_core_is_free_and_sleeps_when_the_machine_is_bus
 
 def test_a_new_block_starts_with_the_last_verdict_until_the_next_look(free_core, monkeypatch):
     """Fits back to back: the second starts with the helper the first ended with."""
+    monkeypatch.setattr(threads, "_policy", threads._Policy())  # this test's blocks only
     with threads.working(), flushed():
         threads.share([lambda: None] * 2)  # a look: a core is free, the helper spins
     monkeypatch.setattr(threads, "CHECK_EVERY", 60.0)  # no new look for a minute
