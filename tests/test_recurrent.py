@@ -416,8 +416,8 @@ def test_units_must_be_positive_with_keras_message(name, units):
 @pytest.mark.parametrize("make, message", [
     (lambda: LSTM(2.5), "expected a positive integer, got 2.5"),
     (lambda: LSTM("4"), "expected a positive integer, got 4"),
-    (lambda: SimpleRNN(3, dropout=0.2), "Received: dropout=0.2"),
-    (lambda: LSTM(3, recurrent_dropout=0.5), "Received: recurrent_dropout=0.5"),
+    (lambda: SimpleRNN(3, dropout=1.2), "Received: dropout=1.2"),
+    (lambda: LSTM(3, recurrent_dropout=1.0), "Received: recurrent_dropout=1.0"),
     (lambda: GRU(3, stateful=True), "Received: stateful=True"),
     (lambda: LSTM(3, kernel_constraint="non_neg"), "Received: kernel_constraint='non_neg'"),
     (lambda: GRU(3, recurrent_constraint="non_neg"), "recurrent_constraint"),
