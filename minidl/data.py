@@ -27,10 +27,14 @@ def as_array(name, value):
             f"{type(value).__name__}: {error}"
         ) from None
     if array.dtype.kind not in "biuf":
+        text = (" A model takes strings only when its first layer is a TextVectorization, "
+                "StringLookup or Hashing layer (or its Input has dtype='string'); or turn "
+                f"the strings into numbers first, e.g. `{name} = vectorizer({name})`."
+                if array.dtype.kind in "OUS" else "")
         raise TypeError(
             f"Argument `{name}` must be an array of numbers (bool, int or float). "
             f"Received an array of dtype {array.dtype}"
-            + (f": {_preview(array)}" if array.size else "")
+            + (f": {_preview(array)}" if array.size else "") + "." * bool(text) + text
         )
     return array
 
@@ -50,13 +54,18 @@ def check_finite(name, array):
         )
 
 
-def prepare_x(x, expected_shape=None, name="x"):
+def prepare_x(x, expected_shape=None, name="x", raw=False):
     """x as a finite floatx array of its own with N > 0 samples, matching the input shape.
 
     `expected_shape` is the model's input shape, batch axis first, e.g. (None, 784) or
     (None, 28, 28) (None where any size goes), or None when nothing fixes it yet. As Keras,
     x of shape (N,) is taken for a model that expects (N, 1).
+    raw: the model starts with a layer that takes strings or integers as they are
+    (TextVectorization, StringLookup, ...): x is kept as given, and texts (N,) become (N, 1),
+    the shape of Keras's Input(shape=(1,), dtype="string").
     """
+    if raw:
+        return _raw_x(x, expected_shape, name)
     value, x = x, as_array(name, x)
     if x.ndim == 0:
         raise ValueError(f"Argument `{name}` must have one row per sample. "
@@ -70,6 +79,29 @@ def prepare_x(x, expected_shape=None, name="x"):
             x = x.reshape(x.shape + (1,))  # (N,) -> (N, 1), as Keras adjusts the input rank
         _check_sample_shape(x, expected, name)
     return to_floatx(name, x, copy=not isinstance(value, (list, tuple)))
+
+
+def _raw_x(x, expected_shape, name):
+    """x for a model that takes text or tokens: an array of its own, not cast."""
+    if x is None:
+        raise ValueError(f"Argument `{name}` is required. Received: {name}=None")
+    x = np.array(x, dtype=object if _holds_text(x) else None)  # a copy, like to_floatx's
+    if x.dtype.kind not in "biuOUS":
+        raise TypeError(f"Argument `{name}` must be an array of strings or numbers. "
+                        f"Received an array of dtype {x.dtype}")
+    if x.ndim == 0 or len(x) == 0:
+        raise ValueError(f"Argument `{name}` must have one row per sample, at least one. "
+                         f"Received: {name}.shape={x.shape}")
+    if x.ndim == 1 and x.dtype.kind in "OUS":
+        x = x.reshape(-1, 1)  # (N,) texts -> (N, 1)
+    if expected_shape is not None:
+        _check_sample_shape(x, tuple(expected_shape), name)
+    return x
+
+
+def _holds_text(x):
+    first = np.asarray(x).ravel()[:1]
+    return first.dtype.kind in "OUS"
 
 
 def to_floatx(name, array, copy=True):

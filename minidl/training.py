@@ -79,7 +79,8 @@ def prepare_inputs(model, x, name="x"):
     if model.inputs is not None and len(model.inputs) > 1:
         xs = _as_list(x, model.input_names, "input")
         names = [f"{name}[{n!r}]" for n in model.input_names]
-        xs = [data.prepare_x(a, s, nm) for a, s, nm in zip(xs, shapes, names)]
+        xs = [data.prepare_x(a, s, nm, model.takes_raw_inputs)
+              for a, s, nm in zip(xs, shapes, names)]
         n = len(xs[0])
         for a, nm in zip(xs, names):
             if len(a) != n:
@@ -89,7 +90,7 @@ def prepare_inputs(model, x, name="x"):
         return Batch(xs, single_input=False)
     if model.layers == [] and model.__dict__.get("_layers") == []:
         raise ValueError("The model has no layers: add at least one before using it.")
-    return Batch([data.prepare_x(x, shapes, name)])
+    return Batch([data.prepare_x(x, shapes, name, model.takes_raw_inputs)])
 
 
 def prepare_data(model, x, y, sample_weight=None, class_weight=None, names=("x", "y")):

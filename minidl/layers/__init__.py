@@ -15,6 +15,9 @@
                        ActivityRegularization
     normalization.py   BatchNormalization, LayerNormalization
     preprocessing.py   Normalization, Rescaling, Resizing, CenterCrop
+    lookup.py          StringLookup, IntegerLookup, CategoryEncoding (tokens -> indices -> rows)
+    text_vectorization.py  TextVectorization (text -> tokens -> a StringLookup)
+    binning.py         Hashing (string_hash.py: TensorFlow's FarmHash64, SipHash), Discretization
     augmentation.py    RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomCrop,
                        RandomContrast, RandomBrightness (image_sampling.py: their resampling)
     activations.py     Softmax, ReLU, LeakyReLU, ELU, PReLU
@@ -41,6 +44,9 @@ from minidl.layers.normalization import BatchNormalization, LayerNormalization
 from minidl.layers.augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
                                         RandomRotation, RandomTranslation, RandomZoom)
 from minidl.layers.preprocessing import CenterCrop, Normalization, Rescaling, Resizing
+from minidl.layers.binning import Discretization, Hashing
+from minidl.layers.lookup import CategoryEncoding, IntegerLookup, StringLookup
+from minidl.layers.text_vectorization import TextVectorization
 from minidl.layers.regularization import (ActivityRegularization, Dropout, GaussianDropout,
                                           GaussianNoise, SpatialDropout1D, SpatialDropout2D)
 from minidl.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
@@ -72,4 +78,6 @@ __all__ += ["Conv1DTranspose", "Conv2DTranspose", "DepthwiseConv1D", "DepthwiseC
 __all__ += ["Masking"]
 __all__ += ["CenterCrop", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
             "RandomRotation", "RandomTranslation", "RandomZoom", "Resizing"]
+__all__ += ["CategoryEncoding", "Discretization", "Hashing", "IntegerLookup", "StringLookup",
+            "TextVectorization"]
 __all__ += ["Lambda", "TimeDistributed"]

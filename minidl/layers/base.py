@@ -63,6 +63,14 @@ def _cast(inputs):
     return x
 
 
+def _cast_from_integers(given, inputs):
+    """The arrays that _cast made from arrays of integers (the ids a StringLookup or
+    TextVectorization outputs): they start the differentiable chain, as a model's inputs do."""
+    pairs = zip(given, inputs) if isinstance(given, (list, tuple)) else [(given, inputs)]
+    return [x for g, x in pairs
+            if isinstance(g, np.ndarray) and g.dtype.kind in "biu" and g is not x]
+
+
 def shape_of(inputs):
     """The shape of an array, or the list of shapes of a list of arrays.
 
@@ -113,6 +121,9 @@ class Layer:
     # that makes masks from nothing (Embedding(mask_zero=True), Masking) sets _makes_masks.
     supports_masking = False
     _makes_masks = False
+    # Strings or integers taken as they are, not cast to floats: the text and lookup layers
+    # (lookup.py), and a model whose first layer is one of them.
+    takes_raw_inputs = False
 
     def __init__(self, *, name=None, trainable=True, dtype=None, activity_regularizer=None,
                  **kwargs):
@@ -284,7 +295,8 @@ class Layer:
                             f"{sorted(kwargs)}")
         if _is_symbolic(inputs):
             return self._call_symbolic(inputs)
-        inputs = _cast(inputs)
+        given = inputs
+        inputs = np.asarray(inputs) if self.takes_raw_inputs else _cast(inputs)
         if self.built:
             self.check_input_shape(shape_of(inputs))
         else:
@@ -300,6 +312,8 @@ class Layer:
             tape = active_tape()
             if tape is not None and outer_depth == 0:
                 tape.watch(inputs)  # the arrays this whole pass starts from
+            elif tape is not None:  # token ids from a lookup layer, cast: no gradient goes back
+                tape.watch(_cast_from_integers(given, inputs))
             mask = masks.input_mask(inputs)  # None unless a layer before made one
             if mask is not None and _takes_mask(self.forward):
                 outputs, cache = self.forward(inputs, training=training, mask=mask)

@@ -22,6 +22,10 @@ class InputLayer(Layer):
         self.output = KerasTensor(self.batch_shape, dtype=self.dtype, node=node, name=self.name)
         node.outputs, node.output_tensors = self.output, [self.output]
 
+    @property
+    def takes_raw_inputs(self):
+        return self.dtype == "string"  # text for a TextVectorization or StringLookup
+
     def forward(self, x, training=False):
         return x, None
 

@@ -44,6 +44,9 @@ def check_can_save(model):
         if isinstance(layer, (Sequential, Functional)):
             check_can_save(layer)
             continue
+        reason = getattr(layer, "cannot_save_reason", lambda: None)()
+        if reason is not None:  # a vocabulary from adapt (lookup.py)
+            raise ValueError(f"minidl cannot save this model in the Keras format: {reason}")
         # A layer class of your own is saved by its name and get_config(); loading it back
         # takes load_model(path, custom_objects={"MyLayer": MyLayer}), in minidl and Keras.
         activation = getattr(layer, "activation", None)
@@ -90,7 +93,8 @@ def layer_to_config(layer, dtype, naming=own_name):
     """One layer as Keras writes it: class name, config (Keras's keys), build shape."""
     if isinstance(layer, InputLayer):
         return object_config("keras.layers", "InputLayer", {
-            "batch_shape": shape_list(layer.batch_shape), "dtype": dtype, "sparse": False,
+            "batch_shape": shape_list(layer.batch_shape),
+            "dtype": "string" if layer.takes_raw_inputs else dtype, "sparse": False,
             "ragged": False, "name": layer.name, "optional": False})
     config = {key: _value_to_config(value) for key, value in layer.get_config().items()}
     config["dtype"] = dtype_policy(dtype)
@@ -140,7 +144,8 @@ def layer_from_config(layer_config, custom_objects=None):
             f"support. minidl can load models made of {sorted(layer_classes())}.")
     if class_name == "InputLayer":
         shape = config.get("batch_shape") or config["batch_input_shape"]
-        return InputLayer(batch_shape=tuple(shape), name=config.get("name"))
+        return InputLayer(batch_shape=tuple(shape), name=config.get("name"),
+                          dtype="string" if config.get("dtype") == "string" else None)
     config["dtype"] = _dtype_name(config.get("dtype"))
     config = {key: _value_from_config(key, value) for key, value in config.items()}
     if hasattr(cls, "resolve_functions"):  # a Lambda's functions: from custom_objects only
