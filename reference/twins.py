@@ -41,6 +41,7 @@ def keras_twin(model, compile=True, functions=None):
     twin = keras.saving.deserialize_keras_object(
         config, custom_objects=_twin_functions(model, config, functions or {}))
     twin.set_weights(model.get_weights())
+    _copy_vocabularies(model, twin)
     if compile and model.compiled:
         compiled = model.compiled_metrics
         twin.compile(optimizer=keras_optimizer(model.optimizer),
@@ -51,6 +52,15 @@ def keras_twin(model, compile=True, functions=None):
                      weighted_metrics=_each(compiled.weighted_identifiers,
                                             lambda metric: _keras_metric(metric, functions)))
     return twin
+
+
+def _copy_vocabularies(model, twin):
+    """A vocabulary from adapt is not in a layer's config (Keras keeps it in a file's assets):
+    give the twin's lookup and text layers the same one, idf weights included."""
+    for layer in model.layers:
+        if hasattr(layer, "get_vocabulary") and layer.vocabulary_size() > 0:
+            idf = getattr(layer, "idf_weights", None)
+            twin.get_layer(layer.name).set_vocabulary(layer.get_vocabulary(), idf_weights=idf)
 
 
 def _twin_functions(model, config, functions):
