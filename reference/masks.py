@@ -31,7 +31,8 @@ import contextlib
 import tensorflow as tf
 
 import keras
-from minidl.layers.recurrent import RNN, Bidirectional
+from minidl.layers.bidirectional import Bidirectional
+from minidl.layers.recurrent import RNN
 from minidl.layers.regularization import NoiseLayer
 
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 import keras
 import minidl
 from minidl.layers import GRU, LSTM, Bidirectional, Dense, SimpleRNN
-from minidl.layers.recurrent import GRUCell, LSTMCell, SimpleRNNCell
+from minidl.layers.recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell
 from minidl.saving.layer_config import layer_to_config
 from minidl.tape import Tape
 from minidl.testing import check_gradients

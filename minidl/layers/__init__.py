@@ -22,8 +22,9 @@
                        RandomContrast, RandomBrightness (image_sampling.py: their resampling)
     activations.py     Softmax, ReLU, LeakyReLU, ELU, PReLU
     merging.py         Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot
-    recurrent.py       SimpleRNN, LSTM, GRU (a cell stepped over time; backprop through time),
-                       Bidirectional
+    recurrent.py       SimpleRNN, LSTM, GRU (a cell stepped over time; backprop through time)
+    recurrent_cells.py their cells: one time step forward and backward, dropout masks
+    bidirectional.py   Bidirectional (a recurrent layer forwards, a copy backwards)
     time_distributed.py  TimeDistributed (one layer on every time step: N*T rows, one call)
     lambda_layer.py    Lambda (a function of minidl.ops as a layer, differentiated on the tape)
 """
@@ -52,7 +53,8 @@ from minidl.layers.regularization import (ActivityRegularization, Dropout, Gauss
 from minidl.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                                    GlobalAveragePooling2D, GlobalMaxPooling1D,
                                    GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
-from minidl.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN
+from minidl.layers.bidirectional import Bidirectional
+from minidl.layers.recurrent import GRU, LSTM, SimpleRNN
 from minidl.layers.lambda_layer import Lambda
 from minidl.layers.time_distributed import TimeDistributed
 from minidl.layers.reshaping import Flatten, Identity, Permute, RepeatVector, Reshape

@@ -86,8 +86,9 @@ class TimeDistributed(Layer):
 
 def _check_wrappable(layer):
     """Refuse the layers for which one call on N*T rows is not Keras's T calls on N."""
+    from minidl.layers.bidirectional import Bidirectional
     from minidl.layers.normalization import BatchNormalization
-    from minidl.layers.recurrent import RNN, Bidirectional
+    from minidl.layers.recurrent import RNN
     from minidl.models import Model
 
     if isinstance(layer, BatchNormalization):

@@ -19,7 +19,8 @@ def layer_paths(model, prefix=""):
     Bidirectional's are its two layers': layers/bidirectional/forward_layer/cell/vars/0;
     a TimeDistributed's are its layer's: layers/time_distributed/layer/vars/0.
     """
-    from minidl.layers.recurrent import RNN, Bidirectional
+    from minidl.layers.bidirectional import Bidirectional
+    from minidl.layers.recurrent import RNN
     from minidl.layers.time_distributed import TimeDistributed
     from minidl.models import Model
 
