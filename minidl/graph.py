@@ -45,7 +45,8 @@ class Graph:
             if node.is_input:
                 continue
             args = _fill_in(node.inputs, values)
-            outputs = node.layer(args, training=training)
+            # the options of the call (MultiHeadAttention's use_causal_mask=True, ...)
+            outputs = node.layer(args, training=training, **getattr(node, "call_kwargs", {}))
             for tensor, array in zip(node.output_tensors, flatten(outputs)):
                 values[id(tensor)] = array
         return [values[id(t)] for t in self.outputs]

@@ -14,6 +14,9 @@ while `shared_noise(model, keras_model)` is open:
         model.train_on_batch(x, y)        # minidl first: it draws and queues the masks
         twin.train_on_batch(x, y)         # Keras replays them
 
+MultiHeadAttention's dropout on the attention weights is a Dropout sublayer in both
+(`_dropout_layer`): they pair up as above.
+
 Recurrent layers (SimpleRNN, LSTM, GRU, alone or inside Bidirectional) with dropout or
 recurrent_dropout replay theirs the same way: minidl's cell queues each mask it draws
 (`draw_dropout_mask`, `draw_recurrent_dropout_mask`), and the Keras cell's
@@ -229,6 +232,21 @@ def _noise_layers(model):
     return found
 
 
+def _attention_dropout_pairs(model, keras_model):
+    """(minidl's Dropout, Keras's Dropout, its class) inside each MultiHeadAttention with
+    dropout: both layers drop attention weights with a Dropout sublayer (`_dropout_layer`)."""
+    from minidl.layers.attention import MultiHeadAttention
+
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, MultiHeadAttention) and layer.dropout > 0:
+            partner = _named_partner(keras_model, layer)._dropout_layer
+            found.append((layer._dropout_layer, partner, keras.layers.Dropout))
+        elif layer.layers and not isinstance(layer, MultiHeadAttention):
+            found += _attention_dropout_pairs(layer, keras_model)
+    return found
+
+
 def _keras_partner(keras_model, layer):
     """The Keras layer named as the minidl one, checked to be of the same kind."""
     try:
@@ -256,6 +274,7 @@ def shared_noise(model, keras_model):
         keras_model: its Keras twin, with layers of the same names and kinds.
     """
     pairs = [(layer, *_keras_partner(keras_model, layer)) for layer in _noise_layers(model)]
+    pairs += _attention_dropout_pairs(model, keras_model)
     classes = [type(partner) for _, partner, _ in pairs]
     recurrent = _recurrent_pairs(model, keras_model)
     recurrent_classes = [(type(partner), type(partner.cell)) for _, partner in recurrent]

@@ -27,9 +27,11 @@
     bidirectional.py   Bidirectional (a recurrent layer forwards, a copy backwards)
     time_distributed.py  TimeDistributed (one layer on every time step: N*T rows, one call)
     lambda_layer.py    Lambda (a function of minidl.ops as a layer, differentiated on the tape)
+    attention.py       MultiHeadAttention (softmax(q.k / sqrt(K)) @ v, head by head)
 """
 from minidl.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from minidl.layers.base import Layer
+from minidl.layers.attention import MultiHeadAttention
 from minidl.layers.input_layer import Input, InputLayer
 from minidl.layers.symbolic import KerasTensor
 from minidl.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose
@@ -83,3 +85,4 @@ __all__ += ["CenterCrop", "RandomBrightness", "RandomContrast", "RandomCrop", "R
 __all__ += ["CategoryEncoding", "Discretization", "Hashing", "IntegerLookup", "StringLookup",
             "TextVectorization"]
 __all__ += ["Lambda", "TimeDistributed"]
+__all__ += ["MultiHeadAttention"]

@@ -86,7 +86,9 @@ def _functional_config(model, dtype, naming):
         layer_config = _to_config(layer, dtype, naming)
         layer_config["name"] = layer.name
         layer_config["inbound_nodes"] = [
-            {"args": [args_config(node.inputs)], "kwargs": {}}
+            {"args": ([args_config(t) for t in node.inputs] if getattr(node, "spread_args", False)
+                      else [args_config(node.inputs)]),  # layer(q, v), not layer([q, v])
+             "kwargs": dict(getattr(node, "call_kwargs", {}))}
             for node in layer._inbound_nodes
             if id(node) in own_nodes and not node.is_input]
         layer_configs.append(layer_config)
@@ -142,7 +144,11 @@ def model_from_config(config, custom_objects=None, depth=0):
             names = sorted({layer.name for layer, _, _ in pending})
             raise ValueError(f"The model config's graph is disconnected at layers {names}.")
         for layer, index, node in ready:
-            tensors[(layer.name, index)] = layer(_fill(node["args"][0], tensors))
+            args = [_fill(arg, tensors) for arg in node["args"]]
+            if len(args) == 1:
+                tensors[(layer.name, index)] = layer(args[0], **_call_options(layer, node))
+            else:  # layer(query, value): MultiHeadAttention
+                tensors[(layer.name, index)] = layer(*args, **_call_options(layer, node, tensors))
         pending = [item for item in pending if item not in ready]
 
     def find(spec):
@@ -163,11 +169,29 @@ def _computes_a_mask_only(entry, entries):
 
     return is_op(entry) and all(
         spec[0] != entry.get("name") for other in entries if not is_op(other)
-        for node in other.get("inbound_nodes", []) for spec in _tensor_specs(node["args"][0]))
+        for node in other.get("inbound_nodes", []) for spec in _tensor_specs(node["args"]))
+
+
+def _call_options(layer, node, tensors=None):
+    """The options a layer was called with: the flags Keras writes in "kwargs"
+    (use_causal_mask=True, ...) and MultiHeadAttention's `key`. A mask Keras writes there is
+    made again by minidl's layers (minidl/masks.py); an attention_mask tensor is refused."""
+    options = {}
+    for name, value in node.get("kwargs", {}).items():
+        if isinstance(value, bool):
+            options[name] = value
+        elif name == "key" and tensors is not None:
+            options[name] = _fill(value, tensors)
+        elif name == "attention_mask":
+            raise ValueError(f"minidl cannot load the call of layer '{layer.name}' with "
+                             f"`{name}` given as a tensor in the model config; it reads the "
+                             "masks riding on the inputs only. Received: "
+                             f"{name}={value!r}")
+    return options
 
 
 def _tensor_specs(args):
-    if isinstance(args, list):
+    if isinstance(args, (list, tuple)):  # a tuple: the args of a config not yet JSON
         return [spec for item in args for spec in _tensor_specs(item)]
     if isinstance(args, dict) and args.get("class_name") == "__keras_tensor__":
         return [args["config"]["keras_history"]]
@@ -175,11 +199,13 @@ def _tensor_specs(args):
 
 
 def _inputs_known(node, tensors):
-    return all((s[0], s[1]) in tensors for s in _tensor_specs(node["args"][0]))
+    key = node.get("kwargs", {}).get("key")
+    specs = _tensor_specs(node["args"]) + ([] if key is None else _tensor_specs(key))
+    return all((s[0], s[1]) in tensors for s in specs)
 
 
 def _fill(args, tensors):
-    if isinstance(args, list):
+    if isinstance(args, (list, tuple)):
         return [_fill(item, tensors) for item in args]
     name, node, index = args["config"]["keras_history"]
     outputs = tensors[(name, node)]

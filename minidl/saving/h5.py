@@ -17,8 +17,10 @@ def layer_paths(model, prefix=""):
     layers/sequential/layers/dense/vars/0 (Keras's saving_lib walks them the same way).
     A recurrent layer's weights are its cell's, under `cell`: layers/lstm/cell/vars/0; a
     Bidirectional's are its two layers': layers/bidirectional/forward_layer/cell/vars/0;
-    a TimeDistributed's are its layer's: layers/time_distributed/layer/vars/0.
+    a TimeDistributed's are its layer's: layers/time_distributed/layer/vars/0; a
+    MultiHeadAttention's its four projections': layers/multi_head_attention/query_dense/vars/0.
     """
+    from minidl.layers.attention import MultiHeadAttention
     from minidl.layers.bidirectional import Bidirectional
     from minidl.layers.recurrent import RNN
     from minidl.layers.time_distributed import TimeDistributed
@@ -39,6 +41,13 @@ def layer_paths(model, prefix=""):
         elif isinstance(layer, TimeDistributed):  # layers/time_distributed/layer/vars/0
             yield path, layer, []
             yield f"{path}/layer", layer.layer, layer.layer.weights
+        elif isinstance(layer, MultiHeadAttention):  # layers/multi_head_attention/query_dense
+            yield path, layer, []
+            for key in ("_dropout_layer", "_softmax"):  # Keras's weightless sublayers
+                yield f"{path}/{key}", layer, []
+            for key in ("key_dense", "output_dense", "query_dense", "value_dense"):
+                sublayer = getattr(layer, key)
+                yield f"{path}/{key}", sublayer, sublayer.weights
         elif isinstance(layer, Bidirectional):
             yield path, layer, []
             for key in ("forward_layer", "backward_layer"):

@@ -101,7 +101,9 @@ def layer_to_config(layer, dtype, naming=own_name):
     class_name = naming(layer)
     config.update(_KERAS_ONLY.get(class_name, {}))
     result = object_config("keras.layers", class_name, config)
-    if layer.input_shape is not None and type(layer).build is not Layer.build:
+    if layer.input_shape is not None and hasattr(layer, "build_config"):
+        result["build_config"] = layer.build_config()  # MultiHeadAttention: shapes by name
+    elif layer.input_shape is not None and type(layer).build is not Layer.build:
         result["build_config"] = {"input_shape": shape_list(layer.input_shape)
                                   if not isinstance(layer.input_shape, list) else
                                   [shape_list(s) for s in layer.input_shape]}
