@@ -143,6 +143,8 @@ def _loss_from_config(spec, custom):
         return _custom(custom[spec], {}) if spec in custom else spec
     class_name, config = spec["class_name"], spec["config"]
     if class_name == "function":  # a loss function of one's own: never code from the file
+        if config not in custom and spec.get("module") == "builtins" and _is_builtin_loss(config):
+            return config  # Keras's own loss function by name (a model loaded from `.h5`)
         if config not in custom:
             raise ValueError(f"Could not locate function '{config}': pass it as "
                              f"custom_objects={{'{config}': {config}}}.")
@@ -154,3 +156,11 @@ def _loss_from_config(spec, custom):
     _check_defaults(f"loss {class_name}", {k: v for k, v in config.items() if k not in accepted},
                     _KERAS_LOSS_DEFAULTS)
     return cls.from_config({k: v for k, v in config.items() if k in accepted})
+
+
+def _is_builtin_loss(name):
+    try:
+        losses.get(name)
+    except (ValueError, TypeError):
+        return False
+    return True

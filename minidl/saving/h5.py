@@ -137,15 +137,24 @@ def _vars_at(h5py, h5, path, filepath):
         return []
     datasets = []
     for i in range(len(group)):
-        dataset = _h5_get(h5py, group, str(i))
-        if (not isinstance(dataset, h5py.Dataset) or dataset.external
-                or dataset.is_virtual or dataset.dtype.kind not in "biuf"):
+        dataset = numeric_dataset(h5py, group, str(i), filepath)
+        if dataset is None:
             raise files.Refused(
                 f"{filepath!r} holds no numeric array at {path}/vars/{i}; the variables of "
                 f"{path} must be numbered 0, 1, ... Found: {sorted(group)}"
             )
         datasets.append(dataset)
     return datasets
+
+
+def numeric_dataset(h5py, group, name, filepath):
+    """The dataset `name` in `group` if it is a plain numeric array in this file, else None
+    (an external or virtual dataset reads other files; a string or object one is no weight)."""
+    dataset = _h5_get(h5py, group, name)
+    if (not isinstance(dataset, h5py.Dataset) or dataset.external
+            or dataset.is_virtual or dataset.dtype.kind not in "biuf"):
+        return None
+    return dataset
 
 
 def _read_layer_weights(h5py, h5, model, filepath):
