@@ -211,11 +211,11 @@ class Model(Layer):
             self.compiled_metrics.reset()
 
     # -- saving, printing, explaining -------------------------------------------------------------
-    def save(self, filepath, overwrite=True):
-        """Write the whole model to a Keras 3 `.keras` file (see saving/)."""
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Write the whole model to a Keras 3 `.keras` file, or a legacy `.h5` one (saving/)."""
         from minidl import saving
 
-        saving.save_model(self, filepath)
+        saving.save_model(self, filepath, overwrite=overwrite, **kwargs)
 
     def save_weights(self, filepath, overwrite=True):
         """Write every weight to `name.weights.npz` (no pickle) or Keras's `name.weights.h5`."""
@@ -223,11 +223,18 @@ class Model(Layer):
 
         saving.save_weights(self, filepath)
 
-    def load_weights(self, filepath):
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
         """Read weights saved by `save_weights` (or Keras); a bad file leaves the model as it was."""
         from minidl import saving
 
-        saving.load_weights(self, filepath)
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+
+    def to_json(self, **kwargs):
+        """The model's config as Keras's JSON text (`model_from_json` reads it); kwargs go to
+        json.dumps."""
+        from minidl.saving import legacy_h5
+
+        return legacy_h5.to_json(self, **kwargs)
 
     def summary(self, line_length=None, positions=None, print_fn=None, **kwargs):
         """Print the Keras-style table of layers, output shapes and parameter counts."""
@@ -254,6 +261,18 @@ def load_model(filepath, compile=True, custom_objects=None, safe_mode=True):
     from minidl import saving
 
     return saving.load_model(filepath, compile=compile, custom_objects=custom_objects)
+
+
+def save_model(model, filepath, overwrite=True, **kwargs):
+    """`model.save(filepath)`, as keras.models.save_model."""
+    model.save(filepath, overwrite=overwrite, **kwargs)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """A model from `model.to_json()`'s text (Keras's or minidl's), compiled if it says so."""
+    from minidl import saving
+
+    return saving.model_from_json(json_string, custom_objects=custom_objects)
 
 
 def clone_model(model, input_tensors=None, clone_function=None, **kwargs):

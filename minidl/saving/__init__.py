@@ -30,7 +30,7 @@ h5py is optional (`pip install -e ".[h5]"`) and imported only when a function ne
 
 The package: files.py (atomic writes, reading archives), limits.py (caps on what a file may
 declare), h5.py (weights in Keras's HDF5 layout), config.py (a model as Keras's
-config.json, both ways).
+config.json, both ways), legacy_h5.py (the legacy `.h5` whole-model format and to_json).
 """
 import datetime
 import io
@@ -38,19 +38,49 @@ import json
 import os
 import zipfile
 
+import warnings
+
 import numpy as np
 
-from minidl.saving import config, files, h5, limits
+from minidl.saving import config, files, h5, legacy_h5, limits
 from minidl.saving.config import model_from_config, model_to_config  # noqa: F401 (public)
+from minidl.saving.legacy_h5 import model_from_json  # noqa: F401 (public, as keras.models')
 
 # -- writing --------------------------------------------------------------------------------
-def save_model(model, filepath):
-    """Write `model` to a Keras 3 `.keras` file that `keras.models.load_model` opens."""
+def save_model(model, filepath, overwrite=True, **kwargs):
+    """Write `model` to a Keras 3 `.keras` file (or a legacy `.h5` one: legacy_h5.py) that
+    `keras.models.load_model` opens. Keras's checks of its arguments (saving_api.py)."""
     filepath = os.fspath(filepath)
+    include_optimizer = kwargs.pop("include_optimizer", True)
+    save_format = kwargs.pop("save_format", False)
+    legacy = filepath.endswith((".h5", ".hdf5"))
+    if save_format:
+        if not (legacy or filepath.endswith(".keras")):
+            raise ValueError(
+                "The `save_format` argument is deprecated in Keras 3. Please remove this "
+                "argument and pass a file path with either `.keras` or `.h5` extension."
+                f"Received: save_format={save_format}")
+        warnings.warn(
+            "The `save_format` argument is deprecated in Keras 3. We recommend removing this "
+            "argument as it can be inferred from the file path. "
+            f"Received: save_format={save_format}", stacklevel=3)
+    if kwargs:
+        raise ValueError(f"The following argument(s) are not supported: {list(kwargs.keys())}")
+    if legacy:
+        warnings.warn(
+            "You are saving your model as an HDF5 file via `model.save()` or "
+            "`keras.saving.save_model(model)`. This file format is considered legacy. We "
+            "recommend using instead the native Keras format, e.g. "
+            "`model.save('my_model.keras')` or `keras.saving.save_model(model, "
+            "'my_model.keras')`. ", stacklevel=3)
+        legacy_h5.save_model(model, filepath, include_optimizer)
+        return
     if not filepath.endswith(".keras"):
         raise ValueError(
-            "Invalid `filepath` argument: expected a `.keras` extension. "
-            f"Received: filepath={filepath}"
+            "Invalid filepath extension for saving. Please add either a `.keras` extension "
+            "for the native Keras format (recommended) or a `.h5` extension. Use "
+            "`model.export(filepath)` if you want to export a SavedModel for use with "
+            f"TFLite/TFServing/etc. Received: filepath={filepath}."
         )
     files.import_h5py()
     config.check_can_save(model)
@@ -100,10 +130,12 @@ def load_model(filepath, compile=True, custom_objects=None):
         custom_objects: {class name: class} for layers, losses or metrics of your own.
     """
     filepath = os.fspath(filepath)
+    if filepath.endswith((".h5", ".hdf5")):
+        return legacy_h5.load_model(filepath, compile=compile, custom_objects=custom_objects)
     if not filepath.endswith(".keras"):
         raise ValueError(
-            "minidl loads models from the Keras 3 `.keras` format only. "
-            f"Received: filepath={filepath}"
+            f"File format not supported: filepath={filepath}. minidl loads Keras 3 `.keras` "
+            "files and legacy H5 files (`.h5` extension)."
         )
     files.import_h5py()
     with files.Archive(filepath) as archive:
@@ -139,8 +171,9 @@ def _model_from_config(model_config, filepath, custom_objects=None):
     return model
 
 
-def load_weights(model, filepath):
-    """Read weights from `.weights.npz`, Keras's `.weights.h5`, or a `.keras` file's weights.
+def load_weights(model, filepath, skip_mismatch=False, **kwargs):
+    """Read weights from `.weights.npz`, Keras's `.weights.h5`, a `.keras` file's weights,
+    or a legacy `.h5` file (legacy_h5.py: by layer order, or `by_name=True`).
 
     Everything is read and checked before anything is assigned, and the assignments are
     all or nothing: a bad file, or a Ctrl-C at any moment, leaves the model as it was
@@ -152,6 +185,19 @@ def load_weights(model, filepath):
             "You are loading weights into a model that has not yet been built. Build it "
             "first by calling it on some data or with `model.build((None, D))`."
         )
+    by_name = kwargs.pop("by_name", None)
+    if kwargs:
+        raise ValueError(f"Invalid keyword arguments: {kwargs}")
+    legacy = filepath.endswith((".h5", ".hdf5")) and not filepath.endswith(".weights.h5")
+    if by_name is not None and not legacy:
+        raise ValueError("`by_name` only supports loading legacy '.h5' or '.hdf5' files. "
+                         f"Received: {filepath}")
+    if skip_mismatch and not legacy:
+        raise ValueError("minidl implements `skip_mismatch=True` for legacy '.h5' files only. "
+                         f"Received: skip_mismatch=True, filepath={filepath}")
+    if legacy:
+        legacy_h5.load_weights(model, filepath, skip_mismatch=skip_mismatch, by_name=by_name)
+        return
     if filepath.endswith(".weights.npz"):
         arrays = files.read_npz(filepath, model.weights)
         h5.assign(model, list(zip(model.weights, arrays)), None)
