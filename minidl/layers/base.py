@@ -441,35 +441,29 @@ def _has_backward(cls):
 
 def _takes_training(method):
     """Whether a `call` method accepts `training=` (Keras passes it only then)."""
-    function = getattr(method, "__func__", method)
-    known = _TAKES_TRAINING.get(function)
-    if known is None:
-        try:
-            known = "training" in inspect.signature(method).parameters
-        except (TypeError, ValueError):
-            known = False
-        _TAKES_TRAINING[function] = known
-    return known
-
-
-_TAKES_TRAINING = {}
+    return _accepts(method, "training")
 
 
 def _takes_mask(method):
     """Whether a `forward` method accepts `mask=` (the layers that use a mask, not only pass
     it on: recurrent layers, GlobalAveragePooling1D, ...)."""
-    function = getattr(method, "__func__", method)
-    known = _TAKES_MASK.get(function)
+    return _accepts(method, "mask")
+
+
+def _accepts(method, argument):
+    """Whether `method` has a parameter named `argument` (looked up once per function)."""
+    key = (getattr(method, "__func__", method), argument)
+    known = _ACCEPTS.get(key)
     if known is None:
         try:
-            known = "mask" in inspect.signature(method).parameters
+            known = argument in inspect.signature(method).parameters
         except (TypeError, ValueError):
             known = False
-        _TAKES_MASK[function] = known
+        _ACCEPTS[key] = known
     return known
 
 
-_TAKES_MASK = {}
+_ACCEPTS = {}
 
 
 def _zeros(shape):
