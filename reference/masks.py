@@ -15,7 +15,10 @@ while `shared_noise(model, keras_model)` is open:
         twin.train_on_batch(x, y)         # Keras replays them
 
 MultiHeadAttention's dropout on the attention weights is a Dropout sublayer in both
-(`_dropout_layer`): they pair up as above.
+(`_dropout_layer`): they pair up as above. Attention and AdditiveAttention drop their weights
+with a Dropout sublayer in minidl and with backend.random.dropout inside Keras's
+`_apply_scores`: the Keras layer becomes ReplayAttention (ReplayAdditiveAttention), whose
+`_apply_scores` replays minidl's mask on the softmax's weights.
 
 Recurrent layers (SimpleRNN, LSTM, GRU, alone or inside Bidirectional) with dropout or
 recurrent_dropout replay theirs the same way: minidl's cell queues each mask it draws
@@ -101,12 +104,35 @@ class ReplayGaussianDropout(keras.layers.GaussianDropout):
         return inputs * _replayed(self, inputs, inputs.dtype)
 
 
+class _ReplayAttentionScores:
+    """Keras's Attention._apply_scores (masking, softmax) with minidl's dropout mask."""
+
+    def _apply_scores(self, scores, value, scores_mask=None, training=False):
+        if not training or self.dropout in (0, 1):
+            return super()._apply_scores(scores, value, scores_mask, training=training)
+        _, weights = super()._apply_scores(scores, value, scores_mask, training=False)
+        keep = _replayed(self, weights, tf.bool)  # (N,Tq,Tv) bools
+        scale = tf.constant(1.0 / (1.0 - self.dropout), weights.dtype)
+        weights = tf.where(keep, weights * scale, tf.zeros((), weights.dtype))
+        return tf.matmul(weights, value), weights
+
+
+class ReplayAttention(_ReplayAttentionScores, keras.layers.Attention):
+    """keras.layers.Attention on the dropout masks minidl drew."""
+
+
+class ReplayAdditiveAttention(_ReplayAttentionScores, keras.layers.AdditiveAttention):
+    """keras.layers.AdditiveAttention on the dropout masks minidl drew."""
+
+
 REPLAY_CLASSES = {
     keras.layers.Dropout: ReplayDropout,
     keras.layers.SpatialDropout1D: ReplaySpatialDropout1D,
     keras.layers.SpatialDropout2D: ReplaySpatialDropout2D,
     keras.layers.GaussianNoise: ReplayGaussianNoise,
     keras.layers.GaussianDropout: ReplayGaussianDropout,
+    keras.layers.Attention: ReplayAttention,
+    keras.layers.AdditiveAttention: ReplayAdditiveAttention,
 }
 
 
@@ -234,14 +260,22 @@ def _noise_layers(model):
 
 def _attention_dropout_pairs(model, keras_model):
     """(minidl's Dropout, Keras's Dropout, its class) inside each MultiHeadAttention with
-    dropout: both layers drop attention weights with a Dropout sublayer (`_dropout_layer`)."""
+    dropout: both layers drop attention weights with a Dropout sublayer (`_dropout_layer`);
+    (minidl's Dropout, Keras's Attention layer, its class) for Attention and
+    AdditiveAttention, whose Keras layers drop inside `_apply_scores`."""
     from minidl.layers.attention import MultiHeadAttention
+    from minidl.layers.dot_attention import AdditiveAttention, Attention
 
     found = []
     for layer in model.layers:
         if isinstance(layer, MultiHeadAttention) and layer.dropout > 0:
             partner = _named_partner(keras_model, layer)._dropout_layer
             found.append((layer._dropout_layer, partner, keras.layers.Dropout))
+        elif isinstance(layer, Attention) and layer.dropout > 0:
+            partner = _named_partner(keras_model, layer)
+            kind = (keras.layers.AdditiveAttention if isinstance(layer, AdditiveAttention)
+                    else keras.layers.Attention)
+            found.append((layer._dropout_layer, partner, kind))
         elif layer.layers and not isinstance(layer, MultiHeadAttention):
             found += _attention_dropout_pairs(layer, keras_model)
     return found

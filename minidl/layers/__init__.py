@@ -28,10 +28,12 @@
     time_distributed.py  TimeDistributed (one layer on every time step: N*T rows, one call)
     lambda_layer.py    Lambda (a function of minidl.ops as a layer, differentiated on the tape)
     attention.py       MultiHeadAttention (softmax(q.k / sqrt(K)) @ v, head by head)
+    dot_attention.py   Attention, AdditiveAttention (softmax(q.k) @ v without projections)
 """
 from minidl.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from minidl.layers.base import Layer
 from minidl.layers.attention import MultiHeadAttention
+from minidl.layers.dot_attention import AdditiveAttention, Attention
 from minidl.layers.input_layer import Input, InputLayer
 from minidl.layers.symbolic import KerasTensor
 from minidl.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose
@@ -86,3 +88,4 @@ __all__ += ["CategoryEncoding", "Discretization", "Hashing", "IntegerLookup", "S
             "TextVectorization"]
 __all__ += ["Lambda", "TimeDistributed"]
 __all__ += ["MultiHeadAttention"]
+__all__ += ["AdditiveAttention", "Attention"]

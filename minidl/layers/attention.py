@@ -1,5 +1,6 @@
 """Attention layers: MultiHeadAttention (the Transformer's), Attention (Luong's dot product) and
-AdditiveAttention (Bahdanau's), as Keras 3.15 computes them on TensorFlow.
+AdditiveAttention (Bahdanau's), as Keras 3.15 computes them on TensorFlow. The last two, which
+have no projections, are in dot_attention.py.
 
     y = MultiHeadAttention(num_heads=2, key_dim=16)(x, x)            # self-attention
     y = Attention()([query, value])                                  # called on a list
