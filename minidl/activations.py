@@ -7,7 +7,9 @@ both `z` and `a` so each function uses whichever makes its derivative cheapest.
 This file holds the five of a first network (linear, relu, tanh, sigmoid, softmax), silu
 (sigmoid's child) and the table of names (`get`). The others (elu, selu, leaky_relu, relu6,
 softplus, softsign, gelu, hard_sigmoid, hard_silu, exponential) are in more_activations.py,
-and are importable from here: `minidl.activations.gelu`.
+and are importable from here: `minidl.activations.gelu`. The rest of Keras's (celu, glu,
+hard_shrink, hard_tanh, log_sigmoid, log_softmax, mish, soft_shrink, sparse_plus,
+sparse_sigmoid, sparsemax, squareplus, tanh_shrink, threshold) are in rest_activations.py.
 
 Shapes: z, a, da, dz are all (N, U): N rows in the batch, U units.
 """
@@ -19,6 +21,15 @@ from minidl.more_activations import (elu, elu_backward, exponential, exponential
                                      leaky_relu_backward, relu6, relu6_backward, selu,
                                      selu_backward, softplus, softplus_backward, softsign,
                                      softsign_backward)
+from minidl.rest_activations import (celu, celu_backward, glu, glu_backward, hard_shrink,
+                                     hard_shrink_backward, hard_tanh, hard_tanh_backward,
+                                     log_sigmoid, log_sigmoid_backward, log_softmax,
+                                     log_softmax_backward, mish, mish_backward, soft_shrink,
+                                     soft_shrink_backward, sparse_plus, sparse_plus_backward,
+                                     sparse_sigmoid, sparse_sigmoid_backward, sparsemax,
+                                     sparsemax_backward, squareplus, squareplus_backward,
+                                     tanh_shrink, tanh_shrink_backward, threshold,
+                                     threshold_backward)
 
 
 def linear(x):
@@ -118,6 +129,21 @@ _FORWARD_AND_BACKWARD = {
     "hard_sigmoid": (hard_sigmoid, hard_sigmoid_backward),
     "hard_silu": (hard_silu, hard_silu_backward),
     "exponential": (exponential, exponential_backward),
+    # the rest of Keras 3.15's (rest_activations.py)
+    "celu": (celu, celu_backward),
+    "glu": (glu, glu_backward),
+    "hard_shrink": (hard_shrink, hard_shrink_backward),
+    "hard_tanh": (hard_tanh, hard_tanh_backward),
+    "log_sigmoid": (log_sigmoid, log_sigmoid_backward),
+    "log_softmax": (log_softmax, log_softmax_backward),
+    "mish": (mish, mish_backward),
+    "soft_shrink": (soft_shrink, soft_shrink_backward),
+    "sparse_plus": (sparse_plus, sparse_plus_backward),
+    "sparse_sigmoid": (sparse_sigmoid, sparse_sigmoid_backward),
+    "sparsemax": (sparsemax, sparsemax_backward),
+    "squareplus": (squareplus, squareplus_backward),
+    "tanh_shrink": (tanh_shrink, tanh_shrink_backward),
+    "threshold": (threshold, threshold_backward),
 }
 _FORWARD = {name: pair[0] for name, pair in _FORWARD_AND_BACKWARD.items()}
 _BACKWARD = {name: pair[1] for name, pair in _FORWARD_AND_BACKWARD.items()}
