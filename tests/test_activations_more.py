@@ -209,3 +209,178 @@ def test_a_model_of_every_new_activation_matches_keras_loss_gradients_and_fit():
     assert_same_loss_and_gradients(keras_model, model, x, y, rtol=1e-4)
     assert_same_fit(keras_model, model, x, y, evaluate=False, epochs=3, batch_size=8,
                     validation_split=0.25)
+
+
+# -- the rest of Keras 3.15's activations (minidl/rest_activations.py) ---------------------------
+# (name, keyword arguments, largest error in float32 ulps of max(|value|, |da|, 1)). The
+# piecewise ones are exact (0 ulps), kinks included. The smooth ones differ by NumPy's and
+# Eigen's exp, expm1, log1p, tanh and sigmoid, an ulp or two each; where a derivative scales
+# such a difference (mish: z * (1 - t*t) with |z| <= 12 and t within ulps of 1; glu:
+# x1 * s * (1 - s), |x1| <= 12) it grows to ~30 and ~11 ulps (measured: 30.7 and 10.9).
+REST_CASES = [("hard_tanh", {}, 0), ("hard_shrink", {}, 0), ("hard_shrink", {"threshold": 1.0}, 0),
+              ("soft_shrink", {}, 0), ("soft_shrink", {"threshold": 1.0}, 0),
+              ("threshold", {"threshold": 0.5, "default_value": -3.0}, 0),
+              ("sparse_sigmoid", {}, 0), ("sparse_plus", {}, 1), ("celu", {}, 4),
+              ("celu", {"alpha": 0.7}, 4), ("squareplus", {}, 4), ("squareplus", {"b": 1}, 4),
+              ("tanh_shrink", {}, 8), ("mish", {}, 48), ("log_sigmoid", {}, 4),
+              ("glu", {}, 16), ("log_softmax", {}, 8), ("sparsemax", {}, 8)]
+REST_IDS = [name + "".join(f"-{k}={v}" for k, v in kw.items()) for name, kw, _ in REST_CASES]
+KINK_VALUES = [-1.0, -0.7, -0.5, 0.0, 0.5, 0.7, 1.0]  # where the piecewise ones switch
+
+
+def rest_pair(name, kwargs):
+    forward = functools.partial(getattr(activations, name), **kwargs)
+    forward.backward = functools.partial(getattr(activations, name + "_backward"), **kwargs)
+    return forward
+
+
+def compare_rest(name, kwargs, ulps, z, da_seed=0):
+    f = rest_pair(name, kwargs)
+    a = f(z)
+    da = np.random.default_rng(da_seed).normal(size=a.shape).astype(np.float32)
+    dz = f.backward(da, z, a)
+    keras_a, keras_dz = keras_values_and_gradient(name, kwargs, z, da, graph=False)
+    assert a.dtype == dz.dtype == np.float32 and dz.shape == z.shape
+    assert ulps_off(a, keras_a) <= ulps
+    # glu: x1's and x2's gradients both scale with the da of their half
+    scale = da if da.shape == z.shape else np.concatenate([da, da], axis=-1)
+    assert ulps_off(dz, keras_dz, scale) <= ulps
+
+
+@pytest.mark.parametrize("name, kwargs, ulps", REST_CASES, ids=REST_IDS)
+def test_rest_values_and_gradients_match_keras_on_a_grid_with_kinks(name, kwargs, ulps):
+    rng = np.random.default_rng(0)
+    z = np.concatenate([np.linspace(-12, 12, 2001), rng.normal(size=489) * 3,
+                        KINK_VALUES + [0.0, 1.0, -1.0]]).astype(np.float32).reshape(-1, 10)
+    z[5, :4] = z[6, :4] = 2.0  # ties, for sparsemax's sort
+    compare_rest(name, kwargs, ulps, z)
+
+
+@given(case=st.sampled_from(REST_CASES), data=st.data())
+def test_rest_on_drawn_arrays_with_kinks_and_ties_match_keras(case, data):
+    name, kwargs, ulps = case
+    rows, cols = data.draw(st.integers(1, 4)), 2 * data.draw(st.integers(1, 3))
+    elements = st.one_of(st.sampled_from(KINK_VALUES), st.floats(-12, 12, width=32))
+    z = data.draw(hnp.arrays(np.float32, (rows, cols), elements=elements))
+    compare_rest(name, kwargs, ulps, z, da_seed=data.draw(st.integers(0, 100)))
+
+
+def test_rest_derivatives_at_the_kinks_are_tensorflows():
+    """Hand-read from TensorFlow's gradients: celu'(0) = 2 (max and min both pass it),
+    hard_tanh' = 1 at +-1 (clip_by_value), 0 at the shrinks' thresholds and sparse_sigmoid's
+    ends, sparse_plus'(1) = 1; each checked against Keras above, here stated."""
+    z = np.array([-1.0, -0.5, 0.0, 0.5, 1.0], np.float32)
+    ones = np.ones_like(z)
+
+    def d(name):
+        return activations.backward_of(activations.get(name))(ones, z, activations.get(name)(z))
+
+    assert d("celu")[2:].tolist() == [2.0, 1.0, 1.0]  # exp(z) to the left
+    assert d("hard_tanh").tolist() == [1, 1, 1, 1, 1]
+    assert d("hard_shrink").tolist() == d("soft_shrink").tolist() == [1, 0, 0, 0, 1]
+    assert d("sparse_sigmoid").tolist() == [0, 0.5, 0.5, 0.5, 0]
+    assert d("sparse_plus").tolist() == [0, 0.25, 0.5, 0.75, 1]
+    for name in ("celu", "hard_tanh", "hard_shrink", "sparse_sigmoid", "sparse_plus"):
+        # exact but for celu's exp(z) left of 0 (NumPy's and Eigen's exp: an ulp)
+        np.testing.assert_allclose(d(name), keras_values_and_gradient(name, {}, z, ones)[1],
+                                   rtol=2 * EPS32, atol=0)
+
+
+def rest_numeric_check(f, z, h=1e-6):
+    """L = sum(w * f(z)) for a fixed w (f(z)'s shape: glu halves z): the relative error of
+    the backward against float64 central differences."""
+    from minidl.testing import numerical_gradient, relative_error
+    w = np.random.default_rng(0).normal(size=f(z).shape)
+    analytic = f.backward(w, z, f(z))
+    numeric = numerical_gradient(lambda: (w * f(z)).sum(), z, h)
+    return relative_error(analytic, numeric)
+
+
+def away_from_rest_kinks(shape=(6, 6), seed=0):
+    z = np.random.default_rng(seed).uniform(-3, 3, size=shape)
+    for kink in (-1.0, -0.5, 0.0, 0.5, 1.0):
+        z[np.abs(z - kink) < 0.01] += 0.05
+    return z
+
+
+@pytest.mark.parametrize("name, kwargs, ulps", REST_CASES, ids=REST_IDS)
+def test_rest_backward_matches_central_differences(float64, name, kwargs, ulps):
+    assert rest_numeric_check(rest_pair(name, kwargs), away_from_rest_kinks()) < 1e-5
+
+
+REST_MISTAKES = {
+    "celu forgets / alpha": ("celu", {"alpha": 0.7}, lambda da, z, a: np.where(
+        z > 0, da, da * 0.7 * np.exp(z / 0.7))),
+    "mish forgets the product rule": ("mish", {}, lambda da, z, a: da * np.tanh(
+        more_activations.softplus(z))),
+    "log_softmax without the sum": ("log_softmax", {}, lambda da, z, a: da - np.exp(a) * da),
+    "sparsemax without tau's share": ("sparsemax", {}, lambda da, z, a: da * (a > 0)),
+    "glu forgets x1 in the gate": ("glu", {}, lambda da, z, a: np.concatenate(
+        [da * activations.sigmoid(np.split(z, 2, -1)[1]),
+         da * activations.sigmoid(np.split(z, 2, -1)[1])], axis=-1)),
+    "squareplus forgets the half": ("squareplus", {}, lambda da, z, a: da * (
+        1 + z / np.sqrt(z * z + 4))),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(REST_MISTAKES))
+def test_the_check_catches_a_wrong_rest_backward(float64, mistake):
+    name, kwargs, backward = REST_MISTAKES[mistake]
+    f = rest_pair(name, kwargs)
+    f.backward = backward
+    assert rest_numeric_check(f, away_from_rest_kinks()) > 1e-3
+
+
+# Every one usable by name in a model, in Dense and Activation (glu halves its input and
+# threshold needs arguments: Keras fails on both in a model, tested below).
+REST_HIDDEN = ["celu", "hard_shrink", "hard_tanh", "log_sigmoid", "log_softmax", "mish",
+               "soft_shrink", "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus",
+               "tanh_shrink"]
+
+
+def rest_twins():
+    models = []
+    for framework in (keras, minidl):
+        layers = [framework.Input((5,))]
+        for i, name in enumerate(REST_HIDDEN):
+            if i % 3 == 2:
+                layers += [framework.layers.Dense(6), framework.layers.Activation(name)]
+            else:
+                layers.append(framework.layers.Dense(6, activation=name))
+        layers.append(framework.layers.Dense(3, activation="softmax"))
+        model = framework.Sequential(layers)
+        model.compile(optimizer=framework.optimizers.SGD(0.05),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        models.append(model)
+    rng = np.random.default_rng(1)
+    weights = [(rng.normal(size=w.shape) * 0.8).astype(np.float32)
+               for w in models[0].get_weights()]
+    for model in models:
+        model.set_weights(weights)
+    return models
+
+
+def test_a_model_of_the_rest_by_name_matches_keras_loss_gradients_and_fit():
+    keras_model, model = rest_twins()
+    assert [layer.get_config().get("activation") for layer in model.layers] == [
+        layer.get_config().get("activation") for layer in keras_model.layers]
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(24, 5)).astype(np.float32), rng.integers(0, 3, 24)
+    np.testing.assert_allclose(model.predict(x, verbose=0), keras_model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    assert_same_loss_and_gradients(keras_model, model, x, y, rtol=1e-4)
+    assert_same_fit(keras_model, model, x, y, evaluate=False, epochs=2, batch_size=8)
+
+
+def test_glu_and_threshold_fail_in_a_model_as_in_keras():
+    x = np.ones((2, 5), np.float32)
+    for framework in (keras, minidl):
+        with pytest.raises(TypeError, match="missing 2 required positional arguments"):
+            framework.Sequential([framework.Input((5,)),
+                                  framework.layers.Dense(4, activation="threshold")]).predict(
+                x, verbose=0)
+        with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 4"):
+            framework.Sequential([framework.Input((5,)), framework.layers.Dense(4, activation="glu"),
+                                  framework.layers.Dense(2)]).predict(x, verbose=0)
+        with pytest.raises(ValueError, match="axis size must be divisible by 2"):
+            framework.activations.glu(np.ones((2, 3), np.float32))
