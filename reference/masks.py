@@ -3,7 +3,7 @@
 Keras draws its masks from TensorFlow's Philox generator, which NumPy cannot reproduce. So,
 while `shared_noise(model, keras_model)` is open:
 
-- each of minidl's noise layers (Dropout, SpatialDropout1D/2D, GaussianNoise,
+- each of minidl's noise layers (Dropout, AlphaDropout, SpatialDropout1D/2D, GaussianNoise,
   GaussianDropout: minidl/layers/regularization.py) also puts every array it draws
   (`draw_noise`: a keep mask, or the noise) on a queue of its own;
 - its Keras twin, the layer of the same name, becomes a Replay subclass of its own Keras
@@ -125,6 +125,20 @@ class ReplayAdditiveAttention(_ReplayAttentionScores, keras.layers.AdditiveAtten
     """keras.layers.AdditiveAttention on the dropout masks minidl drew."""
 
 
+class ReplayAlphaDropout(keras.layers.AlphaDropout):
+    """keras.layers.AlphaDropout on the keep masks minidl drew (Keras's call, its mask
+    replayed)."""
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return super().call(inputs, training=training)
+        kept = tf.cast(_replayed(self, inputs, tf.bool), inputs.dtype)  # (N,D) 1. or 0.
+        alpha_p = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
+        a = ((1 - self.rate) * (1 + self.rate * alpha_p**2)) ** -0.5
+        b = -a * alpha_p * self.rate
+        return a * (inputs * kept + alpha_p * (1 - kept)) + b
+
+
 REPLAY_CLASSES = {
     keras.layers.Dropout: ReplayDropout,
     keras.layers.SpatialDropout1D: ReplaySpatialDropout1D,
@@ -133,6 +147,7 @@ REPLAY_CLASSES = {
     keras.layers.GaussianDropout: ReplayGaussianDropout,
     keras.layers.Attention: ReplayAttention,
     keras.layers.AdditiveAttention: ReplayAdditiveAttention,
+    keras.layers.AlphaDropout: ReplayAlphaDropout,
 }
 
 

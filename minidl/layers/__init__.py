@@ -11,8 +11,8 @@
     pooling.py         MaxPooling2D/1D, AveragePooling2D/1D, GlobalAverage/GlobalMaxPooling2D/1D
     reshaping.py       Flatten, Reshape, Permute, RepeatVector, Identity
     spatial.py         ZeroPadding1D/2D/3D, Cropping1D/2D/3D, UpSampling1D/2D/3D
-    regularization.py  Dropout, SpatialDropout1D/2D, GaussianNoise, GaussianDropout,
-                       ActivityRegularization
+    regularization.py  Dropout, AlphaDropout, SpatialDropout1D/2D, GaussianNoise,
+                       GaussianDropout, ActivityRegularization
     normalization.py   BatchNormalization, LayerNormalization
     preprocessing.py   Normalization, Rescaling, Resizing, CenterCrop
     lookup.py          StringLookup, IntegerLookup, CategoryEncoding (tokens -> indices -> rows)
@@ -52,8 +52,9 @@ from minidl.layers.preprocessing import CenterCrop, Normalization, Rescaling, Re
 from minidl.layers.binning import Discretization, Hashing
 from minidl.layers.lookup import CategoryEncoding, IntegerLookup, StringLookup
 from minidl.layers.text_vectorization import TextVectorization
-from minidl.layers.regularization import (ActivityRegularization, Dropout, GaussianDropout,
-                                          GaussianNoise, SpatialDropout1D, SpatialDropout2D)
+from minidl.layers.regularization import (ActivityRegularization, AlphaDropout, Dropout,
+                                          GaussianDropout, GaussianNoise, SpatialDropout1D,
+                                          SpatialDropout2D)
 from minidl.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                                    GlobalAveragePooling2D, GlobalMaxPooling1D,
                                    GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
@@ -89,3 +90,4 @@ __all__ += ["CategoryEncoding", "Discretization", "Hashing", "IntegerLookup", "S
 __all__ += ["Lambda", "TimeDistributed"]
 __all__ += ["MultiHeadAttention"]
 __all__ += ["AdditiveAttention", "Attention"]
+__all__ += ["AlphaDropout"]

@@ -1,6 +1,7 @@
 """Dropout and its kin: layers that add randomness while training, and do nothing at inference.
 
     Dropout(0.5)            keep each value with probability 1 - rate, scaled by 1 / (1 - rate)
+    AlphaDropout(0.1)       the same mask, dropped values set to SELU's floor, then a*x + b
     SpatialDropout1D/2D     the same, one draw per whole channel (feature map)
     GaussianNoise(0.1)      add N(0, stddev**2) noise
     GaussianDropout(0.2)    multiply by N(1, rate / (1 - rate)) noise
@@ -151,6 +152,48 @@ class Dropout(NoiseLayer):
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed,
                 "noise_shape": self.noise_shape}
+
+
+class AlphaDropout(Dropout):
+    """Dropout for SELU networks: dropped values become SELU's negative saturation, and an
+    affine map keeps the mean and variance of standardized inputs.
+
+    Formula (training; at inference y = x; alpha, scale: SELU's constants):
+        keep = u >= rate,  u ~ U[0, 1)                      # (N,D) as Dropout's, 1. or 0.
+        alpha_p = -alpha * scale                            # -1.7581, SELU's limit at -inf
+        a = ((1 - rate) * (1 + rate * alpha_p**2)) ** -0.5;  b = -a * alpha_p * rate
+        y = a * (x * keep + alpha_p * (1 - keep)) + b       # (N,D)
+    Backward:
+        dx = dy * a * keep                                  # (N,D)
+    a, b and alpha_p are computed in Python floats, then rounded to float32 where they meet
+    the array, as keras/src/layers/regularization/alpha_dropout.py does; rate 1 divides by 0
+    there as in Keras.
+
+    Args:
+        rate: the fraction of values to drop, in [0, 1].
+        noise_shape: the shape of the mask, broadcast against x (None entries: x's size).
+        seed: an integer gives the layer its own generator (see NoiseLayer).
+    """
+
+    ALPHA = 1.6732632423543772848170429916717  # Keras's literals, as SELU's
+    SCALE = 1.0507009873554804934193349852946
+
+    def forward(self, x, training=False):
+        if not training or self.rate == 0:
+            return x, None
+        alpha_p = -self.ALPHA * self.SCALE
+        a = ((1 - self.rate) * (1 + self.rate * alpha_p ** 2)) ** -0.5
+        b = -a * alpha_p * self.rate
+        dtype = x.dtype.type
+        keep = self.draw_noise(self.mask_shape(x.shape), x.dtype).astype(x.dtype)  # (N,D) 1./0.
+        dropped = x * keep + dtype(alpha_p) * (1 - keep)  # (N,D)
+        return dtype(a) * dropped + dtype(b), (keep, dtype(a))  # (N,D)
+
+    def backward(self, dy, cache, need_dx=True):
+        if cache is None:
+            return dy, {}
+        keep, a = cache
+        return dy * a * keep, {}  # (N,D)
 
 
 class SpatialDropout1D(Dropout):
