@@ -123,7 +123,8 @@ def dropout_model(kinds=("Dropout",), rate=0.3, optimizer="adam"):
     noise = {"Dropout": lambda: layers.Dropout(rate, name="drop"),
              "SpatialDropout1D": lambda: layers.SpatialDropout1D(rate, name="spatial"),
              "GaussianNoise": lambda: layers.GaussianNoise(0.2, name="noise"),
-             "GaussianDropout": lambda: layers.GaussianDropout(rate, name="gdrop")}
+             "GaussianDropout": lambda: layers.GaussianDropout(rate, name="gdrop"),
+             "AlphaDropout": lambda: layers.AlphaDropout(rate, name="alpha")}
     model = minidl.Sequential(
         [minidl.Input((3, 4)), layers.Dense(8, activation="relu", name="hidden")]
         + [noise[kind]() for kind in kinds]
@@ -158,7 +159,7 @@ def test_rate_zero_trains_as_keras_s_dropout():
 
 
 @pytest.mark.parametrize("kinds", [("Dropout",), ("SpatialDropout1D", "GaussianNoise"),
-                                   ("GaussianDropout",)])
+                                   ("GaussianDropout",), ("AlphaDropout",)])
 def test_lockstep_steps_with_the_same_masks_give_the_same_weights(kinds):
     x, y = data()
     run = lockstep_steps(dropout_model(kinds), x, y, batch_size=16, steps=6)
@@ -218,7 +219,8 @@ def test_keras_without_minidl_s_masks_is_told_what_to_do():
     layers.Dropout(0.25, noise_shape=(None, 1, 4), seed=3, name="d"),
     layers.SpatialDropout1D(0.2, seed=1, name="s1"),
     layers.SpatialDropout2D(0.2, data_format="channels_first", name="s2"),
-    layers.GaussianNoise(0.1, seed=2, name="g"), layers.GaussianDropout(0.4, name="gd")])
+    layers.GaussianNoise(0.1, seed=2, name="g"), layers.GaussianDropout(0.4, name="gd"),
+    layers.AlphaDropout(0.3, noise_shape=(None, 1, 4), seed=5, name="ad")])
 def test_configs_are_keras_s(layer):
     cls = getattr(keras.layers, type(layer).__name__)
     theirs = cls.from_config(layer.get_config()).get_config()
@@ -243,3 +245,39 @@ def test_errors_name_the_argument():
         layers.GaussianNoise(2.0)
     with pytest.raises(ValueError, match="`seed`"):
         layers.Dropout(0.5, seed="s")
+
+
+# -- AlphaDropout ------------------------------------------------------------------------------
+def test_alpha_dropout_values_are_keras_s_and_keep_mean_and_variance():
+    """On ones, each output is a + b (kept) or a * alpha_p + b (dropped): the same two float32
+    numbers as Keras's; on standardized inputs the mean stays 0 and the variance 1."""
+    rate = 0.2
+    ones = np.ones((100, 100), np.float32)
+    ours = np.unique(layers.AlphaDropout(rate)(ones, training=True))
+    theirs = np.unique(np.asarray(keras.layers.AlphaDropout(rate)(ones, training=True)))
+    assert ours.dtype == np.float32 and ours.tolist() == theirs.tolist() and len(ours) == 2
+    x = np.random.default_rng(0).normal(size=(200, 100)).astype(np.float32)
+    y = layers.AlphaDropout(rate, seed=1)(x, training=True)
+    assert abs(y.mean()) < 0.02 and abs(y.var() - 1) < 0.05  # 20,000 draws: ~4 standard errors
+    assert layers.AlphaDropout(rate)(x) is x  # inference: the input itself
+
+
+def test_alpha_dropout_gradient_check_with_a_fixed_mask_and_its_negative_control(float64):
+    rng = np.random.default_rng(0)
+    x, keep = rng.normal(size=(6, 5)), rng.random((6, 5)) >= 0.3
+    assert check_gradients(fixed_noise(layers.AlphaDropout(0.3), keep), x).passed
+
+    class ForgettingA(layers.AlphaDropout):
+        def backward(self, dy, cache, need_dx=True):
+            return (dy if cache is None else dy * cache[0]), {}
+
+    wrong = check_gradients(fixed_noise(ForgettingA(0.3), keep), x)
+    assert wrong.failed == ["x (input)"]
+
+
+def test_alpha_dropout_errors_as_keras():
+    for framework in (layers, keras.layers):
+        with pytest.raises(ValueError, match=r"`rate`.*between 0 and 1. Received: rate=1.5"):
+            framework.AlphaDropout(1.5)
+        with pytest.raises(ZeroDivisionError):  # a = 0 ** -0.5 in both
+            framework.AlphaDropout(1.0)(np.ones((2, 3), np.float32), training=True)
