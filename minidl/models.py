@@ -90,10 +90,10 @@ class Model(Layer):
     def takes_raw_inputs(self):
         """Whether x reaches the model as given (strings, integers): an Input of dtype
         "string" or a first layer that takes text or tokens (layers/lookup.py)."""
-        first = self.layers[0] if self.layers else None
         if self._graph is not None:
             return any(t.node.layer.takes_raw_inputs for t in self._graph.inputs)
-        return first is not None and first.takes_raw_inputs
+        layers = self.layers
+        return bool(layers) and layers[0].takes_raw_inputs
 
     @property
     def outputs(self):

@@ -312,8 +312,8 @@ class Layer:
             tape = active_tape()
             if tape is not None and outer_depth == 0:
                 tape.watch(inputs)  # the arrays this whole pass starts from
-            elif tape is not None:  # token ids from a lookup layer, cast: no gradient goes back
-                tape.watch(_cast_from_integers(given, inputs))
+            elif tape is not None and given is not inputs:  # token ids from a lookup layer,
+                tape.watch(_cast_from_integers(given, inputs))  # cast: no gradient goes back
             mask = masks.input_mask(inputs)  # None unless a layer before made one
             if mask is not None and _takes_mask(self.forward):
                 outputs, cache = self.forward(inputs, training=training, mask=mask)

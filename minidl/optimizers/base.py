@@ -396,7 +396,7 @@ class Optimizer:
 
 # -- gradients of rows (an Embedding's, minidl/sparse.py) ----------------------------------------
 def _any_rows(grads):
-    return any(type(g) is SparseRows for g in grads)
+    return SparseRows in map(type, grads)
 
 
 def _rows_of(g):
