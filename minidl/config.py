@@ -9,6 +9,7 @@ import numpy as np
 _FLOATX = "float32"
 _EPSILON = 1e-7
 _BLAS_THREADS = None  # None: minidl chooses (minidl/threads.py)
+_IMAGE_DATA_FORMAT = "channels_last"  # images are (N, H, W, C), the only layout minidl has
 
 
 def floatx():
@@ -30,6 +31,27 @@ def set_floatx(value):
 def epsilon():
     """The fuzz factor Keras uses to keep logs and divisions finite (1e-7)."""
     return _EPSILON
+
+
+def image_data_format():
+    """Where images keep their channels: "channels_last", (N, H, W, C), as Keras's default."""
+    return _IMAGE_DATA_FORMAT
+
+
+def set_image_data_format(data_format):
+    """Keras's setting of the image layout; minidl has channels-last images only.
+
+    The classic `if K.image_data_format() == "channels_first": ...` branches of Keras
+    programs then take their channels-last path.
+    """
+    data_format = str(data_format).lower()
+    if data_format not in {"channels_first", "channels_last"}:
+        raise ValueError("The `data_format` argument must be one of {'channels_first', "
+                         f"'channels_last'}}. Received: data_format={data_format}")
+    if data_format != "channels_last":
+        raise ValueError("minidl's layers take channels-last images (N, H, W, C) only, so "
+                         "the image data format stays 'channels_last'. Received: "
+                         f"data_format={data_format!r}")
 
 
 def dtype():

@@ -15,11 +15,16 @@ def to_snake_case(name):
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+def get_uid(prefix=""):
+    """How many times `prefix` has been asked for, this time included (Keras's get_uid)."""
+    _counters[prefix] += 1
+    return _counters[prefix]
+
+
 def auto_name(prefix):
     """Return `prefix` the first time, then `prefix_1`, `prefix_2`, ..."""
-    count = _counters[prefix]
-    _counters[prefix] += 1
-    return prefix if count == 0 else f"{prefix}_{count}"
+    uid = get_uid(prefix)
+    return prefix if uid == 1 else f"{prefix}_{uid - 1}"
 
 
 def clear_session():
