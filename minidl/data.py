@@ -231,15 +231,15 @@ def _sparse_labels(y, output_shape, loss_name, name):
     return y.astype(np.int64)  # a copy, like x
 
 
-def check_batch_size(batch_size):
+def check_batch_size(batch_size, name="batch_size"):
     """None (-> 32, Keras's default) or a positive int."""
     if batch_size is None:
         return 32
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size <= 0:
         raise ValueError(
-            "Argument `batch_size` must be a positive integer. "
-            f"Received: batch_size={batch_size!r}"
+            f"Argument `{name}` must be a positive integer. "
+            f"Received: {name}={batch_size!r}"
         )
     return int(batch_size)
 

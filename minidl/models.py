@@ -157,11 +157,13 @@ class Model(Layer):
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, **kwargs):
+            sample_weight=None, initial_epoch=0, validation_batch_size=None, validation_freq=1,
+            **kwargs):
         """Train for `epochs` passes over (x, y) in mini-batches; returns a History."""
         return training.fit(self, x, y, batch_size, epochs, verbose, callbacks,
                             validation_split, validation_data, shuffle, class_weight,
-                            sample_weight, initial_epoch, **kwargs)
+                            sample_weight, initial_epoch, validation_batch_size,
+                            validation_freq, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  callbacks=None, return_dict=False, **kwargs):

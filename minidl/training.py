@@ -234,7 +234,8 @@ def loss_and_gradients(model, x, y, sample_weight=None):
 # -- fit --------------------------------------------------------------------------------------
 def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
         validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-        sample_weight=None, initial_epoch=0, **kwargs):
+        sample_weight=None, initial_epoch=0, validation_batch_size=None, validation_freq=1,
+        **kwargs):
     """Train for `epochs` passes over (x, y) in mini-batches; returns a History.
 
     Args:
@@ -250,6 +251,9 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         class_weight: {class: weight}, to weight samples by their label.
         sample_weight: one weight per training sample.
         initial_epoch: epoch to start at (for resuming).
+        validation_batch_size: rows per validation step (default: batch_size).
+        validation_freq: validate every n-th epoch (an int), or after the epochs listed
+            (1-based, as Keras counts them for this argument).
     """
     check_compiled(model, "fit")
     _check_unused(kwargs, "fit")
@@ -260,6 +264,9 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     if not isinstance(shuffle, (bool, np.bool_)):
         raise ValueError(f"Argument `shuffle` must be True or False. Received: shuffle={shuffle!r}")
     data.check_validation_split(validation_split)
+    validation_batch_size = validation_batch_size and data.check_batch_size(
+        validation_batch_size, "validation_batch_size")
+    _check_validation_freq(validation_freq)
     train = prepare_data(model, x, y, sample_weight, class_weight)
     if validation_data is not None:
         val = _validation_batch(model, validation_data)
@@ -275,12 +282,36 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     callback_list = callbacks_module.CallbackList(
         callbacks, add_history=True, add_progbar=verbose != 0, model=model,
         verbose=verbose_as_passed, epochs=epochs, steps=math.ceil(len(train) / batch_size))
+    validation = None if val is None else _Validation(val, validation_batch_size or batch_size,
+                                                       validation_freq)
     with threads.working():  # BLAS threads and minidl's helper thread: see threads.py
-        return _train(model, train, val, batch_size, initial_epoch, epochs, shuffle,
+        return _train(model, train, validation, batch_size, initial_epoch, epochs, shuffle,
                       callback_list)
 
 
-def _train(model, train, val, batch_size, initial_epoch, epochs, shuffle, callback_list):
+class _Validation:
+    """The validation rows, the batch size they are evaluated in, and after which epochs."""
+
+    def __init__(self, batch, batch_size, freq):
+        self.batch, self.batch_size, self.freq = batch, batch_size, freq
+
+    def after(self, epoch):
+        """Whether to validate after `epoch` (0-based), as Keras's Trainer._should_eval."""
+        if isinstance(self.freq, int):
+            return (epoch + 1) % self.freq == 0
+        return epoch + 1 in self.freq
+
+
+def _check_validation_freq(validation_freq):
+    if not isinstance(validation_freq, (int, list)):
+        raise ValueError(
+            "Expected `validation_freq` to be a list or int. "
+            f"Received: validation_freq={validation_freq} of the "
+            f"type {type(validation_freq)}.")
+
+
+def _train(model, train, validation, batch_size, initial_epoch, epochs, shuffle,
+           callback_list):
     """The loop: epochs of batches, each one train_step, then validation; returns History."""
     metrics = model.compiled_metrics
     val_metrics = metrics.fresh()  # validation keeps its running means apart from training's
@@ -300,8 +331,9 @@ def _train(model, train, val, batch_size, initial_epoch, epochs, shuffle, callba
             if model.stop_training:
                 break
         epoch_logs = dict(logs)
-        if val is not None:
-            val_logs = _test_loop(model, val, batch_size, callback_list, val_metrics)
+        if validation is not None and validation.after(epoch):
+            val_logs = _test_loop(model, validation.batch, validation.batch_size,
+                                  callback_list, val_metrics)
             epoch_logs.update({"val_" + key: value for key, value in val_logs.items()})
         callback_list.on_epoch_end(epoch, epoch_logs)
         if model.stop_training:
@@ -325,8 +357,7 @@ def _validation_batch(model, validation_data):
 
 
 def _check_unused(kwargs, method):
-    allowed = {"validation_batch_size", "validation_freq", "steps_per_epoch",
-               "validation_steps", "steps"}
+    allowed = {"steps_per_epoch", "validation_steps", "steps"}
     unknown = set(kwargs) - allowed
     if unknown:
         raise TypeError(f"{method}() got unexpected keyword arguments: {sorted(unknown)}")
