@@ -22,7 +22,7 @@ import threading
 
 import numpy as np
 
-from minidl import activations, initializers, regularizers
+from minidl import activations, regularizers
 from minidl.layers.base import Layer
 from minidl.layers.regularization import Dropout
 from minidl.layers.symbolic import KerasTensor
@@ -42,6 +42,21 @@ def _call_with_options(layer, inputs, training, options):
         return Layer.__call__(layer, inputs, training=training)
     finally:
         stack.pop()
+
+
+def _call_symbolic_with_options(layer, inputs, options):
+    """The call on KerasTensors: a node of the functional graph that keeps the call's flags
+    (Keras writes them in the call's kwargs); returns the outputs and the node."""
+    stack = _options.__dict__.setdefault("stack", [])
+    stack.append(options)
+    try:
+        outputs = layer._call_symbolic(inputs)
+    finally:
+        stack.pop()
+    node = layer._inbound_nodes[-1]
+    node.call_kwargs = {name: True for name in ("use_causal_mask", "return_attention_scores")
+                        if options[name]}
+    return outputs, node
 
 
 def _softmax_backward(dA, A):
@@ -209,16 +224,8 @@ class MultiHeadAttention(Layer):
                 "`query`, `value` and `key` only; give `attention_mask` as a mask riding on "
                 "the inputs (Embedding(mask_zero=True), Masking) or call the layer on arrays. "
                 f"Received: attention_mask={options['attention_mask']!r}")
-        stack = _options.__dict__.setdefault("stack", [])
-        stack.append(options)
-        try:
-            outputs = self._call_symbolic(inputs)
-        finally:
-            stack.pop()
-        node = self._inbound_nodes[-1]
+        outputs, node = _call_symbolic_with_options(self, inputs, options)
         node.spread_args = True  # Keras writes the call as args [query, value], kwargs {...}
-        node.call_kwargs = {name: True for name in ("use_causal_mask", "return_attention_scores")
-                            if options[name]}
         return outputs
 
     def check_input_shape(self, shape):

@@ -18,7 +18,8 @@ Dv value features.
 import numpy as np
 
 from minidl import activations, masks as riding_masks
-from minidl.layers.attention import _call_with_options, _current_options, _options, causal_mask
+from minidl.layers.attention import (_call_symbolic_with_options, _call_with_options,
+                                    _current_options, _options, causal_mask)
 from minidl.layers.base import Layer
 from minidl.layers.regularization import Dropout
 from minidl.layers.symbolic import KerasTensor
@@ -106,16 +107,7 @@ class Attention(Layer):
                 f"minidl's functional models call {type(self).__name__} on KerasTensors with "
                 "the masks riding on the inputs only (Embedding(mask_zero=True), Masking); "
                 f"call the layer on arrays to give `mask`. Received: mask={options['mask']!r}")
-        stack = _options.__dict__.setdefault("stack", [])
-        stack.append(options)
-        try:
-            outputs = self._call_symbolic(inputs)
-        finally:
-            stack.pop()
-        self._inbound_nodes[-1].call_kwargs = {
-            name: True for name in ("use_causal_mask", "return_attention_scores")
-            if options[name]}
-        return outputs
+        return _call_symbolic_with_options(self, inputs, options)[0]
 
     def check_input_shape(self, shape):
         query_shape, value_shape, key_shape = (list(shape) + [shape[1]])[:3]
