@@ -1,11 +1,13 @@
-"""Small helpers with Keras's names: seeding, one-hot encoding, and the data helpers
-`normalize`, `pad_sequences` and `split_dataset` (keras.utils).
+"""Small helpers with Keras's names: seeding, one-hot encoding, the data helpers
+`normalize`, `pad_sequences` and `split_dataset`, and the image helpers `load_img`,
+`img_to_array`, `array_to_img` and `save_img` (keras.utils; they live in image_utils.py).
 """
 import random
 
 import numpy as np
 
 from minidl import config, rng
+from minidl.image_utils import array_to_img, img_to_array, load_img, save_img  # noqa: F401
 
 
 def set_random_seed(seed):
