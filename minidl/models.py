@@ -157,23 +157,23 @@ class Model(Layer):
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, validation_batch_size=None, validation_freq=1,
-            **kwargs):
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
         """Train for `epochs` passes over (x, y) in mini-batches; returns a History."""
         return training.fit(self, x, y, batch_size, epochs, verbose, callbacks,
                             validation_split, validation_data, shuffle, class_weight,
-                            sample_weight, initial_epoch, validation_batch_size,
-                            validation_freq, **kwargs)
+                            sample_weight, initial_epoch, steps_per_epoch, validation_steps,
+                            validation_batch_size, validation_freq)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 callbacks=None, return_dict=False, **kwargs):
+                 steps=None, callbacks=None, return_dict=False, **kwargs):
         """Loss and metrics over (x, y): a float, [loss, *metrics], or a dict."""
-        return training.evaluate(self, x, y, batch_size, verbose, sample_weight, callbacks,
-                                 return_dict, **kwargs)
+        return training.evaluate(self, x, y, batch_size, verbose, sample_weight, steps,
+                                 callbacks, return_dict, **kwargs)
 
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None, **kwargs):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for x, computed in batches."""
-        return training.predict(self, x, batch_size, verbose, callbacks, **kwargs)
+        return training.predict(self, x, batch_size, verbose, steps, callbacks)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):

@@ -18,7 +18,8 @@ import math
 
 import numpy as np
 
-from minidl import callbacks as callbacks_module, data, regularizers, rng, threads
+from minidl import (callbacks as callbacks_module, data, data_adapters, regularizers,
+                    threads)
 from minidl.denormals import flushed
 from minidl.interrupts import deferred_interrupt
 from minidl.tape import Tape, flatten
@@ -234,72 +235,128 @@ def loss_and_gradients(model, x, y, sample_weight=None):
 # -- fit --------------------------------------------------------------------------------------
 def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
         validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-        sample_weight=None, initial_epoch=0, validation_batch_size=None, validation_freq=1,
-        **kwargs):
+        sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+        validation_batch_size=None, validation_freq=1):
     """Train for `epochs` passes over (x, y) in mini-batches; returns a History.
 
     Args:
-        x: inputs (N, ...), or a list/dict of them for several inputs.
+        x: inputs (N, ...), or a list/dict of them for several inputs; or a PyDataset or a
+            Python generator yielding (x, y) or (x, y, sample_weight) batches (then no y).
         y: labels, (N,) or (N, C) as the loss expects; a list/dict for several outputs.
         batch_size: rows per step (default 32); the last batch keeps the leftover rows.
         epochs: index of the final epoch (training runs epochs initial_epoch..epochs-1).
         verbose: "auto"/1 progress bar, 2 one line per epoch, 0 silent.
         callbacks: a list of minidl.callbacks.Callback.
         validation_split: fraction of the LAST rows held out (before shuffling).
-        validation_data: (x_val, y_val) or (x_val, y_val, sample_weight_val).
-        shuffle: shuffle the training rows every epoch.
+        validation_data: (x_val, y_val) or (x_val, y_val, sample_weight_val), or a PyDataset
+            or generator.
+        shuffle: shuffle the training rows (a PyDataset's batch order) every epoch.
         class_weight: {class: weight}, to weight samples by their label.
         sample_weight: one weight per training sample.
         initial_epoch: epoch to start at (for resuming).
+        steps_per_epoch: batches per epoch (default: one pass over the data); see
+            data_adapters.py for what happens when it does not match the data.
+        validation_steps: batches per validation (default: all of validation_data).
         validation_batch_size: rows per validation step (default: batch_size).
         validation_freq: validate every n-th epoch (an int), or after the epochs listed
             (1-based, as Keras counts them for this argument).
     """
     check_compiled(model, "fit")
-    _check_unused(kwargs, "fit")
-    batch_size = data.check_batch_size(batch_size)
+    if batch_size is not None:
+        data.check_batch_size(batch_size)
     epochs = data.check_non_negative_int("epochs", epochs)
     initial_epoch = data.check_non_negative_int("initial_epoch", initial_epoch)
     verbose_as_passed, verbose = verbose, data.check_verbose(verbose)
     if not isinstance(shuffle, (bool, np.bool_)):
         raise ValueError(f"Argument `shuffle` must be True or False. Received: shuffle={shuffle!r}")
     data.check_validation_split(validation_split)
+    steps_per_epoch = _check_steps("steps_per_epoch", steps_per_epoch)
+    validation_steps = _check_steps("validation_steps", validation_steps)
     validation_batch_size = validation_batch_size and data.check_batch_size(
         validation_batch_size, "validation_batch_size")
     _check_validation_freq(validation_freq)
-    train = prepare_data(model, x, y, sample_weight, class_weight)
-    if validation_data is not None:
-        val = _validation_batch(model, validation_data)
-    elif validation_split:
-        train, val = data.split_validation(train, validation_split)
-        if class_weight is not None:
-            val.weights = None  # as Keras: class weights weigh the training batches only
-    else:
+    if data_adapters.is_dataset(x):
+        if validation_split and validation_data is None:
+            raise ValueError("Argument `validation_split` is only supported for tensors or "
+                             f"NumPy arrays.Found incompatible type in the input: {[type(x)]}")
+        train = data_adapters.adapter(x, y, sample_weight, class_weight, shuffle,
+                                      _preparer(model, class_weight))
         val = None
+    else:
+        batch = prepare_data(model, x, y, sample_weight, class_weight)
+        val = None
+        if validation_data is None and validation_split:
+            batch, val = data.split_validation(batch, validation_split)
+            if class_weight is not None:
+                val.weights = None  # as Keras: class weights weigh the training batches only
+        train = data_adapters.ArrayAdapter(batch, _batch_size(batch_size, batch,
+                                                              steps_per_epoch), shuffle)
+    if validation_data is not None and not data_adapters.is_dataset(validation_data):
+        val = _validation_batch(model, validation_data)  # arrays: checked before training
+    elif validation_data is not None:
+        val = validation_data  # a PyDataset or generator: read from the first validation on
+    validation = None if val is None else _Validation(
+        model, val, validation_batch_size or batch_size, validation_steps, validation_freq)
 
-    # Everything is checked: from here on the model changes.
-    get_ready(model, train, batch_size)
+    # Everything that can be checked before training is: from here on the model changes.
+    train = data_adapters.EpochIterator(train, steps_per_epoch)
+    get_ready(model, train.adapter.first(), getattr(train.adapter, "batch_size", None))
+    train.reset()
     callback_list = callbacks_module.CallbackList(
         callbacks, add_history=True, add_progbar=verbose != 0, model=model,
-        verbose=verbose_as_passed, epochs=epochs, steps=math.ceil(len(train) / batch_size))
-    validation = None if val is None else _Validation(val, validation_batch_size or batch_size,
-                                                       validation_freq)
+        verbose=verbose_as_passed, epochs=epochs, steps=train.num_batches)
     with threads.working():  # BLAS threads and minidl's helper thread: see threads.py
-        return _train(model, train, validation, batch_size, initial_epoch, epochs, shuffle,
-                      callback_list)
+        return _train(model, train, validation, initial_epoch, epochs, callback_list)
+
+
+def _preparer(model, class_weight=None, inputs_only=False):
+    """prepare(x, y, sample_weight) -> a checked Batch, for the batches of a dataset."""
+    if inputs_only:
+        return lambda x, y=None, sample_weight=None: prepare_inputs(model, x)
+    return lambda x, y, sample_weight: prepare_data(model, x, y, sample_weight, class_weight)
+
+
+def _batch_size(batch_size, batch, steps):
+    """Rows per batch: as given; else, with a number of steps, enough rows to cover the data
+    in that many (Keras's ArrayDataAdapter); else 32."""
+    if batch_size is None and steps:
+        return math.ceil(len(batch) / steps)
+    return data.check_batch_size(batch_size)
+
+
+def _check_steps(name, steps):
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, (int, np.integer))
+                              or steps <= 0):
+        raise ValueError(f"Argument `{name}` must be a positive integer or None. "
+                         f"Received: {name}={steps!r}")
+    return None if steps is None else int(steps)
 
 
 class _Validation:
-    """The validation rows, the batch size they are evaluated in, and after which epochs."""
+    """The validation data, how it is batched, and after which epochs it is evaluated."""
 
-    def __init__(self, batch, batch_size, freq):
-        self.batch, self.batch_size, self.freq = batch, batch_size, freq
+    def __init__(self, model, source, batch_size, steps, freq):
+        self.model, self.source, self.batch_size, self.steps = model, source, batch_size, steps
+        self.freq = freq
+        self._iterator = None
 
     def after(self, epoch):
         """Whether to validate after `epoch` (0-based), as Keras's Trainer._should_eval."""
         if isinstance(self.freq, int):
             return (epoch + 1) % self.freq == 0
         return epoch + 1 in self.freq
+
+    def iterator(self):
+        """Made at the first validation and kept, as Keras's (a generator is read from then)."""
+        if self._iterator is None:
+            if isinstance(self.source, Batch):
+                adapter = data_adapters.ArrayAdapter(
+                    self.source, _batch_size(self.batch_size, self.source, self.steps))
+            else:
+                adapter = data_adapters.adapter(self.source, None, None, None, False,
+                                                _preparer(self.model))
+            self._iterator = data_adapters.EpochIterator(adapter, self.steps)
+        return self._iterator
 
 
 def _check_validation_freq(validation_freq):
@@ -310,30 +367,29 @@ def _check_validation_freq(validation_freq):
             f"type {type(validation_freq)}.")
 
 
-def _train(model, train, validation, batch_size, initial_epoch, epochs, shuffle,
-           callback_list):
+def _train(model, train, validation, initial_epoch, epochs, callback_list):
     """The loop: epochs of batches, each one train_step, then validation; returns History."""
     metrics = model.compiled_metrics
     val_metrics = metrics.fresh()  # validation keeps its running means apart from training's
     model.stop_training = False
     callback_list.on_train_begin()
     initial_epoch = getattr(model, "_initial_epoch", None) or initial_epoch  # BackupAndRestore
-    epoch_logs = {}
+    logs, epoch_logs = {}, {}
     for epoch in range(initial_epoch, epochs):
         metrics.reset()
         callback_list.on_epoch_begin(epoch)
-        order = rng.generator().permutation(len(train)) if shuffle else None
-        for step, rows in enumerate(data.batches(len(train), batch_size, order)):
+        for step, batch in train.epoch():
             callback_list.on_train_batch_begin(step)
-            train_step(model, train.rows(rows), metrics)
+            train_step(model, batch, metrics)
             logs = metrics.logs()
             callback_list.on_train_batch_end(step, logs)
             if model.stop_training:
                 break
+        if train.ran_out:  # a generator stopped: Keras's step that found no batch still
+            model.optimizer.iterations += 1  # counts (TensorFlow's graph), as Adam will see
         epoch_logs = dict(logs)
         if validation is not None and validation.after(epoch):
-            val_logs = _test_loop(model, validation.batch, validation.batch_size,
-                                  callback_list, val_metrics)
+            val_logs = _test_loop(model, validation.iterator(), callback_list, val_metrics)
             epoch_logs.update({"val_" + key: value for key, value in val_logs.items()})
         callback_list.on_epoch_end(epoch, epoch_logs)
         if model.stop_training:
@@ -346,8 +402,8 @@ def _validation_batch(model, validation_data):
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise ValueError(
             "Argument `validation_data` must be a tuple (x_val, y_val) or (x_val, y_val, "
-            f"sample_weight_val). Received: validation_data of type "
-            f"{type(validation_data).__name__}"
+            "sample_weight_val), a PyDataset or a generator. Received: validation_data of "
+            f"type {type(validation_data).__name__}"
             + (f" with {len(validation_data)} elements" if isinstance(
                 validation_data, (tuple, list)) else "")
         )
@@ -357,67 +413,76 @@ def _validation_batch(model, validation_data):
 
 
 def _check_unused(kwargs, method):
-    allowed = {"steps_per_epoch", "validation_steps", "steps"}
-    unknown = set(kwargs) - allowed
-    if unknown:
-        raise TypeError(f"{method}() got unexpected keyword arguments: {sorted(unknown)}")
-    unsupported = {k: v for k, v in kwargs.items() if v not in (None, 1)}
-    if unsupported:
-        raise ValueError(f"minidl's {method}() does not support {sorted(unsupported)} "
-                         "(arrays only, one pass over them per epoch).")
+    if kwargs:
+        raise TypeError(f"{method}() got unexpected keyword arguments: {sorted(kwargs)}")
 
 
 # -- evaluate and predict ------------------------------------------------------------------------
-def _test_loop(model, batch, batch_size, callback_list, metrics):
+def _test_loop(model, iterator, callback_list, metrics):
+    """One pass of `iterator` (an EpochIterator) through test_step: the logs."""
+    iterator.reset()
     metrics.reset()
     callback_list.on_test_begin()
     logs = {}
-    for step, rows in enumerate(data.batches(len(batch), batch_size)):
+    for step, batch in iterator.epoch():
         callback_list.on_test_batch_begin(step)
-        test_step(model, batch.rows(rows), metrics)
+        test_step(model, batch, metrics)
         logs = metrics.logs()
         callback_list.on_test_batch_end(step, logs)
     callback_list.on_test_end(logs)
     return logs
 
 
+def _iterator(model, x, y, sample_weight, batch_size, steps, inputs_only=False):
+    """evaluate's and predict's data, checked: an EpochIterator and its first batch."""
+    if data_adapters.is_dataset(x):
+        adapter = data_adapters.adapter(x, y, sample_weight, None, False,
+                                        _preparer(model, inputs_only=inputs_only))
+    else:
+        batch = prepare_inputs(model, x) if inputs_only else prepare_data(model, x, y,
+                                                                            sample_weight)
+        adapter = data_adapters.ArrayAdapter(batch, _batch_size(batch_size, batch, steps))
+    return data_adapters.EpochIterator(adapter, steps), adapter.first()
+
+
 def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-             callbacks=None, return_dict=False, **kwargs):
-    """Loss and metrics over (x, y): a float, [loss, *metrics], or a dict.
+             steps=None, callbacks=None, return_dict=False, **kwargs):
+    """Loss and metrics over (x, y) (or a PyDataset or generator, for `steps` batches if
+    given): a float, [loss, *metrics], or a dict.
 
     It keeps its running means apart from fit's, so an evaluate in another thread cannot
     change what a running fit reports.
     """
     check_compiled(model, "evaluate")
     _check_unused(kwargs, "evaluate")
-    batch_size = data.check_batch_size(batch_size)
     verbose = data.check_verbose(verbose)
-    batch = prepare_data(model, x, y, sample_weight)
-    get_ready(model, batch, batch_size)
+    steps = _check_steps("steps", steps)
+    iterator, first = _iterator(model, x, y, sample_weight, batch_size, steps)
+    get_ready(model, first, getattr(iterator.adapter, "batch_size", None))
     metrics = model.compiled_metrics.fresh()
     callback_list = callbacks_module.CallbackList(
         callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
-        steps=math.ceil(len(batch) / batch_size))
+        steps=iterator.num_batches)
     with threads.working():
-        logs = _test_loop(model, batch, batch_size, callback_list, metrics)
+        logs = _test_loop(model, iterator, callback_list, metrics)
     return _results(logs, metrics, return_dict)
 
 
-def predict(model, x, batch_size=None, verbose="auto", callbacks=None, **kwargs):
-    """The model's outputs for x, computed in batches: an (N, ...) floatx array (or a list)."""
-    _check_unused(kwargs, "predict")
-    batch_size = data.check_batch_size(batch_size)
+def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+    """The model's outputs for x (or a PyDataset or generator, for `steps` batches if given),
+    computed in batches: an (N, ...) floatx array (or a list)."""
     verbose = data.check_verbose(verbose)
-    batch = prepare_inputs(model, x)
+    steps = _check_steps("steps", steps)
+    iterator, _ = _iterator(model, x, None, None, batch_size, steps, inputs_only=True)
     callback_list = callbacks_module.CallbackList(
         callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
-        steps=math.ceil(len(batch) / batch_size))
+        steps=iterator.num_batches)
     callback_list.on_predict_begin()
     outputs = []
     with threads.working():
-        for step, rows in enumerate(data.batches(len(batch), batch_size)):
+        for step, batch in iterator.epoch():
             callback_list.on_predict_batch_begin(step)
-            outputs.append(predict_step(model, batch.rows(rows).x))
+            outputs.append(predict_step(model, batch.x))
             callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
     callback_list.on_predict_end()
     if isinstance(outputs[0], (list, tuple)):

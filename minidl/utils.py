@@ -1,5 +1,6 @@
 """Small helpers with Keras's names: seeding, one-hot encoding, the data helpers
-`normalize`, `pad_sequences` and `split_dataset`, and the image helpers `load_img`,
+`normalize`, `pad_sequences` and `split_dataset`, `PyDataset` (and its old name `Sequence`;
+py_dataset.py), and the image helpers `load_img`,
 `img_to_array`, `array_to_img` and `save_img` (keras.utils; they live in image_utils.py).
 """
 import random
@@ -8,6 +9,7 @@ import numpy as np
 
 from minidl import config, rng
 from minidl.image_utils import array_to_img, img_to_array, load_img, save_img  # noqa: F401
+from minidl.py_dataset import PyDataset, Sequence  # noqa: F401
 
 
 def set_random_seed(seed):

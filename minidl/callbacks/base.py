@@ -170,6 +170,8 @@ class ProgbarLogger(Callback):
             self.progbar.update(self.seen, list((logs or {}).items()), finalize=False)
 
     def _finalize(self, logs):
+        if self.target is None:  # a generator's first epoch: now the count is known
+            self.target = self.progbar.target = self.seen
         self.progbar.update(self.target, list((logs or {}).items()), finalize=True)
 
     def on_train_begin(self, logs=None):
