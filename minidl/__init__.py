@@ -8,8 +8,8 @@ Where the maths lives: layers/ (Dense forward/backward), activations.py, losses/
 head.py, optimizers/, metrics/; backpropagation is tape.py, the training loop training.py.
 docs/where-the-maths-lives.md has the index.
 """
-from minidl import (activations, backend, callbacks, config, datasets, explain, initializers,
-                    layers, losses, metrics, models, ops, optimizers, preprocessing, saving,
+from minidl import (activations, backend, callbacks, config, constraints, datasets, explain,
+                    initializers, layers, losses, metrics, models, ops, optimizers, preprocessing, saving,
                     testing, utils)
 from minidl.layers import Input
 from minidl.models import Model, Sequential, load_model
@@ -17,7 +17,8 @@ from minidl.models import Model, Sequential, load_model
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "backend", "callbacks", "config", "datasets",
+    "Input", "Model", "Sequential", "activations", "backend", "callbacks", "config", "constraints",
+    "datasets",
     "explain", "initializers", "layers", "load_model", "losses", "metrics", "models", "ops",
     "optimizers", "preprocessing", "saving", "testing", "utils",
     "__version__",

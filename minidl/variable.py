@@ -10,9 +10,10 @@ class Variable:
     side by side is what lets a learner print a weight next to its last gradient.
     """
 
-    def __init__(self, value, name, trainable=True, regularizer=None):
+    def __init__(self, value, name, trainable=True, regularizer=None, constraint=None):
         self.value = value
         self.regularizer = regularizer  # a penalty on this weight (regularizers.py), or None
+        self.constraint = constraint  # w = constraint(w) after each step (constraints.py)
         self.grad = np.zeros_like(value)
         self.name = name  # e.g. "kernel"
         self.path = name  # e.g. "dense/kernel", set by the owning layer

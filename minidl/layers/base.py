@@ -160,15 +160,17 @@ class Layer:
 
     # -- weights --------------------------------------------------------------------------------
     def add_weight(self, shape=(), initializer="zeros", name=None, trainable=True, dtype=None,
-                   regularizer=None):
-        """Create a weight from an initializer (a name or a callable) and register it."""
-        from minidl import initializers, regularizers
+                   regularizer=None, constraint=None):
+        """Create a weight from an initializer (a name or a callable) and register it.
+        A constraint (constraints.py) is applied by the optimizer after each update."""
+        from minidl import constraints, initializers, regularizers
         from minidl.saving import limits
 
         limits.charge(shape)  # a model being loaded from a file stays within sane sizes
         initializer = initializers.get("glorot_uniform" if initializer is None else initializer)
         value = np.asarray(initializer(tuple(shape), dtype or self.dtype), dtype or self.dtype)
-        variable = Variable(value, name or "variable", trainable, regularizers.get(regularizer))
+        variable = Variable(value, name or "variable", trainable, regularizers.get(regularizer),
+                            constraints.get(constraint))
         variable.path = f"{self.name}/{variable.name}"
         self._own_weights.append(variable)
         return variable

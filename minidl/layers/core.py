@@ -6,7 +6,7 @@ Shapes: N rows in the batch, D input features, U units. Dense also takes N-D inp
 """
 import numpy as np
 
-from minidl import activations, initializers, regularizers
+from minidl import activations, constraints, initializers, regularizers
 from minidl.layers.base import Layer
 from minidl.threads import matmul
 
@@ -30,6 +30,8 @@ class Dense(Layer):
         kernel_initializer, bias_initializer: names, objects or callables.
         kernel_regularizer, bias_regularizer, activity_regularizer: penalties such as
             regularizers.l2(0.01) or "l2" (see regularizers.py).
+        kernel_constraint, bias_constraint: projections applied after each optimizer step,
+            such as constraints.MaxNorm(3) or "non_neg" (see constraints.py).
         input_shape: (D,), only for the first layer of a Sequential.
     """
 
@@ -37,7 +39,8 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(
                 "Received an invalid value for `units`, expected a positive integer. "
@@ -51,6 +54,8 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.kernel = self.bias = None
 
     def check_input_shape(self, shape):
@@ -64,10 +69,12 @@ class Dense(Layer):
 
     def build(self, input_shape):
         self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
-                                      "kernel", regularizer=self.kernel_regularizer)
+                                      "kernel", regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         if self.use_bias:
             self.bias = self.add_weight((self.units,), self.bias_initializer, "bias",
-                                        regularizer=self.bias_regularizer)
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -105,7 +112,9 @@ class Dense(Layer):
                 "kernel_initializer": self.kernel_initializer,
                 "bias_initializer": self.bias_initializer,
                 "kernel_regularizer": self.kernel_regularizer,
-                "bias_regularizer": self.bias_regularizer}
+                "bias_regularizer": self.bias_regularizer,
+                "kernel_constraint": self.kernel_constraint,
+                "bias_constraint": self.bias_constraint}
 
 
 class Activation(Layer):

@@ -9,6 +9,7 @@ in Keras's order (keras/src/optimizers/base_optimizer.py::apply):
     g = clip(g)                             clipnorm / clipvalue / global_clipnorm
     w -= w * weight_decay * lr              decoupled weight decay (if set)
     update_step(g, w, lr, **slots)          the formula
+    w = constraint(w)                       each weight that has one (constraints.py)
     iterations += 1
 
 Two details make float32 results bit-identical to Keras's:
@@ -275,6 +276,7 @@ class Optimizer:
         indices = None if at_once else self._indices(variables)  # (an unknown one: an error)
         grads = self.clip_gradients(grads)
         lr = self._current_learning_rate()
+        state = self._state_copy(variables) if _any_constraint(variables) else None
         self.apply_weight_decay(variables, lr)
         self.prepare_step()
         if at_once:
@@ -294,7 +296,40 @@ class Optimizer:
                     continue
                 variable.grad = np.array(grad, variable.dtype)  # a copy, as the caller's may change
                 self.update_step(grad, variable.value, *constants(variable.dtype, lr), **slots)
+        if state is not None:
+            self.apply_constraints(variables, state)
         self.iterations += 1
+
+    def apply_constraints(self, variables, state):
+        """w = constraint(w) for each variable that has one, right after the update, as Keras
+        (keras/src/optimizers/base_optimizer.py::apply; constraints.py has the formulas).
+
+        All are computed and checked before any is assigned; if one fails, the weights and
+        slots go back to `state`, as they were before the step, so a step is all or nothing.
+        """
+        constrained = [v for v in variables if v.constraint is not None]
+        try:
+            projected = [np.asarray(v.constraint(v.value)) for v in constrained]
+            for v, w in zip(constrained, projected):
+                if w.shape != v.shape:
+                    raise ValueError(
+                        "The shape of the target variable and the shape of the target value in "
+                        "`variable.assign(value)` must match. "
+                        f"variable.shape={v.shape}, Received: value.shape={w.shape}. "
+                        f"Target variable: {v!r} (its constraint: {v.constraint!r})")
+        except BaseException:
+            for array, saved in zip(self._state_arrays(variables), state):
+                array[...] = saved
+            raise
+        for v, w in zip(constrained, projected):
+            v.assign(w)
+
+    def _state_arrays(self, variables):
+        """What a step changes: the weights, the slots and any extra state (Nadam's)."""
+        return [v.value for v in variables] + self.slots() + self.extra_variables()
+
+    def _state_copy(self, variables):
+        return [array.copy() for array in self._state_arrays(variables)]
 
     def prepare_step(self):
         """Once per step, before the updates: state shared by every variable (Nadam's)."""
@@ -392,6 +427,10 @@ class Optimizer:
             config["learning_rate"] = schedules.deserialize(config["learning_rate"],
                                                             custom_objects)
         return cls(**config)
+
+
+def _any_constraint(variables):
+    return any(v.constraint is not None for v in variables)
 
 
 # -- gradients of rows (an Embedding's, minidl/sparse.py) ----------------------------------------

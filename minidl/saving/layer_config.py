@@ -10,7 +10,7 @@ import inspect
 
 import numpy as np
 
-from minidl import activations, initializers, regularizers
+from minidl import activations, constraints, initializers, regularizers
 from minidl.layers.base import Layer
 from minidl.layers.input_layer import InputLayer
 
@@ -96,7 +96,8 @@ def layer_to_config(layer, dtype, naming=own_name):
             "batch_shape": shape_list(layer.batch_shape),
             "dtype": "string" if layer.takes_raw_inputs else dtype, "sparse": False,
             "ragged": False, "name": layer.name, "optional": False})
-    config = {key: _value_to_config(value) for key, value in layer.get_config().items()}
+    config = {key: constraints.serialize(value) if key.endswith("_constraint") else
+              _value_to_config(value) for key, value in layer.get_config().items()}
     config["dtype"] = dtype_policy(dtype)
     class_name = naming(layer)
     config.update(_KERAS_ONLY.get(class_name, {}))
@@ -111,8 +112,7 @@ def layer_to_config(layer, dtype, naming=own_name):
 
 
 # Options Keras writes for these layers that minidl does not have, at their "off" value.
-_KERAS_ONLY = {"Dense": {"kernel_constraint": None, "bias_constraint": None,
-                         "quantization_config": None},
+_KERAS_ONLY = {"Dense": {"quantization_config": None},
                "Embedding": {"quantization_config": None}}
 
 
@@ -149,7 +149,8 @@ def layer_from_config(layer_config, custom_objects=None):
         return InputLayer(batch_shape=tuple(shape), name=config.get("name"),
                           dtype="string" if config.get("dtype") == "string" else None)
     config["dtype"] = _dtype_name(config.get("dtype"))
-    config = {key: _value_from_config(key, value) for key, value in config.items()}
+    config = {key: _value_from_config(key, value, custom_objects)
+              for key, value in config.items()}
     if hasattr(cls, "resolve_functions"):  # a Lambda's functions: from custom_objects only
         config = cls.resolve_functions(config, custom_objects or {})
     accepted = accepted_arguments(cls)
@@ -189,8 +190,10 @@ def _dtype_name(dtype):
     return dtype
 
 
-def _value_from_config(key, value):
-    """A serialized initializer or regularizer back as a minidl object."""
+def _value_from_config(key, value, custom_objects=None):
+    """A serialized initializer, regularizer or constraint back as a minidl object."""
+    if key.endswith("_constraint") and value is not None:
+        return constraints.deserialize(value, custom_objects)  # (yours: from custom_objects)
     if not isinstance(value, dict) or "class_name" not in value:
         return value
     if key.endswith("_initializer"):
