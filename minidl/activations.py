@@ -149,6 +149,7 @@ _FORWARD = {name: pair[0] for name, pair in _FORWARD_AND_BACKWARD.items()}
 _BACKWARD = {name: pair[1] for name, pair in _FORWARD_AND_BACKWARD.items()}
 # Other names Keras accepts for the same functions (keras/src/activations/__init__.py).
 _ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
+swish, hard_swish = silu, hard_silu
 
 
 def get(identifier):

@@ -27,14 +27,15 @@ import types
 import warnings
 
 from minidl import data, rng
+from minidl.dataset_utils import BatchDataset
 from minidl.py_dataset import PyDataset
 
 _PEEKED = 2  # batches Keras reads ahead from a generator (NUM_BATCHES_FOR_TENSOR_SPEC)
 
 
-def unpack(item):
-    """(x, y, sample_weight) of one batch as a dataset gives it: Keras's
-    unpack_x_y_sample_weight. A lone array or dict is x."""
+def unpack_x_y_sample_weight(item):
+    """(x, y, sample_weight) of one batch as a dataset gives it, None for what is missing.
+    A lone array or dict is x; a list counts as a tuple."""
     if isinstance(item, list):
         item = tuple(item)
     if not isinstance(item, tuple):
@@ -43,6 +44,14 @@ def unpack(item):
         raise ValueError("Data is expected to be in format `x`, `(x,)`, `(x, y)`, or "
                          f"`(x, y, sample_weight)`, found: {item}")
     return item + (None,) * (3 - len(item))
+
+
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    """x, (x, y) or (x, y, sample_weight), leaving out what is None (a lone list or tuple of
+    inputs becomes a one-element tuple, so that it is not read as (x, y))."""
+    if y is None:
+        return (x,) if isinstance(x, (tuple, list)) else x
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
 
 
 class ArrayAdapter:
@@ -86,7 +95,7 @@ class PyDatasetAdapter:
                 "PyDataset.__getitem__() must return a tuple or a dict. If a tuple, it must "
                 "be ordered either (input,) or (inputs, targets) or (inputs, targets, "
                 f"sample_weights). Received: {str(item)[:100]}... of type {type(item)}")
-        return self.prepare(*unpack(item))
+        return self.prepare(*unpack_x_y_sample_weight(item))
 
     def batches(self):
         """One pass: every index in order (or shuffled), or without end."""
@@ -124,11 +133,11 @@ class GeneratorAdapter:
                 f"sample_weights). Received: {self.peeked[0]}")
 
     def first(self):
-        return self.prepare(*unpack(self.peeked[0]))
+        return self.prepare(*unpack_x_y_sample_weight(self.peeked[0]))
 
     def batches(self):
         for item in itertools.chain(self.peeked, self.generator):
-            yield self.prepare(*unpack(item))
+            yield self.prepare(*unpack_x_y_sample_weight(item))
 
     def on_epoch_begin(self):
         pass
@@ -152,6 +161,12 @@ def adapter(x, y, sample_weight, class_weight, shuffle, prepare, kind="data"):
             raise ValueError(f"When providing `x` as a {what}, `{name}` should not be passed. "
                              f"Instead, {description} should be included as part of the "
                              f"{what}.")
+    if isinstance(x, BatchDataset):  # Keras's tf.data adapter has no shuffle: the order is
+        if shuffle:  # the dataset's own (keras/src/trainers/epoch_iterator.py warns)
+            warnings.warn("`shuffle=True` was passed, but will be ignored since the data `x` "
+                          "was provided as a dataset of batches (Keras: a tf.data.Dataset). "
+                          "The Dataset is expected to already be shuffled.", stacklevel=4)
+        return PyDatasetAdapter(x, prepare, shuffle=False)
     if isinstance(x, PyDataset):
         return PyDatasetAdapter(x, prepare, shuffle)
     if class_weight is not None:

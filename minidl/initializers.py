@@ -334,6 +334,14 @@ _BY_NAME = {
     "IdentityInitializer": Identity, "OrthogonalInitializer": Orthogonal,
 }
 
+# ... and as module attributes, `minidl.initializers.he_normal()` as `keras.initializers.he_normal()`
+zeros, ones, constant, identity = Zeros, Ones, Constant, Identity
+random_uniform, random_normal, truncated_normal = RandomUniform, RandomNormal, TruncatedNormal
+variance_scaling, orthogonal = VarianceScaling, Orthogonal
+glorot_uniform, glorot_normal, he_uniform, he_normal = GlorotUniform, GlorotNormal, HeUniform, \
+    HeNormal
+lecun_uniform, lecun_normal = LecunUniform, LecunNormal
+IdentityInitializer, OrthogonalInitializer = Identity, Orthogonal
 
 def get(identifier):
     """An initializer from None, a name ("he_normal" or "HeNormal"), a config dict

@@ -3,7 +3,9 @@
     938/938 ━━━━━━━━━━━━━━━━━━━━ 3s 2ms/step - accuracy: 0.8916 - loss: 0.3733
 
 Keras's ProgbarLogger passes the model's running means (`stateless_metrics=set()`), so the bar
-shows every value as given and does no averaging of its own. This module uses the standard
+shows every value as given. Used on its own, as `keras.utils.Progbar`, the bar shows the
+average of each value over the steps it was given for, unless it is named in
+`stateful_metrics` (or not named in `stateless_metrics`). This module uses the standard
 library only. The reference is `keras/src/utils/progbar.py`.
 """
 import os
@@ -64,10 +66,23 @@ class Progbar:
         width: Width of the bar, in characters.
         verbose: 0 (silent), 1 (a live bar) or 2 (one line when finished).
         interval: Minimum time in seconds between two redraws of the live bar.
+        stateful_metrics: names of values to show as given; every other one is averaged
+            over the steps (weighted by the steps since its last update).
+        stateless_metrics: or the other way round: names of the values to average.
         unit_name: Name of a step in the time-per-step field ("step" or "sample").
     """
 
-    def __init__(self, target, width=20, verbose=1, interval=0.05, unit_name="step"):
+    def __init__(self, target, width=20, verbose=1, interval=0.05, stateful_metrics=None,
+                 stateless_metrics=None, unit_name="step"):
+        if stateful_metrics is not None and stateless_metrics is not None:
+            raise ValueError(
+                "Only one of `stateful_metrics` or `stateless_metrics` can be provided. "
+                "`stateful_metrics` is used to make metrics stateless by default (with an "
+                "exclusion list), while `stateless_metrics` is used to make metrics stateful "
+                "by default (with an inclusion list).")
+        self.stateful_metrics = None if stateless_metrics is not None else set(
+            stateful_metrics or [])
+        self.stateless_metrics = None if stateless_metrics is None else set(stateless_metrics)
         self.target = target
         self.width = width
         self.verbose = verbose
@@ -81,7 +96,8 @@ class Progbar:
             or "posix" in sys.modules
             or "PYCHARM_HOSTED" in os.environ
         )
-        self._values = {}  # name -> latest value; dicts keep first-seen order
+        self._values = {}  # name -> [sum of value * steps, steps]; in first-seen order
+        self._seen_so_far = 0
         self._start = _now()
         self._last_update = 0
         self._time_after_first_step = None
@@ -97,8 +113,16 @@ class Progbar:
         """
         if finalize is None:
             finalize = self.target is not None and current >= self.target
-        for name, value in values or []:
-            self._values[name] = value  # recorded even if this redraw is throttled
+        for name, value in values or []:  # recorded even if this redraw is throttled
+            averaged = (name not in self.stateful_metrics if self.stateful_metrics is not None
+                        else name in self.stateless_metrics)
+            if averaged and not finalize:
+                steps = max(current - self._seen_so_far, 1)
+                total, count = self._values.get(name, (0, 0))
+                self._values[name] = [total + value * steps, count + steps]
+            else:
+                self._values[name] = [value, 1]
+        self._seen_so_far = current
         now = _now()
         time_per_unit = self._estimate_step_duration(current, now)
 
@@ -109,6 +133,11 @@ class Progbar:
         elif self.verbose == 2 and finalize and self._has_target():
             _write(self._final_line(current, now, time_per_unit))
         self._last_update = now
+
+    def _shown(self):
+        """(name, value to show): the average over the steps, or the value as given."""
+        return [(name, total / max(1, count))
+                for name, (total, count) in self._values.items()]
 
     def _has_target(self):
         """Whether the number of steps is known (and positive)."""
@@ -133,7 +162,7 @@ class Progbar:
         else:
             info = f" {BOLD}{now - self._start:.0f}s{RESET}"  # elapsed time
         info += _format_time_per_unit(time_per_unit, self.unit_name)
-        for name, value in self._values.items():
+        for name, value in self._shown():
             info += f" - {name}: {_format_value(value, use_abs=True)}"
 
         message = "\b" * self._prev_total_width + "\r" if self._dynamic_display else "\n"
@@ -152,7 +181,7 @@ class Progbar:
         count = f"%{digits}d/%d" % (current, self.target)
         line = f"{count} - {now - self._start:.0f}s"
         line += " -" + _format_time_per_unit(time_per_unit, self.unit_name)
-        for name, value in self._values.items():
+        for name, value in self._shown():
             line += f" - {name}: {_format_value(value, use_abs=False)}"
         return line + "\n"
 

@@ -32,19 +32,22 @@ class FakeClock:
         return self.now
 
 
-def make_keras(target, verbose):
-    """The bar as keras/src/callbacks/progbar_logger.py builds it."""
-    return keras_progbar.Progbar(
-        target=target, verbose=verbose, unit_name="step", stateless_metrics=set()
-    )
+LOGGER = {"stateless_metrics": set()}  # as keras/src/callbacks/progbar_logger.py builds it
 
 
-def make_minidl(target, verbose):
+def make_keras(target, verbose, **options):
+    """Keras's bar: as its ProgbarLogger builds it, unless other options are given."""
+    return keras_progbar.Progbar(target=target, verbose=verbose, unit_name="step",
+                                 **(options or LOGGER))
+
+
+def make_minidl(target, verbose, **options):
     """minidl's bar with the same settings."""
-    return progbar.Progbar(target=target, verbose=verbose, unit_name="step")
+    return progbar.Progbar(target=target, verbose=verbose, unit_name="step",
+                           **(options or LOGGER))
 
 
-def run(make_bar, target, verbose, steps, start=T0):
+def run(make_bar, target, verbose, steps, start=T0, **options):
     """Drive one bar through `steps`, [(time, current, values, finalize)]; return its stdout."""
     clock = FakeClock(start)
     out = io.StringIO()
@@ -53,17 +56,17 @@ def run(make_bar, target, verbose, steps, start=T0):
         mock.patch.object(progbar, "_now", clock),
         contextlib.redirect_stdout(out),
     ):
-        bar = make_bar(target, verbose)
+        bar = make_bar(target, verbose, **options)
         for now, current, values, finalize in steps:
             clock.now = now
             bar.update(current, values, finalize=finalize)
     return out.getvalue()
 
 
-def assert_same_stream(target, verbose, steps, start=T0):
+def assert_same_stream(target, verbose, steps, start=T0, **options):
     """Both bars must print the same bytes; returns Keras's output for extra checks."""
-    theirs = run(make_keras, target, verbose, steps, start)
-    ours = run(make_minidl, target, verbose, steps, start)
+    theirs = run(make_keras, target, verbose, steps, start, **options)
+    ours = run(make_minidl, target, verbose, steps, start, **options)
     assert ours == theirs
     return theirs
 
@@ -209,3 +212,31 @@ def test_random_update_sequences_match_keras(start, target, verbose, deltas):
         now, current = now + dt, current + dc
         steps.append((now, current, values, finalize))
     assert_same_stream(target, verbose, steps, start)
+
+
+@settings(max_examples=15, derandomize=True, deadline=None)
+@given(
+    options=st.sampled_from([{"stateful_metrics": None}, {"stateful_metrics": ["loss"]},
+                             {"stateless_metrics": ["accuracy", "mae"]}]),
+    target=st.one_of(st.none(), st.integers(1, 200)),
+    verbose=st.sampled_from([1, 2]),
+    deltas=st.lists(step_st, min_size=1, max_size=8),
+)
+def test_the_bar_on_its_own_averages_values_over_steps_as_keras(options, target, verbose, deltas):
+    """keras.utils.Progbar used directly: each value not declared stateful is shown as its
+    average over the steps, weighted by the steps since its last update."""
+    steps, now, current = [], T0, 0
+    for dt, dc, values, finalize in deltas:
+        now, current = now + dt, current + dc
+        steps.append((now, current, values, finalize))
+    assert_same_stream(target, verbose, steps, **options)
+
+
+def test_averaging_shows_the_mean_and_both_kinds_of_list_together_are_refused():
+    steps = [(T0 + 1, 1, [("loss", 1.0)], False), (T0 + 2, 3, [("loss", 4.0)], True)]
+    out = assert_same_stream(3, 2, steps[:1] + [(T0 + 2, 3, [("loss", 4.0)], False),
+                                                (T0 + 2, 3, [], True)], stateful_metrics=None)
+    assert "loss: 3.0000" in out  # (1 * 1 + 4 * 2) / 3, not the last value 4
+    assert_same_stream(3, 1, steps, stateful_metrics=None)
+    with pytest.raises(ValueError, match="Only one of `stateful_metrics` or `stateless_metrics`"):
+        progbar.Progbar(3, stateful_metrics=[], stateless_metrics=[])

@@ -162,7 +162,8 @@ class ProgbarLogger(Callback):
 
     def _new_bar(self):
         self.seen = 0
-        self.progbar = Progbar(target=self.target, verbose=self.verbose, unit_name="step")
+        self.progbar = Progbar(target=self.target, verbose=self.verbose, unit_name="step",
+                               stateless_metrics=set())  # the logs are running means already
 
     def _update(self, batch, logs):
         self.seen = batch + 1

@@ -44,7 +44,8 @@ from minidl.layers.depthwise import (DepthwiseConv1D, DepthwiseConv2D, Separable
 from minidl.layers.embedding import Embedding
 from minidl.layers.masking import Masking
 from minidl.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
-                                   Subtract)
+                                   Subtract, add, average, concatenate, dot, maximum, minimum,
+                                   multiply, subtract)
 from minidl.layers.normalization import BatchNormalization, LayerNormalization
 from minidl.layers.augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
                                         RandomRotation, RandomTranslation, RandomZoom)
@@ -91,3 +92,17 @@ __all__ += ["Lambda", "TimeDistributed"]
 __all__ += ["MultiHeadAttention"]
 __all__ += ["AdditiveAttention", "Attention"]
 __all__ += ["AlphaDropout"]
+
+# Keras's other names for the same classes (keras/src/layers/__init__.py)
+Convolution1D, Convolution2D = Conv1D, Conv2D
+Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose
+SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
+MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, \
+    AveragePooling2D
+GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
+GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
+__all__ += ["AvgPool1D", "AvgPool2D", "Convolution1D", "Convolution1DTranspose", "Convolution2D",
+            "Convolution2DTranspose", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D",
+            "GlobalMaxPool2D", "MaxPool1D", "MaxPool2D", "SeparableConvolution1D",
+            "SeparableConvolution2D"]
+__all__ += ["add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract"]

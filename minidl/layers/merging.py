@@ -390,3 +390,36 @@ def _l2_normalize_backward(du, x, r, axis):
     """dx = r * du - x * r**3 * sum(du * x) where the norm is above 1e-7, else r * du."""
     unclamped = r < 1e7
     return r * du - x * (r**3 * (du * x).sum(axis=axis, keepdims=True) * unclamped)
+
+
+# -- the functional forms: `layers.add([a, b])` is `layers.Add()([a, b])` (Keras's merging/*.py)
+def add(inputs, **kwargs):
+    return Add(**kwargs)(inputs)
+
+
+def subtract(inputs, **kwargs):
+    return Subtract(**kwargs)(inputs)
+
+
+def multiply(inputs, **kwargs):
+    return Multiply(**kwargs)(inputs)
+
+
+def average(inputs, **kwargs):
+    return Average(**kwargs)(inputs)
+
+
+def maximum(inputs, **kwargs):
+    return Maximum(**kwargs)(inputs)
+
+
+def minimum(inputs, **kwargs):
+    return Minimum(**kwargs)(inputs)
+
+
+def concatenate(inputs, axis=-1, **kwargs):
+    return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+def dot(inputs, axes=-1, **kwargs):
+    return Dot(axes=axes, **kwargs)(inputs)
