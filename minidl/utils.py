@@ -1,7 +1,8 @@
 """Small helpers with Keras's names: seeding, one-hot encoding, the data helpers
 `normalize`, `pad_sequences` and `split_dataset`, `PyDataset` (and its old name `Sequence`;
 py_dataset.py), and the image helpers `load_img`,
-`img_to_array`, `array_to_img` and `save_img` (keras.utils; they live in image_utils.py).
+`img_to_array`, `array_to_img` and `save_img` (keras.utils; they live in image_utils.py), and
+the dataset makers `timeseries_dataset_from_array` (timeseries_dataset.py).
 """
 import random
 
@@ -13,6 +14,7 @@ from minidl.backend import clear_session  # noqa: F401
 from minidl.data_adapters import pack_x_y_sample_weight, unpack_x_y_sample_weight  # noqa: F401
 from minidl.progbar import Progbar  # noqa: F401
 from minidl.py_dataset import PyDataset, Sequence  # noqa: F401
+from minidl.timeseries_dataset import timeseries_dataset_from_array  # noqa: F401
 
 
 def set_random_seed(seed):
