@@ -479,9 +479,6 @@ def test_bad_arguments_get_kerass_errors(name, args, kwargs):
 
 @pytest.mark.parametrize("make, message", [
     (lambda: Conv2DTranspose(2, 3, padding="causal"), "Received: padding='causal'"),
-    (lambda: Conv2DTranspose(2, 3, kernel_constraint="non_neg"), "`kernel_constraint`"),
-    (lambda: DepthwiseConv2D(3, depthwise_constraint="non_neg"), "`depthwise_constraint`"),
-    (lambda: SeparableConv2D(2, 3, pointwise_constraint="non_neg"), "`pointwise_constraint`"),
     (lambda: SeparableConv2D(2, 3, data_format="channels_first"), "data_format"),
     (lambda: DepthwiseConv2D((3, 3, 3)), "must be a tuple of 2 integers"),
 ])

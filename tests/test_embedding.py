@@ -301,7 +301,7 @@ def test_bad_dimensions_raise_keras_message(input_dim, output_dim):
     assert str(error.value) == str(keras_error.value)
 
 
-@pytest.mark.parametrize("option", [dict(lora_rank=2), dict(embeddings_constraint="non_neg")])
+@pytest.mark.parametrize("option", [dict(lora_rank=2)])
 def test_what_minidl_lacks_is_refused_by_name(option):
     with pytest.raises(ValueError, match=list(option)[0]):
         Embedding(V, D, **option)

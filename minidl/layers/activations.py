@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from minidl import activations, initializers, masks, regularizers
+from minidl import activations, constraints, initializers, masks, regularizers
 from minidl.layers.base import Layer
 from minidl.layers.core import check_rank
 
@@ -209,7 +209,8 @@ class PReLU(Layer):
     Args:
         alpha_initializer: the initial slopes (default zeros: PReLU starts as a relu).
         alpha_regularizer: a penalty on alpha, such as regularizers.l2(0.01).
-        alpha_constraint: not supported (must be None).
+        alpha_constraint: a projection of alpha after each optimizer step, e.g. "non_neg"
+            (constraints.py).
         shared_axes: axes (counted with the batch axis as 0) along which one slope is
             shared, e.g. [1, 2] for one slope per channel of an image.
     """
@@ -218,12 +219,10 @@ class PReLU(Layer):
 
     def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None,
                  shared_axes=None, **kwargs):
-        if alpha_constraint is not None:
-            raise ValueError("minidl does not implement weight constraints. "
-                             f"Received: alpha_constraint={alpha_constraint!r}")
         super().__init__(**kwargs)
         self.alpha_initializer = initializers.get(alpha_initializer)
         self.alpha_regularizer = regularizers.get(alpha_regularizer)
+        self.alpha_constraint = constraints.get(alpha_constraint)
         if shared_axes is None:
             self.shared_axes = None
         else:
@@ -236,7 +235,8 @@ class PReLU(Layer):
         for axis in self.shared_axes or []:
             shape[axis - 1] = 1
         self.alpha = self.add_weight(tuple(shape), self.alpha_initializer, "alpha",
-                                     regularizer=self.alpha_regularizer)
+                                     regularizer=self.alpha_regularizer,
+                                     constraint=self.alpha_constraint)
 
     def check_input_shape(self, shape):
         """Once built, Keras's InputSpec: the same rank, and the same size on unshared axes."""
@@ -268,4 +268,4 @@ class PReLU(Layer):
         return {**super().get_config(),
                 "alpha_initializer": initializers.serialize(self.alpha_initializer),
                 "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
-                "alpha_constraint": None, "shared_axes": self.shared_axes}
+                "alpha_constraint": self.alpha_constraint, "shared_axes": self.shared_axes}

@@ -22,7 +22,7 @@ import threading
 
 import numpy as np
 
-from minidl import activations, regularizers
+from minidl import activations, constraints, regularizers
 from minidl.layers.base import Layer
 from minidl.layers.regularization import Dropout
 from minidl.layers.symbolic import KerasTensor
@@ -105,9 +105,11 @@ class _Projection(Layer):
     def __init__(self, kernel_shape, bias_shape, owner, **kwargs):
         super().__init__(**kwargs)
         self.kernel = self.add_weight(kernel_shape, owner.kernel_initializer, "kernel",
-                                      regularizer=owner.kernel_regularizer)
+                                      regularizer=owner.kernel_regularizer,
+                                      constraint=owner.kernel_constraint)
         self.bias = None if bias_shape is None else self.add_weight(
-            bias_shape, owner.bias_initializer, "bias", regularizer=owner.bias_regularizer)
+            bias_shape, owner.bias_initializer, "bias", regularizer=owner.bias_regularizer,
+            constraint=owner.bias_constraint)
         for variable in self._own_weights:  # Keras's path: multi_head_attention/query/kernel
             variable.path = f"{owner.name}/{self.name}/{variable.name}"
         self.built = True
@@ -161,9 +163,7 @@ class MultiHeadAttention(Layer):
         _check_positive_int("key_dim", key_dim)
         _check_positive_int("value_dim", value_dim, allow_none=True)
         _check_off(sliding_window=sliding_window, flash_attention=flash_attention,
-                   activity_regularizer=activity_regularizer,
-                   kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
-                   use_gate=use_gate)
+                   activity_regularizer=activity_regularizer, use_gate=use_gate)
         super().__init__(**kwargs)
         self.num_heads, self.key_dim = int(num_heads), int(key_dim)
         self.value_dim = int(value_dim) if value_dim else self.key_dim
@@ -196,6 +196,8 @@ class MultiHeadAttention(Layer):
         self.kernel_initializer = _initializer(kernel_initializer)
         self.bias_initializer = _initializer(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.supports_masking = True
 
@@ -395,5 +397,5 @@ class MultiHeadAttention(Layer):
                 "bias_initializer": _serialize_initializer(self.bias_initializer),
                 "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
                 "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-                "activity_regularizer": None, "kernel_constraint": None,
-                "bias_constraint": None, "seed": self.seed}
+                "activity_regularizer": None, "kernel_constraint": self.kernel_constraint,
+                "bias_constraint": self.bias_constraint, "seed": self.seed}

@@ -21,7 +21,7 @@ compute_conv_transpose_output_shape), with a kernel dilated by D spanning (K - 1
 and the zeros are those of the convolution that maps HO back to H ("same": same_padding(HO),
 the odd one after), as TensorFlow's conv2d_transpose (a Conv2DBackpropInput) places them.
 """
-from minidl import activations, initializers, regularizers
+from minidl import activations, constraints, initializers, regularizers
 from minidl.layers.base import Layer
 from minidl.layers.convolutional import (as_2d, check_channels_last, check_padding,
                                          check_positive, check_unsupported, convolve,
@@ -90,14 +90,14 @@ class BaseConvTranspose(Layer):
             raise ValueError(
                 "`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
                 f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
-        check_unsupported("kernel_constraint", kernel_constraint, None, "no constraints")
-        check_unsupported("bias_constraint", bias_constraint, None, "no constraints")
         self.data_format = check_channels_last(data_format)
         self.activation = activations.get(activation)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         super().__init__(**kwargs)
         self.use_bias = bool(use_bias)
         self.kernel = self.bias = None
@@ -119,10 +119,12 @@ class BaseConvTranspose(Layer):
     def build(self, input_shape):
         kernel_shape = self.kernel_size + (self.filters, input_shape[-1])  # (KH,KW,F,C)
         self.kernel = self.add_weight(kernel_shape, self.kernel_initializer, "kernel",
-                                      regularizer=self.kernel_regularizer)
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         if self.use_bias:
             self.bias = self.add_weight((self.filters,), self.bias_initializer, "bias",
-                                        regularizer=self.bias_regularizer)
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
 
     def compute_output_shape(self, input_shape):
         output_padding = self.output_padding or (None,) * self.rank
@@ -200,7 +202,8 @@ class BaseConvTranspose(Layer):
                 "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
                 "bias_regularizer": regularizers.serialize(self.bias_regularizer),
                 "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-                "kernel_constraint": None, "bias_constraint": None}
+                "kernel_constraint": self.kernel_constraint,
+                "bias_constraint": self.bias_constraint}
 
 
 class Conv2DTranspose(BaseConvTranspose):

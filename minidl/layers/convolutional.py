@@ -26,7 +26,7 @@ calls tf.nn.convolution with padding="SAME").
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from minidl import activations, initializers, regularizers
+from minidl import activations, constraints, initializers, regularizers
 from minidl.layers.base import Layer
 from minidl.layers.core import check_rank
 from minidl.threads import matmul
@@ -226,8 +226,6 @@ class BaseConv(Layer):
         check_unsupported("dilation_rate", self.dilation_rate, (1,) * rank,
                           "dilated convolutions are not implemented")
         check_unsupported("groups", groups, 1, "grouped convolutions are not implemented")
-        check_unsupported("kernel_constraint", kernel_constraint, None, "no constraints")
-        check_unsupported("bias_constraint", bias_constraint, None, "no constraints")
         check_unsupported("lora_rank", lora_rank, None, "no LoRA")
         self.padding = check_padding(padding, ("valid", "same", "causal") if rank == 1
                                      else ("valid", "same"))
@@ -237,6 +235,8 @@ class BaseConv(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         super().__init__(**kwargs)
         self.filters, self.use_bias, self.groups = int(filters), bool(use_bias), 1
         self.kernel = self.bias = None
@@ -263,10 +263,12 @@ class BaseConv(Layer):
     def build(self, input_shape):
         kernel_shape = self.kernel_size + (input_shape[-1], self.filters)  # (KH,KW,C,F)
         self.kernel = self.add_weight(kernel_shape, self.kernel_initializer, "kernel",
-                                      regularizer=self.kernel_regularizer)
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         if self.use_bias:
             self.bias = self.add_weight((self.filters,), self.bias_initializer, "bias",
-                                        regularizer=self.bias_regularizer)
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
 
     def compute_output_shape(self, input_shape):
         sizes = [output_length(size, k, s, self.padding) for size, k, s in
@@ -328,7 +330,8 @@ class BaseConv(Layer):
                 "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
                 "bias_regularizer": regularizers.serialize(self.bias_regularizer),
                 "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-                "kernel_constraint": None, "bias_constraint": None}
+                "kernel_constraint": self.kernel_constraint,
+                "bias_constraint": self.bias_constraint}
 
 
 def initializer_name(initializer):

@@ -21,7 +21,7 @@ a dilation both above 1 as the dilated convolution at stride 1, subsampled
 (keras/src/backend/tensorflow/nn.py, _depthwise_conv_stride_dilation_decomposition): the same
 numbers as the strided windows here.
 """
-from minidl import activations, initializers, regularizers
+from minidl import activations, constraints, initializers, regularizers
 from minidl.layers.base import Layer
 from minidl.layers.convolutional import (as_2d, check_channels_last, check_padding,
                                          check_positive, check_unsupported, col2im, dilated,
@@ -92,8 +92,8 @@ class BaseDepthwiseConv(Layer):
         self.strides = standardize_tuple(strides, rank, "strides")
         self.dilation_rate = standardize_tuple(dilation_rate, rank, "dilation_rate")
         self.padding = check_padding(padding)
-        check_unsupported("depthwise_constraint", depthwise_constraint, None, "no constraints")
-        check_unsupported("bias_constraint", bias_constraint, None, "no constraints")
+        self.depthwise_constraint = constraints.get(depthwise_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.data_format = check_channels_last(data_format)
         self.activation = activations.get(activation)
         self.depthwise_initializer = initializers.get(depthwise_initializer)
@@ -140,7 +140,8 @@ class BaseDepthwiseConv(Layer):
         shape = self.kernel_size + (self.channels, self.depth_multiplier)  # (KH,KW,C,M)
         # Keras names DepthwiseConv's kernel "kernel" and SeparableConv's "depthwise_kernel".
         self.depthwise = self.add_weight(shape, self.depthwise_initializer, self.kernel_name,
-                                         regularizer=self.depthwise_regularizer)
+                                         regularizer=self.depthwise_regularizer,
+                                         constraint=self.depthwise_constraint)
 
     def _depthwise(self, x):
         """z rows (R, C*M) of the depthwise half, and what its backward needs."""
@@ -181,7 +182,8 @@ class BaseDepthwiseConv(Layer):
                 "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
                 "bias_regularizer": regularizers.serialize(self.bias_regularizer),
                 "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-                "depthwise_constraint": None, "bias_constraint": None}
+                "depthwise_constraint": self.depthwise_constraint,
+                "bias_constraint": self.bias_constraint}
 
 
 class DepthwiseConv2D(BaseDepthwiseConv):
@@ -206,7 +208,8 @@ class DepthwiseConv2D(BaseDepthwiseConv):
         if self.use_bias:
             self.bias = self.add_weight((self.depth_multiplier * self.channels,),
                                         self.bias_initializer, "bias",
-                                        regularizer=self.bias_regularizer)
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
 
     def forward(self, x, training=False):
         z, state = self._depthwise(x)  # (R, C*M)
@@ -257,7 +260,7 @@ class SeparableConv2D(BaseDepthwiseConv):
                  pointwise_regularizer=None, bias_regularizer=None, depthwise_constraint=None,
                  pointwise_constraint=None, bias_constraint=None, **kwargs):
         self.filters = check_positive("filters", filters)
-        check_unsupported("pointwise_constraint", pointwise_constraint, None, "no constraints")
+        self.pointwise_constraint = constraints.get(pointwise_constraint)
         self.pointwise_initializer = initializers.get(pointwise_initializer)
         self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
         super().__init__(kernel_size, strides, padding, depth_multiplier, data_format,
@@ -277,10 +280,12 @@ class SeparableConv2D(BaseDepthwiseConv):
         shape = (1,) * self.rank + (self.depth_multiplier * self.channels, self.filters)
         self.pointwise_kernel = self.add_weight(shape, self.pointwise_initializer,
                                                 "pointwise_kernel",
-                                                regularizer=self.pointwise_regularizer)
+                                                regularizer=self.pointwise_regularizer,
+                                                constraint=self.pointwise_constraint)
         if self.use_bias:
             self.bias = self.add_weight((self.filters,), self.bias_initializer, "bias",
-                                        regularizer=self.bias_regularizer)
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
 
     def forward(self, x, training=False):
         u, state = self._depthwise(x)  # (R, C*M)
@@ -309,7 +314,7 @@ class SeparableConv2D(BaseDepthwiseConv):
         return {**config, "filters": self.filters,
                 "pointwise_initializer": initializer_name(self.pointwise_initializer),
                 "pointwise_regularizer": regularizers.serialize(self.pointwise_regularizer),
-                "pointwise_constraint": None}
+                "pointwise_constraint": self.pointwise_constraint}
 
 
 class SeparableConv1D(SeparableConv2D):

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from minidl import initializers, regularizers
+from minidl import constraints, initializers, regularizers
 from minidl.layers.base import Layer
 from minidl.sparse import SparseRows
 
@@ -39,8 +39,9 @@ class Embedding(Layer):
         mask_zero: whether the id 0 is padding, to be masked out downstream (the vocabulary
             then still counts it: V = largest id + 1).
         weights: the initial table, an array (V, D) (or a list holding it).
-        embeddings_constraint, lora_rank: Keras options minidl does not implement;
-            accepted at their defaults (None, None) only.
+        embeddings_constraint: a projection of the table after each optimizer step, such as
+            constraints.UnitNorm(axis=1) (see constraints.py).
+        lora_rank: a Keras option minidl does not implement; accepted at None only.
     """
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
@@ -50,7 +51,7 @@ class Embedding(Layer):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"`{name}` must be a positive integer. Received: "
                                  f"{name}={value} (of type {type(value).__name__}).")
-        _check_unsupported(embeddings_constraint=embeddings_constraint, lora_rank=lora_rank,
+        _check_unsupported(lora_rank=lora_rank,
                             quantization_config=kwargs.pop(
                                "quantization_config", None))
         if kwargs.pop("input_length", None) is not None:
@@ -61,6 +62,7 @@ class Embedding(Layer):
         self.supports_masking = self._makes_masks = self.mask_zero  # as Keras's Embedding
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.embeddings = None
         if weights is not None:  # Keras builds at once and sets them
             self.build(None)
@@ -71,7 +73,8 @@ class Embedding(Layer):
     def build(self, input_shape):
         self.embeddings = self.add_weight((self.input_dim, self.output_dim),
                                           self.embeddings_initializer, "embeddings",
-                                          regularizer=self.embeddings_regularizer)
+                                          regularizer=self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
@@ -110,13 +113,13 @@ class Embedding(Layer):
                 "output_dim": self.output_dim,
                 "embeddings_initializer": self.embeddings_initializer,
                 "embeddings_regularizer": self.embeddings_regularizer,
-                "embeddings_constraint": None, "mask_zero": self.mask_zero}
+                "embeddings_constraint": self.embeddings_constraint,
+                "mask_zero": self.mask_zero}
 
 
 def _check_unsupported(**options):
     """Keras's Embedding options minidl does not implement: accepted only when off."""
-    what = {"embeddings_constraint": "weight constraints",
-            "lora_rank": "LoRA", "quantization_config": "quantization"}
+    what = {"lora_rank": "LoRA", "quantization_config": "quantization"}
     for name, value in options.items():
         if value not in (None, False):
             raise ValueError(f"minidl's Embedding does not implement {what[name]}: leave "

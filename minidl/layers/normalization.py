@@ -14,7 +14,7 @@ batch is (N, H, W, C) and every (row, position) pair is one more value of its ch
 """
 import numpy as np
 
-from minidl import initializers, masks, naming, regularizers
+from minidl import constraints, initializers, masks, naming, regularizers
 from minidl.layers.base import Layer
 from minidl.layers.core import check_rank
 
@@ -57,6 +57,8 @@ class BatchNormalization(Layer):
         beta_initializer, gamma_initializer, moving_mean_initializer,
             moving_variance_initializer: zeros, ones, zeros, ones by default.
         beta_regularizer, gamma_regularizer: penalties on beta and gamma (regularizers.py).
+        beta_constraint, gamma_constraint: projections after each optimizer step
+            (constraints.py), e.g. "non_neg" on gamma.
     """
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
@@ -66,8 +68,7 @@ class BatchNormalization(Layer):
                  gamma_constraint=None, renorm=False, renorm_clipping=None,
                  renorm_momentum=0.99, synchronized=False, **kwargs):
         _check_int("axis", axis)
-        _check_unsupported(beta_constraint=beta_constraint, gamma_constraint=gamma_constraint,
-                           renorm=renorm, synchronized=synchronized)
+        _check_unsupported(renorm=renorm, synchronized=synchronized)
         initializers_ = [_initializer(i) for i in (beta_initializer, gamma_initializer,
                                                    moving_mean_initializer,
                                                    moving_variance_initializer)]
@@ -79,6 +80,8 @@ class BatchNormalization(Layer):
         (self.beta_initializer, self.gamma_initializer, self.moving_mean_initializer,
          self.moving_variance_initializer) = initializers_
         self.beta_regularizer, self.gamma_regularizer = beta_regularizer, gamma_regularizer
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.renorm_clipping, self.renorm_momentum = renorm_clipping, renorm_momentum
         self.gamma = self.beta = self.moving_mean = self.moving_variance = None
 
@@ -97,10 +100,12 @@ class BatchNormalization(Layer):
         shape = (_known_size(self, input_shape, self.axis),)  # (C,)
         if self.scale:
             self.gamma = self.add_weight(shape, self.gamma_initializer, "gamma",
-                                         regularizer=self.gamma_regularizer)
+                                         regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint)
         if self.center:
             self.beta = self.add_weight(shape, self.beta_initializer, "beta",
-                                        regularizer=self.beta_regularizer)
+                                        regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint)
         self.moving_mean = self.add_weight(shape, self.moving_mean_initializer, "moving_mean",
                                            trainable=False)
         self.moving_variance = self.add_weight(shape, self.moving_variance_initializer,
@@ -168,7 +173,8 @@ class BatchNormalization(Layer):
                 "moving_variance_initializer": _serialize(self.moving_variance_initializer),
                 "beta_regularizer": regularizers.serialize(self.beta_regularizer),
                 "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-                "beta_constraint": None, "gamma_constraint": None, "synchronized": False,
+                "beta_constraint": self.beta_constraint,
+                "gamma_constraint": self.gamma_constraint, "synchronized": False,
                 "renorm": False, "renorm_clipping": self.renorm_clipping,
                 "renorm_momentum": self.renorm_momentum}
 
@@ -189,6 +195,8 @@ class LayerNormalization(Layer):
         center, scale: whether to learn beta and gamma.
         beta_initializer, gamma_initializer: zeros and ones by default.
         beta_regularizer, gamma_regularizer: penalties on beta and gamma.
+        beta_constraint, gamma_constraint: projections after each optimizer step
+            (constraints.py).
     """
 
     supports_masking = True  # a mask passes through unchanged (masks.py), as in Keras
@@ -203,14 +211,15 @@ class LayerNormalization(Layer):
         elif isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise TypeError("Expected an int or a list/tuple of ints for the argument 'axis', "
                             f"but received: {axis!r}")
-        _check_unsupported(beta_constraint=beta_constraint, gamma_constraint=gamma_constraint,
-                           rms_scaling=kwargs.pop("rms_scaling", False))
+        _check_unsupported(rms_scaling=kwargs.pop("rms_scaling", False))
         initializers_ = _initializer(beta_initializer), _initializer(gamma_initializer)
         regularizers_ = regularizers.get(beta_regularizer), regularizers.get(gamma_regularizer)
         super().__init__(**kwargs)
         self.axis, self.epsilon, self.center, self.scale = axis, epsilon, center, scale
         self.beta_initializer, self.gamma_initializer = initializers_
         self.beta_regularizer, self.gamma_regularizer = regularizers_
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.gamma = self.beta = None
 
     def _axes(self):
@@ -231,10 +240,12 @@ class LayerNormalization(Layer):
         shape = tuple(_known_size(self, input_shape, a) for a in self.axis)  # (D,)
         if self.scale:
             self.gamma = self.add_weight(shape, self.gamma_initializer, "gamma",
-                                         regularizer=self.gamma_regularizer)
+                                         regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint)
         if self.center:
             self.beta = self.add_weight(shape, self.beta_initializer, "beta",
-                                        regularizer=self.beta_regularizer)
+                                        regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint)
 
     def _axes_and_shape(self, x_shape):
         """The normalized axes, the others, and the shape gamma broadcasts as."""
@@ -275,7 +286,8 @@ class LayerNormalization(Layer):
                 "gamma_initializer": _serialize(self.gamma_initializer),
                 "beta_regularizer": regularizers.serialize(self.beta_regularizer),
                 "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-                "beta_constraint": None, "gamma_constraint": None}
+                "beta_constraint": self.beta_constraint,
+                "gamma_constraint": self.gamma_constraint}
 
 
 # -- argument checks and configs ------------------------------------------------------------------
@@ -289,7 +301,7 @@ def _check_unsupported(**options):
     for name, value in options.items():
         if value not in (None, False):
             raise ValueError(f"minidl does not implement `{name}`: it must be "
-                             f"{'None' if 'constraint' in name else 'False'}. "
+                             "False. "
                              f"Received: {name}={value!r}")
 
 

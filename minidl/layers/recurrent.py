@@ -35,7 +35,7 @@ Dropout: the cell draws its masks once per training call (recurrent_cells.py say
 loop multiplies the whole input by the input mask, the same at every step.
 
 Bidirectional (bidirectional.py) runs one of these layers forwards and a copy backwards.
-Not implemented (each refused by name when asked for): stateful=True, constraints.
+Not implemented (refused by name when asked for): stateful=True.
 """
 import numpy as np
 
@@ -43,7 +43,7 @@ from minidl import activations
 from minidl.layers.base import Layer
 from minidl.layers.core import check_rank
 from minidl.layers.recurrent_cells import (DropoutMasks, GRUCell, LSTMCell, SimpleRNNCell,
-                                           check_constraints, check_off, check_units)
+                                           check_off, check_units)
 
 
 def add_grads(total, grads):
@@ -270,7 +270,9 @@ class RNN(Layer):
                 "recurrent_regularizer": cell.recurrent_regularizer,
                 "bias_regularizer": cell.bias_regularizer,
                 "activity_regularizer": self.activity_regularizer,
-                "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None,
+                "kernel_constraint": cell.kernel_constraint,
+                "recurrent_constraint": cell.recurrent_constraint,
+                "bias_constraint": cell.bias_constraint,
                 "dropout": cell.dropout, "recurrent_dropout": cell.recurrent_dropout}
 
     def recurrent_activation_config(self):
@@ -307,7 +309,9 @@ class SimpleRNN(RNN):
             used at every step (see RNN).
         recurrent_dropout: the fraction of h_{t-1}'s units to drop, in [0, 1), likewise.
         seed: an integer gives the cell its own generator for the masks.
-        stateful: False only; constraints: None only;
+        kernel_constraint, recurrent_constraint, bias_constraint: projections after each
+            optimizer step (constraints.py).
+        stateful: False only;
             activity_regularizer: None only (Keras's SimpleRNN ignores it, see __init__).
     """
 
@@ -320,9 +324,6 @@ class SimpleRNN(RNN):
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, seed=None, **kwargs):
-        check_constraints(kernel_constraint=kernel_constraint,
-                          recurrent_constraint=recurrent_constraint,
-                          bias_constraint=bias_constraint)
         check_off("activity_regularizer", activity_regularizer, None,
                   "Keras 3.15's SimpleRNN accepts it but never passes it on, so it penalises "
                   "nothing there; add an ActivityRegularization layer after the SimpleRNN")
@@ -331,7 +332,9 @@ class SimpleRNN(RNN):
             use_bias=use_bias, kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
             kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer, dropout=dropout,
+            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
+            dropout=dropout,
             recurrent_dropout=recurrent_dropout, seed=seed, name="simple_rnn_cell"))
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
@@ -358,7 +361,8 @@ class LSTM(RNN):
         use_cudnn: "auto" or False (minidl runs the generic loop, as Keras on a CPU).
         dropout, recurrent_dropout, seed: as SimpleRNN; with recurrent_dropout each gate gets
             its own masks (implementation 1, LSTMCell.step_per_gate).
-        stateful: False only; constraints: None only.
+        kernel_constraint, recurrent_constraint, bias_constraint: as SimpleRNN's.
+        stateful: False only.
     """
 
     cell_class = LSTMCell
@@ -371,16 +375,15 @@ class LSTM(RNN):
                  dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False,
                  return_state=False, go_backwards=False, stateful=False, unroll=False,
                  use_cudnn="auto", **kwargs):
-        check_constraints(kernel_constraint=kernel_constraint,
-                          recurrent_constraint=recurrent_constraint,
-                          bias_constraint=bias_constraint)
         check_use_cudnn(use_cudnn)
         cell = self.cell_class(**cell_arguments(
             units, kwargs, activation=activation, recurrent_activation=recurrent_activation,
             use_bias=use_bias, kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
             kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer, unit_forget_bias=unit_forget_bias,
+            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
+            unit_forget_bias=unit_forget_bias,
             dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed, name="lstm_cell"))
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
@@ -410,7 +413,8 @@ class GRU(RNN):
             the bias is then (2, 3U): input and recurrent rows) or before it (False; (3U,)).
         return_state: also return the final state: [output, h].
         dropout, recurrent_dropout, seed: as LSTM (GRUCell.step_per_gate).
-        stateful: False only; constraints: None only.
+        kernel_constraint, recurrent_constraint, bias_constraint: as SimpleRNN's.
+        stateful: False only.
     """
 
     cell_class = GRUCell
@@ -423,16 +427,15 @@ class GRU(RNN):
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, reset_after=True,
                  use_cudnn="auto", **kwargs):
-        check_constraints(kernel_constraint=kernel_constraint,
-                          recurrent_constraint=recurrent_constraint,
-                          bias_constraint=bias_constraint)
         check_use_cudnn(use_cudnn)
         cell = self.cell_class(**cell_arguments(
             units, kwargs, activation=activation, recurrent_activation=recurrent_activation,
             use_bias=use_bias, kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
             kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer, reset_after=reset_after, dropout=dropout,
+            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
+            reset_after=reset_after, dropout=dropout,
             recurrent_dropout=recurrent_dropout, seed=seed, name="gru_cell"))
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,

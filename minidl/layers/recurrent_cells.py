@@ -36,7 +36,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minidl import activations, initializers, regularizers, rng
+from minidl import activations, constraints, initializers, regularizers, rng
 from minidl.layers.base import Layer
 
 
@@ -69,11 +69,6 @@ def check_seed(seed):
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise ValueError(f"Argument `seed` must be an integer or None. Received: seed={seed!r}")
     return seed
-
-
-def check_constraints(**constraints):
-    for name, value in constraints.items():
-        check_off(name, value, None, "minidl has no weight constraints")
 
 
 
@@ -121,7 +116,8 @@ class Cell(Layer):
     def __init__(self, units, activation, recurrent_activation, use_bias, kernel_initializer,
                  recurrent_initializer, bias_initializer, kernel_regularizer,
                  recurrent_regularizer, bias_regularizer, dropout=0.0, recurrent_dropout=0.0,
-                 seed=None, **kwargs):
+                 seed=None, kernel_constraint=None, recurrent_constraint=None,
+                 bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         self.dropout = check_rate("dropout", dropout)
         self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
@@ -140,6 +136,9 @@ class Cell(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.kernel = self.recurrent_kernel = self.bias = None
 
     @property
@@ -149,13 +148,16 @@ class Cell(Layer):
     def build(self, input_shape):
         width = self.gates * self.units
         self.kernel = self.add_weight((input_shape[-1], width), self.kernel_initializer,
-                                      "kernel", regularizer=self.kernel_regularizer)
+                                      "kernel", regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.recurrent_kernel = self.add_weight((self.units, width), self.recurrent_initializer,
                                                 "recurrent_kernel",
-                                                regularizer=self.recurrent_regularizer)
+                                                regularizer=self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
         if self.use_bias:
             self.bias = self.add_weight(self.bias_shape(), self.bias_initializer_for_build(),
-                                        "bias", regularizer=self.bias_regularizer)
+                                        "bias", regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
 
     def bias_shape(self):
         return (self.gates * self.units,)
