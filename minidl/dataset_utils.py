@@ -16,6 +16,7 @@ load(order[i * B:(i + 1) * B]): nothing is read before it is asked for.
 Shapes: N elements, B batch size.
 """
 import math
+import os
 
 import numpy as np
 
@@ -150,3 +151,151 @@ class BatchDataset(PyDataset):
                 f"as_numpy_iterator of tf.data.Dataset's methods, not `{name}`. "
                 "Write a PyDataset of your own for other pipelines.")
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+
+# ---------------------------------------------------------------------------------------------
+# Files in class folders: Keras's keras/src/utils/dataset_utils.py, for the text and image makers
+# ---------------------------------------------------------------------------------------------
+
+def check_validation_split_arg(validation_split, subset, shuffle, seed):
+    """Keras's checks of validation_split, subset, shuffle and seed, with its messages."""
+    if validation_split and not 0 < validation_split < 1:
+        raise ValueError(f"`validation_split` must be between 0 and 1, received: "
+                         f"{validation_split}")
+    if (validation_split or subset) and not (validation_split and subset):
+        raise ValueError("If `subset` is set, `validation_split` must be set, and inversely.")
+    if subset not in ("training", "validation", "both", None):
+        raise ValueError('`subset` must be either "training", "validation" or "both", '
+                         f"received: {subset}")
+    if validation_split and shuffle and seed is None:
+        raise ValueError("If using `validation_split` and shuffling the data, you must provide "
+                         "a `seed` argument, to make sure that there is no overlap between the "
+                         "training and validation subset.")
+
+
+def check_labels_arguments(labels, label_mode, class_names, what):
+    """Keras's checks of labels and label_mode (what: "text" or "image")."""
+    if labels not in ("inferred", None):
+        if not isinstance(labels, (list, tuple)):
+            samples = "text samples" if what == "text" else "images"
+            raise ValueError(
+                "`labels` argument should be a list/tuple of integer labels, of the same size "
+                f"as the number of {what} files in the target directory. If you wish to infer "
+                "the labels from the subdirectory names in the target directory, pass "
+                '`labels="inferred"`. If you wish to get a dataset that only contains '
+                f"{samples} (no labels), pass `labels=None`. Received: labels={labels}")
+        if class_names:
+            raise ValueError('You can only pass `class_names` if `labels="inferred"`. '
+                             f"Received: labels={labels}, and class_names={class_names}")
+    if label_mode not in {"int", "categorical", "binary", None}:
+        raise ValueError('`label_mode` argument must be one of "int", "categorical", "binary", '
+                         f"or None. Received: label_mode={label_mode}")
+
+
+def _valid_files(directory, follow_links, formats):
+    """(folder, file name) of every file with an allowed suffix, folders and names sorted."""
+    for root, _, files in sorted(os.walk(directory, followlinks=follow_links),
+                                 key=lambda walked: walked[0]):
+        for fname in sorted(files):
+            if fname.lower().endswith(formats):
+                yield root, fname
+
+
+def index_directory(directory, labels, formats, class_names=None, shuffle=True, seed=None,
+                    follow_links=False, verbose=True):
+    """The files under `directory` with their labels, as Keras's index_directory.
+
+    labels="inferred": one class per subfolder (sorted by name, or in class_names' order),
+    label = the folder's index; each folder's files are walked recursively in sorted order,
+    folder after folder. Otherwise every file under `directory`, with `labels` (a list, in
+    that sorted order) or none. shuffle=True then permutes files and labels with
+    np.random.RandomState(seed), twice from the same seed: Keras's own, reproducible, shuffle.
+
+    Returns:
+        (file_paths, labels, class_names): labels an int32 array for inferred labels, the
+        list given, or None; class_names the folders, str(each distinct label), or None.
+    """
+    if labels == "inferred":
+        subdirs = [d for d in sorted(os.listdir(directory))
+                   if os.path.isdir(os.path.join(directory, d)) and not d.startswith(".")]
+        if class_names is not None:
+            if not set(class_names).issubset(set(subdirs)):
+                raise ValueError("The `class_names` passed did not match the names of the "
+                                 "subdirectories of the target directory. Expected: "
+                                 f"{subdirs} (or a subset of it), but received: "
+                                 f"class_names={class_names}")
+            subdirs = class_names  # the order given
+    else:
+        subdirs = [""]  # every file under the directory itself
+        if class_names is not None:
+            if labels is None:
+                raise ValueError("When `labels=None` (no labels), argument `class_names` "
+                                 "cannot be specified.")
+            raise ValueError("When argument `labels` is specified, argument `class_names` "
+                             "cannot be specified (the `class_names` will be the sorted list "
+                             "of labels).")
+    class_names = subdirs
+    filenames, folder_labels = [], []
+    for index, subdir in enumerate(subdirs):
+        folder = os.path.join(directory, subdir)
+        for root, fname in _valid_files(folder, follow_links, formats):
+            relative = os.path.relpath(os.path.join(root, fname), folder)
+            filenames.append(os.path.join(os.path.basename(folder), relative))
+            folder_labels.append(index)
+    if labels == "inferred":
+        labels = np.array(folder_labels, dtype="int32")  # (N,)
+    elif labels is None:
+        class_names = None
+    else:
+        if len(labels) != len(filenames):
+            raise ValueError("Expected the lengths of `labels` to match the number of files in "
+                             f"the target directory. len(labels) is {len(labels)} while we "
+                             f"found {len(filenames)} files in directory {directory}.")
+        class_names = [str(label) for label in sorted(set(labels))]
+        labels = list(labels)  # shuffled below: a copy (Keras shuffles the caller's list)
+    if verbose:
+        print(f"Found {len(filenames)} files." if labels is None else
+              f"Found {len(filenames)} files belonging to {len(class_names)} classes.")
+    file_paths = [os.path.join(directory, fname) for fname in filenames]
+    if shuffle:
+        if seed is None:
+            seed = np.random.randint(1e6)
+        np.random.RandomState(seed).shuffle(file_paths)
+        if labels is not None:
+            np.random.RandomState(seed).shuffle(labels)  # the same permutation
+    return file_paths, labels, class_names
+
+
+def training_or_validation_split(samples, labels, validation_split, subset):
+    """The last int(validation_split * N) samples are validation, the rest training."""
+    if not validation_split:
+        return samples, labels
+    num_val_samples = int(validation_split * len(samples))
+    if subset == "training":
+        print(f"Using {len(samples) - num_val_samples} files for training.")
+        samples = samples[:-num_val_samples]  # Keras's slice: a split of 0 keeps nothing
+        labels = None if labels is None else labels[:-num_val_samples]
+    elif subset == "validation":
+        print(f"Using {num_val_samples} files for validation.")
+        samples = samples[-num_val_samples:]
+        labels = None if labels is None else labels[-num_val_samples:]
+    else:
+        raise ValueError(f'`subset` must be either "training" or "validation", received: '
+                         f"{subset}")
+    return samples, labels
+
+
+def encode_labels(labels, label_mode, num_classes):
+    """Labels as Keras's dataset yields them: int32 (N,) for "int" (a list of Python ints
+    becomes int32, as TensorFlow makes it), float32 (N, 1) for "binary", float32 one-hot
+    (N, C) for "categorical" (tf.one_hot: a label outside [0, C) is a row of zeros)."""
+    labels = np.asarray(labels)
+    if labels.dtype == np.int64:
+        labels = labels.astype(np.int32)
+    if labels.dtype == np.float64:
+        labels = labels.astype(np.float32)
+    if label_mode == "binary":
+        return labels.astype(np.float32)[:, None]  # (N,1)
+    if label_mode == "categorical":
+        return (labels[:, None] == np.arange(num_classes)[None, :]).astype(np.float32)  # (N,C)
+    return labels  # (N,)
