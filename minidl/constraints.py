@@ -50,13 +50,14 @@ class NonNeg(Constraint):
     """Constrains the weights to be non-negative.
 
     Formula:
-        w = max(w, 0)
-    Keras's ops.maximum(w, 0) is TensorFlow's, which keeps w where the two are equal: -0.0
-    stays -0.0, and NaN stays NaN; np.maximum would give +0.0, hence np.where.
+        w = max(w, 0)          NaN stays NaN, as in Keras's ops.maximum (TensorFlow's)
+    TensorFlow's kernel turns -0.0 into +0.0 in its vectorised loop, as np.maximum does, but
+    keeps -0.0 in its scalar loop over an array's last few elements: there only the sign
+    of a zero can differ from Keras's.
     """
 
     def __call__(self, w):
-        return np.where(w < 0, w.dtype.type(0), w)
+        return np.maximum(w, w.dtype.type(0))
 
 
 class UnitNorm(Constraint):
