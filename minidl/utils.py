@@ -2,8 +2,9 @@
 `normalize`, `pad_sequences` and `split_dataset`, `PyDataset` (and its old name `Sequence`;
 py_dataset.py), and the image helpers `load_img`,
 `img_to_array`, `array_to_img` and `save_img` (keras.utils; they live in image_utils.py), and
-the dataset makers `timeseries_dataset_from_array` (timeseries_dataset.py) and
-`text_dataset_from_directory` (text_dataset.py).
+the dataset makers `timeseries_dataset_from_array` (timeseries_dataset.py),
+`text_dataset_from_directory` (text_dataset.py) and `image_dataset_from_directory`
+(image_dataset.py).
 """
 import random
 
@@ -15,6 +16,7 @@ from minidl.backend import clear_session  # noqa: F401
 from minidl.data_adapters import pack_x_y_sample_weight, unpack_x_y_sample_weight  # noqa: F401
 from minidl.progbar import Progbar  # noqa: F401
 from minidl.py_dataset import PyDataset, Sequence  # noqa: F401
+from minidl.image_dataset import image_dataset_from_directory  # noqa: F401
 from minidl.text_dataset import text_dataset_from_directory  # noqa: F401
 from minidl.timeseries_dataset import timeseries_dataset_from_array  # noqa: F401
 
