@@ -14,6 +14,8 @@
     regularization.py  Dropout, AlphaDropout, SpatialDropout1D/2D, GaussianNoise,
                        GaussianDropout, ActivityRegularization
     normalization.py   BatchNormalization, LayerNormalization
+    group_normalization.py  GroupNormalization (per sample and group of channels),
+                       UnitNormalization (x / ||x||)
     preprocessing.py   Normalization, Rescaling, Resizing, CenterCrop
     lookup.py          StringLookup, IntegerLookup, CategoryEncoding (tokens -> indices -> rows)
     text_vectorization.py  TextVectorization (text -> tokens -> a StringLookup)
@@ -47,6 +49,7 @@ from minidl.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Mini
                                    Subtract, add, average, concatenate, dot, maximum, minimum,
                                    multiply, subtract)
 from minidl.layers.normalization import BatchNormalization, LayerNormalization
+from minidl.layers.group_normalization import GroupNormalization, UnitNormalization
 from minidl.layers.augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
                                         RandomRotation, RandomTranslation, RandomZoom)
 from minidl.layers.preprocessing import CenterCrop, Normalization, Rescaling, Resizing
@@ -92,6 +95,7 @@ __all__ += ["Lambda", "TimeDistributed"]
 __all__ += ["MultiHeadAttention"]
 __all__ += ["AdditiveAttention", "Attention"]
 __all__ += ["AlphaDropout"]
+__all__ += ["GroupNormalization", "UnitNormalization"]
 
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
 Convolution1D, Convolution2D = Conv1D, Conv2D
