@@ -194,5 +194,12 @@ def backward_of(activation):
 
 
 def serialize(activation):
-    """The activation's name, as Keras writes it in a config."""
-    return activation.__name__
+    """The activation as Keras writes it in a config: a built-in one by its name ("relu"),
+    a function of one's own as {"class_name": "function", "config": "my_package>my_fn", ...}
+    (its registered name: minidl.saving.register_keras_serializable)."""
+    name = getattr(activation, "__name__", None)
+    if _FORWARD.get(name) is activation:
+        return name
+    from minidl.saving.object_registration import function_config  # saving imports layers
+
+    return function_config(activation)

@@ -19,6 +19,11 @@ from minidl.py_dataset import PyDataset, Sequence  # noqa: F401
 from minidl.image_dataset import image_dataset_from_directory  # noqa: F401
 from minidl.text_dataset import text_dataset_from_directory  # noqa: F401
 from minidl.timeseries_dataset import timeseries_dataset_from_array  # noqa: F401
+from minidl.saving.object_registration import (  # noqa: F401 (keras.utils has them too)
+    CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
+    get_registered_object, register_keras_serializable)
+from minidl.saving.serialization import (  # noqa: F401
+    deserialize_keras_object, serialize_keras_object)
 
 
 def set_random_seed(seed):

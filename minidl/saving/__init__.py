@@ -30,7 +30,9 @@ h5py is optional (`pip install -e ".[h5]"`) and imported only when a function ne
 
 The package: files.py (atomic writes, reading archives), limits.py (caps on what a file may
 declare), h5.py (weights in Keras's HDF5 layout), config.py (a model as Keras's
-config.json, both ways), legacy_h5.py (the legacy `.h5` whole-model format and to_json).
+config.json, both ways), legacy_h5.py (the legacy `.h5` whole-model format and to_json),
+object_registration.py (register_keras_serializable and custom_object_scope: names of your
+own classes and functions) and serialization.py (serialize/deserialize_keras_object).
 """
 import datetime
 import io
@@ -45,6 +47,11 @@ import numpy as np
 from minidl.saving import config, files, h5, legacy_h5, limits
 from minidl.saving.config import model_from_config, model_to_config  # noqa: F401 (public)
 from minidl.saving.legacy_h5 import model_from_json  # noqa: F401 (public, as keras.models')
+from minidl.saving.object_registration import (  # noqa: F401 (public, as keras.saving's)
+    CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
+    get_registered_object, register_keras_serializable)
+from minidl.saving.serialization import (  # noqa: F401 (public, as keras.saving's)
+    deserialize_keras_object, serialize_keras_object)
 
 # -- writing --------------------------------------------------------------------------------
 def save_model(model, filepath, overwrite=True, **kwargs):

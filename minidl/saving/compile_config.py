@@ -3,28 +3,31 @@
 import numpy as np
 
 from minidl import losses, metrics, optimizers
-from minidl.losses import wrapper
-from minidl.saving.layer_config import INERT, accepted_arguments, object_config
+from minidl.saving import object_registration
+from minidl.saving.layer_config import INERT, accepted_arguments
 
 
 def compile_to_config(model):
     """Keras's compile_config: the optimizer's class and settings, the loss, the metrics."""
     if not model.compiled:
         return {}
-    optimizer = model.optimizer
-    optimizer_config = {**optimizer.get_config(), "clipnorm": optimizer.clipnorm,
-                        "clipvalue": optimizer.clipvalue,
-                        "global_clipnorm": optimizer.global_clipnorm}
     compiled = model.compiled_metrics
     return {
-        "optimizer": object_config("keras.optimizers", type(optimizer).__name__,
-                                    _plain(optimizer_config)),
+        "optimizer": optimizer_to_config(model.optimizer),
         "loss": structure(model.loss, _loss_to_config),
         "loss_weights": model.compiled_loss.loss_weights if model.compiled_loss else None,
         "metrics": structure(compiled.identifiers, _metric_to_config),
         "weighted_metrics": structure(compiled.weighted_identifiers, _metric_to_config),
         "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False,
     }
+
+
+def optimizer_to_config(optimizer):
+    """The optimizer's class and settings, clipping options included, as Keras writes them."""
+    config = {**optimizer.get_config(), "clipnorm": optimizer.clipnorm,
+              "clipvalue": optimizer.clipvalue, "global_clipnorm": optimizer.global_clipnorm}
+    return object_registration.class_config(optimizer, "keras.optimizers", optimizers,
+                                            _plain(config))
 
 
 def _plain(config):
@@ -50,30 +53,33 @@ def _loss_to_config(loss):
     if isinstance(loss, str):
         return loss
     if isinstance(loss, losses.LossFunctionWrapper) or not isinstance(loss, losses.Loss):
-        return wrapper.function_config(getattr(loss, "fn", loss))  # by its name, as Keras
+        return object_registration.function_config(getattr(loss, "fn", loss))  # as Keras
     try:
         named = losses.get(loss.name)
         if type(named) is type(loss) and named.get_config() == loss.get_config():
             return loss.name  # the name says it all (no from_logits, delta or axis of its own)
     except ValueError:
         pass  # a loss object with its own name
-    return object_config("keras.losses", type(loss).__name__, loss.get_config())
+    return object_registration.class_config(loss, "keras.losses", losses, loss.get_config())
 
 
 def _metric_to_config(metric):
     if isinstance(metric, str):
         return metric
     if isinstance(metric, metrics.Metric):
-        return object_config("keras.metrics", type(metric).__name__, metric.get_config())
+        return object_registration.class_config(metric, "keras.metrics", metrics,
+                                                metric.get_config())
+    if metric in object_registration.GLOBAL_CUSTOM_NAMES:  # a registered function
+        return object_registration.function_config(metric)
     raise ValueError(f"The metric {metric!r} (a function) cannot be saved in a file; compile "
                      "with a metric name or a Metric object to save the model.")
 
 
 def compile_from_config(model, config, filepath, custom_objects=None):
     """Compile `model` as the file says (optimizer, losses, weights and metrics)."""
-    custom = custom_objects or {}
+    custom = object_registration.all_custom_objects(custom_objects)
     try:
-        optimizer = _optimizer_from_config(config.get("optimizer", "rmsprop"))
+        optimizer = _optimizer_from_config(config.get("optimizer", "rmsprop"), custom)
         loss = structure(config.get("loss"), lambda spec: _loss_from_config(spec, custom))
         compiled_metrics = structure(config.get("metrics"),
                                      lambda spec: _metric_from_config(spec, custom))
@@ -104,10 +110,13 @@ def _check_defaults(what, config, defaults):
                 f"(expected {default!r}).")
 
 
-def _optimizer_from_config(spec):
+def _optimizer_from_config(spec, custom=None):
     if isinstance(spec, str):
         return optimizers.get(spec)
     class_name, config = spec["class_name"], dict(spec["config"])
+    yours = object_registration.get_registered_object(spec.get("registered_name"), custom)
+    if yours is not None:  # an optimizer class of one's own
+        return yours.from_config(config)
     cls = type(optimizers.get(class_name))  # an unknown name lists the valid ones
     _check_defaults(f"optimizer {class_name}", config, _KERAS_OPTIMIZER_DEFAULTS)
     accepted = accepted_arguments(cls) | {"clipnorm", "clipvalue", "global_clipnorm"}
@@ -124,9 +133,20 @@ def _metric_from_config(spec, custom):
     """A metric name stays a name (resolved with the data's shapes, as "accuracy" must be)."""
     if isinstance(spec, str):
         return custom.get(spec, spec)
-    if spec.get("class_name") in custom:
-        return _custom(custom[spec["class_name"]], spec.get("config", {}))
+    yours = _yours(spec, custom)
+    if yours is not None:
+        return yours
     return metrics.get(spec)
+
+
+def _yours(spec, custom):
+    """The loss or metric of one's own a config names (by its registered name, else by its
+    class name), or None: a function as itself, a class made from its config."""
+    if spec.get("class_name") == "function":
+        return object_registration.get_registered_object(spec.get("config"), custom)
+    cls = (object_registration.get_registered_object(spec.get("registered_name"), custom)
+           or custom.get(spec.get("class_name")))
+    return None if cls is None else _custom(cls, spec.get("config", {}))
 
 
 def _custom(cls, config):
@@ -142,15 +162,18 @@ def _loss_from_config(spec, custom):
     if isinstance(spec, str):
         return _custom(custom[spec], {}) if spec in custom else spec
     class_name, config = spec["class_name"], spec["config"]
-    if class_name == "function":  # a loss function of one's own: never code from the file
-        if config not in custom and spec.get("module") == "builtins" and _is_builtin_loss(config):
+    yours = _yours(spec, custom)  # never code from the file: only what is registered or given
+    if yours is not None:
+        return yours
+    if class_name == "function":
+        if spec.get("module") == "builtins" and _is_builtin_loss(config):
             return config  # Keras's own loss function by name (a model loaded from `.h5`)
-        if config not in custom:
-            raise ValueError(f"Could not locate function '{config}': pass it as "
-                             f"custom_objects={{'{config}': {config}}}.")
-        return custom[config]
-    if class_name in custom:
-        return _custom(custom[class_name], config)
+        found = object_registration.find_function(config, custom)  # Keras <= 3.6's bare name
+        if found is not None:
+            return found
+        raise ValueError(f"Could not locate function '{config}': register it with "
+                         "@minidl.saving.register_keras_serializable() or pass it as "
+                         f"custom_objects={{'{config}': {config}}}.")
     cls = type(losses.get(class_name))  # an unknown name lists the valid ones
     accepted = accepted_arguments(cls)  # Huber's delta, CosineSimilarity's axis...
     _check_defaults(f"loss {class_name}", {k: v for k, v in config.items() if k not in accepted},

@@ -13,6 +13,7 @@ import numpy as np
 from minidl import activations, constraints, initializers, regularizers
 from minidl.layers.base import Layer
 from minidl.layers.input_layer import InputLayer
+from minidl.saving import object_registration
 
 
 def layer_classes():
@@ -50,10 +51,12 @@ def check_can_save(model):
         # A layer class of your own is saved by its name and get_config(); loading it back
         # takes load_model(path, custom_objects={"MyLayer": MyLayer}), in minidl and Keras.
         activation = getattr(layer, "activation", None)
-        if activation is not None and not _is_builtin(activation):
+        if (activation is not None and not _is_builtin(activation)
+                and activation not in object_registration.GLOBAL_CUSTOM_NAMES):
             raise ValueError(
                 f"Layer {layer.name} uses a custom activation ({activation!r}), which Keras "
-                "could not load. Use one of Keras's activations by name."
+                "could not load. Use one of Keras's activations by name, or register yours "
+                "with @minidl.saving.register_keras_serializable()."
             )
 
 
@@ -102,6 +105,9 @@ def layer_to_config(layer, dtype, naming=own_name):
     class_name = naming(layer)
     config.update(_KERAS_ONLY.get(class_name, {}))
     result = object_config("keras.layers", class_name, config)
+    if layer_classes().get(class_name) is not type(layer) and naming is own_name:
+        result.update(module=object_registration.module_name(type(layer)),  # yours, by its
+                      registered_name=object_registration.get_registered_name(type(layer)))
     if layer.input_shape is not None and hasattr(layer, "build_config"):
         result["build_config"] = layer.build_config()  # MultiHeadAttention: shapes by name
     elif layer.input_shape is not None and type(layer).build is not Layer.build:
@@ -119,9 +125,11 @@ _KERAS_ONLY = {"Dense": {"quantization_config": None},
 def _value_to_config(value):
     """An initializer, regularizer or activation in a layer's config, as Keras writes it."""
     if isinstance(value, initializers.Initializer):
-        return object_config("keras.initializers", type(value).__name__, value.get_config())
+        return object_registration.class_config(value, "keras.initializers", initializers,
+                                                value.get_config())
     if isinstance(value, regularizers.Regularizer):
-        return regularizers.serialize(value)
+        return object_registration.class_config(value, "keras.regularizers", regularizers,
+                                                value.get_config())
     if callable(value) and not isinstance(value, type):
         return activations.serialize(value)
     if isinstance(value, tuple):
@@ -138,8 +146,11 @@ INERT = (None, False, 0, 0.0, "", [], {})
 def layer_from_config(layer_config, custom_objects=None):
     """One layer from its Keras config (a model inside a model is config.py's)."""
     class_name, config = layer_config["class_name"], dict(layer_config["config"])
-    classes = {**layer_classes(), **(custom_objects or {})}
-    cls = classes.get(class_name)
+    custom_objects = object_registration.all_custom_objects(custom_objects)
+    classes = {**layer_classes(), **custom_objects}
+    cls = (object_registration.get_registered_object(layer_config.get("registered_name"),
+                                                     custom_objects)  # "my_package>MyLayer"
+           or classes.get(class_name))
     if cls is None:
         raise ValueError(
             f"Layer '{config.get('name')}' has type {class_name}, which minidl does not "
@@ -196,10 +207,17 @@ def _value_from_config(key, value, custom_objects=None):
         return constraints.deserialize(value, custom_objects)  # (yours: from custom_objects)
     if not isinstance(value, dict) or "class_name" not in value:
         return value
+    yours = object_registration.get_registered_object(value.get("registered_name"),
+                                                      custom_objects)
+    if isinstance(yours, type):  # an initializer or regularizer class of one's own
+        return yours.from_config(value.get("config") or {})
     if key.endswith("_initializer"):
         return _initializer_from_config(value["class_name"], value.get("config", {}))
     if key.endswith("_regularizer"):
         return regularizers.get(value)
+    if value["class_name"] == "function" and isinstance(value.get("config"), str):
+        found = object_registration.find_function(value["config"], custom_objects)
+        return value if found is None else found  # (an unknown one: the layer names it)
     return value
 
 
