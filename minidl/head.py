@@ -39,8 +39,15 @@ class Head:
         if record is None or not self.loss.works_from_logits:
             return None
         layer = record.layer
-        if getattr(layer, "activation", None) not in LOGIT_ACTIVATIONS:
+        activation = getattr(layer, "activation", None)
+        if activation not in LOGIT_ACTIVATIONS:
             return None
+        if activation not in getattr(self.loss, "logit_activations", LOGIT_ACTIVATIONS):
+            raise ValueError(
+                f"minidl's `{self.loss.name}` works from a sigmoid output or from logits "
+                "(from_logits=True); Keras would mix this output's softmax logits into a "
+                f"sigmoid cross-entropy. Received: an output of layer '{layer.name}' with "
+                f"activation={activation.__name__}")
         if self.loss.from_logits:
             warnings.warn(
                 f"`{self.loss.name}` received `from_logits=True`, but the model output was "
@@ -79,8 +86,11 @@ class Head:
         n = np.asarray(values.size, values.dtype)
         if weight is None:
             grad = d_values / n  # e.g. (p - y) / N
+        elif values.ndim == 0:  # one value for the whole batch (Dice with axis=None):
+            grad = d_values * (weight.sum() / weight.size)  # Keras's mean of value * w_n
         else:
-            grad = d_values * (weight / n)[..., None]  # each sample's share, weighted
+            share = weight / n  # each sample's share, weighted, (N,) or (N,T)
+            grad = d_values * share.reshape(share.shape + (1,) * (d_values.ndim - share.ndim))
         return loss, ((y_pred, grad, "logits") if z is not None else (y_pred, grad))
 
 

@@ -1,6 +1,9 @@
 """Twin models: the same architecture, names, compile settings and weights in both frameworks."""
+import types
+
 import numpy as np
 
+import minidl.metrics
 from minidl.saving.config import model_from_config, model_to_config
 
 import keras
@@ -113,6 +116,9 @@ def _keras_metric(metric, functions=None):
         return metric
     if functions and metric in functions:
         return functions[metric]
+    if isinstance(metric, types.FunctionType) and metric is getattr(minidl.metrics,
+                                                                    metric.__name__, None):
+        return getattr(keras.metrics, metric.__name__)  # minidl.metrics.pearson_correlation...
     return keras.metrics.get({"class_name": type(metric).__name__,
                               "config": metric.get_config()})
 

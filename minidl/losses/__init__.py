@@ -14,9 +14,13 @@ Where each family lives:
                       MeanSquaredLogarithmicError, Huber, LogCosh, CosineSimilarity
     hinge.py          Hinge, SquaredHinge, CategoricalHinge
     probabilistic.py  KLDivergence, Poisson
+    focal.py          BinaryFocalCrossentropy, CategoricalFocalCrossentropy,
+                      CategoricalGeneralizedCrossEntropy
+    overlap.py        Dice, Tversky (segmentation masks)
     wrapper.py        LossFunctionWrapper: a function of your own, written with minidl.ops,
                       differentiated on the tape (as a Loss subclass defining only `call`)
-This file maps Keras's names to them (`get`) and holds the function forms
+This file maps Keras's names to them (`get`; CategoricalGeneralizedCrossEntropy, which
+Keras's get does not know either, is used as an object) and holds the function forms
 (`minidl.losses.huber(y_true, y_pred)`: one value per sample), which the metrics of the same
 names reuse. Source: keras/src/losses/__init__.py and losses.py.
 """
@@ -25,7 +29,10 @@ import numpy as np
 from minidl.losses.base import Loss, match_ranks, mean_last_axis, sum_over_batch_size
 from minidl.losses.crossentropy import (BinaryCrossentropy, CategoricalCrossentropy,
                                         SparseCategoricalCrossentropy)
+from minidl.losses.focal import (BinaryFocalCrossentropy, CategoricalFocalCrossentropy,
+                                 CategoricalGeneralizedCrossEntropy, check_same_shape)
 from minidl.losses.hinge import CategoricalHinge, Hinge, SquaredHinge
+from minidl.losses.overlap import Dice, Tversky
 from minidl.losses.probabilistic import KLDivergence, Poisson
 from minidl.losses.wrapper import LossFunctionWrapper
 from minidl.losses.regression import (CosineSimilarity, Huber, LogCosh, MeanAbsoluteError,
@@ -63,6 +70,10 @@ _BY_NAME = {
     "kld": KLDivergence,
     "KLD": KLDivergence,
     "poisson": Poisson,
+    "binary_focal_crossentropy": BinaryFocalCrossentropy,
+    "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
+    "dice": Dice,
+    "tversky": Tversky,
 }
 _BY_CLASS_NAME = {
     cls.__name__: cls
@@ -82,6 +93,10 @@ _BY_CLASS_NAME = {
         CategoricalHinge,
         KLDivergence,
         Poisson,
+        BinaryFocalCrossentropy,
+        CategoricalFocalCrossentropy,
+        Dice,
+        Tversky,
     )
 }
 
@@ -191,6 +206,39 @@ def kl_divergence(y_true, y_pred):
 def poisson(y_true, y_pred):
     """Per-sample Poisson loss, shape (N,)."""
     return _per_sample(Poisson(), y_true, y_pred, same_rank=False)
+
+
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25,
+                              gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Per-sample binary focal cross-entropy, the mean over `axis`, shape (N,)."""
+    loss = BinaryFocalCrossentropy(apply_class_balancing, alpha, gamma, from_logits,
+                                   label_smoothing, axis)
+    if np.shape(y_true) != np.shape(y_pred):  # no rank matching here: TensorFlow refuses
+        check_same_shape(np.asarray(y_true), np.asarray(y_pred))
+    return _per_sample(loss, y_true, y_pred, same_rank=False)
+
+
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False,
+                                   label_smoothing=0.0, axis=-1):
+    """Per-sample categorical focal cross-entropy, the sum over `axis`, shape (N,)."""
+    loss = CategoricalFocalCrossentropy(alpha, gamma, from_logits, label_smoothing, axis)
+    return _per_sample(loss, y_true, y_pred, same_rank=False)
+
+
+def categorical_generalized_cross_entropy(y_true, y_pred, q):
+    """Per-sample (1 - p_k**q) / q for integer labels k, shape (N,)."""
+    return _per_sample(CategoricalGeneralizedCrossEntropy(q=q), y_true, y_pred)
+
+
+def dice(y_true, y_pred, axis=None):
+    """The Dice loss over `axis` (None: one value for everything), Keras's function form."""
+    return _per_sample(Dice(axis=axis), y_true, y_pred, same_rank=False)
+
+
+def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
+    """The Tversky loss over `axis` (None: one value for everything), Keras's function form."""
+    return _per_sample(Tversky(alpha=alpha, beta=beta, axis=axis), y_true, y_pred,
+                       same_rank=False)
 
 
 def _per_sample(loss, y_true, y_pred, same_rank=True):

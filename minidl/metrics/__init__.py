@@ -21,12 +21,14 @@ Where each family lives:
     auc.py                   AUC
     f_score_metrics.py       FBetaScore, F1Score
     iou_metrics.py           IoU, MeanIoU, BinaryIoU, OneHotIoU, OneHotMeanIoU
+    correlation_metrics.py   PearsonCorrelation, ConcordanceCorrelation
 Source: keras/src/metrics/, keras/src/trainers/compile_utils.py::get_metric.
 """
 import re
 
 from minidl import naming
-from minidl.losses import (categorical_hinge, hinge, huber, kl_divergence, log_cosh, poisson,
+from minidl.losses import (binary_focal_crossentropy, categorical_focal_crossentropy,
+                           categorical_hinge, hinge, huber, kl_divergence, log_cosh, poisson,
                            squared_hinge)
 from minidl.metrics.accuracy_metrics import (Accuracy, BinaryAccuracy, CategoricalAccuracy,
                                              SparseCategoricalAccuracy,
@@ -37,6 +39,8 @@ from minidl.metrics.accuracy_metrics import (Accuracy, BinaryAccuracy, Categoric
                                              top_k_categorical_accuracy)
 from minidl.metrics.auc import AUC
 from minidl.metrics.base import Mean, MeanMetricWrapper, Metric, MetricVariable, Sum
+from minidl.metrics.correlation_metrics import (ConcordanceCorrelation, PearsonCorrelation,
+                                                concordance_correlation, pearson_correlation)
 from minidl.metrics.confusion_metrics import (FalseNegatives, FalsePositives, Precision,
                                               Recall, TrueNegatives, TruePositives)
 from minidl.metrics.f_score_metrics import F1Score, FBetaScore
@@ -64,7 +68,7 @@ _CLASSES = [
     CategoricalCrossentropy, SparseCategoricalCrossentropy, KLDivergence, Poisson, Hinge,
     SquaredHinge, CategoricalHinge, TruePositives, FalsePositives, TrueNegatives,
     FalseNegatives, Precision, Recall, AUC, FBetaScore, F1Score, R2Score, IoU, MeanIoU,
-    BinaryIoU, OneHotIoU, OneHotMeanIoU,
+    BinaryIoU, OneHotIoU, OneHotMeanIoU, ConcordanceCorrelation, PearsonCorrelation,
 ]
 # Keras's names for metric strings: each class name, its snake_case, and a few aliases.
 # A string always makes a new object of the class, named after the string.
