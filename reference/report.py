@@ -72,7 +72,7 @@ def _describe_layer(layer):
             details.append("x".join(map(str, size)) if isinstance(size, (list, tuple)) else str(size))
     activation = getattr(layer, "activation", None)
     if activation is not None and activation is not md_activations.linear:
-        details.append(md_activations.serialize(activation))
+        details.append(activation.__name__)  # its own name, for a function of one's own too
     return f"{type(layer).__name__}({', '.join(details)})"
 
 
