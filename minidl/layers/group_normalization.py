@@ -17,8 +17,7 @@ import numpy as np
 
 from minidl import constraints, regularizers
 from minidl.layers.base import Layer
-from minidl.layers.core import check_rank
-from minidl.layers.normalization import (_check_axes, _initializer, _serialize,
+from minidl.layers.normalization import (_initializer, _serialize, check_channel_axis,
                                          normalize_backward)
 
 
@@ -71,15 +70,7 @@ class GroupNormalization(Layer):
         self.gamma = self.beta = None
 
     def check_input_shape(self, shape):
-        _check_axes(self, shape, [self.axis])
-        if self.built:
-            check_rank(self, shape, ndim=len(self.input_shape))
-            expected = self.input_shape[self.axis]
-            if shape[self.axis] != expected:
-                raise ValueError(
-                    f"Input 0 of layer \"{self.name}\" is incompatible with the layer: expected "
-                    f"axis {self.axis} of input shape to have value {expected}, but received "
-                    f"input with shape {tuple(shape)}")
+        check_channel_axis(self, shape)
 
     def build(self, input_shape):
         channels = input_shape[self.axis]

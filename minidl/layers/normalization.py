@@ -86,15 +86,7 @@ class BatchNormalization(Layer):
         self.gamma = self.beta = self.moving_mean = self.moving_variance = None
 
     def check_input_shape(self, shape):
-        _check_axes(self, shape, [self.axis])
-        if self.built:
-            check_rank(self, shape, ndim=len(self.input_shape))
-            expected = self.input_shape[self.axis]
-            if shape[self.axis] != expected:
-                raise ValueError(
-                    f"Input 0 of layer \"{self.name}\" is incompatible with the layer: expected "
-                    f"axis {self.axis} of input shape to have value {expected}, but received "
-                    f"input with shape {tuple(shape)}")
+        check_channel_axis(self, shape)
 
     def build(self, input_shape):
         shape = (_known_size(self, input_shape, self.axis),)  # (C,)
@@ -291,6 +283,20 @@ class LayerNormalization(Layer):
 
 
 # -- argument checks and configs ------------------------------------------------------------------
+def check_channel_axis(layer, shape):
+    """The input has `layer.axis`, and once built, the rank and size along it it was built for
+    (Keras's InputSpec check for the normalization layers with one channel axis)."""
+    _check_axes(layer, shape, [layer.axis])
+    if layer.built:
+        check_rank(layer, shape, ndim=len(layer.input_shape))
+        expected = layer.input_shape[layer.axis]
+        if shape[layer.axis] != expected:
+            raise ValueError(
+                f"Input 0 of layer \"{layer.name}\" is incompatible with the layer: expected "
+                f"axis {layer.axis} of input shape to have value {expected}, but received "
+                f"input with shape {tuple(shape)}")
+
+
 def _check_int(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"Argument `{name}` must be an integer. Received: {name}={value!r}")
