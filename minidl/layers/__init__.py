@@ -24,8 +24,9 @@
                        RandomContrast, RandomBrightness (image_sampling.py: their resampling)
     activations.py     Softmax, ReLU, LeakyReLU, ELU, PReLU
     merging.py         Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot
-    recurrent.py       SimpleRNN, LSTM, GRU (a cell stepped over time; backprop through time)
-    recurrent_cells.py their cells: one time step forward and backward, dropout masks
+    recurrent.py       RNN(cell), SimpleRNN, LSTM, GRU (a cell stepped over time; BPTT)
+    recurrent_cells.py SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells: one time step forward
+                       and backward, dropout masks
     bidirectional.py   Bidirectional (a recurrent layer forwards, a copy backwards)
     time_distributed.py  TimeDistributed (one layer on every time step: N*T rows, one call)
     lambda_layer.py    Lambda (a function of minidl.ops as a layer, differentiated on the tape)
@@ -63,7 +64,8 @@ from minidl.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAve
                                    GlobalAveragePooling2D, GlobalMaxPooling1D,
                                    GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
 from minidl.layers.bidirectional import Bidirectional
-from minidl.layers.recurrent import GRU, LSTM, SimpleRNN
+from minidl.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
+from minidl.layers.recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from minidl.layers.lambda_layer import Lambda
 from minidl.layers.time_distributed import TimeDistributed
 from minidl.layers.reshaping import Flatten, Identity, Permute, RepeatVector, Reshape
@@ -96,6 +98,7 @@ __all__ += ["MultiHeadAttention"]
 __all__ += ["AdditiveAttention", "Attention"]
 __all__ += ["AlphaDropout"]
 __all__ += ["GroupNormalization", "UnitNormalization"]
+__all__ += ["GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells"]
 
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
 Convolution1D, Convolution2D = Conv1D, Conv2D

@@ -43,7 +43,8 @@ from minidl import activations
 from minidl.layers.base import Layer
 from minidl.layers.core import check_rank
 from minidl.layers.recurrent_cells import (DropoutMasks, GRUCell, LSTMCell, SimpleRNNCell,
-                                           check_off, check_units)
+                                           StackedRNNCells, _cell_from_config,
+                                           check_builtin_cell, check_off, check_units)
 
 
 def add_grads(total, grads):
@@ -55,9 +56,18 @@ def add_grads(total, grads):
 
 # -- the layers: the loop over time ------------------------------------------------------------
 class RNN(Layer):
-    """What SimpleRNN, LSTM and GRU share: the loop over time steps and its backward (BPTT).
+    """Keras's generic recurrent layer, `RNN(cell)`: the loop over time steps and its backward
+    (BPTT). SimpleRNN, LSTM and GRU are this loop with a cell made from their arguments
+    (`cell_class`).
 
-    Each subclass names its cell class (`cell_class`) and makes its cell from its arguments.
+    Args:
+        cell: a SimpleRNNCell, LSTMCell or GRUCell, or a list of them (StackedRNNCells: at
+            every step each cell reads the output of the one before). A cell of one's own is
+            refused by name (recurrent_cells.py, check_builtin_cell).
+        return_sequences, return_state, go_backwards, unroll, zero_output_for_mask: as
+            SimpleRNN's (return_state with stacked cells is refused: Keras nests each cell's
+            states in a list, which minidl's functional graphs do not carry).
+        stateful: False only.
 
     Formula:
         x = reversed x along T if go_backwards
@@ -83,6 +93,16 @@ class RNN(Layer):
         check_off("stateful", stateful, False,
                   "every batch starts from a zero state; carrying states across batches "
                   "is not implemented")
+        if isinstance(cell, (list, tuple)):
+            cell = StackedRNNCells(cell)
+        cell = _cell_from_config(cell)
+        if not isinstance(cell, StackedRNNCells):
+            check_builtin_cell(cell, "cell")
+        elif return_state:
+            raise ValueError(
+                "minidl does not support `return_state=True` with StackedRNNCells (Keras "
+                "returns each cell's states as a nested list): use one recurrent layer per "
+                f"cell. Received: return_state={return_state}, cell={cell.name!r}")
         super().__init__(**kwargs)
         self.cell = cell
         self.return_sequences = bool(return_sequences)
@@ -94,7 +114,7 @@ class RNN(Layer):
 
     @property
     def units(self):
-        return self.cell.units
+        return self.cell.output_size  # U: the (last) cell's
 
     def check_input_shape(self, shape):
         check_rank(self, shape, ndim=3)
@@ -107,10 +127,10 @@ class RNN(Layer):
                 "Sequential model, specify the time dimension by passing an `Input()` as your "
                 "first layer.\n- If using the functional API, specify the time dimension by "
                 "passing a `shape` or `batch_shape` argument to your `Input()`.")
-        if self.built and shape[-1] != self.cell.kernel.shape[0]:
+        if self.built and shape[-1] != self.cell.input_size:
             raise ValueError(
                 f"Input 0 of layer \"{self.name}\" is incompatible with the layer: expected "
-                f"axis -1 of input shape to have value {self.cell.kernel.shape[0]}, but "
+                f"axis -1 of input shape to have value {self.cell.input_size}, but "
                 f"received input with shape {tuple(shape)}")
 
     def build(self, input_shape):
@@ -153,7 +173,8 @@ class RNN(Layer):
         if self.return_sequences:
             output = np.stack(hs, axis=1)  # (N,T,U)
         else:
-            output = states[0].copy()  # (N,U): the last h (a copy: the state is returned too)
+            k = self.cell.output_state  # h's place among the states (stacked: the last cell's)
+            output = states[k].copy()  # (N,U): the last h (a copy: the state is returned too)
         if self.return_state:
             return [output] + states, (caches, None, x_mask)
         return output, (caches, None, x_mask)
@@ -214,7 +235,8 @@ class RNN(Layer):
             dstates = [np.zeros((n, size), dout.dtype) for size in self.cell.state_sizes]
         grads, dxs = {}, [None] * steps
         # With a mask, dL/d output_t that a masked step t+1 carried back to output_t.
-        doutput = None if keep is None else np.zeros_like(dstates[0])
+        k = self.cell.output_state  # the output h is state k
+        doutput = None if keep is None else np.zeros_like(dstates[k])
         for t in reversed(range(steps)):
             if self.return_sequences:
                 d = dout[:, t]  # (N,U): h_t is output t
@@ -222,7 +244,7 @@ class RNN(Layer):
                 d = dout if t == steps - 1 else None  # (N,U): h_{T-1} is the output
             if keep is None:
                 if d is not None:
-                    dstates[0] = dstates[0] + d
+                    dstates[k] = dstates[k] + d
                 dxs[t], dstates, step_grads = self.step_backward(dstates, caches[t], need_dx)
             else:
                 dxs[t], dstates, doutput, step_grads = self._masked_step_backward(
@@ -247,7 +269,8 @@ class RNN(Layer):
         """
         zero = doutput.dtype.type(0)
         d_new = [np.where(m, d, zero) for d in dstates]  # (N,U) each
-        d_new[0] = d_new[0] + np.where(m, doutput, zero)  # h is both output and state 0
+        k = self.cell.output_state
+        d_new[k] = d_new[k] + np.where(m, doutput, zero)  # h is both output and state k
         dx, d_prev, step_grads = self.step_backward(d_new, cache, need_dx)
         dstates = [dp + np.where(m, zero, d) for dp, d in zip(d_prev, dstates)]
         doutput = np.zeros_like(doutput) if self.zero_output_for_mask else \
@@ -255,8 +278,20 @@ class RNN(Layer):
         return dx, dstates, doutput, step_grads
 
     def get_config(self):
+        """Keras's RNN config: the loop's options and the cell's own config."""
+        from minidl.saving.layer_config import layer_to_config  # saving imports the layers
+
+        return {**super().get_config(), "return_sequences": self.return_sequences,
+                "return_state": self.return_state, "go_backwards": self.go_backwards,
+                "stateful": self.stateful, "unroll": self.unroll,
+                "zero_output_for_mask": self.zero_output_for_mask,
+                "cell": layer_to_config(self.cell, self.cell.dtype)}
+
+    def flat_config(self):
+        """SimpleRNN's, LSTM's and GRU's config: the loop's options and the cell's arguments
+        side by side, without the cell."""
         cell = self.cell
-        return {**super().get_config(),
+        return {**Layer.get_config(self),
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
                 "go_backwards": self.go_backwards, "stateful": self.stateful,
                 "unroll": self.unroll, "zero_output_for_mask": self.zero_output_for_mask,
@@ -328,8 +363,7 @@ class SimpleRNN(RNN):
                   "Keras 3.15's SimpleRNN accepts it but never passes it on, so it penalises "
                   "nothing there; add an ActivityRegularization layer after the SimpleRNN")
         cell = self.cell_class(**cell_arguments(
-            units, kwargs, activation=activation, recurrent_activation=None,
-            use_bias=use_bias, kernel_initializer=kernel_initializer,
+            units, kwargs, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
             kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
             bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
@@ -343,6 +377,9 @@ class SimpleRNN(RNN):
 
     def recurrent_activation_config(self):
         return {}
+
+    def get_config(self):
+        return self.flat_config()
 
 
 class LSTM(RNN):
@@ -394,7 +431,7 @@ class LSTM(RNN):
         return {"unit_forget_bias": self.cell.unit_forget_bias}
 
     def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
+        return {**self.flat_config(), "seed": self.seed}
 
 
 class GRU(RNN):
@@ -443,7 +480,7 @@ class GRU(RNN):
         self.seed, self.use_cudnn = seed, use_cudnn
 
     def get_config(self):
-        return {**super().get_config(), "reset_after": self.cell.reset_after, "seed": self.seed}
+        return {**self.flat_config(), "reset_after": self.cell.reset_after, "seed": self.seed}
 
 
 def check_use_cudnn(use_cudnn):

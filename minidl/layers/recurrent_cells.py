@@ -113,11 +113,13 @@ class Cell(Layer):
 
     gates = 1  # k: how many U-wide blocks the kernels hold
 
-    def __init__(self, units, activation, recurrent_activation, use_bias, kernel_initializer,
-                 recurrent_initializer, bias_initializer, kernel_regularizer,
-                 recurrent_regularizer, bias_regularizer, dropout=0.0, recurrent_dropout=0.0,
-                 seed=None, kernel_constraint=None, recurrent_constraint=None,
-                 bias_constraint=None, **kwargs):
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, dropout=0.0, recurrent_dropout=0.0, seed=None,
+                 kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
+                 **kwargs):
+        units = check_units(units)
         super().__init__(**kwargs)
         self.dropout = check_rate("dropout", dropout)
         self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
@@ -144,6 +146,46 @@ class Cell(Layer):
     @property
     def state_sizes(self):
         return [self.units]
+
+    @property
+    def state_size(self):
+        """Keras's name: U, or [U, U] for LSTM's h and c."""
+        return self.state_sizes[0] if len(self.state_sizes) == 1 else self.state_sizes
+
+    @property
+    def output_size(self):
+        return self.units
+
+    output_state = 0  # the step's output h is also its state 0
+
+    @property
+    def input_size(self):
+        """D, once built."""
+        return self.kernel.shape[0]
+
+    def get_config(self):
+        """Keras's cell config (SimpleRNNCell, LSTMCell, GRUCell): the keys in its order."""
+        return {**super().get_config(), "units": self.units,
+                "activation": activations.serialize(self.activation),
+                "recurrent_activation": activations.serialize(self.recurrent_activation),
+                "use_bias": self.use_bias, **self.extra_config(),
+                "kernel_initializer": self.kernel_initializer,
+                "recurrent_initializer": self.recurrent_initializer,
+                "bias_initializer": self.bias_initializer,
+                "kernel_regularizer": self.kernel_regularizer,
+                "recurrent_regularizer": self.recurrent_regularizer,
+                "bias_regularizer": self.bias_regularizer,
+                "kernel_constraint": self.kernel_constraint,
+                "recurrent_constraint": self.recurrent_constraint,
+                "bias_constraint": self.bias_constraint, "dropout": self.dropout,
+                "recurrent_dropout": self.recurrent_dropout, **self.last_config(),
+                "seed": self.seed}
+
+    def extra_config(self):
+        return {}
+
+    def last_config(self):
+        return {}
 
     def build(self, input_shape):
         width = self.gates * self.units
@@ -224,6 +266,14 @@ class SimpleRNNCell(Cell):
         dx = dz @ W.T;  dh_prev = dz @ U.T      (* h_mask with recurrent_dropout)
     """
 
+    def __init__(self, units, activation="tanh", **kwargs):
+        super().__init__(units, activation=activation, recurrent_activation=None, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["recurrent_activation"]  # SimpleRNNCell has none
+        return config
+
     def step(self, x, states, h_mask=None):
         h_prev = states[0]  # (N,U)
         z = x @ self.kernel.value  # (N,D) @ (D,U) -> (N,U)
@@ -271,6 +321,9 @@ class LSTMCell(Cell):
     def __init__(self, *args, unit_forget_bias=True, **kwargs):
         super().__init__(*args, **kwargs)
         self.unit_forget_bias = bool(unit_forget_bias)
+
+    def extra_config(self):
+        return {"unit_forget_bias": self.unit_forget_bias}
 
     @property
     def state_sizes(self):
@@ -403,6 +456,9 @@ class GRUCell(Cell):
     def __init__(self, *args, reset_after=True, **kwargs):
         super().__init__(*args, **kwargs)
         self.reset_after = bool(reset_after)
+
+    def last_config(self):
+        return {"reset_after": self.reset_after}
 
     def bias_shape(self):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
@@ -542,3 +598,144 @@ class GRUCell(Cell):
         if self.reset_after:
             db = np.stack([db, dmh.sum(axis=1).reshape(-1)])  # (2,3U)
         return dx, [dh_prev], self.weight_grads(dW, side_by_side(dUs), db)
+
+
+# -- cells stacked: each time step goes through every cell in turn ------------------------------
+class StackedRNNCells(Layer):
+    """Several cells as one (keras/src/layers/rnn/stacked_rnn_cells.py): at each time step
+    cell 1 reads x_t, cell 2 reads cell 1's output, ...; the state is every cell's state.
+
+    Formula (one time step; states = [state_1, ..., state_L], each a list of (N,U_l)):
+        h_0 = x_t
+        h_l, state_l = cell_l.step(h_{l-1}, state_l)      for l = 1 .. L
+        output = h_L
+    Backward, cells in reverse: dh_L = the step's output gradient (plus the last cell's
+    dstate h); dh_{l-1} is cell l's dx, added to cell l-1's dstate h, and so on down.
+
+    Args:
+        cells: a list of SimpleRNNCell, LSTMCell or GRUCell (no dropout: see below).
+    Keras's stacked cells draw each cell's dropout masks once and, unlike RNN(cell), never
+    clear them (its RNN.call resets only a cell that is itself a DropoutRNNCell), so every
+    later call reuses the first call's masks; minidl refuses dropout here rather than copy that.
+    """
+
+    implementation = 2  # each cell steps with its own implementation inside `step`
+
+    def __init__(self, cells, **kwargs):
+        if isinstance(cells, (Cell, dict)) or not isinstance(cells, (list, tuple)):
+            cells = [cells]
+        cells = [_cell_from_config(cell) for cell in cells]
+        for cell in cells:
+            if "call" not in dir(cell) and not isinstance(cell, Cell):
+                raise ValueError("All cells must have a `call` method. Received cell without "
+                                 f"a `call` method: {cell}")
+            check_builtin_cell(cell, "cells")
+            if cell.dropout or cell.recurrent_dropout:
+                raise ValueError(
+                    "minidl does not support `dropout` or `recurrent_dropout` in cells inside "
+                    "StackedRNNCells (Keras's stacked cells keep the masks of their first call "
+                    "for every later call): use a list of recurrent layers, e.g. "
+                    "LSTM(..., dropout=..., return_sequences=True) then LSTM(...). Received: "
+                    f"{cell.name}.dropout={cell.dropout}, "
+                    f"{cell.name}.recurrent_dropout={cell.recurrent_dropout}")
+        super().__init__(**kwargs)
+        self.cells = list(cells)
+
+    @property
+    def state_sizes(self):
+        """Every cell's state sizes, flattened: [U_1 (, U_1), U_2 (, U_2), ...]."""
+        return [size for cell in self.cells for size in cell.state_sizes]
+
+    @property
+    def state_size(self):
+        return [cell.state_size for cell in self.cells]
+
+    @property
+    def output_size(self):
+        return self.cells[-1].output_size
+
+    @property
+    def output_state(self):
+        """The place of the last cell's h (the step's output) in the flat list of states."""
+        return len(self.state_sizes) - len(self.cells[-1].state_sizes)
+
+    @property
+    def units(self):
+        return self.output_size
+
+    @property
+    def input_size(self):
+        return self.cells[0].input_size
+
+    def build(self, input_shape):
+        n, d = input_shape
+        for cell in self.cells:
+            cell.build((n, d))  # (N,D_l): the cell before's output
+            cell.built = True
+            for weight in cell.weights:
+                weight.path = f"{self.name}/{weight.path}"  # stacked_rnn_cells/lstm_cell/kernel
+            d = cell.output_size
+
+    def draw_masks(self, n, dtype):
+        return None  # dropout is refused in stacked cells (see the class docstring)
+
+    def _split(self, states):
+        """The flat list of states as one list per cell."""
+        per_cell, start = [], 0
+        for cell in self.cells:
+            per_cell.append(states[start:start + len(cell.state_sizes)])
+            start += len(cell.state_sizes)
+        return per_cell
+
+    def step(self, x, states):
+        h, new_states, caches = x, [], []  # h: (N,D) -> (N,U_1) -> ... -> (N,U_L)
+        for cell, cell_states in zip(self.cells, self._split(states)):
+            h, cell_states, cache = cell.step(h, cell_states)
+            new_states += cell_states
+            caches.append(cache)
+        return h, new_states, caches
+
+    def step_backward(self, dstates, caches, need_dx=True):
+        dprev, grads = [], {}
+        dstates_per_cell = self._split(dstates)
+        dh = None  # the gradient of cell l's output from cell l+1 (its dx)
+        for l in reversed(range(len(self.cells))):
+            cell_dstates = list(dstates_per_cell[l])
+            if dh is not None:
+                cell_dstates[0] = cell_dstates[0] + dh  # h_l is a state and cell l+1's input
+            dh, cell_dprev, cell_grads = self.cells[l].step_backward(
+                cell_dstates, caches[l], need_dx=need_dx or l > 0)
+            dprev = cell_dprev + dprev
+            grads.update(cell_grads)
+        return dh, dprev, grads
+
+    def get_config(self):
+        from minidl.saving.layer_config import layer_to_config  # saving imports the layers
+
+        return {**super().get_config(),
+                "cells": [layer_to_config(cell, cell.dtype) for cell in self.cells]}
+
+
+def check_builtin_cell(cell, name):
+    """minidl steps its own cells only: a cell of one's own is refused by name."""
+    if isinstance(cell, Cell):
+        return
+    if "state_size" not in dir(cell):
+        raise ValueError("The RNN cell should have a `state_size` attribute (single integer or "
+                         "list of integers, one integer per RNN state). "
+                         f"Received: {name if name == 'cells' else 'cell'}={cell}")
+    raise ValueError(
+        "minidl's RNN runs Keras's built-in cells only (SimpleRNNCell, LSTMCell, GRUCell, or "
+        "StackedRNNCells of them), whose step and backward it has written out; a cell of "
+        "your own would need its `call(inputs, states)` differentiated at every time step, "
+        "which minidl does not do. Write the step with a built-in cell, or as a layer with "
+        f"its own forward/backward over the whole sequence. Received: {name}={cell!r}")
+
+
+def _cell_from_config(cell):
+    """A cell, or one from its config (a file's config holds cells as dicts)."""
+    if isinstance(cell, dict):
+        from minidl.saving.layer_config import layer_from_config  # saving imports the layers
+
+        return layer_from_config(cell)
+    return cell

@@ -23,6 +23,7 @@ def layer_paths(model, prefix=""):
     from minidl.layers.attention import MultiHeadAttention
     from minidl.layers.bidirectional import Bidirectional
     from minidl.layers.recurrent import RNN
+    from minidl.layers.recurrent_cells import StackedRNNCells
     from minidl.layers.time_distributed import TimeDistributed
     from minidl.models import Model
 
@@ -35,6 +36,11 @@ def layer_paths(model, prefix=""):
         if isinstance(layer, Model):
             yield path, layer, []
             yield from layer_paths(layer, prefix=path + "/")
+        elif isinstance(layer, RNN) and isinstance(layer.cell, StackedRNNCells):
+            yield path, layer, []  # layers/rnn/cell/cells/lstm_cell/vars/0, as Keras's
+            yield f"{path}/cell", layer.cell, []
+            for cell_path, cell, weights in _named_paths(layer.cell.cells, f"{path}/cell/cells"):
+                yield cell_path, cell, weights
         elif isinstance(layer, RNN):
             yield path, layer, []
             yield f"{path}/cell", layer.cell, layer.cell.weights
@@ -56,6 +62,17 @@ def layer_paths(model, prefix=""):
                 yield f"{path}/{key}/cell", sublayer.cell, sublayer.cell.weights
         else:
             yield path, layer, layer.weights
+
+
+def _named_paths(cells, prefix):
+    """(path, cell, weights) of cells under prefix, named by class: lstm_cell, lstm_cell_1."""
+    seen = {}
+    for cell in cells:
+        base = naming.to_snake_case(type(cell).__name__)
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        yield (f"{prefix}/{base}" if count == 0 else f"{prefix}/{base}_{count}"), cell, \
+            cell.weights
 
 
 def write_weights(h5, model):
