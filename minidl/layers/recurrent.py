@@ -363,7 +363,8 @@ class SimpleRNN(RNN):
                   "Keras 3.15's SimpleRNN accepts it but never passes it on, so it penalises "
                   "nothing there; add an ActivityRegularization layer after the SimpleRNN")
         cell = self.cell_class(**cell_arguments(
-            units, kwargs, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
+            units, kwargs, activation=activation, use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
             kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
             bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
