@@ -146,6 +146,9 @@ class Tape:
         """
         grads_out, logit_grads = self._seeds(output_grads)  # (record, output) -> dL/d it
         wanted = {id(x): ("input", i) for i, x in enumerate(inputs or [])}
+        # A weight an op used directly (a custom layer's `x @ self.w`: ops/backprop.py) is an
+        # input from outside, its value array: its gradient goes to the weight.
+        wanted.update({id(v.value): ("weight", v) for v in variables})
         var_grads = {}
         for index in range(len(self.records) - 1, -1, -1):  # last call first
             record = self.records[index]
@@ -163,7 +166,9 @@ class Tape:
             if need_dx:  # hand each input's gradient to the call that made it
                 for source, x, d in zip(record.sources, record.inputs, flatten(dx)):
                     key = source if source is not None else wanted.get(id(x))
-                    if key is not None:
+                    if key is not None and key[0] == "weight":
+                        _accumulate(var_grads, key[1], d)
+                    elif key is not None:
                         _accumulate(grads_out, key, d)
         result = [var_grads[v] if v in var_grads else np.zeros_like(v.value) for v in variables]
         if inputs is not None:

@@ -1,6 +1,8 @@
 """Variable: one trainable array with its gradient and its name, e.g. "dense/kernel"."""
 import numpy as np
 
+RECORDED_UFUNCS = {}  # NumPy ufunc -> the op that records it for backpropagation (backprop.py)
+
 
 class Variable:
     """A parameter: its value, the gradient of the loss with respect to it, and its name.
@@ -49,15 +51,29 @@ class Variable:
     def __float__(self):
         return float(self.value)
 
-    def __add__(self, other): return self.value + other
-    def __radd__(self, other): return other + self.value
-    def __sub__(self, other): return self.value - other
-    def __rsub__(self, other): return other - self.value
-    def __mul__(self, other): return self.value * other
-    def __rmul__(self, other): return other * self.value
-    def __truediv__(self, other): return self.value / other
-    def __rtruediv__(self, other): return other / self.value
-    def __neg__(self): return -self.value
+    # Arithmetic with a weight, `x @ self.w + self.b` in a custom layer's call(): NumPy hands
+    # every ufunc that meets a Variable to __array_ufunc__. The ones ops/backprop.py can
+    # differentiate go to its ops (it registers them in RECORDED_UFUNCS), which compute on the
+    # value and, inside a training step, put the call on the tape with this weight as an input,
+    # so that its gradient reaches the weight. Any other ufunc computes on the value.
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        op = RECORDED_UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
+        if op is not None:
+            return op(*inputs)
+        inputs = [x.value if isinstance(x, Variable) else x for x in inputs]
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    def __add__(self, other): return np.add(self, other)
+    def __radd__(self, other): return np.add(other, self)
+    def __sub__(self, other): return np.subtract(self, other)
+    def __rsub__(self, other): return np.subtract(other, self)
+    def __mul__(self, other): return np.multiply(self, other)
+    def __rmul__(self, other): return np.multiply(other, self)
+    def __truediv__(self, other): return np.divide(self, other)
+    def __rtruediv__(self, other): return np.divide(other, self)
+    def __matmul__(self, other): return np.matmul(self, other)
+    def __rmatmul__(self, other): return np.matmul(other, self)
+    def __neg__(self): return np.negative(self)
 
     def __repr__(self):
         return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}>"

@@ -89,3 +89,66 @@ def test_outside_a_training_step_ops_are_the_plain_numpy_ops():
         broken = NumPyBetween()
         broken.compile(optimizer="sgd", loss="mse")
         broken.fit(a[:, :3], a[:, :3], verbose=0)
+
+
+# -- a custom layer computing with its own weights (the Keras guide's `Linear`) ---------------
+def make_weighted(base, o):
+    class Weighted(base):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], 4), initializer="random_normal")
+            self.b = self.add_weight(shape=(4,), initializer="random_normal")
+            self.log_t = self.add_weight(shape=(1,), initializer="random_normal")
+            self.w2 = self.add_weight(shape=(4, 4), initializer="random_normal")
+
+        def call(self, x):
+            h = x @ self.w + self.b  # (N,4), operators with the weights
+            h = o.multiply(o.tanh(h), o.exp(self.log_t))  # a weight inside an op
+            return o.subtract(0.5 * self.b, h @ self.w2)  # weights on either side of operators
+    return Weighted
+
+
+def test_a_custom_layer_computing_with_its_own_weights_trains_like_keras():
+    """Before, minidl computed such a layer's output but gave its weights zero gradients:
+    fit left them as they were. Now they get Keras's gradients and History."""
+    x = np.random.default_rng(5).normal(size=(16, 3)).astype(np.float32)
+    y = np.random.default_rng(6).integers(0, 3, 16)
+    models = []
+    for framework, o in ((keras, keras.ops), (minidl, ops)):
+        layer = make_weighted(framework.layers.Layer, o)()
+        model = framework.Sequential([framework.Input((3,)), layer,
+                                      framework.layers.Dense(3, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        models.append(model)
+    keras_model, model = models
+    model.set_weights(keras_model.get_weights())
+    assert_same_loss_and_gradients(keras_model, model, x, y)
+    assert_same_fit(keras_model, model, x, y, epochs=3, batch_size=8)
+    _, grads = model.loss_and_gradients(x, y)
+    assert all(np.abs(g).max() > 0 for g in grads[:4])  # each of the layer's four weights
+
+
+def test_outside_a_training_step_a_weight_in_a_formula_is_its_value():
+    layer = make_weighted(minidl.layers.Layer, ops)()
+    x = np.ones((2, 3), np.float32)
+    layer(x)
+    np.testing.assert_array_equal(x @ layer.w + layer.b, x @ layer.w.value + layer.b.value)
+    assert (layer.w * 2).dtype == np.float32 and isinstance(np.exp(layer.b), np.ndarray)
+
+
+def test_an_operator_between_two_arrays_is_refused_with_what_to_write_instead():
+    """`h1 - h2` of two arrays (no weight in it) cannot be recorded: a clear error, naming the
+    op to use, and nothing changes."""
+    class TwoArrays(minidl.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], 2), initializer="ones")
+
+        def call(self, x):
+            h = x @ self.w
+            return h - ops.square(h)  # both arrays: NumPy's operator, not on the tape
+
+    model = minidl.Sequential([minidl.Input((3,)), TwoArrays(), minidl.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match=r"ops\.subtract\(h1, h2\)"):
+        model.fit(np.ones((4, 3), np.float32), np.ones(4, np.float32), verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before))

@@ -282,7 +282,10 @@ class Layer:
     def _no_backward_error(self):
         return ValueError(
             f"Layer '{self.name}' ({type(self).__name__}) computes its output in `call()` with "
-            "operations minidl cannot differentiate (minidl has no autograd). Either build "
+            "operations minidl cannot differentiate (minidl has no autograd). minidl.ops are "
+            "recorded, and so are NumPy operators with one of the layer's weights in them "
+            "(`x @ self.w + self.b`), but an operator between two arrays is not: write "
+            "`h1 - h2` as ops.subtract(h1, h2), `h1 * h2` as ops.multiply(h1, h2). Or build "
             "`call()` from minidl layers only, or give the layer a "
             "`backward(self, dy, cache, need_dx=True)` method returning (dx, {weight: grad}); "
             "with `call()`, cache is the pair (x, y). Test it with "

@@ -16,6 +16,7 @@ import numpy as np
 from minidl import activations
 from minidl.ops import nn, numpy as numpy_ops
 from minidl.tape import active_tape
+from minidl.variable import RECORDED_UFUNCS, Variable
 
 
 class OpCall:
@@ -47,6 +48,17 @@ class ActivationCall(OpCall):
         return [dz], {}
 
 
+def values(*xs):
+    """The arrays to compute with: a weight (a Variable, as in a custom layer's `x @ self.w`)
+    gives its value array, which the tape takes as an input from outside (watched) and
+    credits the weight's gradient to."""
+    arrays = [x.value if isinstance(x, Variable) else x for x in xs]
+    tape = active_tape()
+    if tape is not None:
+        tape.watch([a for a, x in zip(arrays, xs) if isinstance(x, Variable)])
+    return arrays
+
+
 def record(y, name, inputs, gradient, activation=None):
     """Put the op on the active tape (if any) and return its value y."""
     tape = active_tape()
@@ -73,12 +85,14 @@ def unbroadcast(grad, x):
 # -- arithmetic: y = f(x1, x2), broadcasting as NumPy -----------------------------------------
 def add(x1, x2):
     """y = x1 + x2;  dx1 = dy, dx2 = dy."""
+    x1, x2 = values(x1, x2)
     y = numpy_ops.add(x1, x2)
     return record(y, "add", [x1, x2], lambda dy: [unbroadcast(dy, x1), unbroadcast(dy, x2)])
 
 
 def subtract(x1, x2):
     """y = x1 - x2;  dx1 = dy, dx2 = -dy."""
+    x1, x2 = values(x1, x2)
     y = numpy_ops.subtract(x1, x2)
     return record(y, "subtract", [x1, x2],
                   lambda dy: [unbroadcast(dy, x1), unbroadcast(-dy, x2)])
@@ -86,6 +100,7 @@ def subtract(x1, x2):
 
 def multiply(x1, x2):
     """y = x1 * x2;  dx1 = dy * x2, dx2 = dy * x1."""
+    x1, x2 = values(x1, x2)
     y = numpy_ops.multiply(x1, x2)
     return record(y, "multiply", [x1, x2],
                   lambda dy: [unbroadcast(dy * x2, x1), unbroadcast(dy * x1, x2)])
@@ -93,6 +108,7 @@ def multiply(x1, x2):
 
 def divide(x1, x2):
     """y = x1 / x2;  dx1 = dy / x2, dx2 = -dy * y / x2."""
+    x1, x2 = values(x1, x2)
     y = numpy_ops.divide(x1, x2)
     return record(y, "divide", [x1, x2],
                   lambda dy: [unbroadcast(dy / x2, x1), unbroadcast(-dy * y / x2, x2)])
@@ -100,11 +116,13 @@ def divide(x1, x2):
 
 def negative(x):
     """y = -x;  dx = -dy."""
+    x, = values(x)
     return record(numpy_ops.negative(x), "negative", [x], lambda dy: [-dy])
 
 
 def matmul(x1, x2):
     """y = x1 @ x2;  dx1 = dy @ x2.T, dx2 = x1.T @ dy   (the last two axes; batches broadcast)."""
+    x1, x2 = values(x1, x2)
     y = numpy_ops.matmul(x1, x2)
     return record(y, "matmul", [x1, x2], lambda dy: [
         unbroadcast(dy @ np.swapaxes(x2, -1, -2), x1),
@@ -114,6 +132,7 @@ def matmul(x1, x2):
 def maximum(x1, x2):
     """y = max(x1, x2);  dx1 = dy where x1 >= x2, dx2 = dy elsewhere (ties go to x1, as
     TensorFlow's Maximum gradient)."""
+    x1, x2 = values(x1, x2)
     y = numpy_ops.maximum(x1, x2)
     first = np.greater_equal(x1, x2)  # broadcast to y's shape
     return record(y, "maximum", [x1, x2], lambda dy: [
@@ -123,6 +142,7 @@ def maximum(x1, x2):
 
 def minimum(x1, x2):
     """y = min(x1, x2);  dx1 = dy where x1 <= x2, dx2 = dy elsewhere (ties go to x1)."""
+    x1, x2 = values(x1, x2)
     y = numpy_ops.minimum(x1, x2)
     first = np.less_equal(x1, x2)
     return record(y, "minimum", [x1, x2], lambda dy: [
@@ -133,6 +153,7 @@ def minimum(x1, x2):
 # -- element-wise functions --------------------------------------------------------------------
 def abs(x):  # noqa: A001 (Keras's name)
     """y = |x|;  dx = dy * sign(x)  (0 at x = 0, as TensorFlow)."""
+    x, = values(x)
     return record(numpy_ops.abs(x), "abs", [x], lambda dy: [dy * np.sign(x).astype(dy.dtype)])
 
 
@@ -142,6 +163,7 @@ absolute = abs
 def clip(x, x_min, x_max):
     """y = x limited to [x_min, x_max];  dx = dy where x_min <= x <= x_max, else 0
     (tf.clip_by_value's gradient; the bounds are constants)."""
+    x, = values(x)
     y = numpy_ops.clip(x, x_min, x_max)
     inside = (x >= x_min) & (x <= x_max)  # (x's shape)
     return record(y, "clip", [x], lambda dy: [np.where(inside, dy, 0).astype(dy.dtype)])
@@ -149,40 +171,47 @@ def clip(x, x_min, x_max):
 
 def square(x):
     """y = x**2;  dx = 2 * x * dy."""
+    x, = values(x)
     return record(numpy_ops.square(x), "square", [x], lambda dy: [2 * x * dy])
 
 
 def sqrt(x):
     """y = sqrt(x);  dx = dy / (2 * y)."""
+    x, = values(x)
     y = numpy_ops.sqrt(x)
     return record(y, "sqrt", [x], lambda dy: [dy / (2 * y)])
 
 
 def exp(x):
     """y = exp(x);  dx = dy * y."""
+    x, = values(x)
     y = numpy_ops.exp(x)
     return record(y, "exp", [x], lambda dy: [dy * y])
 
 
 def log(x):
     """y = log(x);  dx = dy / x."""
+    x, = values(x)
     return record(numpy_ops.log(x), "log", [x], lambda dy: [dy / x])
 
 
 def tanh(x):
     """y = tanh(x);  dx = dy * (1 - y**2)."""
+    x, = values(x)
     y = numpy_ops.tanh(x)
     return record(y, "tanh", [x], lambda dy: [activations.tanh_backward(dy, x, y)])
 
 
 def relu(x):
     """y = max(x, 0);  dx = dy where x > 0."""
+    x, = values(x)
     y = nn.relu(x)
     return record(y, "relu", [x], lambda dy: [activations.relu_backward(dy, x, y)])
 
 
 def sigmoid(x):
     """y = sigmoid(x);  dx = dy * y * (1 - y). A cross-entropy after it works from x (head.py)."""
+    x, = values(x)
     y = nn.sigmoid(x)
     return record(y, "sigmoid", [x], lambda dy: [activations.sigmoid_backward(dy, x, y)],
                   activation=activations.sigmoid)
@@ -190,6 +219,7 @@ def sigmoid(x):
 
 def softmax(x, axis=-1):
     """y = softmax(x);  dx = y * (dy - sum(dy * y)) along the axis."""
+    x, = values(x)
     y = nn.softmax(x, axis=axis)
     gradient = lambda dy: [y * (dy - (dy * y).sum(axis=axis, keepdims=True))]  # noqa: E731
     return record(y, "softmax", [x], gradient, activation=activations.softmax)
@@ -198,12 +228,14 @@ def softmax(x, axis=-1):
 # -- sums and shapes ----------------------------------------------------------------------------
 def sum(x, axis=None, keepdims=False):  # noqa: A001 (Keras's name)
     """y = sum of x over the axes;  dx = dy, spread back over them."""
+    x, = values(x)
     y = numpy_ops.sum(x, axis=axis, keepdims=keepdims)
     return record(y, "sum", [x], lambda dy: [_spread(dy, x, axis, keepdims)])
 
 
 def mean(x, axis=None, keepdims=False):
     """y = mean of x over the axes;  dx = dy / (values averaged), spread back over them."""
+    x, = values(x)
     y = numpy_ops.mean(x, axis=axis, keepdims=keepdims)
     count = np.asarray(np.size(x) / max(np.size(y), 1), y.dtype)
     return record(y, "mean", [x], lambda dy: [_spread(dy, x, axis, keepdims) / count])
@@ -218,12 +250,14 @@ def _spread(dy, x, axis, keepdims):
 
 def reshape(x, newshape):
     """y = x reshaped;  dx = dy reshaped back."""
+    x, = values(x)
     return record(numpy_ops.reshape(x, newshape), "reshape", [x],
                   lambda dy: [dy.reshape(np.shape(x))])
 
 
 def transpose(x, axes=None):
     """y = x with its axes permuted;  dx = dy with the inverse permutation."""
+    x, = values(x)
     inverse = None if axes is None else np.argsort(axes)
     return record(numpy_ops.transpose(x, axes), "transpose", [x],
                   lambda dy: [np.transpose(dy, inverse)])
@@ -231,7 +265,18 @@ def transpose(x, axes=None):
 
 def concatenate(xs, axis=0):
     """y = the arrays joined along an axis;  each dx is its slice of dy."""
+    xs = values(*xs)
     xs = list(xs)
     y = numpy_ops.concatenate(xs, axis=axis)
     edges = np.cumsum([np.shape(x)[axis] for x in xs])[:-1]
     return record(y, "concatenate", xs, lambda dy: np.split(dy, edges, axis=axis))
+
+
+# A weight in a NumPy expression (`x @ self.w + self.b`) comes here through the Variable's
+# __array_ufunc__ (variable.py): these ufuncs are recorded as the ops above.
+RECORDED_UFUNCS.update({
+    np.add: add, np.subtract: subtract, np.multiply: multiply, np.divide: divide,
+    np.matmul: matmul, np.negative: negative, np.maximum: maximum, np.minimum: minimum,
+    np.absolute: abs, np.square: square, np.sqrt: sqrt, np.exp: exp, np.log: log,
+    np.tanh: tanh,
+})
