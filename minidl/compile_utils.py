@@ -43,6 +43,7 @@ class CompileLoss:
     def __init__(self, loss, loss_weights=None):
         self.loss, self.loss_weights = loss, loss_weights
         self.heads = self.weights = self.output_names = None
+        self.traced_batch_sizes = set()  # training.reached: when Keras would warn
 
     def build(self, output_names):
         """One Head per output (None where an output has no loss)."""

@@ -131,7 +131,7 @@ class Tape:
         return None
 
     # -- backward -----------------------------------------------------------------------------
-    def gradient(self, output_grads, variables, inputs=None):
+    def gradient(self, output_grads, variables, inputs=None, unconnected_gradients="zero"):
         """Backpropagate from the outputs' gradients to `variables` (and `inputs`, if given).
 
         Args:
@@ -140,9 +140,12 @@ class Tape:
                 made the output (the output head's shortcut, see head.py).
             variables: the Variables to return gradients for, in order.
             inputs: arrays given to the forward pass whose gradient is wanted too.
+            unconnected_gradients: what a variable the loss does not reach gets: "zero"
+                (zeros) or "none" (None, as tf.GradientTape's default), which lets the
+                training step leave it out of the optimizer's update, as Keras's does.
         Returns:
-            A list of gradients aligned with `variables` (zeros for a variable the loss does
-            not reach), followed by one per array of `inputs` when they are given.
+            A list of gradients aligned with `variables`, followed by one per array of
+            `inputs` when they are given.
         """
         grads_out, logit_grads = self._seeds(output_grads)  # (record, output) -> dL/d it
         wanted = {id(x): ("input", i) for i, x in enumerate(inputs or [])}
@@ -170,7 +173,11 @@ class Tape:
                         _accumulate(var_grads, key[1], d)
                     elif key is not None:
                         _accumulate(grads_out, key, d)
-        result = [var_grads[v] if v in var_grads else np.zeros_like(v.value) for v in variables]
+        if unconnected_gradients == "none":
+            result = [var_grads.get(v) for v in variables]
+        else:
+            result = [var_grads[v] if v in var_grads else np.zeros_like(v.value)
+                      for v in variables]
         if inputs is not None:
             result += [grads_out.get(("input", i), np.zeros_like(x)) for i, x in enumerate(inputs)]
         return result

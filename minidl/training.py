@@ -15,6 +15,7 @@ TensorFlow's kernels do (denormals.py), and holds Ctrl-C until it is complete
 (interrupts.py): the model is never left half a step ahead.
 """
 import math
+import warnings
 
 import numpy as np
 
@@ -180,7 +181,8 @@ def add_penalties(weights, tape, loss, seeds):
 
 class Step:
     """What one forward and backward pass computed (the tape keeps every layer's cache):
-    the loss, and `grads[i]`, the gradient for `weights[i]`."""
+    the loss, and `grads[i]`, the gradient for `weights[i]` (None for a weight the loss does
+    not reach)."""
 
     def __init__(self, loss, output_losses, preds, seeds, tape, weights, grads):
         self.loss, self.output_losses, self.preds = loss, output_losses, preds
@@ -188,24 +190,63 @@ class Step:
 
 
 def compute_gradients(model, batch, keep_gradients=False):
-    """The training loss on one batch and its gradient for every trainable weight: a Step."""
+    """The training loss on one batch and its gradient for every trainable weight: a Step.
+
+    A weight the loss does not reach (the head of an output with no loss, a layer whose
+    output is unused) gets None, as in tf.GradientTape; a weight with a regularizer is
+    always reached (the penalty depends on it).
+    """
     weights = model.trainable_weights
     loss, output_losses, preds, seeds, tape = forward_and_loss(model, batch, True,
                                                                keep_gradients, weights)
-    grads = tape.gradient(seeds, weights)
-    grads = [g if w.regularizer is None else g + w.regularizer.gradient(w.value)
-             for w, g in zip(weights, grads)]  # d(weight penalty)/dw
+    grads = tape.gradient(seeds, weights, unconnected_gradients="none")
+    for i, w in enumerate(weights):  # d(weight penalty)/dw
+        if w.regularizer is not None:
+            penalty = w.regularizer.gradient(w.value)  # same shape as w
+            grads[i] = penalty if grads[i] is None else grads[i] + penalty
     return Step(loss, output_losses, preds, seeds, tape, weights, grads)
 
 
 def train_step(model, batch, metrics, keep_gradients=False):
-    """One optimizer step on one batch, all or nothing; returns the Step (its loss is pre-update)."""
+    """One optimizer step on one batch, all or nothing; returns the Step (its loss is pre-update).
+
+    Weights with no gradient are left out of the update (`reached`): no step, no weight
+    decay, their optimizer slots untouched, as Keras's optimizer.
+    """
     with deferred_interrupt(), flushed():
         step = compute_gradients(model, batch, keep_gradients)
-        model.optimizer.apply(step.grads, step.weights)
+        weights, grads = reached(model, step.weights, step.grads, len(batch))
+        if not model.optimizer.built:  # slots for every trainable weight, as Keras's fit
+            model.optimizer.build(step.weights)
+        model.optimizer.apply(grads, weights)
         metrics.update(len(batch), step.loss, step.output_losses, batch.ys, step.preds,
                        batch.weights)
     return step
+
+
+def reached(model, weights, grads, batch_size):
+    """The weights that have a gradient, and their gradients (Keras's optimizer drops the
+    others: keras/src/optimizers/base_optimizer.py::_filter_empty_gradients).
+
+    Keras warns while TensorFlow traces its train step: at the first step of each batch size
+    after compile(), twice when that trace also creates the optimizer's slots (TensorFlow
+    traces a function again after its first trace made variables), else once.
+    """
+    if all(g is not None for g in grads):
+        return weights, grads  # the usual case: one look per weight, no copies
+    missing = [w.path for w, g in zip(weights, grads) if g is None]
+    if len(missing) == len(weights):
+        raise ValueError("No gradients provided for any variable.")
+    traced = model.compiled_loss.traced_batch_sizes
+    if batch_size not in traced:
+        traced.add(batch_size)
+        for _ in range(1 if model.optimizer.built else 2):
+            warnings.warn(
+                f"Gradients do not exist for variables {missing} when minimizing the loss. "
+                "If using `model.compile()`, did you forget to provide a `loss` argument?",
+                stacklevel=2)
+    return ([w for w, g in zip(weights, grads) if g is not None],
+            [g for g in grads if g is not None])
 
 
 def test_step(model, batch, metrics):
@@ -223,13 +264,18 @@ def predict_step(model, x):
 
 
 def loss_and_gradients(model, x, y, sample_weight=None):
-    """(loss, grads) of `fit`'s loss on (x, y) as one batch; nothing is updated."""
+    """(loss, grads) of `fit`'s loss on (x, y) as one batch; nothing is updated.
+
+    grads is aligned with model.trainable_weights, with zeros for a weight the loss does not
+    reach (fit leaves such a weight out of the update altogether).
+    """
     check_compiled(model, "loss_and_gradients")
     batch = prepare_data(model, x, y, sample_weight)
     get_ready(model, batch)
     with flushed():
         step = compute_gradients(model, batch)
-    return float(step.loss), step.grads
+    return float(step.loss), [np.zeros_like(w.value) if g is None else g
+                              for w, g in zip(step.weights, step.grads)]
 
 
 # -- fit --------------------------------------------------------------------------------------
