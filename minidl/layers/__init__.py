@@ -5,7 +5,7 @@
     core.py            Dense, Activation
     embedding.py       Embedding (token ids -> vectors; its gradient is rows: minidl/sparse.py)
     masking.py         Masking (padded time steps masked downstream: minidl/masks.py)
-    convolutional.py   Conv2D, Conv1D (im2col + one matrix product)
+    convolutional.py   Conv2D, Conv1D, Conv3D (im2col + one matrix product)
     conv_transpose.py  Conv2DTranspose, Conv1DTranspose (Conv2D's input gradient as a forward)
     depthwise.py       DepthwiseConv2D/1D, SeparableConv2D/1D (one kernel per channel, then 1x1)
     pooling.py         MaxPooling2D/1D, AveragePooling2D/1D, GlobalAverage/GlobalMaxPooling2D/1D
@@ -40,7 +40,7 @@ from minidl.layers.dot_attention import AdditiveAttention, Attention
 from minidl.layers.input_layer import Input, InputLayer
 from minidl.layers.symbolic import KerasTensor
 from minidl.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose
-from minidl.layers.convolutional import Conv1D, Conv2D
+from minidl.layers.convolutional import Conv1D, Conv2D, Conv3D
 from minidl.layers.core import Activation, Dense
 from minidl.layers.depthwise import (DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
                                      SeparableConv2D)
@@ -99,9 +99,10 @@ __all__ += ["AdditiveAttention", "Attention"]
 __all__ += ["AlphaDropout"]
 __all__ += ["GroupNormalization", "UnitNormalization"]
 __all__ += ["GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells"]
+__all__ += ["Conv3D"]
 
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
-Convolution1D, Convolution2D = Conv1D, Conv2D
+Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
 Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose
 SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, \
@@ -112,4 +113,5 @@ __all__ += ["AvgPool1D", "AvgPool2D", "Convolution1D", "Convolution1DTranspose",
             "Convolution2DTranspose", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D",
             "GlobalMaxPool2D", "MaxPool1D", "MaxPool2D", "SeparableConvolution1D",
             "SeparableConvolution2D"]
+__all__ += ["Convolution3D"]
 __all__ += ["add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract"]

@@ -1,4 +1,4 @@
-"""Conv2D and Conv1D: one small Dense layer slid over every window of an image.
+"""Conv2D, Conv1D and Conv3D: one small Dense layer slid over every window of an image.
 
 A convolution is a matrix product in disguise ("im2col"). Lay every KH x KW window of the
 input out as one row, and the whole layer is Dense's formula on those rows:
@@ -16,13 +16,17 @@ to the pixels its window came from ("col2im"):
 
 Shapes: N images in the batch, H x W pixels of C channels (channels last, as Keras's
 default), F filters, a KH x KW kernel moved SH rows and SW columns at a time (the strides),
-HO x WO output pixels, K = KH*KW*C numbers in one window. Conv1D is the same with H = KH = 1.
+HO x WO output pixels, K = KH*KW*C numbers in one window. Conv1D is the same with H = KH = 1;
+Conv3D's volumes (N,D,H,W,C) add a depth axis to every index (the windows' code is N-d), so
+K = KD*KH*KW*C and the rows are N*DO*HO*WO.
 `matmul(a, b)` is `a @ b`; a big product is shared with a second thread (minidl/threads.py).
 
 "same" padding adds zeros so that HO = ceil(H / SH); when the zeros needed are odd, the extra
 row (column) goes at the bottom (right), as TensorFlow does (keras/src/backend/tensorflow/nn.py
 calls tf.nn.convolution with padding="SAME").
 """
+import itertools
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -46,12 +50,12 @@ def same_padding(size, kernel, stride):
     return total // 2, total - total // 2
 
 
-def padding_amounts(spatial_shape, kernel_size, strides, padding, dilation=(1, 1)):
+def padding_amounts(spatial_shape, kernel_size, strides, padding, dilation=None):
     """((top, bottom), (left, right)) for "valid", "same" or Conv1D's "causal" padding.
 
     A kernel dilated by D spans (K - 1) * D + 1 pixels (`dilated`); that span is what pads.
     """
-    kernel_size = dilated(kernel_size, dilation)
+    kernel_size = dilated(kernel_size, dilation or (1,) * len(kernel_size))
     if padding == "valid":
         return tuple((0, 0) for _ in spatial_shape)
     if padding == "causal":  # only Conv1D: every output sees the past, none of the future
@@ -83,54 +87,69 @@ def zero_pad(x, pads, value=0):
 
 def unpad(dx, pads):
     """The inverse of zero_pad for gradients: the padded border's gradient is dropped."""
-    (top, bottom), (left, right) = pads
-    return dx[:, top:dx.shape[1] - bottom, left:dx.shape[2] - right, :]
+    inside = tuple(slice(before, size - after) for (before, after), size in
+                   zip(pads, dx.shape[1:-1]))
+    return dx[(slice(None),) + inside]  # (N,H,W,C) or (N,D,H,W,C), a view
 
 
-def im2col(x, kernel_size, strides, dilation=(1, 1)):
+def im2col(x, kernel_size, strides, dilation=None):
     """Every KH x KW window of x as one row, in the kernel's (KH, KW, C) order.
 
     Formula (DH, DW the dilation, default 1; the kernel then spans EH = (KH-1)*DH + 1 rows
     and EW = (KW-1)*DW + 1 columns):
         cols[(n, i, j), (p, q, c)] = x[n, i*SH + p*DH, j*SW + q*DW, c]
+    Volumes (N,D,H,W,C) with a KD x KH x KW kernel get one more index, the same way:
+        cols[(n, t, i, j), (o, p, q, c)] = x[n, t*SD + o*DD, i*SH + p*DH, j*SW + q*DW, c]
     """
-    kh, kw = kernel_size
-    span = dilated(kernel_size, dilation)
-    windows = sliding_window_view(x, span, axis=(1, 2))  # (N,H-EH+1,W-EW+1,C,EH,EW), a view
-    windows = windows[..., ::dilation[0], ::dilation[1]]  # (N,..,C,KH,KW): every D-th tap
-    windows = windows[:, ::strides[0], ::strides[1]]  # (N,HO,WO,C,KH,KW), still a view
-    n, ho, wo, c = windows.shape[:4]
-    rows = windows.transpose(0, 1, 2, 4, 5, 3)  # (N,HO,WO,KH,KW,C), a view
-    return rows.reshape(n * ho * wo, kh * kw * c)  # the one copy: (N*HO*WO, K)
+    rank = len(kernel_size)  # 2 for images, 3 for volumes
+    dilation = dilation or (1,) * rank
+    axes = tuple(range(1, rank + 1))  # the pixel axes
+    windows = sliding_window_view(x, dilated(kernel_size, dilation), axis=axes)
+    # windows: (N,H-EH+1,W-EW+1,C,EH,EW), a view; below every D-th tap, every S-th window
+    windows = windows[(Ellipsis,) + tuple(slice(None, None, d) for d in dilation)]
+    windows = windows[(slice(None),) + tuple(slice(None, None, s) for s in strides)]
+    n, out, c = len(x), windows.shape[1:rank + 1], x.shape[-1]  # (N,HO,WO,C,KH,KW), a view
+    kernel_axes = tuple(range(rank + 2, 2 * rank + 2))
+    rows = windows.transpose((0,) + axes + kernel_axes + (rank + 1,))  # (N,HO,WO,KH,KW,C)
+    return rows.reshape(n * int(np.prod(out)), int(np.prod(kernel_size)) * c)  # (N*HO*WO, K)
 
 
-def window_grid(x, p, q, out_shape, strides):
-    """The pixels that position (p, q) of every window sees: a strided view (N,HO,WO,C)."""
-    (ho, wo), (sh, sw) = out_shape, strides
-    return x[:, p:p + sh * (ho - 1) + 1:sh, q:q + sw * (wo - 1) + 1:sw, :]
+def window_grid(x, offset, out_shape, strides):
+    """The pixels that position `offset` ((p, q), or (o, p, q)) of every window sees:
+    x[:, p::SH, q::SW, :] cut to (N,HO,WO,C), a strided view."""
+    grid = tuple(slice(p, p + s * (o - 1) + 1, s) for p, o, s in
+                 zip(offset, out_shape, strides))
+    return x[(slice(None),) + grid]  # (N,HO,WO,C) or (N,DO,HO,WO,C)
 
 
-def col2im(dcols, x_shape, kernel_size, strides, dilation=(1, 1)):
+def kernel_positions(kernel_size):
+    """Every (p, q) (or (o, p, q)) of a kernel or pooling window, in row-major order."""
+    return list(itertools.product(*(range(k) for k in kernel_size)))
+
+
+def col2im(dcols, x_shape, kernel_size, strides, dilation=None):
     """The inverse of im2col for gradients: each row's numbers added back to their pixels.
 
-    One pass per kernel position (p, q), KH*KW in all, never per pixel:
+    One pass per kernel position (p, q), KH*KW in all (KD*KH*KW for volumes), never per pixel:
         dx[n, i*SH + p*DH, j*SW + q*DW, c] += dcols[(n, i, j), (p, q, c)]
     """
-    n, h, w, c = x_shape
-    kh, kw = kernel_size
-    (eh, ew), (dh, dw) = dilated(kernel_size, dilation), dilation  # the span, the dilation
-    ho, wo = (h - eh) // strides[0] + 1, (w - ew) // strides[1] + 1
-    windows = dcols.reshape(n, ho, wo, kh, kw, c)  # (N*HO*WO,K) -> (N,HO,WO,KH,KW,C)
+    rank = len(kernel_size)
+    dilation = dilation or (1,) * rank
+    span = dilated(kernel_size, dilation)  # the pixels a dilated kernel covers
+    out = tuple((size - e) // s + 1 for size, e, s in zip(x_shape[1:-1], span, strides))
+    windows = dcols.reshape((x_shape[0],) + out + tuple(kernel_size) + (x_shape[-1],))
+    # windows: (N*HO*WO,K) -> (N,HO,WO,KH,KW,C)
     dx = np.zeros(x_shape, dcols.dtype)  # (N,H,W,C)
-    for p in range(kh):
-        for q in range(kw):
-            window_grid(dx, p * dh, q * dw, (ho, wo), strides)[...] += windows[:, :, :, p, q, :]
+    for position in kernel_positions(kernel_size):
+        offset = tuple(p * d for p, d in zip(position, dilation))
+        window_grid(dx, offset, out, strides)[...] += windows[(slice(None),) * (rank + 1)
+                                                              + position]
     return dx
 
 
 # -- a convolution and its input gradient: Conv2D's forward and backward, and (the other
 # way round) Conv2DTranspose's backward and forward ---------------------------------------
-def convolve(x, W, kernel_size, strides, pads, dilation=(1, 1)):
+def convolve(x, W, kernel_size, strides, pads, dilation=None):
     """z = im2col(pad(x)) @ W: x convolved with the kernel W laid out as (K, F).
 
     Returns z as rows (N*HO*WO, F), the rows `cols` (N*HO*WO, K) a kernel gradient needs,
@@ -141,7 +160,7 @@ def convolve(x, W, kernel_size, strides, pads, dilation=(1, 1)):
     return matmul(cols, W), cols, padded.shape  # (N*HO*WO,K) @ (K,F) -> (N*HO*WO,F)
 
 
-def convolve_input_gradient(dz, W, padded_shape, pads, kernel_size, strides, dilation=(1, 1)):
+def convolve_input_gradient(dz, W, padded_shape, pads, kernel_size, strides, dilation=None):
     """dL/dx of `convolve` from dz (N*HO*WO, F) rows: dz @ W.T, each row back to its window.
 
     Formula:
@@ -209,7 +228,7 @@ def as_2d(x, rank):
 
 # -- the layers --------------------------------------------------------------------------------
 class BaseConv(Layer):
-    """What Conv1D and Conv2D share: the arguments, the weights and the im2col maths."""
+    """What Conv1D, Conv2D and Conv3D share: the arguments, the weights and the im2col maths."""
 
     rank = 2
 
@@ -223,8 +242,10 @@ class BaseConv(Layer):
         self.kernel_size = standardize_tuple(kernel_size, rank, "kernel_size")
         self.strides = standardize_tuple(strides, rank, "strides")
         self.dilation_rate = standardize_tuple(dilation_rate, rank, "dilation_rate")
-        check_unsupported("dilation_rate", self.dilation_rate, (1,) * rank,
-                          "dilated convolutions are not implemented")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError("`strides > 1` not supported in conjunction with `dilation_rate > "
+                             f"1`. Received: strides={self.strides} and dilation_rate="
+                             f"{self.dilation_rate}")
         check_unsupported("groups", groups, 1, "grouped convolutions are not implemented")
         check_unsupported("lora_rank", lora_rank, None, "no LoRA")
         self.padding = check_padding(padding, ("valid", "same", "causal") if rank == 1
@@ -241,14 +262,9 @@ class BaseConv(Layer):
         self.filters, self.use_bias, self.groups = int(filters), bool(use_bias), 1
         self.kernel = self.bias = None
 
-    # The 2-D view of the arguments, which the maths uses for both ranks.
-    @property
-    def kernel_2d(self):
-        return (1,) + self.kernel_size if self.rank == 1 else self.kernel_size
-
-    @property
-    def strides_2d(self):
-        return (1,) + self.strides if self.rank == 1 else self.strides
+    # The arguments as the maths sees them: Conv1D runs as a Conv2D one pixel high.
+    def lifted(self, values):
+        return (1,) + values if self.rank == 1 else values
 
     def check_input_shape(self, shape):
         check_rank(self, shape, min_ndim=self.rank + 2)
@@ -271,8 +287,9 @@ class BaseConv(Layer):
                                         constraint=self.bias_constraint)
 
     def compute_output_shape(self, input_shape):
+        span = dilated(self.kernel_size, self.dilation_rate)  # (K - 1) * D + 1 on each axis
         sizes = [output_length(size, k, s, self.padding) for size, k, s in
-                 zip(input_shape[1:-1], self.kernel_size, self.strides)]
+                 zip(input_shape[1:-1], span, self.strides)]
         if any(size is not None and size <= 0 for size in sizes):
             raise ValueError(
                 "Computed output size would be zero or negative. Received `inputs "
@@ -283,10 +300,12 @@ class BaseConv(Layer):
         return (input_shape[0],) + tuple(sizes) + (self.filters,)
 
     def forward(self, x, training=False):
-        images = as_2d(x, self.rank)  # (N,H,W,C)
-        pads = padding_amounts(images.shape[1:3], self.kernel_2d, self.strides_2d, self.padding)
+        images = as_2d(x, self.rank)  # (N,H,W,C), or volumes (N,D,H,W,C)
+        kernel, strides, dilation = (self.lifted(self.kernel_size), self.lifted(self.strides),
+                                     self.lifted(self.dilation_rate))
+        pads = padding_amounts(images.shape[1:-1], kernel, strides, self.padding, dilation)
         W = self.kernel.value.reshape(-1, self.filters)  # (KH,KW,C,F) -> (K,F)
-        z, cols, padded_shape = convolve(images, W, self.kernel_2d, self.strides_2d, pads)
+        z, cols, padded_shape = convolve(images, W, kernel, strides, pads, dilation)
         if self.use_bias:
             z += self.bias.value  # (N*HO*WO,F) + (F,)
         z = z.reshape((len(x),) + self.compute_output_shape((None,) + x.shape[1:])[1:])
@@ -309,8 +328,9 @@ class BaseConv(Layer):
         if not need_dx:
             return None, grads
         W = self.kernel.value.reshape(-1, self.filters)  # (K,F)
-        dx = convolve_input_gradient(dz_rows, W, padded_shape, pads, self.kernel_2d,
-                                     self.strides_2d)  # (N,H,W,C)
+        dx = convolve_input_gradient(dz_rows, W, padded_shape, pads,
+                                     self.lifted(self.kernel_size), self.lifted(self.strides),
+                                     self.lifted(self.dilation_rate))  # (N,H,W,C)
         return dx.reshape(x_shape), grads
 
     def logits(self, cache):
@@ -360,7 +380,8 @@ class Conv2D(BaseConv):
         strides: an int or (SH, SW); default 1.
         padding: "valid" (no padding) or "same" (zeros so that HO = ceil(H / SH)).
         data_format: "channels_last" only.
-        dilation_rate: 1 only (dilated convolutions are not implemented).
+        dilation_rate: an int or (DH, DW): the kernel's taps DH rows and DW columns apart
+            (x[n, i*SH + p*DH, j*SW + q*DW, c] above); strides must then be 1, as in Keras.
         activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
             bias_regularizer, activity_regularizer: as Dense.
     """
@@ -381,3 +402,24 @@ class Conv1D(BaseConv):
     """
 
     rank = 1
+
+
+class Conv3D(BaseConv):
+    """3-D convolution over volumes (N, D, H, W, C): Conv2D with a depth axis.
+
+    Formula (SD, SH, SW the strides, DD, DH, DW the dilation):
+        z[n, t, i, j, f] = b[f] + sum over o, p, q, c of
+                           x[n, t*SD + o*DD, i*SH + p*DH, j*SW + q*DW, c] * W[o, p, q, c, f]
+        a = activation(z)                            # (N,DO,HO,WO,F)
+    computed as Conv2D: cols = im2col(x) (N*DO*HO*WO, KD*KH*KW*C), z = cols @ W + b.
+
+    Args:
+        filters: F, the number of output channels (a positive integer).
+        kernel_size: an int or (KD, KH, KW).
+        strides: an int or (SD, SH, SW); default 1.
+        padding: "valid" or "same" (DO = ceil(D / SD), and so on; the odd zero goes after).
+        dilation_rate: an int or (DD, DH, DW); strides must then be 1, as in Keras.
+        data_format, activation, use_bias, initializers, regularizers, constraints: as Conv2D.
+    """
+
+    rank = 3

@@ -25,7 +25,7 @@ import numpy as np
 
 from minidl.layers.base import Layer
 from minidl.layers.convolutional import (as_2d, check_channels_last, check_padding,
-                                         output_length, padding_amounts,
+                                         kernel_positions, output_length, padding_amounts,
                                          standardize_tuple, unpad, window_grid, zero_pad)
 from minidl.layers.core import check_rank
 
@@ -47,6 +47,7 @@ class BasePooling(Layer):
         self.pool_size, self.strides = pool_size, strides
         self.padding, self.data_format = padding, data_format
 
+    # The windows as the maths sees them: the 1-D layers run as 2-D ones one pixel high.
     @property
     def pool_2d(self):
         return (1,) + self.pool_size if self.rank == 1 else self.pool_size
@@ -71,12 +72,12 @@ class BasePooling(Layer):
 
     def _windows(self, x, fill):
         """(padded images, pads, output size (HO, WO), [(p, q) for every window position])."""
-        images = as_2d(x, self.rank)  # (N,H,W,C)
-        pads = padding_amounts(images.shape[1:3], self.pool_2d, self.strides_2d, self.padding)
+        images = as_2d(x, self.rank)  # (N,H,W,C), or volumes (N,D,H,W,C)
+        pads = padding_amounts(images.shape[1:-1], self.pool_2d, self.strides_2d, self.padding)
         padded = zero_pad(images, pads, fill)  # (N,Hp,Wp,C)
         out = tuple(output_length(size, k, s, self.padding) for size, k, s in
-                    zip(images.shape[1:3], self.pool_2d, self.strides_2d))
-        return padded, pads, out, positions_of(self.pool_2d)
+                    zip(images.shape[1:-1], self.pool_2d, self.strides_2d))
+        return padded, pads, out, kernel_positions(self.pool_2d)
 
     def _output(self, y, x):
         """(N,HO,WO,C) back to (N,LO,C) for the 1-D layers."""
@@ -107,9 +108,9 @@ class MaxPooling2D(BasePooling):
 
     def forward(self, x, training=False):
         padded, pads, out, positions = self._windows(x, -np.inf)  # -inf: padding never wins
-        y = window_grid(padded, 0, 0, out, self.strides_2d).copy()  # (N,HO,WO,C)
-        for p, q in positions[1:]:
-            np.maximum(y, window_grid(padded, p, q, out, self.strides_2d), out=y)
+        y = window_grid(padded, positions[0], out, self.strides_2d).copy()  # (N,HO,WO,C)
+        for position in positions[1:]:
+            np.maximum(y, window_grid(padded, position, out, self.strides_2d), out=y)
         return self._output(y, x), (x.shape, padded, pads, out, y)
 
     def backward(self, dy, cache, need_dx=True):
@@ -118,15 +119,15 @@ class MaxPooling2D(BasePooling):
         dx = np.zeros(padded.shape, dy.dtype)  # (N,Hp,Wp,C)
         unrouted = np.ones(y.shape, bool)  # windows whose max has not had its gradient yet
         overlapping = any(s < k for s, k in zip(self.strides_2d, self.pool_2d))
-        for p, q in positions_of(self.pool_2d):
-            first = window_grid(padded, p, q, out, self.strides_2d) == y  # (N,HO,WO,C)
-            first &= unrouted  # only the first max in row-major order (TensorFlow's MaxPoolGrad)
-            unrouted ^= first
-            grid = window_grid(dx, p, q, out, self.strides_2d)  # a view of dx
+        for position in kernel_positions(self.pool_2d):
+            routed = window_grid(padded, position, out, self.strides_2d) == y  # (N,HO,WO,C)
+            routed &= unrouted  # only the first max in row-major order (TF's MaxPoolGrad)
+            unrouted ^= routed
+            grid = window_grid(dx, position, out, self.strides_2d)  # a view of dx
             if overlapping:  # a pixel may be in several windows: its gradients add up
-                grid += dy * first
+                grid += dy * routed
             else:  # each pixel is in one window at most: its gradient is written once
-                np.multiply(dy, first, out=grid)
+                np.multiply(dy, routed, out=grid)
         return unpad(dx, pads).reshape(x_shape), {}
 
 
@@ -150,32 +151,27 @@ class AveragePooling2D(BasePooling):
 
     def _counts(self, x, pads, out):
         """Pixels of each window inside the image: (HO,WO,1); "same" windows may have fewer."""
-        inside = np.ones((1,) + as_2d(x, self.rank).shape[1:3] + (1,), x.dtype)  # (1,H,W,1)
+        inside = np.ones((1,) + as_2d(x, self.rank).shape[1:-1] + (1,), x.dtype)  # (1,H,W,1)
         mask = zero_pad(inside, pads)  # (1,Hp,Wp,1): 1 inside the image, 0 on the padding
-        counts = sum(window_grid(mask, p, q, out, self.strides_2d)
-                     for p, q in positions_of(self.pool_2d))
+        counts = sum(window_grid(mask, position, out, self.strides_2d)
+                     for position in kernel_positions(self.pool_2d))
         return counts[0]  # (HO,WO,1)
 
     def forward(self, x, training=False):
         padded, pads, out, positions = self._windows(x, 0)  # zeros add nothing to a sum
-        total = window_grid(padded, 0, 0, out, self.strides_2d).copy()  # (N,HO,WO,C)
-        for p, q in positions[1:]:
-            total += window_grid(padded, p, q, out, self.strides_2d)
+        total = window_grid(padded, positions[0], out, self.strides_2d).copy()  # (N,HO,WO,C)
+        for position in positions[1:]:
+            total += window_grid(padded, position, out, self.strides_2d)
         counts = self._counts(x, pads, out)  # (HO,WO,1)
         return self._output(total / counts, x), (x.shape, padded.shape, pads, out, counts)
 
     def backward(self, dy, cache, need_dx=True):
         x_shape, padded_shape, pads, out, counts = cache
-        share = dy.reshape((len(dy),) + counts.shape[:2] + (-1,)) / counts  # (N,HO,WO,C)
+        share = dy.reshape((len(dy),) + counts.shape[:-1] + (-1,)) / counts  # (N,HO,WO,C)
         dx = np.zeros(padded_shape, dy.dtype)  # (N,Hp,Wp,C)
-        for p, q in positions_of(self.pool_2d):
-            window_grid(dx, p, q, out, self.strides_2d)[...] += share
+        for position in kernel_positions(self.pool_2d):
+            window_grid(dx, position, out, self.strides_2d)[...] += share
         return unpad(dx, pads).reshape(x_shape), {}
-
-
-def positions_of(pool_size):
-    """Every (p, q) of a PH x PW window, in row-major order."""
-    return [(p, q) for p in range(pool_size[0]) for q in range(pool_size[1])]
 
 
 class MaxPooling1D(MaxPooling2D):
@@ -310,3 +306,4 @@ class GlobalMaxPooling1D(GlobalMaxPooling2D):
     """The largest value of each channel over the sequence: (N, L, C) -> (N, C)."""
 
     rank = 1
+

@@ -1,0 +1,187 @@
+"""Conv3D (volumes (N, D, H, W, C)) against Keras, and the dilation the N-d windows give Conv1D/2D.
+
+- live Keras, over hypothesis-drawn shapes and arguments (kernel, strides, padding, dilation,
+  use_bias; Conv1D and Conv2D with dilation too, which share the N-d windows): the same layer
+  from the same config and weights gives the same output shape, output, and gradients for the
+  input, kernel and bias. Tolerance, derived as in test_conv_more.py: every number compared
+  is a sum of products (an output KD*KH*KW*C of them plus the bias, a kernel gradient one per
+  output voxel, N*DO*HO*WO, an input gradient at most KD*KH*KW*F); two float32 computations of
+  a sum of n products in different orders differ by at most 2 * gamma_n * S (gamma_n =
+  n*u/(1 - n*u), u = 2**-24, S the sum of |products|, computed exactly by the float64 layer on
+  |x|, |weights| and |dy|). A one-voxel shift is the negative control.
+- float64 central differences (minidl.testing.check_gradients), with negative controls: a
+  kernel gradient 1 % off, an input gradient one voxel off along the depth axis.
+- Keras's errors for bad arguments.
+"""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import keras
+import minidl
+from minidl.layers import Conv1D, Conv2D, Conv3D
+from minidl.testing import check_gradients
+from test_conv_more import assert_within, bound, keras_layer_grads, keras_twin_layer, layer_grads
+
+
+# -- drawn cases -------------------------------------------------------------------------------
+@st.composite
+def conv_cases(draw, rank=3):
+    """(class, arguments, input shape) of a convolution Keras accepts."""
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(rank))
+    strides, dilation = (1,) * rank, (1,) * rank
+    if draw(st.booleans()):
+        strides = tuple(draw(st.integers(1, 3)) for _ in range(rank))
+    else:  # Keras: strides > 1 and dilation > 1 do not go together
+        dilation = tuple(draw(st.integers(1, 3)) for _ in range(rank))
+    spans = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
+    shape = (draw(st.integers(1, 2)),) + tuple(s + draw(st.integers(0, 3)) for s in spans) \
+        + (draw(st.integers(1, 3)),)
+    arguments = dict(filters=draw(st.integers(1, 4)), kernel_size=kernel, strides=strides,
+                     padding=draw(st.sampled_from(["valid", "same"])), dilation_rate=dilation,
+                     use_bias=draw(st.booleans()))
+    return {1: Conv1D, 2: Conv2D, 3: Conv3D}[rank], arguments, shape
+
+
+def longest_sum(layer, x_shape, y_shape):
+    """n: the most products any compared number sums (an upper bound, see the docstring)."""
+    channels = max(x_shape[-1], y_shape[-1])
+    voxels = x_shape[0] * max(int(np.prod(x_shape[1:-1])), int(np.prod(y_shape[1:-1])))
+    return int(np.prod(layer.kernel_size)) * channels + 1 + voxels
+
+
+def assert_layer_matches_keras(cls, arguments, shape):
+    layer = cls(**arguments)
+    rng = np.random.default_rng(sum(shape))
+    x = rng.normal(size=shape).astype(np.float32)
+    layer(x)
+    layer.set_weights([rng.normal(size=w.shape).astype(np.float32)
+                       for w in layer.get_weights()])  # biases away from zero too
+    twin = keras_twin_layer(layer, shape)
+    assert layer.compute_output_shape((None,) + shape[1:]) == \
+        tuple(twin.compute_output_shape((None,) + shape[1:]))
+    dy = rng.normal(size=layer.compute_output_shape(shape)).astype(np.float32)
+    y, dx, grads = layer_grads(layer, x, dy)
+    keras_y, keras_dx, keras_grads = keras_layer_grads(twin, x, dy)
+    assert y.shape == keras_y.shape and len(grads) == len(keras_grads) == len(layer.weights)
+    s_y, s_dx, s_grads = bound(layer, x, dy)
+    n = longest_sum(layer, x.shape, y.shape)
+    assert_within(y, keras_y, s_y, n, "y")
+    assert_within(dx, keras_dx, s_dx, n, "dx")
+    for variable, ours, theirs, s in zip(layer.trainable_weights, grads, keras_grads, s_grads):
+        assert_within(ours, theirs, s, n, variable.path)
+
+
+@given(conv_cases(3))
+def test_conv3d_output_and_gradients_match_keras(case):
+    assert_layer_matches_keras(*case)
+
+
+@given(st.one_of(conv_cases(2), conv_cases(1)))
+def test_conv1d_and_conv2d_with_dilation_match_keras(case):
+    """The windows' code is shared: Conv1D and Conv2D take dilation_rate through it too."""
+    assert_layer_matches_keras(*case)
+
+
+def test_the_tolerance_catches_a_one_voxel_shift():
+    """Negative control of the comparison: an output one voxel off in depth is far outside."""
+    layer = Conv3D(2, 2, padding="same")
+    x = np.random.default_rng(0).normal(size=(1, 4, 3, 3, 2)).astype(np.float32)
+    dy = np.ones(layer.compute_output_shape(x.shape), np.float32)
+    y, _, _ = layer_grads(layer, x, dy)
+    keras_y = np.asarray(keras_twin_layer(layer, x.shape)(x))
+    s_y, n = bound(layer, x, dy)[0], longest_sum(layer, x.shape, y.shape)
+    assert_within(y, keras_y, s_y, n, "y")
+    with pytest.raises(AssertionError):
+        assert_within(np.roll(y, 1, axis=1), keras_y, s_y, n, "y")
+
+
+def test_conv3d_is_the_formula_written_as_loops():
+    """z[n,t,i,j,f] = b[f] + sum over o,p,q,c of x[n, t*SD+o*DD, i*SH+p*DH, j*SW+q*DW, c] *
+    W[o,p,q,c,f], looped in float64 (to rounding), with dilation and with strides."""
+    minidl.config.set_floatx("float64")
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 5, 6, 4, 3))
+    for strides, dilation in (((2, 1, 2), (1, 1, 1)), ((1, 1, 1), (2, 1, 2))):
+        layer = Conv3D(2, (2, 3, 2), strides=strides, dilation_rate=dilation)
+        layer(x)
+        W, b = [rng.normal(size=w.shape) for w in layer.get_weights()]
+        layer.set_weights([W, b])
+        y = layer(x)
+        expected = np.zeros_like(y)
+        for t, i, j in np.ndindex(*y.shape[1:4]):
+            for o, p, q in np.ndindex(2, 3, 2):
+                voxel = x[:, t * strides[0] + o * dilation[0], i * strides[1] + p * dilation[1],
+                          j * strides[2] + q * dilation[2]]  # (N,C)
+                expected[:, t, i, j] += voxel @ W[o, p, q]
+        np.testing.assert_allclose(y, expected + b, rtol=1e-12, atol=1e-12)
+
+
+# -- float64 central differences, with negative controls ---------------------------------------
+@pytest.mark.parametrize("make, shape", [
+    (lambda: Conv3D(2, (2, 3, 2), strides=(2, 1, 2), padding="same", activation="tanh"),
+     (2, 3, 4, 5, 2)),
+    (lambda: Conv3D(2, 2, dilation_rate=(2, 1, 2), activation="sigmoid"), (1, 4, 3, 4, 2)),
+    (lambda: Conv3D(3, 1, use_bias=False), (2, 2, 2, 2, 3)),
+])
+def test_check_gradients_passes(float64, make, shape):
+    layer = make()
+    result = check_gradients(layer, np.random.default_rng(4).normal(size=shape))
+    assert result.passed, str(result)
+    assert [row["name"].split("/")[-1] for row in result.rows] == \
+        [w.name for w in layer.trainable_weights] + ["x (input)"]
+
+
+class Conv3DWithKernelGradientOnePercentOff(Conv3D):
+    def backward_from_logits(self, dz, cache, need_dx=True):
+        dx, grads = super().backward_from_logits(dz, cache, need_dx)
+        grads[self.kernel] = grads[self.kernel] * 1.01
+        return dx, grads
+
+
+class Conv3DWithDxOneVoxelOffInDepth(Conv3D):
+    def backward_from_logits(self, dz, cache, need_dx=True):
+        dx, grads = super().backward_from_logits(dz, cache, need_dx)
+        return np.roll(dx, 1, axis=1), grads
+
+
+@pytest.mark.parametrize("make, wrong", [
+    (lambda: Conv3DWithKernelGradientOnePercentOff(2, 2, activation="tanh"), "kernel"),
+    (lambda: Conv3DWithDxOneVoxelOffInDepth(2, 2, padding="same", activation="tanh"),
+     "x (input)"),
+])
+def test_check_gradients_catches_a_wrong_backward(float64, make, wrong):
+    result = check_gradients(make(), np.random.default_rng(5).normal(size=(2, 3, 3, 3, 2)))
+    assert not result.passed
+    assert [name.split("/")[-1] for name in result.failed] == [wrong]
+
+
+# -- errors: Keras's messages ------------------------------------------------------------------
+@pytest.mark.parametrize("cls, arguments, named", [
+    ("Conv3D", dict(filters=0, kernel_size=3), "Received filters=0"),
+    ("Conv3D", dict(filters=4, kernel_size=(3, 3)), "Received kernel_size=(3, 3)"),
+    ("Conv3D", dict(filters=4, kernel_size=(0, 3, 3)), "Received kernel_size=(0, 3, 3)"),
+    ("Conv3D", dict(filters=4, kernel_size=3, strides=0), "Received strides=0"),
+    ("Conv3D", dict(filters=4, kernel_size=3, padding="causal"), "causal"),
+    ("Conv3D", dict(filters=4, kernel_size=3, strides=2, dilation_rate=2),
+     "Received: strides=(2, 2, 2) and dilation_rate=(2, 2, 2)"),
+])
+def test_bad_arguments_are_refused_as_keras_refuses_them(cls, arguments, named):
+    """Both refuse at construction; minidl's message names the argument and what it got
+    (`named`, the part of Keras's message that says so)."""
+    with pytest.raises(ValueError) as theirs:
+        getattr(keras.layers, cls)(**arguments)
+    with pytest.raises(ValueError) as ours:
+        getattr(minidl.layers, cls)(**arguments)
+    assert named in str(ours.value)
+    assert named.split("=")[-1].strip("'") in str(theirs.value)
+
+
+def test_bad_inputs_are_refused():
+    with pytest.raises(ValueError, match="expected min_ndim=5, found ndim=4"):
+        Conv3D(2, 2)(np.zeros((1, 3, 3, 1), np.float32))
+    with pytest.raises(ValueError, match="Computed output size would be zero or negative"):
+        Conv3D(2, 3, dilation_rate=2)(np.zeros((1, 4, 9, 9, 1), np.float32))
+    with pytest.raises(ValueError, match="groups"):
+        Conv3D(4, 2, groups=2)
