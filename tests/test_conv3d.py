@@ -1,4 +1,4 @@
-"""Conv3D (volumes (N, D, H, W, C)) against Keras, and the dilation the N-d windows give Conv1D/2D.
+"""Conv3D and the 3-D poolings (volumes (N, D, H, W, C)) against Keras.
 
 - live Keras, over hypothesis-drawn shapes and arguments (kernel, strides, padding, dilation,
   use_bias; Conv1D and Conv2D with dilation too, which share the N-d windows): the same layer
@@ -9,20 +9,30 @@
   a sum of n products in different orders differ by at most 2 * gamma_n * S (gamma_n =
   n*u/(1 - n*u), u = 2**-24, S the sum of |products|, computed exactly by the float64 layer on
   |x|, |weights| and |dy|). A one-voxel shift is the negative control.
-- float64 central differences (minidl.testing.check_gradients), with negative controls: a
-  kernel gradient 1 % off, an input gradient one voxel off along the depth axis.
-- Keras's errors for bad arguments.
+- the poolings on drawn volumes of small integers (many ties, as after a relu) and of normal
+  numbers, "valid" and "same": max pooling's output exactly (a max is exact) and its gradient
+  to 2 * gamma_P * P * max|dy| (P windows at most cover a voxel, so a voxel's gradient is a sum
+  of at most P numbers of dy); average pooling's to the float32 bound of its sums. TensorFlow's
+  MaxPool3DGrad gives the whole gradient to each tied max; the 2-D rule (the first max only)
+  is the negative control and must fail on tied volumes. Global pooling 3D likewise.
+- float64 central differences (minidl.testing.check_gradients) for every layer, with negative
+  controls: a kernel gradient 1 % off, an input gradient one voxel off along the depth axis,
+  an average pooling whose backward counts the padding.
+- Keras's alias names; Keras's errors for bad arguments.
 """
 import numpy as np
 import pytest
+import tensorflow as tf
 from hypothesis import given
 from hypothesis import strategies as st
 
 import keras
 import minidl
-from minidl.layers import Conv1D, Conv2D, Conv3D
+from minidl.layers import (AveragePooling3D, Conv1D, Conv2D, Conv3D, GlobalAveragePooling3D,
+                           GlobalMaxPooling3D, MaxPooling2D, MaxPooling3D)
 from minidl.testing import check_gradients
-from test_conv_more import assert_within, bound, keras_layer_grads, keras_twin_layer, layer_grads
+from test_conv_more import (U, assert_within, bound, keras_layer_grads, keras_twin_layer,
+                            layer_grads)
 
 
 # -- drawn cases -------------------------------------------------------------------------------
@@ -118,12 +128,119 @@ def test_conv3d_is_the_formula_written_as_loops():
         np.testing.assert_allclose(y, expected + b, rtol=1e-12, atol=1e-12)
 
 
+# -- pooling -------------------------------------------------------------------------------------
+@st.composite
+def pooling_cases(draw):
+    """(class, arguments, volume): pool, strides, padding, and values with or without ties."""
+    pool = tuple(draw(st.integers(1, 3)) for _ in range(3))
+    strides = draw(st.one_of(st.none(), st.tuples(*(st.integers(1, 3) for _ in range(3)))))
+    padding = draw(st.sampled_from(["valid", "same"]))
+    shape = (draw(st.integers(1, 2)),) + tuple(k + draw(st.integers(0, 3)) for k in pool) \
+        + (draw(st.integers(1, 3)),)
+    rng = np.random.default_rng(sum(shape))
+    ties = draw(st.booleans())
+    x = (rng.integers(0, 2, shape) if ties else rng.normal(size=shape)).astype(np.float32)
+    cls = draw(st.sampled_from([MaxPooling3D, AveragePooling3D]))
+    return cls, dict(pool_size=pool, strides=strides, padding=padding), x
+
+
+def pool_grads(layer, x, dy):
+    y, cache = layer.forward(x)
+    return y, layer.backward(dy, cache)[0]
+
+
+def keras_pool_grads(cls, arguments, x, dy):
+    return keras_layer_grads(getattr(keras.layers, cls.__name__)(**arguments), x, dy)[:2]
+
+
+def most_windows_per_voxel(layer):
+    """P: the most windows that cover one voxel: prod of ceil(pool / stride) over the axes."""
+    return int(np.prod([-(-k // s) for k, s in zip(layer.pool_size, layer.strides)]))
+
+
+def assert_pooling_matches(y, dx, keras_y, keras_dx, layer, x, dy):
+    p = most_windows_per_voxel(layer)
+    if isinstance(layer, MaxPooling3D):
+        np.testing.assert_array_equal(y, keras_y)
+        tolerance = 2 * p * U / (1 - p * U) * p * np.abs(dy).max()
+        np.testing.assert_allclose(dx, keras_dx, rtol=0, atol=tolerance)
+    else:  # sums of pool-size numbers, then of P shares: float32's bound on each
+        n = int(np.prod(layer.pool_size)) + p
+        minidl.config.set_floatx("float64")
+        try:
+            same = type(layer).from_config(layer.get_config())
+            s_y, s_dx = pool_grads(same, np.abs(x).astype(np.float64),
+                                   np.abs(dy).astype(np.float64))
+        finally:
+            minidl.config.set_floatx("float32")
+        assert_within(y, keras_y, s_y, n, "y")
+        assert_within(dx, keras_dx, s_dx, n, "dx")
+
+
+@given(pooling_cases())
+def test_pooling3d_output_and_gradient_match_keras(case):
+    cls, arguments, x = case
+    layer = cls(**arguments)
+    shape = layer.compute_output_shape(x.shape)
+    dy = np.random.default_rng(x.size).normal(size=shape).astype(np.float32)
+    y, dx = pool_grads(layer, x, dy)
+    keras_y, keras_dx = keras_pool_grads(cls, arguments, x, dy)
+    assert y.shape == keras_y.shape == shape
+    assert_pooling_matches(y, dx, keras_y, keras_dx, layer, x, dy)
+
+
+class MaxPooling3DFirstMaxOnly(MaxPooling3D):
+    """MaxPooling2D's tie rule (TensorFlow's 2-D MaxPoolGrad) in 3-D: wrong for MaxPool3DGrad."""
+
+    first_max_only = True
+
+
+def test_max_pooling3d_gives_each_tied_max_the_whole_gradient():
+    """A window of equal values: TensorFlow's MaxPool3DGrad gives all of them dy (not dy / 8,
+    not dy to the first). The 2-D rule is the negative control and must fail."""
+    x = np.zeros((1, 4, 4, 4, 2), np.float32)  # every window tied
+    x[0, 0, 0, 0, 1] = 1  # one window with a single max
+    arguments = dict(pool_size=2, strides=(1, 2, 2), padding="same")
+    layer = MaxPooling3D(**arguments)
+    dy = np.random.default_rng(2).normal(size=layer.compute_output_shape(x.shape))
+    dy = dy.astype(np.float32)
+    y, dx = pool_grads(layer, x, dy)
+    keras_y, keras_dx = keras_pool_grads(MaxPooling3D, arguments, x, dy)
+    assert_pooling_matches(y, dx, keras_y, keras_dx, layer, x, dy)
+    wrong_y, wrong_dx = pool_grads(MaxPooling3DFirstMaxOnly(**arguments), x, dy)
+    with pytest.raises(AssertionError):
+        assert_pooling_matches(wrong_y, wrong_dx, keras_y, keras_dx, layer, x, dy)
+    assert MaxPooling2D().first_max_only  # and the 2-D layer keeps its own rule
+
+
+@pytest.mark.parametrize("cls", [GlobalMaxPooling3D, GlobalAveragePooling3D])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_global_pooling3d_matches_keras(cls, keepdims):
+    """Tied maxima share GlobalMaxPooling3D's gradient (TensorFlow's reduce_max); the mean is
+    a sum of D*H*W numbers (tolerance 2 * gamma_n * sum|x| / n, and likewise for dx)."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 3, (2, 3, 4, 2, 3)).astype(np.float32)  # ties
+    layer = cls(keepdims=keepdims)
+    dy = rng.normal(size=layer.compute_output_shape(x.shape)).astype(np.float32)
+    y, dx = pool_grads(layer, x, dy)
+    keras_y, keras_dx = keras_pool_grads(cls, dict(keepdims=keepdims), x, dy)
+    assert y.shape == keras_y.shape
+    n = 24
+    tolerance = 2 * n * U / (1 - n * U) * np.abs(x).max()
+    np.testing.assert_allclose(y, keras_y, rtol=0, atol=tolerance)
+    np.testing.assert_allclose(dx, keras_dx, rtol=2 * U, atol=2 * U * np.abs(dy).max())
+
+
 # -- float64 central differences, with negative controls ---------------------------------------
 @pytest.mark.parametrize("make, shape", [
     (lambda: Conv3D(2, (2, 3, 2), strides=(2, 1, 2), padding="same", activation="tanh"),
      (2, 3, 4, 5, 2)),
     (lambda: Conv3D(2, 2, dilation_rate=(2, 1, 2), activation="sigmoid"), (1, 4, 3, 4, 2)),
     (lambda: Conv3D(3, 1, use_bias=False), (2, 2, 2, 2, 3)),
+    (lambda: MaxPooling3D(2, strides=1, padding="same"), (2, 3, 3, 4, 2)),
+    (lambda: AveragePooling3D((2, 3, 2), strides=(1, 2, 2), padding="same"), (2, 3, 5, 4, 2)),
+    (lambda: GlobalMaxPooling3D(), (2, 2, 3, 2, 3)),
+    (lambda: GlobalAveragePooling3D(keepdims=True), (2, 2, 3, 2, 3)),
 ])
 def test_check_gradients_passes(float64, make, shape):
     layer = make()
@@ -146,15 +263,37 @@ class Conv3DWithDxOneVoxelOffInDepth(Conv3D):
         return np.roll(dx, 1, axis=1), grads
 
 
+class AveragePooling3DCountingThePadding(AveragePooling3D):
+    """Backward divides by the whole window, padding included (a "same" border window's
+    voxels then get too little): Keras counts only the voxels inside the volume."""
+
+    def backward(self, dy, cache, need_dx=True):
+        x_shape, padded_shape, pads, out, counts = cache
+        whole = np.full_like(counts, np.prod(self.pool_size))  # (DO,HO,WO,1)
+        return super().backward(dy, (x_shape, padded_shape, pads, out, whole), need_dx)
+
+
 @pytest.mark.parametrize("make, wrong", [
     (lambda: Conv3DWithKernelGradientOnePercentOff(2, 2, activation="tanh"), "kernel"),
     (lambda: Conv3DWithDxOneVoxelOffInDepth(2, 2, padding="same", activation="tanh"),
      "x (input)"),
+    (lambda: AveragePooling3DCountingThePadding(2, padding="same"), "x (input)"),
 ])
 def test_check_gradients_catches_a_wrong_backward(float64, make, wrong):
     result = check_gradients(make(), np.random.default_rng(5).normal(size=(2, 3, 3, 3, 2)))
     assert not result.passed
     assert [name.split("/")[-1] for name in result.failed] == [wrong]
+
+
+# -- names ------------------------------------------------------------------------------------
+def test_keras_alias_names():
+    for alias, name in (("Convolution3D", "Conv3D"), ("MaxPool3D", "MaxPooling3D"),
+                        ("AvgPool3D", "AveragePooling3D"), ("GlobalMaxPool3D",
+                                                             "GlobalMaxPooling3D"),
+                        ("GlobalAvgPool3D", "GlobalAveragePooling3D")):
+        assert getattr(minidl.layers, alias) is getattr(minidl.layers, name)
+        assert getattr(keras.layers, alias) is getattr(keras.layers, name)
+        assert alias in minidl.layers.__all__ and name in minidl.layers.__all__
 
 
 # -- errors: Keras's messages ------------------------------------------------------------------
@@ -166,6 +305,7 @@ def test_check_gradients_catches_a_wrong_backward(float64, make, wrong):
     ("Conv3D", dict(filters=4, kernel_size=3, padding="causal"), "causal"),
     ("Conv3D", dict(filters=4, kernel_size=3, strides=2, dilation_rate=2),
      "Received: strides=(2, 2, 2) and dilation_rate=(2, 2, 2)"),
+    ("MaxPooling3D", dict(pool_size=(2, 2)), "Received pool_size=(2, 2)"),
 ])
 def test_bad_arguments_are_refused_as_keras_refuses_them(cls, arguments, named):
     """Both refuse at construction; minidl's message names the argument and what it got
@@ -183,5 +323,7 @@ def test_bad_inputs_are_refused():
         Conv3D(2, 2)(np.zeros((1, 3, 3, 1), np.float32))
     with pytest.raises(ValueError, match="Computed output size would be zero or negative"):
         Conv3D(2, 3, dilation_rate=2)(np.zeros((1, 4, 9, 9, 1), np.float32))
+    with pytest.raises(ValueError, match="expected ndim=5, found ndim=4"):
+        MaxPooling3D()(np.zeros((1, 4, 4, 1), np.float32))
     with pytest.raises(ValueError, match="groups"):
         Conv3D(4, 2, groups=2)

@@ -8,7 +8,8 @@
     convolutional.py   Conv2D, Conv1D, Conv3D (im2col + one matrix product)
     conv_transpose.py  Conv2DTranspose, Conv1DTranspose (Conv2D's input gradient as a forward)
     depthwise.py       DepthwiseConv2D/1D, SeparableConv2D/1D (one kernel per channel, then 1x1)
-    pooling.py         MaxPooling2D/1D, AveragePooling2D/1D, GlobalAverage/GlobalMaxPooling2D/1D
+    pooling.py         MaxPooling2D/1D/3D, AveragePooling2D/1D/3D,
+                       GlobalAverage/GlobalMaxPooling2D/1D/3D
     reshaping.py       Flatten, Reshape, Permute, RepeatVector, Identity
     spatial.py         ZeroPadding1D/2D/3D, Cropping1D/2D/3D, UpSampling1D/2D/3D
     regularization.py  Dropout, AlphaDropout, SpatialDropout1D/2D, GaussianNoise,
@@ -60,9 +61,11 @@ from minidl.layers.text_vectorization import TextVectorization
 from minidl.layers.regularization import (ActivityRegularization, AlphaDropout, Dropout,
                                           GaussianDropout, GaussianNoise, SpatialDropout1D,
                                           SpatialDropout2D)
-from minidl.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
-                                   GlobalAveragePooling2D, GlobalMaxPooling1D,
-                                   GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
+from minidl.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
+                                   GlobalAveragePooling1D, GlobalAveragePooling2D,
+                                   GlobalAveragePooling3D, GlobalMaxPooling1D,
+                                   GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D,
+                                   MaxPooling2D, MaxPooling3D)
 from minidl.layers.bidirectional import Bidirectional
 from minidl.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from minidl.layers.recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
@@ -99,7 +102,8 @@ __all__ += ["AdditiveAttention", "Attention"]
 __all__ += ["AlphaDropout"]
 __all__ += ["GroupNormalization", "UnitNormalization"]
 __all__ += ["GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells"]
-__all__ += ["Conv3D"]
+__all__ += ["AveragePooling3D", "Conv3D", "GlobalAveragePooling3D", "GlobalMaxPooling3D",
+            "MaxPooling3D"]
 
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
@@ -107,11 +111,13 @@ Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspos
 SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, \
     AveragePooling2D
+MaxPool3D, AvgPool3D = MaxPooling3D, AveragePooling3D
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
+GlobalMaxPool3D, GlobalAvgPool3D = GlobalMaxPooling3D, GlobalAveragePooling3D
 __all__ += ["AvgPool1D", "AvgPool2D", "Convolution1D", "Convolution1DTranspose", "Convolution2D",
             "Convolution2DTranspose", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D",
             "GlobalMaxPool2D", "MaxPool1D", "MaxPool2D", "SeparableConvolution1D",
             "SeparableConvolution2D"]
-__all__ += ["Convolution3D"]
+__all__ += ["AvgPool3D", "Convolution3D", "GlobalAvgPool3D", "GlobalMaxPool3D", "MaxPool3D"]
 __all__ += ["add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract"]

@@ -9,7 +9,8 @@ mean) of PH*PW shifted grids, computed in PH*PW whole-array steps, never pixel b
 Backward, given dy:
 - max: each window's gradient goes to the one pixel that held its max. With ties (a window
   of zeros after a relu), TensorFlow's MaxPoolGrad gives all of it to the FIRST maximum in
-  row-major order (top row first, left to right), so minidl does too.
+  row-major order (top row first, left to right), so minidl does too; TensorFlow's
+  MaxPool3DGrad gives the whole gradient to EACH tied max, so MaxPooling3D does that.
 - average: each pixel of a window gets dy / count, count = the pixels of the window inside
   the image ("same" padding's zeros are not counted, as TensorFlow's AvgPool).
 Where windows overlap (strides < pool size), a pixel's gradients from its windows add up.
@@ -19,7 +20,8 @@ GlobalMaxPooling uses TensorFlow's reduce_max, whose gradient, unlike MaxPoolGra
 the gradient equally among tied maxima.
 
 Shapes: N images, H x W pixels, C channels (channels last), HO x WO output pixels. The 1-D
-layers (N, L, C) run the 2-D code on images one pixel high.
+layers (N, L, C) run the 2-D code on images one pixel high; the 3-D layers run it on volumes
+(N, D, H, W, C) with a depth axis in every index (`window_grid` is N-d).
 """
 import numpy as np
 
@@ -106,6 +108,8 @@ class MaxPooling2D(BasePooling):
                  name=None, **kwargs):
         super().__init__(pool_size, strides, padding, data_format, name, **kwargs)
 
+    first_max_only = True  # ties: the gradient to the first max only (MaxPooling3D: to all)
+
     def forward(self, x, training=False):
         padded, pads, out, positions = self._windows(x, -np.inf)  # -inf: padding never wins
         y = window_grid(padded, positions[0], out, self.strides_2d).copy()  # (N,HO,WO,C)
@@ -121,8 +125,9 @@ class MaxPooling2D(BasePooling):
         overlapping = any(s < k for s, k in zip(self.strides_2d, self.pool_2d))
         for position in kernel_positions(self.pool_2d):
             routed = window_grid(padded, position, out, self.strides_2d) == y  # (N,HO,WO,C)
-            routed &= unrouted  # only the first max in row-major order (TF's MaxPoolGrad)
-            unrouted ^= routed
+            if self.first_max_only:  # the first max in row-major order (TF's MaxPoolGrad)
+                routed &= unrouted
+                unrouted ^= routed
             grid = window_grid(dx, position, out, self.strides_2d)  # a view of dx
             if overlapping:  # a pixel may be in several windows: its gradients add up
                 grid += dy * routed
@@ -307,3 +312,57 @@ class GlobalMaxPooling1D(GlobalMaxPooling2D):
 
     rank = 1
 
+
+# -- volumes (N, D, H, W, C): the same windows with a depth axis --------------------------------
+class MaxPooling3D(MaxPooling2D):
+    """The largest value of every PD x PH x PW window of a volume, channel by channel.
+
+    Formula:
+        y[n, t, i, j, c] = max over o, p, q of x[n, t*SD + o, i*SH + p, j*SW + q, c]
+    Backward: dx[every max of each window] += dy[that window]. With ties, TensorFlow's
+    MaxPool3DGrad (tensorflow/core/kernels/pooling_ops_3d.cc) gives EACH tied max the whole
+    gradient, where MaxPooling2D's MaxPoolGrad gives it to the first one only.
+
+    Args:
+        pool_size: an int or (PD, PH, PW); default (2, 2, 2).
+        strides: an int or (SD, SH, SW); default: pool_size.
+        padding, data_format: as MaxPooling2D.
+    """
+
+    rank = 3
+    first_max_only = False
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None,
+                 name=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, name, **kwargs)
+
+
+class AveragePooling3D(AveragePooling2D):
+    """The mean of every PD x PH x PW window of a volume, channel by channel.
+
+    Formula:
+        y[n, t, i, j, c] = sum over o, p, q of x[n, t*SD + o, i*SH + p, j*SW + q, c]
+                           / count[t, i, j]    (the window's voxels inside the volume)
+
+    Args:
+        pool_size, strides, padding, data_format: as MaxPooling3D.
+    """
+
+    rank = 3
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None,
+                 name=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, name, **kwargs)
+
+
+class GlobalAveragePooling3D(GlobalAveragePooling2D):
+    """The mean of each channel over the volume: (N, D, H, W, C) -> (N, C)."""
+
+    rank = 3
+
+
+class GlobalMaxPooling3D(GlobalMaxPooling2D):
+    """The largest value of each channel over the volume: (N, D, H, W, C) -> (N, C); ties
+    share the gradient equally, as GlobalMaxPooling2D."""
+
+    rank = 3
