@@ -3,7 +3,7 @@
 Keras draws its masks from TensorFlow's Philox generator, which NumPy cannot reproduce. So,
 while `shared_noise(model, keras_model)` is open:
 
-- each of minidl's noise layers (Dropout, AlphaDropout, SpatialDropout1D/2D, GaussianNoise,
+- each of minidl's noise layers (Dropout, AlphaDropout, SpatialDropout1D/2D/3D, GaussianNoise,
   GaussianDropout: minidl/layers/regularization.py) also puts every array it draws
   (`draw_noise`: a keep mask, or the noise) on a queue of its own;
 - its Keras twin, the layer of the same name, becomes a Replay subclass of its own Keras
@@ -86,6 +86,10 @@ class ReplaySpatialDropout2D(_ReplayDropoutCall, keras.layers.SpatialDropout2D):
     """keras.layers.SpatialDropout2D on the masks minidl drew."""
 
 
+class ReplaySpatialDropout3D(_ReplayDropoutCall, keras.layers.SpatialDropout3D):
+    """keras.layers.SpatialDropout3D on the masks minidl drew."""
+
+
 class ReplayGaussianNoise(keras.layers.GaussianNoise):
     """keras.layers.GaussianNoise adding the noise minidl drew."""
 
@@ -143,6 +147,7 @@ REPLAY_CLASSES = {
     keras.layers.Dropout: ReplayDropout,
     keras.layers.SpatialDropout1D: ReplaySpatialDropout1D,
     keras.layers.SpatialDropout2D: ReplaySpatialDropout2D,
+    keras.layers.SpatialDropout3D: ReplaySpatialDropout3D,
     keras.layers.GaussianNoise: ReplayGaussianNoise,
     keras.layers.GaussianDropout: ReplayGaussianDropout,
     keras.layers.Attention: ReplayAttention,

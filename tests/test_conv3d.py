@@ -1,4 +1,4 @@
-"""Conv3D and the 3-D poolings (volumes (N, D, H, W, C)) against Keras.
+"""Conv3D, the 3-D poolings and SpatialDropout3D (volumes (N, D, H, W, C)) against Keras.
 
 - live Keras, over hypothesis-drawn shapes and arguments (kernel, strides, padding, dilation,
   use_bias; Conv1D and Conv2D with dilation too, which share the N-d windows): the same layer
@@ -16,9 +16,12 @@
   MaxPool3DGrad gives the whole gradient to each tied max; the 2-D rule (the first max only)
   is the negative control and must fail on tied volumes. Global pooling 3D likewise.
 - float64 central differences (minidl.testing.check_gradients) for every layer, with negative
-  controls: a kernel gradient 1 % off, an input gradient one voxel off along the depth axis,
-  an average pooling whose backward counts the padding.
-- Keras's alias names; Keras's errors for bad arguments.
+  controls: a kernel gradient 1 % off, an input gradient one voxel off along the depth axis.
+- a small volumetric classifier (Conv3D, MaxPool3D, SpatialDropout3D, AvgPool3D, global
+  pooling) trained in lockstep with its Keras twin, Keras replaying minidl's dropout masks
+  (reference/masks.py): the History of 2 epochs with validation to 1e-5; summaries; configs
+  and .keras files both ways; SpatialDropout3D's mask shape and scale; Keras's alias names;
+  Keras's errors for bad arguments.
 """
 import numpy as np
 import pytest
@@ -29,8 +32,11 @@ from hypothesis import strategies as st
 import keras
 import minidl
 from minidl.layers import (AveragePooling3D, Conv1D, Conv2D, Conv3D, GlobalAveragePooling3D,
-                           GlobalMaxPooling3D, MaxPooling2D, MaxPooling3D)
+                           GlobalMaxPooling3D, MaxPooling2D, MaxPooling3D, SpatialDropout3D)
+from minidl.models import load_model
 from minidl.testing import check_gradients
+from reference.lockstep import lockstep_fit
+from reference.twins import keras_twin
 from test_conv_more import (U, assert_within, bound, keras_layer_grads, keras_twin_layer,
                             layer_grads)
 
@@ -285,7 +291,94 @@ def test_check_gradients_catches_a_wrong_backward(float64, make, wrong):
     assert [name.split("/")[-1] for name in result.failed] == [wrong]
 
 
-# -- names ------------------------------------------------------------------------------------
+# -- SpatialDropout3D ----------------------------------------------------------------------------
+def test_spatial_dropout3d_drops_whole_channels_and_scales_the_rest():
+    """One keep/drop per (volume, channel): mask shape (N,1,1,1,C) (channels_first:
+    (N,C,1,1,1)); kept values scaled by 1 / (1 - rate), as Keras's; identity at inference."""
+    x = np.random.default_rng(6).uniform(1, 2, (40, 2, 3, 2, 5)).astype(np.float32)
+    rate = 0.4
+    for data_format, channel_axis in (("channels_last", 4), ("channels_first", 1)):
+        layer = SpatialDropout3D(rate, data_format=data_format)
+        y = layer(x, training=True)
+        axes = tuple(a for a in (1, 2, 3, 4) if a != channel_axis)
+        kept = (y != 0).all(axis=axes)  # (N,C): a channel is kept whole or dropped whole
+        assert ((y == 0).all(axis=axes) | kept).all()
+        assert 0.4 < kept.mean() < 0.8  # 1 - rate = 0.6 of 200 draws
+        scale = np.float32(1) / np.float32(1 - rate)
+        np.testing.assert_array_equal(y[y != 0], (x * scale)[y != 0])
+        assert layer(x) is x
+        keras_y = keras.layers.SpatialDropout3D(rate, data_format=data_format)(x, training=True)
+        keras_kept = (np.asarray(keras_y) != 0).all(axis=axes)
+        assert ((np.asarray(keras_y) == 0).all(axis=axes) | keras_kept).all()  # Keras's too
+
+
+# -- a model, its Keras twin, files --------------------------------------------------------------
+def volume_net(framework, rate=0.3):
+    L = framework.layers
+    return framework.Sequential([
+        framework.Input((4, 6, 6, 1)),
+        L.Conv3D(4, 3, padding="same", activation="relu", kernel_regularizer="l2", name="c1"),
+        L.MaxPool3D((1, 2, 2), name="max"),
+        L.SpatialDropout3D(rate, name="drop"),
+        L.Convolution3D(6, 2, dilation_rate=(1, 2, 1), activation="relu", name="c2"),
+        L.AvgPool3D(2, strides=1, padding="same", name="avg"),
+        L.GlobalMaxPool3D(name="gmax"),
+        L.Dense(3, activation="softmax", name="out"),
+    ], name="volume_net")
+
+
+def volumes(n=40):
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(n, 4, 6, 6, 1)).astype(np.float32)
+    return x, (x[:, :2].mean(axis=(1, 2, 3, 4)) > 0).astype(np.int64) + (x[:, 0, 0, 0, 0] > 1)
+
+
+def test_a_volumetric_classifier_fits_as_its_keras_twin():
+    """2 epochs of Adam with validation, Keras replaying minidl's SpatialDropout3D masks:
+    every History value to 1e-5 (float32 steps summed in other orders agree to ~1e-6)."""
+    minidl.utils.set_random_seed(0)
+    model = volume_net(minidl)
+    model.compile(optimizer=minidl.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    x, y = volumes()
+    run = lockstep_fit(model, x, y, epochs=2, batch_size=8, validation_split=0.25, seed=1)
+    assert all(diff < 1e-5 for diff in run.max_abs_diff().values()), run.max_abs_diff()
+
+
+def test_summary_configs_and_keras_files_both_ways(tmp_path, capsys):
+    model = volume_net(minidl)
+    twin = keras_twin(model, compile=False)
+    twin.summary()
+    expected = capsys.readouterr().out
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert "".join(lines) == expected
+    for name in ("Conv3D", "MaxPooling3D", "SpatialDropout3D", "AveragePooling3D",
+                 "GlobalMaxPooling3D"):
+        assert f"({name})" in expected, name
+    for layer in model.layers[:-1]:  # each new layer's config is Keras's, key for key
+        keras_config = twin.get_layer(layer.name).get_config()
+        config = layer.get_config()
+        assert set(config) - {"dtype"} == set(keras_config) - {"dtype"}, layer.name
+        for key in set(config) - {"kernel_regularizer", "kernel_initializer",
+                                  "bias_initializer", "dtype"}:
+            assert config[key] == keras_config[key] or \
+                list(np.atleast_1d(config[key])) == list(np.atleast_1d(keras_config[key])), key
+    rng = np.random.default_rng(8)
+    model.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in model.get_weights()])
+    model.save(tmp_path / "minidl.keras")
+    theirs = keras.models.load_model(tmp_path / "minidl.keras")
+    theirs.save(tmp_path / "keras.keras")
+    again = load_model(tmp_path / "keras.keras")
+    assert [type(l).__name__ for l in again.layers] == [type(l).__name__ for l in theirs.layers]
+    x, _ = volumes(4)
+    expected = theirs.predict(x, verbose=0)
+    for ours in (model, again):
+        np.testing.assert_allclose(ours.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    theirs(x)
+    np.testing.assert_allclose(model.losses, [float(v) for v in theirs.losses], rtol=1e-5)
+
+
 def test_keras_alias_names():
     for alias, name in (("Convolution3D", "Conv3D"), ("MaxPool3D", "MaxPooling3D"),
                         ("AvgPool3D", "AveragePooling3D"), ("GlobalMaxPool3D",
@@ -306,6 +399,7 @@ def test_keras_alias_names():
     ("Conv3D", dict(filters=4, kernel_size=3, strides=2, dilation_rate=2),
      "Received: strides=(2, 2, 2) and dilation_rate=(2, 2, 2)"),
     ("MaxPooling3D", dict(pool_size=(2, 2)), "Received pool_size=(2, 2)"),
+    ("SpatialDropout3D", dict(rate=0.5, data_format="ndhwc"), "Received: data_format=ndhwc"),
 ])
 def test_bad_arguments_are_refused_as_keras_refuses_them(cls, arguments, named):
     """Both refuse at construction; minidl's message names the argument and what it got
@@ -325,5 +419,7 @@ def test_bad_inputs_are_refused():
         Conv3D(2, 3, dilation_rate=2)(np.zeros((1, 4, 9, 9, 1), np.float32))
     with pytest.raises(ValueError, match="expected ndim=5, found ndim=4"):
         MaxPooling3D()(np.zeros((1, 4, 4, 1), np.float32))
+    with pytest.raises(ValueError, match="expected ndim=5, found ndim=4"):
+        SpatialDropout3D(0.5)(np.zeros((1, 4, 4, 1), np.float32))
     with pytest.raises(ValueError, match="groups"):
         Conv3D(4, 2, groups=2)

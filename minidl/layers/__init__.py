@@ -12,7 +12,7 @@
                        GlobalAverage/GlobalMaxPooling2D/1D/3D
     reshaping.py       Flatten, Reshape, Permute, RepeatVector, Identity
     spatial.py         ZeroPadding1D/2D/3D, Cropping1D/2D/3D, UpSampling1D/2D/3D
-    regularization.py  Dropout, AlphaDropout, SpatialDropout1D/2D, GaussianNoise,
+    regularization.py  Dropout, AlphaDropout, SpatialDropout1D/2D/3D, GaussianNoise,
                        GaussianDropout, ActivityRegularization
     normalization.py   BatchNormalization, LayerNormalization
     group_normalization.py  GroupNormalization (per sample and group of channels),
@@ -60,7 +60,7 @@ from minidl.layers.lookup import CategoryEncoding, IntegerLookup, StringLookup
 from minidl.layers.text_vectorization import TextVectorization
 from minidl.layers.regularization import (ActivityRegularization, AlphaDropout, Dropout,
                                           GaussianDropout, GaussianNoise, SpatialDropout1D,
-                                          SpatialDropout2D)
+                                          SpatialDropout2D, SpatialDropout3D)
 from minidl.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
                                    GlobalAveragePooling1D, GlobalAveragePooling2D,
                                    GlobalAveragePooling3D, GlobalMaxPooling1D,
@@ -103,7 +103,7 @@ __all__ += ["AlphaDropout"]
 __all__ += ["GroupNormalization", "UnitNormalization"]
 __all__ += ["GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells"]
 __all__ += ["AveragePooling3D", "Conv3D", "GlobalAveragePooling3D", "GlobalMaxPooling3D",
-            "MaxPooling3D"]
+            "MaxPooling3D", "SpatialDropout3D"]
 
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D

@@ -2,7 +2,7 @@
 
     Dropout(0.5)            keep each value with probability 1 - rate, scaled by 1 / (1 - rate)
     AlphaDropout(0.1)       the same mask, dropped values set to SELU's floor, then a*x + b
-    SpatialDropout1D/2D     the same, one draw per whole channel (feature map)
+    SpatialDropout1D/2D/3D  the same, one draw per whole channel (feature map)
     GaussianNoise(0.1)      add N(0, stddev**2) noise
     GaussianDropout(0.2)    multiply by N(1, rate / (1 - rate)) noise
     ActivityRegularization  no noise: x passed through, with an L1/L2 penalty on it
@@ -241,6 +241,22 @@ class SpatialDropout2D(Dropout):
     def get_config(self):
         return {"rate": self.rate, "seed": self.seed, "name": self.name, "dtype": self.dtype,
                 "data_format": self.data_format}
+
+
+class SpatialDropout3D(SpatialDropout2D):
+    """Dropout of whole feature volumes: one keep/drop per volume and channel.
+
+    Formula: Dropout with mask shape (N, 1, 1, 1, C) for channels_last (N, D, H, W, C)
+    inputs, (N, C, 1, 1, 1) for channels_first (N, C, D, H, W).
+    """
+
+    def check_input_shape(self, shape):
+        check_rank(self, shape, ndim=5)
+
+    def mask_shape(self, x_shape):
+        if self.data_format == "channels_first":
+            return (x_shape[0], x_shape[1], 1, 1, 1)  # (N,C,1,1,1)
+        return (x_shape[0], 1, 1, 1, x_shape[4])  # (N,1,1,1,C)
 
 
 class GaussianNoise(NoiseLayer):
