@@ -54,6 +54,9 @@ class CompileLoss:
             loss = loss[0]
         given = _by_output(loss, output_names, "loss")
         weights = [None] * len(output_names)
+        if isinstance(self.loss_weights, dict) and set(self.loss_weights) != set(output_names):
+            raise ValueError(f"`loss_weights` must match the number of losses, got "
+                             f"{len(given)} losses and {len(self.loss_weights)} weights.")
         if self.loss_weights is not None:
             weights = _by_output(self.loss_weights, output_names, "loss_weights")
         self.heads = [None if l is None else Head(losses_module.get(l)) for l in given]
@@ -106,16 +109,24 @@ class CompileMetrics:
     def build(self, output_names, loss_outputs, y_true, y_pred_shapes):
         """Resolve metric names with the shapes of the labels and the outputs (as Keras)."""
         if self.by_output is not None:
-            return
+            return self._check_targets(output_names, y_true)
         self.output_loss_trackers = [metrics_module.Mean(name=f"{name}_loss")
                                      for name in loss_outputs]
-        shapes = [(np.empty((1,) + t.shape[1:]), np.empty((1,) + tuple(s[1:])))
-                  for t, s in zip(y_true, y_pred_shapes)]
+        shapes = [(None if t is None else np.empty((1,) + t.shape[1:]),
+                   np.empty((1,) + tuple(s[1:]))) for t, s in zip(y_true, y_pred_shapes)]
         self.by_output = _resolve(self.identifiers, output_names, shapes, "metrics")
         self.weighted_by_output = _resolve(self.weighted_identifiers, output_names, shapes,
                                            "weighted_metrics")
+        self._check_targets(output_names, y_true)
         self.keys = _log_keys(output_names if len(output_names) > 1 else [None],
                               self.by_output, self.weighted_by_output)
+
+    def _check_targets(self, output_names, y_true):
+        """An output with metrics needs its targets, even when it has no loss."""
+        for name, group, weighted, t in zip(output_names, self.by_output,
+                                            self.weighted_by_output, y_true):
+            if t is None and (group or weighted):
+                raise _missing_targets(name, [m.name for m in group + weighted])
 
     @property
     def compiled(self):
@@ -208,8 +219,16 @@ def _resolve(identifiers, output_names, shapes, what):
     groups = []
     for name, given, (t, p) in zip(output_names, per_output, shapes):
         given = [] if given is None else given if isinstance(given, (list, tuple)) else [given]
+        if given and t is None:
+            raise _missing_targets(name, given)
         groups.append([_metric(m, t, p, name) for m in given])
     return groups
+
+
+def _missing_targets(output_name, metrics):
+    return ValueError(f"Missing data for output {output_name!r}: it has metrics {metrics}, so "
+                      "`y` must hold its targets (only an output with no loss and no metrics "
+                      "may be left out of `y`).")
 
 
 def _metric(identifier, y_true, y_pred, output_name):

@@ -100,14 +100,32 @@ def prepare_data(model, x, y, sample_weight=None, class_weight=None, names=("x",
     batch = prepare_inputs(model, x, names[0])
     n = len(batch)
     output_names = _output_names(model)
-    ys = _as_list(y, output_names, "output")
     heads = _heads(model, output_names)
+    ys = _targets(y, output_names, heads)
     shapes = _expected_output_shapes(model, batch, len(ys))
     label_names = [names[1]] if len(ys) == 1 else [f"{names[1]}[{i}]" for i in range(len(ys))]
-    batch.ys = [data.prepare_y(t, n, None if h is None else h.loss, s, nm)
+    batch.ys = [None if t is None else data.prepare_y(t, n, None if h is None else h.loss, s, nm)
                 for t, h, s, nm in zip(ys, heads, shapes, label_names)]
     batch.weights = data.sample_weights(sample_weight, class_weight, batch.ys, n, len(ys))
     return batch
+
+
+def _targets(y, output_names, heads):
+    """y as a list with one entry per output, None for an output with no loss left out of y.
+
+    As Keras's CompileLoss: targets may be given for the outputs that have a loss only (a
+    dict without the others' keys, or a list or single array with one entry per loss).
+    """
+    lossed = [name for name, head in zip(output_names, heads) if head is not None]
+    if len(output_names) > 1 and 0 < len(lossed) < len(output_names):
+        if isinstance(y, dict) and set(lossed) <= set(y):
+            y = {name: y.get(name) for name in output_names}
+        elif not isinstance(y, dict):
+            given = list(y) if isinstance(y, (list, tuple)) else [y]
+            if len(given) == len(lossed):
+                given = iter(given)
+                y = [None if head is None else next(given) for head in heads]
+    return _as_list(y, output_names, "output")
 
 
 def _expected_output_shapes(model, batch, outputs):
