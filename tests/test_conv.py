@@ -305,7 +305,7 @@ def test_config_has_keras_keys_and_builds_either_layer():
     (dict(filters=4, kernel_size=3, padding="full"), "Received: padding='full'"),
     (dict(filters=4, kernel_size=3, padding="causal"), "Received: padding='causal'"),
     (dict(filters=4, kernel_size=3, strides=2, dilation_rate=2), "dilation_rate > 1"),
-    (dict(filters=4, kernel_size=3, groups=2), "groups"),
+    (dict(filters=4, kernel_size=3, groups=3), "Received: groups=3, filters=4"),
     (dict(filters=4, kernel_size=3, data_format="channels_first"), "channels_last"),
     (dict(filters=4, kernel_size=3, activation="nope"), "nope"),
 ])

@@ -1,14 +1,15 @@
 """Conv3D, the 3-D poolings and SpatialDropout3D (volumes (N, D, H, W, C)) against Keras.
 
 - live Keras, over hypothesis-drawn shapes and arguments (kernel, strides, padding, dilation,
-  use_bias; Conv1D and Conv2D with dilation too, which share the N-d windows): the same layer
-  from the same config and weights gives the same output shape, output, and gradients for the
-  input, kernel and bias. Tolerance, derived as in test_conv_more.py: every number compared
-  is a sum of products (an output KD*KH*KW*C of them plus the bias, a kernel gradient one per
-  output voxel, N*DO*HO*WO, an input gradient at most KD*KH*KW*F); two float32 computations of
-  a sum of n products in different orders differ by at most 2 * gamma_n * S (gamma_n =
-  n*u/(1 - n*u), u = 2**-24, S the sum of |products|, computed exactly by the float64 layer on
-  |x|, |weights| and |dy|). A one-voxel shift is the negative control.
+  groups, use_bias; Conv1D and Conv2D with dilation and groups too, which share the code):
+  the same layer from the same config and weights gives the same output shape, output, and
+  gradients for the input, kernel and bias. Tolerance, derived as in test_conv_more.py: every
+  number compared is a sum of products (an output KD*KH*KW*C of them plus the bias, a kernel
+  gradient one per output voxel, N*DO*HO*WO, an input gradient at most KD*KH*KW*F); two
+  float32 computations of a sum of n products in different orders differ by at most
+  2 * gamma_n * S (gamma_n = n*u/(1 - n*u), u = 2**-24, S the sum of |products|, computed
+  exactly by the float64 layer on |x|, |weights| and |dy|). A one-voxel shift is the negative
+  control. With groups each sum has fewer products than the bound counts (C/G channels).
 - the poolings on drawn volumes of small integers (many ties, as after a relu) and of normal
   numbers, "valid" and "same": max pooling's output exactly (a max is exact) and its gradient
   to 2 * gamma_P * P * max|dy| (P windows at most cover a voxel, so a voxel's gradient is a sum
@@ -16,7 +17,9 @@
   MaxPool3DGrad gives the whole gradient to each tied max; the 2-D rule (the first max only)
   is the negative control and must fail on tied volumes. Global pooling 3D likewise.
 - float64 central differences (minidl.testing.check_gradients) for every layer, with negative
-  controls: a kernel gradient 1 % off, an input gradient one voxel off along the depth axis.
+  controls: a kernel gradient 1 % off, an input gradient one voxel off along the depth axis,
+  a grouped input gradient with its groups' channel blocks swapped, an average pooling whose
+  backward divides by the whole window, padding included.
 - a small volumetric classifier (Conv3D, MaxPool3D, SpatialDropout3D, AvgPool3D, global
   pooling) trained in lockstep with its Keras twin, Keras replaying minidl's dropout masks
   (reference/masks.py): the History of 2 epochs with validation to 1e-5; summaries; configs
@@ -52,11 +55,12 @@ def conv_cases(draw, rank=3):
     else:  # Keras: strides > 1 and dilation > 1 do not go together
         dilation = tuple(draw(st.integers(1, 3)) for _ in range(rank))
     spans = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
+    groups = draw(st.sampled_from([1, 1, 2, 3]))  # channels and filters: multiples of groups
     shape = (draw(st.integers(1, 2)),) + tuple(s + draw(st.integers(0, 3)) for s in spans) \
-        + (draw(st.integers(1, 3)),)
-    arguments = dict(filters=draw(st.integers(1, 4)), kernel_size=kernel, strides=strides,
-                     padding=draw(st.sampled_from(["valid", "same"])), dilation_rate=dilation,
-                     use_bias=draw(st.booleans()))
+        + (groups * draw(st.integers(1, 2)),)
+    arguments = dict(filters=groups * draw(st.integers(1, 2)), kernel_size=kernel,
+                     strides=strides, padding=draw(st.sampled_from(["valid", "same"])),
+                     dilation_rate=dilation, groups=groups, use_bias=draw(st.booleans()))
     return {1: Conv1D, 2: Conv2D, 3: Conv3D}[rank], arguments, shape
 
 
@@ -95,8 +99,8 @@ def test_conv3d_output_and_gradients_match_keras(case):
 
 
 @given(st.one_of(conv_cases(2), conv_cases(1)))
-def test_conv1d_and_conv2d_with_dilation_match_keras(case):
-    """The windows' code is shared: Conv1D and Conv2D take dilation_rate through it too."""
+def test_conv1d_and_conv2d_with_dilation_and_groups_match_keras(case):
+    """The code is shared: Conv1D and Conv2D take dilation_rate and groups through it too."""
     assert_layer_matches_keras(*case)
 
 
@@ -243,6 +247,7 @@ def test_global_pooling3d_matches_keras(cls, keepdims):
      (2, 3, 4, 5, 2)),
     (lambda: Conv3D(2, 2, dilation_rate=(2, 1, 2), activation="sigmoid"), (1, 4, 3, 4, 2)),
     (lambda: Conv3D(3, 1, use_bias=False), (2, 2, 2, 2, 3)),
+    (lambda: Conv3D(4, 2, groups=2, padding="same", activation="tanh"), (2, 3, 3, 2, 4)),
     (lambda: MaxPooling3D(2, strides=1, padding="same"), (2, 3, 3, 4, 2)),
     (lambda: AveragePooling3D((2, 3, 2), strides=(1, 2, 2), padding="same"), (2, 3, 5, 4, 2)),
     (lambda: GlobalMaxPooling3D(), (2, 2, 3, 2, 3)),
@@ -269,6 +274,14 @@ class Conv3DWithDxOneVoxelOffInDepth(Conv3D):
         return np.roll(dx, 1, axis=1), grads
 
 
+class Conv3DWithGroupsInputGradientSwapped(Conv3D):
+    """dx with its channel blocks (one per group) swapped: the right numbers, wrong group."""
+
+    def backward_from_logits(self, dz, cache, need_dx=True):
+        dx, grads = super().backward_from_logits(dz, cache, need_dx)
+        return np.roll(dx, dx.shape[-1] // self.groups, axis=-1), grads
+
+
 class AveragePooling3DCountingThePadding(AveragePooling3D):
     """Backward divides by the whole window, padding included (a "same" border window's
     voxels then get too little): Keras counts only the voxels inside the volume."""
@@ -284,6 +297,8 @@ class AveragePooling3DCountingThePadding(AveragePooling3D):
     (lambda: Conv3DWithDxOneVoxelOffInDepth(2, 2, padding="same", activation="tanh"),
      "x (input)"),
     (lambda: AveragePooling3DCountingThePadding(2, padding="same"), "x (input)"),
+    (lambda: Conv3DWithGroupsInputGradientSwapped(2, 2, groups=2, activation="tanh"),
+     "x (input)"),
 ])
 def test_check_gradients_catches_a_wrong_backward(float64, make, wrong):
     result = check_gradients(make(), np.random.default_rng(5).normal(size=(2, 3, 3, 3, 2)))
@@ -398,6 +413,8 @@ def test_keras_alias_names():
     ("Conv3D", dict(filters=4, kernel_size=3, padding="causal"), "causal"),
     ("Conv3D", dict(filters=4, kernel_size=3, strides=2, dilation_rate=2),
      "Received: strides=(2, 2, 2) and dilation_rate=(2, 2, 2)"),
+    ("Conv3D", dict(filters=4, kernel_size=3, groups=0), "Received: groups=0."),
+    ("Conv3D", dict(filters=4, kernel_size=3, groups=3), "Received: groups=3, filters=4."),
     ("MaxPooling3D", dict(pool_size=(2, 2)), "Received pool_size=(2, 2)"),
     ("SpatialDropout3D", dict(rate=0.5, data_format="ndhwc"), "Received: data_format=ndhwc"),
 ])
@@ -421,5 +438,11 @@ def test_bad_inputs_are_refused():
         MaxPooling3D()(np.zeros((1, 4, 4, 1), np.float32))
     with pytest.raises(ValueError, match="expected ndim=5, found ndim=4"):
         SpatialDropout3D(0.5)(np.zeros((1, 4, 4, 1), np.float32))
-    with pytest.raises(ValueError, match="groups"):
-        Conv3D(4, 2, groups=2)
+    layer = Conv3D(4, 2, groups=2)
+    message = "The number of input channels must be evenly divisible by the number of groups. " \
+        "Received groups=2, but the input has 3 channels"
+    with pytest.raises(ValueError, match=message):
+        layer(np.zeros((1, 3, 3, 3, 3), np.float32))
+    with pytest.raises(ValueError, match=message):
+        keras.layers.Conv3D(4, 2, groups=2)(np.zeros((1, 3, 3, 3, 3), np.float32))
+    assert not layer.built

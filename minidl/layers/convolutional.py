@@ -20,6 +20,8 @@ HO x WO output pixels, K = KH*KW*C numbers in one window. Conv1D is the same wit
 Conv3D's volumes (N,D,H,W,C) add a depth axis to every index (the windows' code is N-d), so
 K = KD*KH*KW*C and the rows are N*DO*HO*WO.
 `matmul(a, b)` is `a @ b`; a big product is shared with a second thread (minidl/threads.py).
+With `groups` G, the layer is G such products side by side, one per block of C/G channels and
+F/G filters (`grouped_product`), on the same rows.
 
 "same" padding adds zeros so that HO = ceil(H / SH); when the zeros needed are odd, the extra
 row (column) goes at the bottom (right), as TensorFlow does (keras/src/backend/tensorflow/nn.py
@@ -172,6 +174,48 @@ def convolve_input_gradient(dz, W, padded_shape, pads, kernel_size, strides, dil
     return unpad(dx, pads)  # (N,H,W,C)
 
 
+# -- grouped convolutions: G convolutions side by side, each on C/G channels and F/G filters --
+def by_group(cols, groups, taps):
+    """Window rows (R, T*C), T = KH*KW taps, as G groups of rows over each group's channels.
+
+    (R, T*C) -> (R, T, G, C/G) -> (G, R, T*C/G), a copy: group g's channel block of every tap.
+    """
+    r = len(cols)
+    return cols.reshape(r, taps, groups, -1).transpose(2, 0, 1, 3).reshape(groups, r, -1)
+
+
+def from_groups(gcols, taps):
+    """The inverse of by_group: (G, R, T*C/G) -> (R, T*C)."""
+    g, r, _ = gcols.shape
+    return gcols.reshape(g, r, taps, -1).transpose(1, 2, 0, 3).reshape(r, -1)
+
+
+def grouped_product(gcols, W, groups):
+    """z = cols @ W group by group: filter block g (F/G filters) sees channel block g only.
+
+    Formula (Kg = T*C/G numbers in one window of one group, Fg = F/G):
+        Wg = W.reshape(Kg, G, Fg) per group  # (G,Kg,Fg)
+        z[:, g*Fg:(g+1)*Fg] = gcols[g] @ Wg[g]  # (R,Kg) @ (Kg,Fg) -> (R,Fg)
+    """
+    Wg = W.reshape(W.shape[0], groups, -1).transpose(1, 0, 2)  # (Kg,F) -> (G,Kg,Fg)
+    z = np.matmul(gcols, Wg)  # (G,R,Kg) @ (G,Kg,Fg) -> (G,R,Fg)
+    return z.transpose(1, 0, 2).reshape(gcols.shape[1], -1), Wg  # (R,F)
+
+
+def grouped_product_backward(dz, gcols, Wg):
+    """dW (Kg,F) and dcols (G,R,Kg) of grouped_product: Dense's backward, group by group.
+
+    Formula:
+        dWg = gcols[g].T @ dz[:, block g]   # (Kg,R) @ (R,Fg) -> (Kg,Fg)
+        dgcols[g] = dz[:, block g] @ Wg[g].T  # (R,Fg) @ (Fg,Kg) -> (R,Kg)
+    """
+    groups, r = gcols.shape[:2]
+    dzg = dz.reshape(r, groups, -1).transpose(1, 0, 2)  # (R,F) -> (G,R,Fg)
+    dWg = np.matmul(gcols.transpose(0, 2, 1), dzg)  # (G,Kg,R) @ (G,R,Fg) -> (G,Kg,Fg)
+    dgcols = np.matmul(dzg, Wg.transpose(0, 2, 1))  # (G,R,Fg) @ (G,Fg,Kg) -> (G,R,Kg)
+    return dWg.transpose(1, 0, 2).reshape(dWg.shape[1], -1), dgcols  # (Kg,F), (G,R,Kg)
+
+
 # -- argument checks, with Keras's messages --------------------------------------------------
 def standardize_tuple(value, n, name, allow_zero=False):
     """An int or n ints as a tuple of n positive ints (non-negative with allow_zero)."""
@@ -246,7 +290,12 @@ class BaseConv(Layer):
             raise ValueError("`strides > 1` not supported in conjunction with `dilation_rate > "
                              f"1`. Received: strides={self.strides} and dilation_rate="
                              f"{self.dilation_rate}")
-        check_unsupported("groups", groups, 1, "grouped convolutions are not implemented")
+        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups <= 0:
+            raise ValueError("The number of groups must be a positive integer. "
+                             f"Received: groups={groups}.")
+        if filters % groups != 0:
+            raise ValueError("The number of filters must be evenly divisible by the number of "
+                             f"groups. Received: groups={groups}, filters={filters}.")
         check_unsupported("lora_rank", lora_rank, None, "no LoRA")
         self.padding = check_padding(padding, ("valid", "same", "causal") if rank == 1
                                      else ("valid", "same"))
@@ -259,7 +308,7 @@ class BaseConv(Layer):
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         super().__init__(**kwargs)
-        self.filters, self.use_bias, self.groups = int(filters), bool(use_bias), 1
+        self.filters, self.use_bias, self.groups = int(filters), bool(use_bias), int(groups)
         self.kernel = self.bias = None
 
     # The arguments as the maths sees them: Conv1D runs as a Conv2D one pixel high.
@@ -269,15 +318,22 @@ class BaseConv(Layer):
     def check_input_shape(self, shape):
         check_rank(self, shape, min_ndim=self.rank + 2)
         check_rank(self, shape, ndim=self.rank + 2)
-        if self.built and shape[-1] != self.kernel.shape[-2]:
+        channels = None if not self.built else self.kernel.shape[-2] * self.groups
+        if self.built and shape[-1] != channels:
             raise ValueError(
                 f"Input 0 of layer \"{self.name}\" is incompatible with the layer: expected "
-                f"axis -1 of input shape to have value {self.kernel.shape[-2]}, but received "
+                f"axis -1 of input shape to have value {channels}, but received "
                 f"input with shape {tuple(shape)}")
+        if not self.built and shape[-1] is not None and shape[-1] % self.groups != 0:
+            raise ValueError(
+                "The number of input channels must be evenly divisible by the number of "
+                f"groups. Received groups={self.groups}, but the input has {shape[-1]} "
+                f"channels (full input shape is {tuple(shape)}).")
         self.compute_output_shape(shape)
 
     def build(self, input_shape):
-        kernel_shape = self.kernel_size + (input_shape[-1], self.filters)  # (KH,KW,C,F)
+        kernel_shape = self.kernel_size + (input_shape[-1] // self.groups, self.filters)
+        # kernel_shape: (KH,KW,C,F), or (KH,KW,C/G,F) in G groups
         self.kernel = self.add_weight(kernel_shape, self.kernel_initializer, "kernel",
                                       regularizer=self.kernel_regularizer,
                                       constraint=self.kernel_constraint)
@@ -305,7 +361,14 @@ class BaseConv(Layer):
                                      self.lifted(self.dilation_rate))
         pads = padding_amounts(images.shape[1:-1], kernel, strides, self.padding, dilation)
         W = self.kernel.value.reshape(-1, self.filters)  # (KH,KW,C,F) -> (K,F)
-        z, cols, padded_shape = convolve(images, W, kernel, strides, pads, dilation)
+        if self.groups == 1:
+            z, cols, padded_shape = convolve(images, W, kernel, strides, pads, dilation)
+        else:  # G convolutions side by side; cols kept by group: (G, N*HO*WO, K/G)
+            padded = zero_pad(images, pads)  # (N,Hp,Wp,C)
+            taps = int(np.prod(kernel))
+            cols = by_group(im2col(padded, kernel, strides, dilation), self.groups, taps)
+            z, _ = grouped_product(cols, W, self.groups)  # (N*HO*WO,F)
+            padded_shape = padded.shape
         if self.use_bias:
             z += self.bias.value  # (N*HO*WO,F) + (F,)
         z = z.reshape((len(x),) + self.compute_output_shape((None,) + x.shape[1:])[1:])
@@ -320,6 +383,8 @@ class BaseConv(Layer):
     def backward_from_logits(self, dz, cache, need_dx=True):
         """Backward from dz = dL/dz: Dense's backward on the window rows, then col2im."""
         x_shape, padded_shape, pads, cols, z, a = cache
+        if self.groups > 1:
+            return self.grouped_backward(dz, cache, need_dx)
         dz_rows = dz.reshape(-1, self.filters)  # (N,HO,WO,F) -> (N*HO*WO,F)
         dW = matmul(cols.T, dz_rows)  # (K,N*HO*WO) @ (N*HO*WO,F) -> (K,F)
         grads = {self.kernel: dW.reshape(self.kernel.shape)}  # (K,F) -> (KH,KW,C,F)
@@ -332,6 +397,24 @@ class BaseConv(Layer):
                                      self.lifted(self.kernel_size), self.lifted(self.strides),
                                      self.lifted(self.dilation_rate))  # (N,H,W,C)
         return dx.reshape(x_shape), grads
+
+    def grouped_backward(self, dz, cache, need_dx=True):
+        """backward_from_logits with groups: Dense's backward group by group, then col2im."""
+        x_shape, padded_shape, pads, gcols, z, a = cache
+        dz_rows = dz.reshape(-1, self.filters)  # (N,HO,WO,F) -> (N*HO*WO,F)
+        W = self.kernel.value.reshape(-1, self.filters)  # (K/G,F)
+        Wg = W.reshape(len(W), self.groups, -1).transpose(1, 0, 2)  # (G,K/G,F/G)
+        dW, dgcols = grouped_product_backward(dz_rows, gcols, Wg)  # (K/G,F), (G,R,K/G)
+        grads = {self.kernel: dW.reshape(self.kernel.shape)}  # (KH,KW,C/G,F)
+        if self.use_bias:
+            grads[self.bias] = dz_rows.sum(axis=0)  # db: (N*HO*WO,F) -> (F,)
+        if not need_dx:
+            return None, grads
+        kernel = self.lifted(self.kernel_size)
+        dcols = from_groups(dgcols, int(np.prod(kernel)))  # (N*HO*WO,K)
+        dx = col2im(dcols, padded_shape, kernel, self.lifted(self.strides),
+                    self.lifted(self.dilation_rate))  # (N,Hp,Wp,C)
+        return unpad(dx, pads).reshape(x_shape), grads
 
     def logits(self, cache):
         """z, the input of the activation (what a cross-entropy uses from logits)."""
@@ -382,6 +465,8 @@ class Conv2D(BaseConv):
         data_format: "channels_last" only.
         dilation_rate: an int or (DH, DW): the kernel's taps DH rows and DW columns apart
             (x[n, i*SH + p*DH, j*SW + q*DW, c] above); strides must then be 1, as in Keras.
+        groups: G, dividing C and F: G convolutions side by side, filter block g (F/G filters)
+            seeing channel block g (C/G channels) only; the kernel is (KH, KW, C/G, F).
         activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
             bias_regularizer, activity_regularizer: as Dense.
     """
@@ -419,6 +504,7 @@ class Conv3D(BaseConv):
         strides: an int or (SD, SH, SW); default 1.
         padding: "valid" or "same" (DO = ceil(D / SD), and so on; the odd zero goes after).
         dilation_rate: an int or (DD, DH, DW); strides must then be 1, as in Keras.
+        groups: as Conv2D; the kernel is (KD, KH, KW, C/G, F).
         data_format, activation, use_bias, initializers, regularizers, constraints: as Conv2D.
     """
 
