@@ -23,13 +23,13 @@ FIT = dict(epochs=2, batch_size=8, shuffle=False, verbose=0)
 GRADIENTS_DO_NOT_EXIST = "Gradients do not exist for variables"
 
 
-def two_heads(b_regularizer=None):
-    """x -> h -> a (2 units) and b (1 unit), as a built minidl model."""
+def two_heads(b_regularizer=None, c=False):
+    """x -> h -> a (2 units) and b (1 unit), and c (1 unit) if asked: a built minidl model."""
     x = minidl.Input((3,), name="x")
     h = minidl.layers.Dense(4, activation="tanh", name="h")(x)
     a = minidl.layers.Dense(2, name="a")(h)
     b = minidl.layers.Dense(1, name="b", kernel_regularizer=b_regularizer)(h)
-    return minidl.Model(x, [a, b])
+    return minidl.Model(x, [a, b] + ([minidl.layers.Dense(1, name="c")(h)] if c else []))
 
 
 def compiled_twins(model=None, **compile_kwargs):
@@ -70,6 +70,10 @@ CASES = {
         dict(loss=[None, "mse"], weighted_metrics=[["mae"], []]), [A, B],
         ["a/kernel", "a/bias"]),
     "y a single array for the one loss": (dict(loss=[None, "mse"]), B, ["a/kernel", "a/bias"]),
+    # two losses of three: History logs a_loss and c_loss beside the loss, no b_loss
+    "three outputs, the middle one unlossed": (
+        dict(loss=["mse", None, "mae"], loss_weights=[1.0, 5.0, 0.5]), [A, B, B],
+        ["b/kernel", "b/bias"]),
 }
 
 
@@ -80,7 +84,8 @@ def test_partial_loss_fit_evaluate_predict_match_keras(case):
     ~1e-7 relative per op); the unreached weights and their AdamW slots stay bit-identical
     to their initial values in both; both warn twice on the first fit."""
     compile_kwargs, y, unreached = CASES[case]
-    model, twin = compiled_twins(**compile_kwargs)
+    three = isinstance(y, list) and len(y) == 3
+    model, twin = compiled_twins(two_heads(c=three), **compile_kwargs)
     initial = {w.path: w.numpy().copy() for w in model.weights}
 
     theirs, theirs_warned = gradient_warnings(lambda: twin.fit(X, y, **FIT).history)
@@ -90,6 +95,7 @@ def test_partial_loss_fit_evaluate_predict_match_keras(case):
                                 "loss. If using `model.compile()`, did you forget to provide "
                                 "a `loss` argument?")
     assert sorted(ours) == sorted(theirs)
+    assert ("a_loss" in theirs) == three and "b_loss" not in theirs
     for key in theirs:
         np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-5, err_msg=key)
     np.testing.assert_allclose(model.evaluate(X, y, verbose=0),
@@ -193,6 +199,7 @@ def test_loss_and_gradients_keeps_zeros_for_unreached_weights():
             np.testing.assert_array_equal(g, r)
 
 
+@pytest.mark.filterwarnings("ignore:Gradients do not exist")  # Keras's, before its KeyError
 def test_keras_refusals_kept():
     """What Keras refuses for a model with a list of outputs, minidl refuses alike: a loss
     dict that leaves an output out (Keras accepts it only for dict outputs) and loss
