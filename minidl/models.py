@@ -49,6 +49,7 @@ class Model(Layer):
         if inputs is not None or outputs is not None:
             self._graph = Graph(_check_symbolic("inputs", inputs),
                                 _check_symbolic("outputs", outputs))
+            self._inputs_struct, self._outputs_struct = inputs, outputs  # as given
             self._single_input = not isinstance(inputs, (list, tuple, dict))
             self._single_output = not isinstance(outputs, (list, tuple, dict))
             self.built = True
@@ -98,6 +99,17 @@ class Model(Layer):
     @property
     def outputs(self):
         return None if self._graph is None else list(self._graph.outputs)
+
+    @property
+    def input(self):
+        """A functional model's inputs as it was given them (a tensor, a list or a dict)."""
+        return self._inputs_struct if self._graph is not None else super().input
+
+    @property
+    def output(self):
+        """A functional model's outputs as it was given them: `Model(base.input, head(
+        base.output))` puts a new head on a model."""
+        return self._outputs_struct if self._graph is not None else super().output
 
     @property
     def input_names(self):
@@ -394,14 +406,10 @@ class Sequential(Model):
         # Keras builds a Sequential by wrapping it in a functional model, which takes a
         # "functional" name each time; taking one here keeps later auto-names identical.
         naming.auto_name("functional")
-        shape = self._layers[0].batch_shape
-        for layer in self.layers:
-            if layer.built:
-                layer.check_input_shape(shape)
-            else:
-                layer._maybe_build(shape)
-            shape = layer.compute_output_shape(shape)
-            layer.output_shape = shape
+        x = self._layers[0].output
+        for layer in self.layers:  # as Keras, a symbolic call of each layer in turn: it builds
+            x = layer(x)  # the layer and records the call (`layer.output`, model.outputs)
+            layer.output_shape = x.shape
         self.built = True
 
     def _maybe_build(self, input_shape):

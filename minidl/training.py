@@ -78,6 +78,10 @@ def _as_list(value, names, what):
 def prepare_inputs(model, x, name="x"):
     """x checked and cast against the model's input shape(s): a Batch without targets."""
     shapes = model.input_shape
+    if model.inputs is not None and len(model.inputs) == 1 and isinstance(shapes, list):
+        shapes = shapes[0]  # Model([x_in], ...): one input, given in a list
+        x = _as_list(x, model.input_names, "input")[0] if isinstance(x, dict) else (
+            x[0] if isinstance(x, (list, tuple)) and len(x) == 1 else x)
     if model.inputs is not None and len(model.inputs) > 1:
         xs = _as_list(x, model.input_names, "input")
         names = [f"{name}[{n!r}]" for n in model.input_names]
@@ -151,18 +155,50 @@ def _heads(model, output_names):
     return model.compiled_loss.heads
 
 
-def _output_shape(model, batch, batch_size):
-    """Build the model if needed (on the first batch, as Keras) and return its output shapes."""
+def _output_shape(model, batch, batch_size, unknown_batch_size=False):
+    """Build the model if needed (on the first batch, as Keras) and return its output shapes.
+
+    fit and evaluate build it as Keras's do, on a batch of unknown size: each layer built
+    here records None as its batch size (summary() shows (None, 10)); called on data
+    (model(x), predict, train_on_batch), a layer records the data's batch size.
+    """
     if not model.built or model.output_shape is None:
+        built_before = {id(layer) for layer in _all_layers(model) if layer.built}
         with flushed():
             model(batch.rows(slice(0, batch_size)).x)  # builds every layer from the data
+        if unknown_batch_size:
+            for layer in _all_layers(model):
+                if id(layer) not in built_before:
+                    _forget_batch_size(layer)
     shape = model.output_shape
     return shape if isinstance(shape, list) else [shape]
 
 
-def get_ready(model, batch, batch_size=None):
+def _all_layers(layer):
+    """The layer and every layer inside it, at any depth (a Sequential's input layer too)."""
+    yield layer
+    for sublayer in getattr(layer, "_layers", None) or layer.layers:
+        yield from _all_layers(sublayer)
+
+
+def _forget_batch_size(layer):
+    """The shapes a layer recorded on its first call, with None as their batch size."""
+    def unknown(shape):
+        if isinstance(shape, list):
+            return [unknown(s) for s in shape]
+        return shape if not shape else (None,) + tuple(shape[1:])
+
+    for name in ("input_shape", "output_shape", "batch_shape"):
+        if vars(layer).get(name) is not None:  # recorded on the layer (not a property)
+            setattr(layer, name, unknown(vars(layer)[name]))
+    for node in layer._inbound_nodes:  # the symbolic tensors of a Sequential's build
+        for tensor in node.output_tensors:
+            tensor.shape = unknown(tensor.shape)
+
+
+def get_ready(model, batch, batch_size=None, unknown_batch_size=False):
     """After every check has passed: build the model and resolve the metrics."""
-    shapes = _output_shape(model, batch, batch_size or len(batch))
+    shapes = _output_shape(model, batch, batch_size or len(batch), unknown_batch_size)
     names = _output_names(model)
     _heads(model, names)
     model.compiled_metrics.build(names, model.compiled_loss.tracked_outputs, batch.ys, shapes)
@@ -364,7 +400,8 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
 
     # Everything that can be checked before training is: from here on the model changes.
     train = data_adapters.EpochIterator(train, steps_per_epoch)
-    get_ready(model, train.adapter.first(), getattr(train.adapter, "batch_size", None))
+    get_ready(model, train.adapter.first(), getattr(train.adapter, "batch_size", None),
+              unknown_batch_size=True)
     train.reset()
     callback_list = callbacks_module.CallbackList(
         callbacks, add_history=True, add_progbar=verbose != 0, model=model,
@@ -522,7 +559,8 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
     verbose = data.check_verbose(verbose)
     steps = _check_steps("steps", steps)
     iterator, first = _iterator(model, x, y, sample_weight, batch_size, steps)
-    get_ready(model, first, getattr(iterator.adapter, "batch_size", None))
+    get_ready(model, first, getattr(iterator.adapter, "batch_size", None),
+              unknown_batch_size=True)
     metrics = model.compiled_metrics.fresh()
     callback_list = callbacks_module.CallbackList(
         callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,

@@ -74,9 +74,9 @@ def _cast_from_integers(given, inputs):
 def shape_of(inputs):
     """The shape of an array, or the list of shapes of a list of arrays.
 
-    A layer built on its first call records the real batch size, as Keras does: summary()
-    then shows (32, 10) after fit with batch_size=32, and (None, 10) only for models given
-    an input shape.
+    A layer built on its first call records the real batch size, as Keras's does when called
+    on data (model(x), predict, train_on_batch); fit and evaluate build on a batch of unknown
+    size, as Keras's (training.py::_output_shape), and summary() then shows (None, 10).
     """
     if isinstance(inputs, (list, tuple)):
         return [shape_of(x) for x in inputs]
@@ -411,6 +411,24 @@ class Layer:
             outputs = KerasTensor(output_shape, node=node, name=self.name)
         node.outputs, node.output_tensors = outputs, flatten(outputs)
         return outputs
+
+    @property
+    def input(self):
+        """The symbolic input of this layer's first call in a functional model (Keras's)."""
+        return self._first_node_tensors("input_tensors", "input")
+
+    @property
+    def output(self):
+        """The symbolic output of this layer's first call in a functional model (Keras's):
+        `Model(model.input, model.get_layer("conv2").output)` reads a layer's activations."""
+        return self._first_node_tensors("output_tensors", "output")
+
+    def _first_node_tensors(self, attr, what):
+        if not self._inbound_nodes:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has no "
+                                 f"defined {what}.")
+        tensors = getattr(self._inbound_nodes[0], attr)
+        return tensors[0] if len(tensors) == 1 else tensors
 
     # -- configuration ---------------------------------------------------------------------------
     def get_config(self):

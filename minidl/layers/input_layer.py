@@ -18,9 +18,9 @@ class InputLayer(Layer):
         self.shape = check_shape_arg("shape", shape)
         self.batch_shape = (batch_size,) + self.shape
         self._maybe_build(self.batch_shape)
-        node = Node(self, [], None, is_input=True)
-        self.output = KerasTensor(self.batch_shape, dtype=self.dtype, node=node, name=self.name)
-        node.outputs, node.output_tensors = self.output, [self.output]
+        node = Node(self, [], None, is_input=True)  # `self.output` is its tensor (base.py)
+        tensor = KerasTensor(self.batch_shape, dtype=self.dtype, node=node, name=self.name)
+        node.outputs, node.output_tensors = tensor, [tensor]
 
     @property
     def takes_raw_inputs(self):
