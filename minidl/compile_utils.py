@@ -59,6 +59,8 @@ class CompileLoss:
                              f"{len(given)} losses and {len(self.loss_weights)} weights.")
         if self.loss_weights is not None:
             weights = _by_output(self.loss_weights, output_names, "loss_weights")
+        if all(l is None for l in given):
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
         self.heads = [None if l is None else Head(losses_module.get(l)) for l in given]
         self.weights = [None if w is None else float(w) for w in weights]
         self.output_names = list(output_names)

@@ -202,14 +202,16 @@ def test_loss_and_gradients_keeps_zeros_for_unreached_weights():
 @pytest.mark.filterwarnings("ignore:Gradients do not exist")  # Keras's, before its KeyError
 def test_keras_refusals_kept():
     """What Keras refuses for a model with a list of outputs, minidl refuses alike: a loss
-    dict that leaves an output out (Keras accepts it only for dict outputs) and loss
-    weights that leave one out. Metrics on an unlossed output without its targets: Keras
+    dict that leaves an output out (Keras accepts it only for dict outputs), loss weights
+    that leave one out, and no loss for any output. Metrics on an unlossed output without its targets: Keras
     fails with a bare KeyError, minidl names the output."""
     for compile_kwargs, message in [
             (dict(loss={"a": "mse"}),
              r"Expected keys \['a', 'b'\] in loss dict, but found loss.keys\(\)=\['a'\]"),
             (dict(loss=["mse", None], loss_weights={"a": 2.0}),
-             r"^`loss_weights` must match the number of losses, got 2 losses and 1 weights\.$")]:
+             r"^`loss_weights` must match the number of losses, got 2 losses and 1 weights\.$"),
+            (dict(loss=[None, None]),
+             r"^No loss to compute\. Provide a `loss` argument in `compile\(\)`\.$")]:
         model, twin = compiled_twins(**compile_kwargs)
         with pytest.raises(ValueError, match=message):
             twin.fit(X, [A, B], **FIT)
