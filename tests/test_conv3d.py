@@ -1,4 +1,5 @@
-"""Conv3D, the 3-D poolings and SpatialDropout3D (volumes (N, D, H, W, C)) against Keras.
+"""Conv3D, Conv3DTranspose, the 3-D poolings and SpatialDropout3D (volumes (N, D, H, W, C))
+against Keras.
 
 - live Keras, over hypothesis-drawn shapes and arguments (kernel, strides, padding, dilation,
   groups, use_bias; Conv1D and Conv2D with dilation and groups too, which share the code):
@@ -10,6 +11,8 @@
   2 * gamma_n * S (gamma_n = n*u/(1 - n*u), u = 2**-24, S the sum of |products|, computed
   exactly by the float64 layer on |x|, |weights| and |dy|). A one-voxel shift is the negative
   control. With groups each sum has fewer products than the bound counts (C/G channels).
+  Conv3DTranspose is drawn as test_conv_more.py draws Conv2DTranspose (output_padding too),
+  and is Conv3D's input gradient (float64, to rounding).
 - the poolings on drawn volumes of small integers (many ties, as after a relu) and of normal
   numbers, "valid" and "same": max pooling's output exactly (a max is exact) and its gradient
   to 2 * gamma_P * P * max|dy| (P windows at most cover a voxel, so a voxel's gradient is a sum
@@ -34,14 +37,15 @@ from hypothesis import strategies as st
 
 import keras
 import minidl
-from minidl.layers import (AveragePooling3D, Conv1D, Conv2D, Conv3D, GlobalAveragePooling3D,
-                           GlobalMaxPooling3D, MaxPooling2D, MaxPooling3D, SpatialDropout3D)
+from minidl.layers import (AveragePooling3D, Conv1D, Conv2D, Conv3D, Conv3DTranspose,
+                           GlobalAveragePooling3D, GlobalMaxPooling3D, MaxPooling2D,
+                           MaxPooling3D, SpatialDropout3D)
 from minidl.models import load_model
 from minidl.testing import check_gradients
 from reference.lockstep import lockstep_fit
 from reference.twins import keras_twin
 from test_conv_more import (U, assert_within, bound, keras_layer_grads, keras_twin_layer,
-                            layer_grads)
+                            layer_grads, transpose_cases)
 
 
 # -- drawn cases -------------------------------------------------------------------------------
@@ -102,6 +106,28 @@ def test_conv3d_output_and_gradients_match_keras(case):
 def test_conv1d_and_conv2d_with_dilation_and_groups_match_keras(case):
     """The code is shared: Conv1D and Conv2D take dilation_rate and groups through it too."""
     assert_layer_matches_keras(*case)
+
+
+@given(transpose_cases(3).map(lambda case: (Conv3DTranspose,) + case[1:]))
+def test_conv3d_transpose_output_and_gradients_match_keras(case):
+    """Drawn as test_conv_more.py draws Conv2DTranspose (strides, padding, output_padding,
+    dilation), with three axes: the same bound (an output sums at most KD*KH*KW*C products)."""
+    assert_layer_matches_keras(*case)
+
+
+def test_conv3d_transpose_is_conv3ds_input_gradient():
+    """The defining property, in 3-D: Conv3DTranspose(g) with Conv3D's kernel array is
+    Conv3D's input gradient for the output gradient g (float64, to rounding)."""
+    minidl.config.set_floatx("float64")
+    rng = np.random.default_rng(9)
+    conv = Conv3D(2, (3, 2, 3), strides=2, padding="same", use_bias=False)
+    transpose = Conv3DTranspose(3, (3, 2, 3), strides=2, padding="same", use_bias=False)
+    x, g = rng.normal(size=(2, 4, 6, 6, 3)), rng.normal(size=(2, 2, 3, 3, 2))
+    conv(x), transpose(g)
+    transpose.set_weights(conv.get_weights())
+    _, dx, _ = layer_grads(conv, x, g)
+    assert transpose(g).shape == x.shape
+    np.testing.assert_allclose(transpose(g), dx, rtol=1e-12, atol=1e-12)
 
 
 def test_the_tolerance_catches_a_one_voxel_shift():
@@ -248,6 +274,8 @@ def test_global_pooling3d_matches_keras(cls, keepdims):
     (lambda: Conv3D(2, 2, dilation_rate=(2, 1, 2), activation="sigmoid"), (1, 4, 3, 4, 2)),
     (lambda: Conv3D(3, 1, use_bias=False), (2, 2, 2, 2, 3)),
     (lambda: Conv3D(4, 2, groups=2, padding="same", activation="tanh"), (2, 3, 3, 2, 4)),
+    (lambda: Conv3DTranspose(2, (2, 3, 2), strides=(2, 1, 2), padding="same",
+                             output_padding=(1, 0, 1), activation="tanh"), (2, 2, 3, 2, 2)),
     (lambda: MaxPooling3D(2, strides=1, padding="same"), (2, 3, 3, 4, 2)),
     (lambda: AveragePooling3D((2, 3, 2), strides=(1, 2, 2), padding="same"), (2, 3, 5, 4, 2)),
     (lambda: GlobalMaxPooling3D(), (2, 2, 3, 2, 3)),
@@ -262,6 +290,13 @@ def test_check_gradients_passes(float64, make, shape):
 
 
 class Conv3DWithKernelGradientOnePercentOff(Conv3D):
+    def backward_from_logits(self, dz, cache, need_dx=True):
+        dx, grads = super().backward_from_logits(dz, cache, need_dx)
+        grads[self.kernel] = grads[self.kernel] * 1.01
+        return dx, grads
+
+
+class Conv3DTransposeWithKernelGradientOnePercentOff(Conv3DTranspose):
     def backward_from_logits(self, dz, cache, need_dx=True):
         dx, grads = super().backward_from_logits(dz, cache, need_dx)
         grads[self.kernel] = grads[self.kernel] * 1.01
@@ -294,6 +329,8 @@ class AveragePooling3DCountingThePadding(AveragePooling3D):
 
 @pytest.mark.parametrize("make, wrong", [
     (lambda: Conv3DWithKernelGradientOnePercentOff(2, 2, activation="tanh"), "kernel"),
+    (lambda: Conv3DTransposeWithKernelGradientOnePercentOff(2, 2, strides=2, activation="tanh"),
+     "kernel"),
     (lambda: Conv3DWithDxOneVoxelOffInDepth(2, 2, padding="same", activation="tanh"),
      "x (input)"),
     (lambda: AveragePooling3DCountingThePadding(2, padding="same"), "x (input)"),
@@ -336,6 +373,7 @@ def volume_net(framework, rate=0.3):
         L.MaxPool3D((1, 2, 2), name="max"),
         L.SpatialDropout3D(rate, name="drop"),
         L.Convolution3D(6, 2, dilation_rate=(1, 2, 1), activation="relu", name="c2"),
+        L.Conv3DTranspose(4, 2, strides=(1, 2, 2), padding="same", name="up"),
         L.AvgPool3D(2, strides=1, padding="same", name="avg"),
         L.GlobalMaxPool3D(name="gmax"),
         L.Dense(3, activation="softmax", name="out"),
@@ -368,8 +406,8 @@ def test_summary_configs_and_keras_files_both_ways(tmp_path, capsys):
     lines = []
     model.summary(print_fn=lines.append)
     assert "".join(lines) == expected
-    for name in ("Conv3D", "MaxPooling3D", "SpatialDropout3D", "AveragePooling3D",
-                 "GlobalMaxPooling3D"):
+    for name in ("Conv3D", "MaxPooling3D", "SpatialDropout3D", "Conv3DTranspose",
+                 "AveragePooling3D", "GlobalMaxPooling3D"):
         assert f"({name})" in expected, name
     for layer in model.layers[:-1]:  # each new layer's config is Keras's, key for key
         keras_config = twin.get_layer(layer.name).get_config()
@@ -396,6 +434,7 @@ def test_summary_configs_and_keras_files_both_ways(tmp_path, capsys):
 
 def test_keras_alias_names():
     for alias, name in (("Convolution3D", "Conv3D"), ("MaxPool3D", "MaxPooling3D"),
+                        ("Convolution3DTranspose", "Conv3DTranspose"),
                         ("AvgPool3D", "AveragePooling3D"), ("GlobalMaxPool3D",
                                                              "GlobalMaxPooling3D"),
                         ("GlobalAvgPool3D", "GlobalAveragePooling3D")):

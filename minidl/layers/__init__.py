@@ -6,7 +6,8 @@
     embedding.py       Embedding (token ids -> vectors; its gradient is rows: minidl/sparse.py)
     masking.py         Masking (padded time steps masked downstream: minidl/masks.py)
     convolutional.py   Conv2D, Conv1D, Conv3D (im2col + one matrix product)
-    conv_transpose.py  Conv2DTranspose, Conv1DTranspose (Conv2D's input gradient as a forward)
+    conv_transpose.py  Conv2DTranspose, Conv1DTranspose, Conv3DTranspose (Conv2D's input
+                       gradient as a forward)
     depthwise.py       DepthwiseConv2D/1D, SeparableConv2D/1D (one kernel per channel, then 1x1)
     pooling.py         MaxPooling2D/1D/3D, AveragePooling2D/1D/3D,
                        GlobalAverage/GlobalMaxPooling2D/1D/3D
@@ -40,7 +41,7 @@ from minidl.layers.attention import MultiHeadAttention
 from minidl.layers.dot_attention import AdditiveAttention, Attention
 from minidl.layers.input_layer import Input, InputLayer
 from minidl.layers.symbolic import KerasTensor
-from minidl.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose
+from minidl.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from minidl.layers.convolutional import Conv1D, Conv2D, Conv3D
 from minidl.layers.core import Activation, Dense
 from minidl.layers.depthwise import (DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
@@ -108,6 +109,7 @@ __all__ += ["AveragePooling3D", "Conv3D", "GlobalAveragePooling3D", "GlobalMaxPo
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
 Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose
+Convolution3DTranspose = Conv3DTranspose
 SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, \
     AveragePooling2D
@@ -120,4 +122,5 @@ __all__ += ["AvgPool1D", "AvgPool2D", "Convolution1D", "Convolution1DTranspose",
             "GlobalMaxPool2D", "MaxPool1D", "MaxPool2D", "SeparableConvolution1D",
             "SeparableConvolution2D"]
 __all__ += ["AvgPool3D", "Convolution3D", "GlobalAvgPool3D", "GlobalMaxPool3D", "MaxPool3D"]
+__all__ += ["Conv3DTranspose", "Convolution3DTranspose"]
 __all__ += ["add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract"]

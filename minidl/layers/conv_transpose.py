@@ -1,4 +1,5 @@
-"""Conv2DTranspose and Conv1DTranspose: a convolution run backwards, to make images bigger.
+"""Conv2DTranspose, Conv1DTranspose, Conv3DTranspose: a convolution run backwards, to make
+images bigger.
 
 A convolution maps a big image to a small one; its input gradient (Conv2D's backward) maps
 the small one's gradient back to the big shape. A transposed convolution IS that backward,
@@ -11,7 +12,8 @@ used as a forward pass, so it takes no maths of its own (convolutional.py's two 
 Shapes: N images, H x W input pixels of C channels, F filters (output channels), a KH x KW
 kernel, strides SH x SW, HO x WO output pixels, K = KH*KW*F. The kernel is Keras's
 (KH, KW, F, C): the kernel of the convolution this one is the transpose of (F -> C channels).
-Conv1DTranspose is the same on images one pixel high.
+Conv1DTranspose is the same on images one pixel high; Conv3DTranspose on volumes
+(N, D, H, W, C), with a depth axis in every index (the windows' code is N-d).
 
 The output size is Keras's (keras/src/backend/common/backend_utils.py,
 compute_conv_transpose_output_shape), with a kernel dilated by D spanning (K - 1) * D + 1:
@@ -44,7 +46,7 @@ def transpose_output_length(size, kernel, stride, padding, output_padding, dilat
 
 
 class BaseConvTranspose(Layer):
-    """What Conv1DTranspose and Conv2DTranspose share.
+    """What Conv1DTranspose, Conv2DTranspose and Conv3DTranspose share.
 
     Formula:
         y = col2im(x @ W.T) + b          # W: (KH,KW,F,C) as (K,C);  (N,H,W,C) -> (N,HO,WO,F)
@@ -148,14 +150,15 @@ class BaseConvTranspose(Layer):
         return (input_shape[0],) + sizes + (self.filters,)
 
     def forward(self, x, training=False):
-        images = as_2d(x, self.rank)  # (N,H,W,C)
-        n, h, w, c = images.shape
-        out = self.compute_output_shape((None,) + x.shape[1:])[1:-1]  # (HO,WO) or (LO,)
+        images = as_2d(x, self.rank)  # (N,H,W,C), or volumes (N,D,H,W,C)
+        n, c = len(images), images.shape[-1]
+        out = self.compute_output_shape((None,) + x.shape[1:])[1:-1]  # (HO,WO), (LO,), ...
         out_hw = self._2d(out)
         kernel, strides = self._2d(self.kernel_size), self._2d(self.strides)
         dilation = self._2d(self.dilation_rate)
         pads = padding_amounts(out_hw, kernel, strides, self.padding, dilation)
-        padded_shape = (n, out_hw[0] + sum(pads[0]), out_hw[1] + sum(pads[1]), self.filters)
+        padded_shape = (n,) + tuple(o + before + after for o, (before, after) in
+                                    zip(out_hw, pads)) + (self.filters,)  # (N,HO+..,WO+..,F)
         W = self.kernel.value.reshape(-1, c)  # (KH,KW,F,C) -> (K,C)
         x_rows = images.reshape(-1, c)  # (N*H*W, C): one row per input pixel
         z = convolve_input_gradient(x_rows, W, padded_shape, pads, kernel, strides,
@@ -215,6 +218,15 @@ class Conv2DTranspose(BaseConvTranspose):
     """
 
     rank = 2
+
+
+class Conv3DTranspose(BaseConvTranspose):
+    """3-D transposed convolution over volumes (N, D, H, W, C) -> (N, DO, HO, WO, F): each
+    input voxel adds a KD x KH x KW x F stamp of the kernel (KD, KH, KW, F, C), scaled by its
+    channels; Conv2DTranspose's code on the N-d windows. Conv3DTranspose(F, 2, strides=2)
+    doubles every axis: the decoder of a volumetric (3-D U-Net style) network."""
+
+    rank = 3
 
 
 class Conv1DTranspose(BaseConvTranspose):
