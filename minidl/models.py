@@ -263,7 +263,24 @@ class Model(Layer):
         return explain_step(self, x, y, weight_index=weight_index, print_fn=print_fn)
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable}
+        """A Sequential's or functional model's config as Keras's: its layers and how they
+        connect, as a `.keras` file holds it (saving/config.py). A subclassed model's is its
+        name, as Keras's base config (its `call()` is Python code)."""
+        if self._graph is None and not isinstance(self, Sequential):
+            return {"name": self.name, "trainable": self.trainable}
+        from minidl.saving import config
+
+        return config.model_to_config(self, with_compile=False)["config"]
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """The model `get_config()` describes, with new weights (a Sequential or functional
+        model; the layers' classes must be minidl's or in custom_objects)."""
+        from minidl.saving import config as config_module
+
+        class_name = "Sequential" if issubclass(cls, Sequential) else "Functional"
+        return config_module.model_from_config({"class_name": class_name, "config": config},
+                                               custom_objects)
 
 
 class Functional(Model):

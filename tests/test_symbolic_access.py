@@ -108,3 +108,27 @@ def test_keras_errors_for_tensors_that_do_not_exist():
         with pytest.raises(AttributeError, match="has never been called and thus has no "
                                                  "defined input."):
             _sequential(framework).input  # Keras's Sequential itself is never called
+
+
+@pytest.mark.parametrize("kind", ["sequential", "unbuilt sequential", "functional"])
+def test_get_config_and_from_config_as_keras(kind):
+    """A model's config lists its layers (and, functional, how they connect) as Keras's:
+    from_config of either framework's config gives the same model back."""
+    make = {"sequential": lambda f: _sequential(f),
+            "unbuilt sequential": lambda f: _sequential(f, with_input=False),
+            "functional": _functional}[kind]
+    ours, theirs = make(minidl), make(keras)
+    config, keras_config = ours.get_config(), theirs.get_config()
+    assert sorted(config) == sorted(keras_config)
+    assert [c["class_name"] for c in config["layers"]] == \
+        [c["class_name"] for c in keras_config["layers"]]
+    cls = minidl.Sequential if "sequential" in kind else minidl.Model
+    for source in (config, keras_config):
+        rebuilt = cls.from_config(source)
+        assert [type(layer).__name__ for layer in rebuilt.layers] == \
+            [type(layer).__name__ for layer in ours.layers]
+        assert rebuilt.built == ours.built
+        if ours.built:
+            assert rebuilt.output_shape == ours.output_shape
+    assert keras.Sequential.from_config(config) if "sequential" in kind else \
+        keras.Model.from_config(config)  # Keras reads minidl's config too

@@ -34,6 +34,12 @@ def _model_to_config(model, with_compile, naming):
     from minidl.models import Sequential
 
     dtype = model.weights[0].dtype.name if model.weights else config_module.floatx()
+    if isinstance(model, Sequential) and not model.built:  # no input shape yet: the layers
+        return {"module": "keras", "class_name": "Sequential", "registered_name": None,
+                "config": {"name": model.name, "trainable": model.trainable,
+                           "dtype": dtype_policy(dtype),
+                           "layers": [_to_config(layer, dtype, naming)
+                                      for layer in model.layers]}}
     if isinstance(model, Sequential):
         input_layer = model.inputs[0].node.layer
         input_shape = shape_list(input_layer.batch_shape)
