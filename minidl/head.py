@@ -21,6 +21,7 @@ import numpy as np
 
 from minidl import activations, masks
 from minidl.losses import sum_over_batch_size, wrapper
+from minidl.ops import backprop
 
 # The activations whose output Keras traces back to its input (compared as functions).
 LOGIT_ACTIVATIONS = (activations.sigmoid, activations.softmax)
@@ -108,9 +109,9 @@ class Head:
             values = self.loss.call(y_true, y_pred)
         else:
             first = len(tape.records)
-            with tape:  # the loss's ops are written on the step's tape, after the model's
-                tape.watch(y_true)
-                values = self.loss.call(y_true, y_pred)
+            with tape, backprop.tracking():  # the loss's ops go on the step's tape, after
+                tape.watch(y_true)  # the model's; y_pred's NumPy arithmetic too (Tracked)
+                values = backprop.untracked(self.loss.call(y_true, backprop.tracked(y_pred)))
         weight = wrapper.weight_of(values, sample_weight, mask)
         loss, d_values = wrapper.reduce_with_gradient(np.asarray(values), weight)
         if tape is None:
@@ -126,6 +127,6 @@ def _undifferentiable_loss(loss, problem):
             else f"loss '{loss.name}' ({type(loss).__name__}.call)")
     return ValueError(
         f"minidl cannot train with the {what}: {problem}, so minidl, which has no autograd, "
-        "does not know its derivative. Write the loss with minidl.ops, e.g. "
-        "`ops.mean(ops.square(ops.subtract(y_true, y_pred)), axis=-1)` rather than "
-        "`np.mean((y_true - y_pred) ** 2, axis=-1)`; evaluate() can use it as it is.")
+        "does not know its derivative. Write the loss with minidl.ops and NumPy operators "
+        "on y_pred, e.g. `ops.mean(ops.square(y_true - y_pred), axis=-1)`, without slicing, "
+        "copying or calling methods of y_pred; evaluate() can use it as it is.")

@@ -16,8 +16,11 @@ Formula:
     loss = sum(values * w) / size(values * w)    a scalar values * w is the loss itself
     dloss/dvalues = w / size, summed back to values' shape
 
-A NumPy operator on y_pred (`y_true - y_pred`, np.mean) leaves the tape: evaluate() can still
-use such a loss, and a training step refuses it by name before any weight changes.
+y_pred reaches the function as a Tracked array (ops/backprop.py): its NumPy operators and
+ufuncs (`y_true - y_pred`, `** 2`, np.exp, np.mean) are recorded as the ops of the same name,
+as Keras's guide writes losses. A slice, a copy or an array method (`.mean()`) of it leaves
+the tape: evaluate() can still use such a loss, and a training step refuses it by name
+before any weight changes.
 
 Shapes: N rows in the batch, T time steps, C output columns.
 """

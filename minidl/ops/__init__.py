@@ -41,6 +41,6 @@ from minidl.ops.numpy import (abs, absolute, add, all, amax, amin, any, arange, 
 
 # The differentiable versions replace the plain ones of the same names (see backprop.py).
 from minidl.ops.backprop import (abs, absolute, add, clip, concatenate, divide, exp,  # noqa: E402,F811,A004
-                                 log, matmul, maximum, mean, minimum, multiply, negative, relu,
-                                 reshape, sigmoid, softmax, sqrt, square, subtract, sum, tanh,
-                                 transpose)
+                                 log, matmul, maximum, mean, minimum, multiply, negative, power,
+                                 relu, reshape, sigmoid, softmax, sqrt, square, subtract, sum,
+                                 tanh, transpose, where)

@@ -10,7 +10,13 @@ computes its value as the plain op does (numpy.py, nn.py) and, during a training
 writes itself on the tape (tape.py) with a function giving its inputs' gradients from its
 output's. Outside a training step it is just the plain op. A NumPy operator (`h + x`)
 instead of `ops.add(h, x)` cannot be recorded: minidl says so when backward reaches it.
+Two kinds of array do record their NumPy arithmetic as these ops: a layer's weight (a
+Variable, variable.py: `x @ self.w + self.b` in a custom layer) and the y_pred a loss function
+of your own receives (a Tracked array, below: `ops.square(y_true - y_pred)`).
 """
+import contextlib
+import threading
+
 import numpy as np
 
 from minidl import activations
@@ -48,11 +54,69 @@ class ActivationCall(OpCall):
         return [dz], {}
 
 
+class Tracked(np.ndarray):
+    """An array whose NumPy arithmetic is recorded: what a loss function of your own gets as
+    y_pred, so that `ops.square(y_true - y_pred)` or `(y_true - y_pred) ** 2` trains.
+
+    Each ufunc NumPy applies to it (`-`, `*`, `**`, np.exp, ...) goes to the op of the same
+    name here, on the tape; np.mean and np.sum too. The op's result is Tracked again (see
+    `tracking`). `recorded` is the array the tape knows this one by; an array derived from
+    it some other way (a slice, a method) has none and is refused by name at backward.
+    """
+
+    def __array_finalize__(self, obj):
+        self.recorded = None
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        op = RECORDED_UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
+        if op is not None and active_tape() is not None:
+            return op(*inputs)
+        inputs = [x.view(np.ndarray) if isinstance(x, Tracked) else x for x in inputs]
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        op = RECORDED_FUNCTIONS.get(func)
+        if op is not None and active_tape() is not None and set(kwargs) <= {"axis", "keepdims"}:
+            return op(*args, **kwargs)
+        args = [x.view(np.ndarray) if isinstance(x, Tracked) else x for x in args]
+        return func(*args, **kwargs)
+
+
+_tracking = threading.local()
+
+
+@contextlib.contextmanager
+def tracking():
+    """While a user's function runs on the tape: each op returns its result as Tracked."""
+    previous = getattr(_tracking, "on", False)
+    _tracking.on = True
+    try:
+        yield
+    finally:
+        _tracking.on = previous
+
+
+def tracked(y):
+    """y (an array on the tape) as a Tracked array that the tape knows as y."""
+    if not isinstance(y, np.ndarray) or isinstance(y, Tracked):
+        return y
+    view = y.view(Tracked)
+    view.recorded = y
+    return view
+
+
+def untracked(y):
+    """The array the tape knows a Tracked array by (the array itself otherwise)."""
+    if isinstance(y, Tracked):
+        return y.recorded if y.recorded is not None else y.view(np.ndarray)
+    return y
+
+
 def values(*xs):
     """The arrays to compute with: a weight (a Variable, as in a custom layer's `x @ self.w`)
     gives its value array, which the tape takes as an input from outside (watched) and
-    credits the weight's gradient to."""
-    arrays = [x.value if isinstance(x, Variable) else x for x in xs]
+    credits the weight's gradient to; a Tracked array gives the array the tape knows."""
+    arrays = [x.value if isinstance(x, Variable) else untracked(x) for x in xs]
     tape = active_tape()
     if tape is not None:
         tape.watch([a for a, x in zip(arrays, xs) if isinstance(x, Variable)])
@@ -71,7 +135,7 @@ def record(y, name, inputs, gradient, activation=None):
     else:
         call = ActivationCall(name, gradient, positions, activation)
     tape.record(call, [inputs[i] for i in positions], y, inputs[0] if activation else None)
-    return y
+    return tracked(y) if getattr(_tracking, "on", False) else y
 
 
 def unbroadcast(grad, x):
@@ -150,6 +214,19 @@ def minimum(x1, x2):
         unbroadcast(np.where(first, 0, dy).astype(dy.dtype), x2)])
 
 
+def where(condition, x1=None, x2=None):
+    """y = x1 where condition holds, else x2;  dx1 = dy there, dx2 = dy elsewhere (the
+    condition is a constant). With only the condition: the indices, as ops.where."""
+    if x1 is None and x2 is None:
+        return numpy_ops.where(untracked(condition))
+    condition = np.asarray(untracked(condition)).astype(bool)
+    x1, x2 = values(x1, x2)
+    y = numpy_ops.where(condition, x1, x2)
+    return record(y, "where", [x1, x2], lambda dy: [
+        unbroadcast(np.where(condition, dy, 0).astype(dy.dtype), x1),
+        unbroadcast(np.where(condition, 0, dy).astype(dy.dtype), x2)])
+
+
 # -- element-wise functions --------------------------------------------------------------------
 def abs(x):  # noqa: A001 (Keras's name)
     """y = |x|;  dx = dy * sign(x)  (0 at x = 0, as TensorFlow)."""
@@ -167,6 +244,20 @@ def clip(x, x_min, x_max):
     y = numpy_ops.clip(x, x_min, x_max)
     inside = (x >= x_min) & (x <= x_max)  # (x's shape)
     return record(y, "clip", [x], lambda dy: [np.where(inside, dy, 0).astype(dy.dtype)])
+
+
+def power(x1, x2):
+    """y = x1 ** x2;  dx1 = dy * x2 * x1 ** (x2 - 1),  dx2 = dy * y * log(x1) where x1 > 0
+    (0 elsewhere, as TensorFlow's Pow gradient)."""
+    x1, x2 = values(x1, x2)
+    y = numpy_ops.power(x1, x2)
+
+    def gradient(dy):
+        d1 = dy * x2 * numpy_ops.power(x1, x2 - 1)
+        positive = np.greater(x1, 0)
+        d2 = dy * y * np.log(np.where(positive, x1, 1)).astype(y.dtype)
+        return [unbroadcast(d1.astype(y.dtype), x1), unbroadcast(d2, x2)]
+    return record(y, "power", [x1, x2], gradient)
 
 
 def square(x):
@@ -273,8 +364,11 @@ def concatenate(xs, axis=0):
 
 
 # A weight in a NumPy expression (`x @ self.w + self.b`) comes here through the Variable's
-# __array_ufunc__ (variable.py): these ufuncs are recorded as the ops above.
+# __array_ufunc__ (variable.py), a Tracked array through its own: these ufuncs and functions
+# are recorded as the ops above.
+RECORDED_FUNCTIONS = {np.mean: mean, np.sum: sum}
 RECORDED_UFUNCS.update({
+    np.power: power,
     np.add: add, np.subtract: subtract, np.multiply: multiply, np.divide: divide,
     np.matmul: matmul, np.negative: negative, np.maximum: maximum, np.minimum: minimum,
     np.absolute: abs, np.square: square, np.sqrt: sqrt, np.exp: exp, np.log: log,
