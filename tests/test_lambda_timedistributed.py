@@ -1,8 +1,8 @@
 """Lambda and TimeDistributed against live Keras with the same weights.
 
 A Lambda's function is written twice where it needs ops (minidl.ops and keras.ops, the same
-formula; reference.twins.keras_twin maps one to the other); a NumPy function such as
-`x / 255.0` is the same object in both. TimeDistributed(Dense) and TimeDistributed(Conv2D)
+formula; reference.twins.keras_twin maps one to the other); NumPy operators such as
+`x / 255.0` are the same object in both. TimeDistributed(Dense) and TimeDistributed(Conv2D)
 run on small shapes.
 
 Tolerances: outputs to rtol 1e-6, atol 1e-6 (a product of a few float32 terms in a
@@ -82,22 +82,37 @@ def test_lambdas_and_time_distributed_dense_in_a_sequential_train_as_in_keras(ca
     assert_same(model, twin, x, y)
 
 
-def test_a_numpy_lambda_between_trainable_layers_is_refused_by_name_and_serves_inference():
+operators = lambda h: h * 2.0 - h ** 2 / 3.0  # noqa: E731  the same object in both
+
+
+def test_a_lambda_of_numpy_operators_between_trainable_layers_trains_as_in_keras():
+    """Its inputs reach the function as arrays whose operators are recorded (backprop.Tracked)."""
+    minidl.utils.set_random_seed(1)
+    model = minidl.Sequential([layers.Input((4,)), layers.Dense(3, activation="tanh"),
+                               layers.Lambda(operators, name="numpy_operators"),
+                               layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    twin = keras_twin(model, functions={operators: operators})
+    x, y = RNG.normal(size=(6, 4)).astype(np.float32), RNG.normal(size=(6, 1)).astype(np.float32)
+    assert_same(model, twin, x, y)
+
+
+def test_a_numpy_function_lambda_between_trainable_layers_is_refused_and_serves_inference():
     minidl.utils.set_random_seed(1)
     model = minidl.Sequential([layers.Input((4,)), layers.Dense(3),
-                               layers.Lambda(lambda h: h * 2.0, name="numpy_double"),
+                               layers.Lambda(lambda h: np.sort(h, axis=-1), name="numpy_sort"),
                                layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     x, y = RNG.normal(size=(6, 4)).astype(np.float32), RNG.normal(size=(6, 1)).astype(np.float32)
     before = model.get_weights()
     with pytest.raises(ValueError, match="Cannot compute gradients through Lambda layer "
-                                         "'numpy_double'.*minidl.ops"):
+                                         "'numpy_sort'.*minidl.ops"):
         model.fit(x, y, verbose=0)
     for ours, then in zip(model.get_weights(), before):
         np.testing.assert_array_equal(ours, then)
     h = x @ before[0] + before[1]
-    np.testing.assert_allclose(model.predict(x, verbose=0), (h * 2.0) @ before[2] + before[3],
-                               rtol=1e-6)
+    np.testing.assert_allclose(model.predict(x, verbose=0),
+                               np.sort(h, axis=-1) @ before[2] + before[3], rtol=1e-6)
 
 
 def sample(t):
@@ -185,10 +200,12 @@ def test_central_differences_agree_and_a_wrong_backward_fails(float64):
     assert not wrong.passed and len(wrong.failed) == 3, str(wrong)  # kernel, bias, input
     wrong_op = layers.Lambda(lambda v: ops.multiply(v, v))  # right: check_gradients passes
     assert check_gradients(wrong_op, x).passed
-    from minidl.ops.backprop import record
-    cube_said_square = layers.Lambda(  # v**3 recorded with the derivative of v**2
-        lambda v: record(v ** 3, "cube", [v], lambda dy: [2 * v * dy]))
-    assert not check_gradients(cube_said_square, x).passed
+    from minidl.ops.backprop import record, values
+
+    def cube(v):  # v**3 recorded with the derivative of v**2, written as backprop.py's ops
+        v, = values(v)
+        return record(v ** 3, "cube", [v], lambda dy: [2 * v * dy])
+    assert not check_gradients(layers.Lambda(cube), x).passed
 
 
 # -- configs, files and errors --------------------------------------------------------------

@@ -7,9 +7,11 @@
 
 The function's minidl.ops calls write themselves on the training step's tape with their
 derivatives (minidl/ops/backprop.py), as a custom layer's `call` does, so a gradient goes
-back through them. A function written with NumPy (`x / 255`) works in inference, and in
-training where no gradient has to go through it (on the model's inputs, before any trainable
-layer); elsewhere the step stops with an error naming the layer.
+back through them; so do NumPy operators and ufuncs on its inputs (`x / 255`, `x * 2`,
+np.exp(x): in a training step the function gets them as backprop.Tracked arrays). Other NumPy
+functions work in inference, and in training where no gradient has to go through them (on
+the model's inputs, before any trainable layer); elsewhere the step stops with an error
+naming the layer.
 
 Saving writes what Keras writes: a named function by its name, a Python lambda as its
 marshalled bytecode (Keras's func_dump). Loading never runs code from a file: a lambda is
@@ -23,7 +25,15 @@ import types
 import numpy as np
 
 from minidl.layers.base import Layer, shape_of
-from minidl.tape import Tape, flatten
+from minidl.ops import backprop
+from minidl.tape import Tape, active_tape, flatten
+
+
+def _each(function, structure):
+    """function applied to an array, or to each array of a list or tuple of them."""
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(function(x) for x in structure)
+    return function(structure)
 
 
 class Lambda(Layer):
@@ -67,7 +77,12 @@ class Lambda(Layer):
         return self.function(inputs, **kwargs)
 
     def forward(self, x, training=False, mask=None):
-        y = self.call(x, mask=mask, training=training)
+        if active_tape() is None:
+            y = self.call(x, mask=mask, training=training)
+        else:  # in a training step the function's NumPy operators are recorded as ops too:
+            with backprop.tracking():  # it gets its inputs as Tracked arrays (backprop.py)
+                y = self.call(_each(backprop.tracked, x), mask=mask, training=training)
+            y = _each(backprop.untracked, y)
         return y, (x, y)
 
     def compute_mask(self, inputs, mask):
