@@ -79,6 +79,21 @@ def test_given_statistics_match_keras_and_make_no_weights(mean, variance, invert
     np.testing.assert_array_equal(ours(x), theirs(x))
     assert ours.get_weights() == [] == theirs.get_weights()
     assert ours.get_config() == {k: v for k, v in theirs.get_config().items() if k != "dtype"}
+    np.testing.assert_array_equal(ours.mean.numpy(), theirs.mean.numpy())  # (1,3), as Keras's
+    np.testing.assert_array_equal(ours.variance.numpy(), theirs.variance.numpy())
+
+
+def test_the_statistics_read_as_keras_layer_mean_and_variance():
+    """The fuel-efficiency tutorial's `normalizer.mean.numpy()`: None before adapt, then the
+    broadcast-shaped mean and variance."""
+    data = np.random.default_rng(4).normal(size=(20, 3)).astype(np.float32) * 3 + 1
+    ours, theirs = layers.Normalization(), keras.layers.Normalization()
+    assert ours.mean is None and theirs.mean is None
+    ours.adapt(data), theirs.adapt(data)
+    for name in ("mean", "variance"):
+        a, b = getattr(ours, name).numpy(), getattr(theirs, name).numpy()
+        assert a.shape == b.shape == (1, 3)
+        np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
 def test_rescaling_matches_keras():

@@ -20,6 +20,7 @@ from minidl.layers.augmentation import (ImagePreprocessingLayer, aspect_crop_box
                                         crop_then_resize_backward)
 from minidl.layers.base import Layer
 from minidl.layers.image_sampling import resample_backward, resize
+from minidl.variable import Variable
 
 f32 = np.float32
 
@@ -111,6 +112,22 @@ class Normalization(Layer):
             return self._fixed
         return [w.value.reshape(self._broadcast_shape)
                 for w in (self.adapt_mean, self.adapt_variance)]
+
+    @property
+    def mean(self):
+        """The mean subtracted, shaped to broadcast against x, (1,D), as Keras's `layer.mean`
+        (`.numpy()` gives it as an array); None before the layer is built."""
+        return self._statistic(0, "mean")
+
+    @property
+    def variance(self):
+        """The variance whose root divides, (1,D), as Keras's `layer.variance`."""
+        return self._statistic(1, "variance")
+
+    def _statistic(self, index, name):
+        if getattr(self, "_broadcast_shape", None) is None:
+            return None
+        return Variable(self._statistics()[index].copy(), name, trainable=False)
 
     # -- adapt ---------------------------------------------------------------------------------
     def adapt(self, data):
