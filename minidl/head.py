@@ -110,8 +110,9 @@ class Head:
         else:
             first = len(tape.records)
             with tape, backprop.tracking():  # the loss's ops go on the step's tape, after
-                tape.watch(y_true)  # the model's; y_pred's NumPy arithmetic too (Tracked)
-                values = backprop.untracked(self.loss.call(y_true, backprop.tracked(y_pred)))
+                tape.watch(y_true)  # the model's; NumPy arithmetic on y_true and y_pred too
+                values = backprop.untracked(self.loss.call(backprop.tracked(y_true),
+                                                           backprop.tracked(y_pred)))
         weight = wrapper.weight_of(values, sample_weight, mask)
         loss, d_values = wrapper.reduce_with_gradient(np.asarray(values), weight)
         if tape is None:
@@ -128,5 +129,5 @@ def _undifferentiable_loss(loss, problem):
     return ValueError(
         f"minidl cannot train with the {what}: {problem}, so minidl, which has no autograd, "
         "does not know its derivative. Write the loss with minidl.ops and NumPy operators "
-        "on y_pred, e.g. `ops.mean(ops.square(y_true - y_pred), axis=-1)`, without slicing, "
-        "copying or calling methods of y_pred; evaluate() can use it as it is.")
+        "on y_pred, e.g. `ops.mean(ops.square(y_true - y_pred), axis=-1)`, without copying "
+        "y_pred or calling its methods (.mean(), .copy()); evaluate() can use it as it is.")

@@ -17,7 +17,7 @@ import numpy as np
 
 from minidl import compile_utils, naming, training
 from minidl.graph import Graph
-from minidl.layers.base import Layer
+from minidl.layers.base import GRAPH_CALLS, Layer
 from minidl.layers.input_layer import InputLayer
 from minidl.layers.symbolic import KerasTensor
 from minidl.tape import flatten
@@ -444,3 +444,7 @@ class Sequential(Model):
         for layer in self.layers:
             x = layer(x, training=training)
         return x
+
+
+# Their call() only calls layers: no NumPy arithmetic of their own to record (layers/base.py).
+GRAPH_CALLS.update({Model.call, Sequential.call})

@@ -239,26 +239,33 @@ def test_custom_layers_check_their_gradients_and_a_wrong_one_fails(float64):
     assert result.failed == [result.rows[0]["name"]], str(result)
 
 
-def test_raw_numpy_in_call_gets_a_clear_error_naming_the_layer():
-    model = custom_model(RawMaths(name="raw"))
-    with pytest.raises(ValueError, match="Layer 'raw' .* cannot differentiate"):
-        model.fit(X1, Y2[:, 0], verbose=0)
-    model.predict(X1, verbose=0)  # inference needs no backward
-
-
-def test_numpy_between_layers_of_a_subclassed_model_is_reported():
+def test_numpy_operators_in_call_are_differentiated(float64):
+    """`x * self.w.value` in a layer's call() and `* 2` between a subclassed model's layers:
+    inside a training step their NumPy operators are recorded (ops/backprop.py's Tracked),
+    and central differences agree with the gradients."""
     class Doubling(minidl.Model):
         def __init__(self):
             super().__init__()
             self.first, self.second = minidl.layers.Dense(3), minidl.layers.Dense(1)
 
         def call(self, x):
-            return self.second(self.first(x) * 2)  # `* 2` is NumPy, outside every layer
+            return self.second(self.first(x) * 2)  # `* 2` is NumPy's, between two layers
 
-    model = Doubling()
-    model.compile(optimizer="sgd", loss="mse")
-    with pytest.raises(ValueError, match=r"input of layer 'dense_\d+': it was computed outside"):
+    for model in (custom_model(RawMaths(name="raw")), Doubling()):
+        model.compile(optimizer="sgd", loss="mse")
+        result = check_gradients(model, X1.astype(np.float64), Y2[:, :1].astype(np.float64))
+        assert result.passed, str(result)
+
+
+def test_a_numpy_function_in_call_gets_a_clear_error_naming_the_layer():
+    class Sorting(RawMaths):
+        def call(self, x):
+            return np.sort(x * self.w, axis=-1)  # not an op: backward cannot follow it
+
+    model = custom_model(Sorting(name="raw"))
+    with pytest.raises(ValueError, match="Layer 'raw' .* cannot differentiate"):
         model.fit(X1, Y2[:, 0], verbose=0)
+    model.predict(X1, verbose=0)  # inference needs no backward
 
 
 # -- shapes, lazy building, threads ---------------------------------------------------------

@@ -32,6 +32,7 @@ import threading
 import numpy as np
 
 from minidl import config, masks, naming, regularizers
+from minidl.ops import backprop
 from minidl.layers.symbolic import KerasTensor, Node
 from minidl.tape import active_tape, flatten
 from minidl.variable import Variable
@@ -270,7 +271,16 @@ class Layer:
                 "other layers) nor `forward`/`backward` (minidl's way): define one of them. "
                 "See minidl/layers/base.py."
             )
-        y = self.call(x, training=training) if _takes_training(self.call) else self.call(x)
+        kwargs = {"training": training} if _takes_training(self.call) else {}
+        if active_tape() is None or getattr(self.call, "__func__", None) in GRAPH_CALLS:
+            y = self.call(x, **kwargs)
+        else:  # your own call() in a training step: its NumPy operators between arrays
+            previous = backprop.set_tracking(True)  # are recorded too (backprop.Tracked)
+            try:
+                y = self.call(_each_array(backprop.tracked, x), **kwargs)
+            finally:
+                backprop.set_tracking(previous)
+            y = _each_array(backprop.untracked, y)
         return y, (x, y)
 
     def backward(self, dy, cache, need_dx=True):
@@ -283,10 +293,10 @@ class Layer:
         return ValueError(
             f"Layer '{self.name}' ({type(self).__name__}) computes its output in `call()` with "
             "operations minidl cannot differentiate (minidl has no autograd). minidl.ops are "
-            "recorded, and so are NumPy operators with one of the layer's weights in them "
-            "(`x @ self.w + self.b`), but an operator between two arrays is not: write "
-            "`h1 - h2` as ops.subtract(h1, h2), `h1 * h2` as ops.multiply(h1, h2). Or build "
-            "`call()` from minidl layers only, or give the layer a "
+            "recorded, and so are NumPy operators and ufuncs (`x @ self.w + self.b`, `h1 * h2`, "
+            "np.exp(h)) and slices, but other NumPy functions (np.sort, np.concatenate: use "
+            "ops.concatenate), copies and an array's methods (`.mean()`: use ops.mean) are "
+            "not. Or build `call()` from minidl layers only, or give the layer a "
             "`backward(self, dy, cache, need_dx=True)` method returning (dx, {weight: grad}); "
             "with `call()`, cache is the pair (x, y). Test it with "
             "minidl.testing.check_gradients(layer, x)."
@@ -300,6 +310,7 @@ class Layer:
                             f"{sorted(kwargs)}")
         if _is_symbolic(inputs):
             return self._call_symbolic(inputs)
+        inputs = _each_array(backprop.untracked, inputs)  # the arrays the tape knows
         given = inputs
         inputs = np.asarray(inputs) if self.takes_raw_inputs else _cast(inputs)
         if self.built:
@@ -313,6 +324,7 @@ class Layer:
         if outer_depth == 0:
             self._clear_losses()  # model.losses: those of this call only, as in Keras
             masks.new_pass(inputs)
+        caller_tracks = backprop.set_tracking(False)  # a layer's own maths: plain arrays
         try:
             tape = active_tape()
             if tape is not None and outer_depth == 0:
@@ -333,9 +345,10 @@ class Layer:
                 tape.record(self, inputs, outputs, cache)
             if self.activity_regularizer is not None:
                 self._penalise_activity(tape, outputs)
-            return outputs
+            return _each_array(backprop.tracked, outputs) if caller_tracks else outputs
         finally:
             _context.training, _context.depth = outer_training, outer_depth
+            backprop.set_tracking(caller_tracks)
 
     def _pass_mask_on(self, inputs, outputs, mask):
         """The outputs' masks, as Keras's Layer.__call__ sets them (keras/src/layers/layer.py)."""
@@ -444,6 +457,18 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+GRAPH_CALLS = set()  # the call() of Sequential and functional models (models.py): layers only
+
+
+def _each_array(function, structure):
+    """function applied to an array, or to each array of a list, tuple or dict of them."""
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_each_array(function, x) for x in structure)
+    if isinstance(structure, dict):
+        return {key: _each_array(function, x) for key, x in structure.items()}
+    return function(structure)
 
 
 def _unique(variables):

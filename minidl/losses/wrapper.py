@@ -18,8 +18,8 @@ Formula:
 
 y_pred reaches the function as a Tracked array (ops/backprop.py): its NumPy operators and
 ufuncs (`y_true - y_pred`, `** 2`, np.exp, np.mean) are recorded as the ops of the same name,
-as Keras's guide writes losses. A slice, a copy or an array method (`.mean()`) of it leaves
-the tape: evaluate() can still use such a loss, and a training step refuses it by name
+as Keras's guide writes losses; so are slices (`y_pred[:, 0]`), and y_true is tracked the
+same way. A copy or an array method (`.mean()`, `.copy()`) leaves the tape: evaluate() can still use such a loss, and a training step refuses it by name
 before any weight changes.
 
 Shapes: N rows in the batch, T time steps, C output columns.
@@ -116,8 +116,10 @@ class LossFunctionWrapper(Loss):
     def call(self, y_true, y_pred):
         y_true, y_pred = same_rank(y_true, y_pred)
         tape = active_tape()
-        if tape is not None:
-            tape.watch(y_true)  # the labels are a given of the step, like the model's inputs
+        if tape is not None:  # the labels are a given of the step, like the model's inputs
+            labels = backprop.untracked(y_true)  # (reshaped by same_rank, a new array)
+            tape.watch(labels)
+            y_true = backprop.tracked(labels)  # their NumPy arithmetic is recorded too
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
     def __call__(self, y_true, y_pred, sample_weight=None):

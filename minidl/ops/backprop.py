@@ -10,9 +10,10 @@ computes its value as the plain op does (numpy.py, nn.py) and, during a training
 writes itself on the tape (tape.py) with a function giving its inputs' gradients from its
 output's. Outside a training step it is just the plain op. A NumPy operator (`h + x`)
 instead of `ops.add(h, x)` cannot be recorded: minidl says so when backward reaches it.
-Two kinds of array do record their NumPy arithmetic as these ops: a layer's weight (a
-Variable, variable.py: `x @ self.w + self.b` in a custom layer) and the y_pred a loss function
-of your own receives (a Tracked array, below: `ops.square(y_true - y_pred)`).
+Two kinds of array record their NumPy arithmetic as these ops: a layer's weight (a
+Variable, variable.py: `x @ self.w + self.b` in a custom layer), and the arrays your own code
+gets in a training step (Tracked, below): in a custom layer's or subclassed model's call()
+(`h * 2 + x`), a Lambda's function, a loss function (`ops.square(y_true - y_pred)`).
 """
 import contextlib
 import threading
@@ -74,6 +75,11 @@ class Tracked(np.ndarray):
         inputs = [x.view(np.ndarray) if isinstance(x, Tracked) else x for x in inputs]
         return getattr(ufunc, method)(*inputs, **kwargs)
 
+    def __getitem__(self, key):
+        if self.recorded is not None and active_tape() is not None:
+            return take(self, key)  # a slice of a recorded array is recorded too
+        return super().__getitem__(key)
+
     def __array_function__(self, func, types, args, kwargs):
         op = RECORDED_FUNCTIONS.get(func)
         if op is not None and active_tape() is not None and set(kwargs) <= {"axis", "keepdims"}:
@@ -88,12 +94,18 @@ _tracking = threading.local()
 @contextlib.contextmanager
 def tracking():
     """While a user's function runs on the tape: each op returns its result as Tracked."""
-    previous = getattr(_tracking, "on", False)
-    _tracking.on = True
+    previous = set_tracking(True)
     try:
         yield
     finally:
-        _tracking.on = previous
+        set_tracking(previous)
+
+
+def set_tracking(on):
+    """Turn tracking on or off in this thread; returns what it was (to put it back)."""
+    previous = getattr(_tracking, "on", False)
+    _tracking.on = on
+    return previous
 
 
 def tracked(y):
@@ -225,6 +237,20 @@ def where(condition, x1=None, x2=None):
     return record(y, "where", [x1, x2], lambda dy: [
         unbroadcast(np.where(condition, dy, 0).astype(dy.dtype), x1),
         unbroadcast(np.where(condition, 0, dy).astype(dy.dtype), x2)])
+
+
+def take(x, key):
+    """y = x[key] (any NumPy index);  dx = zeros of x's shape, with dy added at key (a row
+    picked twice gets both gradients, as TensorFlow's)."""
+    x, = values(x)
+    key = tuple(untracked(k) for k in key) if isinstance(key, tuple) else untracked(key)
+    y = np.array(x[key])  # a copy: a new array on the tape
+
+    def gradient(dy):
+        dx = np.zeros_like(x)
+        np.add.at(dx, key, dy)
+        return [dx]
+    return record(y, "take", [x], gradient)
 
 
 # -- element-wise functions --------------------------------------------------------------------
