@@ -29,6 +29,15 @@ _NOT_IN_MINIDL = ("batch", "shuffle", "repeat", "filter", "skip", "concatenate",
                   "with_options", "enumerate", "shard", "bucket_by_sequence_length")
 
 
+def check_format(format):
+    """Keras's `format` argument of the dataset makers: "tf" (minidl's BatchDataset) only."""
+    if format not in ("tf", "grain"):
+        raise ValueError(f'`format` should be either "tf" or "grain". Received: format={format}')
+    if format != "tf":
+        raise ValueError('minidl has no Grain datasets: pass format="tf" (the default; minidl '
+                         f"returns a BatchDataset). Received: format={format!r}")
+
+
 def buffer_shuffle(count, buffer_size, generator):
     """The element order of tf.data's `shuffle(buffer_size)` over elements 0 .. count-1.
 

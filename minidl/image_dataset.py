@@ -9,7 +9,7 @@ formulas (layers/image_sampling.py). Shapes: B batch size, h w image_size, C cha
 """
 import numpy as np
 
-from minidl.dataset_utils import (BatchDataset, check_labels_arguments,
+from minidl.dataset_utils import (BatchDataset, check_format, check_labels_arguments,
                                   check_validation_split_arg, encode_labels, index_directory,
                                   training_or_validation_split)
 from minidl.image_utils import _channels_last, _pil_image, smart_resize
@@ -91,11 +91,7 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"Argument `interpolation` should be one of {INTERPOLATIONS}. "
                          f"Received: interpolation={interpolation}")
-    if format not in ("tf", "grain"):
-        raise ValueError(f'`format` should be either "tf" or "grain". Received: format={format}')
-    if format != "tf":
-        raise ValueError('minidl has no Grain datasets: pass format="tf" (the default; minidl '
-                         f"returns a BatchDataset). Received: format={format!r}")
+    check_format(format)
     if interpolation not in ("bilinear", "nearest"):
         raise ValueError("minidl's image_dataset_from_directory has interpolation 'bilinear' "
                          f"and 'nearest' only. Received: interpolation={interpolation!r}")

@@ -10,7 +10,7 @@ C classes.
 """
 import numpy as np
 
-from minidl.dataset_utils import (BatchDataset, check_labels_arguments,
+from minidl.dataset_utils import (BatchDataset, check_format, check_labels_arguments,
                                   check_validation_split_arg, encode_labels, index_directory,
                                   training_or_validation_split)
 
@@ -49,11 +49,7 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
         A BatchDataset with `class_names`, or [training, validation] for subset="both".
     """
     check_labels_arguments(labels, label_mode, class_names, "text")
-    if format not in ("tf", "grain"):
-        raise ValueError(f'`format` should be either "tf" or "grain". Received: format={format}')
-    if format != "tf":
-        raise ValueError('minidl has no Grain datasets: pass format="tf" (the default; minidl '
-                         f"returns a BatchDataset). Received: format={format!r}")
+    check_format(format)
     if labels is None or label_mode is None:
         labels, label_mode = None, None
     check_validation_split_arg(validation_split, subset, shuffle, seed)

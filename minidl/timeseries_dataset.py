@@ -8,7 +8,7 @@ Shapes: T time steps (axis 0 of data), L sequence_length, B batch size.
 """
 import numpy as np
 
-from minidl.dataset_utils import BatchDataset
+from minidl.dataset_utils import BatchDataset, check_format
 
 
 def _as_array(values):
@@ -83,11 +83,7 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
         if value >= len(data):
             raise ValueError(f"`{name}` must be lower than the length of the data. Received: "
                              f"{name}={value}, for data of length {len(data)}")
-    if format not in ("tf", "grain"):
-        raise ValueError(f'`format` should be either "tf" or "grain". Received: format={format}')
-    if format != "tf":
-        raise ValueError('minidl has no Grain datasets: pass format="tf" (the default; minidl '
-                         f"returns a BatchDataset). Received: format={format!r}")
+    check_format(format)
 
     start = 0 if start_index is None else start_index
     end = len(data) if end_index is None else end_index
