@@ -14,6 +14,7 @@ from minidl import config, rng
 from minidl.image_utils import array_to_img, img_to_array, load_img, save_img  # noqa: F401
 from minidl.backend import clear_session  # noqa: F401
 from minidl.data_adapters import pack_x_y_sample_weight, unpack_x_y_sample_weight  # noqa: F401
+from minidl.model_visualization import plot_model  # noqa: F401
 from minidl.progbar import Progbar  # noqa: F401
 from minidl.py_dataset import PyDataset, Sequence  # noqa: F401
 from minidl.image_dataset import image_dataset_from_directory  # noqa: F401
