@@ -187,7 +187,7 @@ def _replay_noise(model):
     """A function that puts every random generator the model draws from (minidl's, and a
     seeded Dropout's own) back where it is now: each evaluation then draws the same masks."""
     generators = [rng.generator()]
-    generators += [layer._generator for layer in _all_layers(model)
+    generators += [layer._generator for layer in training.all_layers(model)
                    if isinstance(getattr(layer, "_generator", None), np.random.Generator)]
     states = [g.bit_generator.state for g in generators]
 
@@ -196,13 +196,6 @@ def _replay_noise(model):
             generator.bit_generator.state = state
 
     return restore
-
-
-def _all_layers(layer):
-    """The layer and every layer inside it, at any depth."""
-    yield layer
-    for sublayer in layer.layers:
-        yield from _all_layers(sublayer)
 
 
 def _model_input_gradient(model, x, y):

@@ -163,22 +163,22 @@ def _output_shape(model, batch, batch_size, unknown_batch_size=False):
     (model(x), predict, train_on_batch), a layer records the data's batch size.
     """
     if not model.built or model.output_shape is None:
-        built_before = {id(layer) for layer in _all_layers(model) if layer.built}
+        built_before = {id(layer) for layer in all_layers(model) if layer.built}
         with flushed():
             model(batch.rows(slice(0, batch_size)).x)  # builds every layer from the data
         if unknown_batch_size:
-            for layer in _all_layers(model):
+            for layer in all_layers(model):
                 if id(layer) not in built_before:
                     _forget_batch_size(layer)
     shape = model.output_shape
     return shape if isinstance(shape, list) else [shape]
 
 
-def _all_layers(layer):
+def all_layers(layer):
     """The layer and every layer inside it, at any depth (a Sequential's input layer too)."""
     yield layer
     for sublayer in getattr(layer, "_layers", None) or layer.layers:
-        yield from _all_layers(sublayer)
+        yield from all_layers(sublayer)
 
 
 def _forget_batch_size(layer):

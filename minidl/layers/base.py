@@ -277,10 +277,10 @@ class Layer:
         else:  # your own call() in a training step: its NumPy operators between arrays
             previous = backprop.set_tracking(True)  # are recorded too (backprop.Tracked)
             try:
-                y = self.call(_each_array(backprop.tracked, x), **kwargs)
+                y = self.call(each_array(backprop.tracked, x), **kwargs)
             finally:
                 backprop.set_tracking(previous)
-            y = _each_array(backprop.untracked, y)
+            y = each_array(backprop.untracked, y)
         return y, (x, y)
 
     def backward(self, dy, cache, need_dx=True):
@@ -310,7 +310,7 @@ class Layer:
                             f"{sorted(kwargs)}")
         if _is_symbolic(inputs):
             return self._call_symbolic(inputs)
-        inputs = _each_array(backprop.untracked, inputs)  # the arrays the tape knows
+        inputs = each_array(backprop.untracked, inputs)  # the arrays the tape knows
         given = inputs
         inputs = np.asarray(inputs) if self.takes_raw_inputs else _cast(inputs)
         if self.built:
@@ -345,7 +345,7 @@ class Layer:
                 tape.record(self, inputs, outputs, cache)
             if self.activity_regularizer is not None:
                 self._penalise_activity(tape, outputs)
-            return _each_array(backprop.tracked, outputs) if caller_tracks else outputs
+            return each_array(backprop.tracked, outputs) if caller_tracks else outputs
         finally:
             _context.training, _context.depth = outer_training, outer_depth
             backprop.set_tracking(caller_tracks)
@@ -462,12 +462,12 @@ class Layer:
 GRAPH_CALLS = set()  # the call() of Sequential and functional models (models.py): layers only
 
 
-def _each_array(function, structure):
+def each_array(function, structure):
     """function applied to an array, or to each array of a list, tuple or dict of them."""
     if isinstance(structure, (list, tuple)):
-        return type(structure)(_each_array(function, x) for x in structure)
+        return type(structure)(each_array(function, x) for x in structure)
     if isinstance(structure, dict):
-        return {key: _each_array(function, x) for key, x in structure.items()}
+        return {key: each_array(function, x) for key, x in structure.items()}
     return function(structure)
 
 

@@ -24,16 +24,9 @@ import types
 
 import numpy as np
 
-from minidl.layers.base import Layer, shape_of
+from minidl.layers.base import Layer, each_array, shape_of
 from minidl.ops import backprop
 from minidl.tape import Tape, active_tape, flatten
-
-
-def _each(function, structure):
-    """function applied to an array, or to each array of a list or tuple of them."""
-    if isinstance(structure, (list, tuple)):
-        return type(structure)(function(x) for x in structure)
-    return function(structure)
 
 
 class Lambda(Layer):
@@ -81,8 +74,8 @@ class Lambda(Layer):
             y = self.call(x, mask=mask, training=training)
         else:  # in a training step the function's NumPy operators are recorded as ops too:
             with backprop.tracking():  # it gets its inputs as Tracked arrays (backprop.py)
-                y = self.call(_each(backprop.tracked, x), mask=mask, training=training)
-            y = _each(backprop.untracked, y)
+                y = self.call(each_array(backprop.tracked, x), mask=mask, training=training)
+            y = each_array(backprop.untracked, y)
         return y, (x, y)
 
     def compute_mask(self, inputs, mask):
