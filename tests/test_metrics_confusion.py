@@ -86,6 +86,13 @@ CONFUSION_METRICS = [
      "multi_label"),
     ("AUC", {"label_weights": [0.5, 0.0, 2.0]}, "multi_label"),
     ("AUC", {"from_logits": True}, "binary logits"),
+    ("SensitivityAtSpecificity", {"specificity": 0.5}, "binary"),
+    ("SensitivityAtSpecificity", {"specificity": 0.8, "num_thresholds": 1}, "binary"),
+    ("SpecificityAtSensitivity", {"sensitivity": 0.6, "num_thresholds": 7}, "multi_label"),
+    ("PrecisionAtRecall", {"recall": 0.5}, "binary"),
+    ("PrecisionAtRecall", {"recall": 0.7, "class_id": 1}, "multi_label"),
+    ("RecallAtPrecision", {"precision": 0.6, "num_thresholds": 11}, "binary"),
+    ("RecallAtPrecision", {"precision": 1.0, "num_thresholds": 3}, "multi_label"),
 ]
 
 
@@ -155,6 +162,11 @@ def test_multi_label_auc_makes_its_variables_at_the_first_batch():
     (lambda: metrics.AUC(curve="ROCK"), "Invalid AUC curve value"),
     (lambda: metrics.AUC(summation_method="trapezoid"), "Invalid AUC summation method"),
     (lambda: metrics.AUC(num_labels=3), "`num_labels` is needed only when `multi_label`"),
+    (lambda: metrics.SensitivityAtSpecificity(1.5),
+     r"Argument `specificity` must be in the range \[0, 1\]. Received: specificity=1.5"),
+    (lambda: metrics.RecallAtPrecision(-0.1), r"Received: precision=-0.1"),
+    (lambda: metrics.PrecisionAtRecall(0.5, num_thresholds=0),
+     "Argument `num_thresholds` must be an integer > 0"),
 ])
 def test_bad_settings_raise_keras_errors(make, message):
     with pytest.raises(ValueError, match=message):
@@ -176,3 +188,24 @@ def test_precision_state_after_a_hand_worked_batch():
     assert ours.false_positives.numpy().tolist() == [1.0]
     assert float(ours.result()) == 0.5
     assert_same_state(ours, theirs)
+
+
+@pytest.mark.parametrize("name,value", [("SensitivityAtSpecificity", 0.3),
+                                        ("SpecificityAtSensitivity", 0.4),
+                                        ("PrecisionAtRecall", 0.5), ("RecallAtPrecision", 0.6)])
+def test_rate_at_rate_metrics_have_keras_configs(name, value):
+    """The same config as Keras's (its keys and values), and from_config gives it back."""
+    ours = getattr(metrics, name)(value, num_thresholds=5, class_id=2, name="m")
+    theirs = getattr(keras.metrics, name)(value, num_thresholds=5, class_id=2, name="m")
+    assert ours.get_config() == theirs.get_config()
+    assert type(ours).from_config(ours.get_config()).get_config() == ours.get_config()
+
+
+def test_sensitivity_at_specificity_by_hand():
+    """Scores [0.1, 0.4, 0.6, 0.9], labels [0, 0, 1, 1], thresholds 0, 0.5, 1: at t = 0.5
+    both negatives are below (specificity 1) and both positives above (sensitivity 1)."""
+    metric = metrics.SensitivityAtSpecificity(1.0, num_thresholds=3)
+    metric.update_state(np.float32([0, 0, 1, 1]), np.float32([0.1, 0.4, 0.6, 0.9]))
+    assert float(metric.result()) == 1.0
+    metric.update_state(np.float32([1]), np.float32([0.2]))  # a positive below 0.5
+    assert float(metric.result()) == pytest.approx(2 / 3)

@@ -17,7 +17,9 @@ Where each family lives:
                              LogCoshError, CosineSimilarity, R2Score, ...
     probabilistic_metrics.py the cross-entropies, KLDivergence and Poisson as metrics
     hinge_metrics.py         Hinge, SquaredHinge, CategoricalHinge
-    confusion_metrics.py     TruePositives ... FalseNegatives, Precision, Recall
+    confusion_metrics.py     TruePositives ... FalseNegatives, Precision, Recall,
+                             SensitivityAtSpecificity, SpecificityAtSensitivity,
+                             PrecisionAtRecall, RecallAtPrecision
     auc.py                   AUC
     f_score_metrics.py       FBetaScore, F1Score
     iou_metrics.py           IoU, MeanIoU, BinaryIoU, OneHotIoU, OneHotMeanIoU
@@ -42,7 +44,10 @@ from minidl.metrics.base import Mean, MeanMetricWrapper, Metric, MetricVariable,
 from minidl.metrics.correlation_metrics import (ConcordanceCorrelation, PearsonCorrelation,
                                                 concordance_correlation, pearson_correlation)
 from minidl.metrics.confusion_metrics import (FalseNegatives, FalsePositives, Precision,
-                                              Recall, TrueNegatives, TruePositives)
+                                              PrecisionAtRecall, Recall, RecallAtPrecision,
+                                              SensitivityAtSpecificity,
+                                              SpecificityAtSensitivity, TrueNegatives,
+                                              TruePositives)
 from minidl.metrics.f_score_metrics import F1Score, FBetaScore
 from minidl.metrics.hinge_metrics import CategoricalHinge, Hinge, SquaredHinge
 from minidl.metrics.iou_metrics import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
@@ -69,6 +74,7 @@ _CLASSES = [
     SquaredHinge, CategoricalHinge, TruePositives, FalsePositives, TrueNegatives,
     FalseNegatives, Precision, Recall, AUC, FBetaScore, F1Score, R2Score, IoU, MeanIoU,
     BinaryIoU, OneHotIoU, OneHotMeanIoU, ConcordanceCorrelation, PearsonCorrelation,
+    SensitivityAtSpecificity, SpecificityAtSensitivity, PrecisionAtRecall, RecallAtPrecision,
 ]
 # Keras's names for metric strings: each class name, its snake_case, and a few aliases.
 # A string always makes a new object of the class, named after the string.

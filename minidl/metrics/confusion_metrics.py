@@ -269,3 +269,132 @@ class Recall(_PrecisionRecall):
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         super().__init__("false_negatives", thresholds, top_k, class_id, name, dtype)
+
+
+class _BestUnderConstraint(Metric):
+    """tp, fp, tn, fn at T evenly spaced thresholds [0, 1/(T-1), ..., 1] (one: [0.5]); the
+    result is the best of one rate over the thresholds where another rate reaches `value`.
+
+    Formula:  result = max over t of dependent[t] where constrained[t] >= value  (0 if none)
+    Source: keras/src/metrics/confusion_metrics.py::SensitivitySpecificityBase.
+    """
+
+    constraint = None  # Keras's argument name: "specificity", "sensitivity", "recall", ...
+
+    def __init__(self, value, num_thresholds=200, class_id=None, name=None, dtype=None):
+        if value < 0 or value > 1:
+            raise ValueError(f"Argument `{self.constraint}` must be in the range [0, 1]. "
+                             f"Received: {self.constraint}={value}")
+        if num_thresholds <= 0:
+            raise ValueError("Argument `num_thresholds` must be an integer > 0. "
+                             f"Received: num_thresholds={num_thresholds}")
+        super().__init__(name=name, dtype=dtype)
+        self._direction = "up"
+        self.value, self.num_thresholds, self.class_id = value, num_thresholds, class_id
+        setattr(self, self.constraint, value)
+        if num_thresholds == 1:
+            self.thresholds, self._evenly = [0.5], False
+        else:
+            inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+            self.thresholds, self._evenly = [0.0] + inner + [1.0], True
+        for count in ("true_positives", "false_positives", "true_negatives", "false_negatives"):
+            setattr(self, count, self.add_weight(shape=(len(self.thresholds),), name=count))
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        counts = count_confusion(y_true, y_pred, sample_weight, self.thresholds, self._evenly,
+                                 self.true_positives.dtype, class_id=self.class_id)
+        for variable, count in zip((self.true_positives, self.false_positives,
+                                    self.true_negatives, self.false_negatives), counts):
+            variable.assign_add(count)
+
+    def rates(self):
+        """(constrained, dependent): the two rates at every threshold, (T,) each."""
+        raise NotImplementedError
+
+    def result(self):
+        constrained, dependent = self.rates()
+        feasible = constrained >= np.asarray(self.value, constrained.dtype)  # (T,)
+        return np.max(np.where(feasible, dependent, 0), initial=0).astype(dependent.dtype)
+
+    def sensitivity_specificity_precision(self):
+        """tp / (tp + fn), tn / (tn + fp), tp / (tp + fp) at every threshold (0 for 0 / 0)."""
+        tp, fp = self.true_positives.value, self.false_positives.value
+        tn, fn = self.true_negatives.value, self.false_negatives.value
+        return divide_no_nan(tp, tp + fn), divide_no_nan(tn, tn + fp), divide_no_nan(tp, tp + fp)
+
+    def get_config(self):
+        return {**super().get_config(), "class_id": self.class_id,
+                "num_thresholds": self.num_thresholds, self.constraint: self.value}
+
+
+class SensitivityAtSpecificity(_BestUnderConstraint):
+    """The best sensitivity (recall) at a threshold whose specificity is at least `specificity`.
+
+    Formula:  sensitivity = tp / (tp + fn),  specificity = tn / (tn + fp)   at each threshold
+              result = max sensitivity[t] over t with specificity[t] >= specificity
+    Args:
+        specificity: the lowest specificity accepted, in [0, 1].
+        num_thresholds: T thresholds evenly spaced over [0, 1] (default 200).
+        class_id: count only this column of (N, C) labels and predictions.
+    """
+
+    constraint = "specificity"
+
+    def __init__(self, specificity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(specificity, num_thresholds, class_id, name, dtype)
+
+    def rates(self):
+        sensitivity, specificity, _ = self.sensitivity_specificity_precision()
+        return specificity, sensitivity
+
+
+class SpecificityAtSensitivity(_BestUnderConstraint):
+    """The best specificity at a threshold whose sensitivity is at least `sensitivity`.
+
+    Formula:  result = max specificity[t] over t with sensitivity[t] >= sensitivity
+    Args: as SensitivityAtSpecificity, with `sensitivity` the lowest sensitivity accepted.
+    """
+
+    constraint = "sensitivity"
+
+    def __init__(self, sensitivity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(sensitivity, num_thresholds, class_id, name, dtype)
+
+    def rates(self):
+        sensitivity, specificity, _ = self.sensitivity_specificity_precision()
+        return sensitivity, specificity
+
+
+class PrecisionAtRecall(_BestUnderConstraint):
+    """The best precision at a threshold whose recall is at least `recall`.
+
+    Formula:  precision = tp / (tp + fp),  recall = tp / (tp + fn)   at each threshold
+              result = max precision[t] over t with recall[t] >= recall
+    Args: as SensitivityAtSpecificity, with `recall` the lowest recall accepted.
+    """
+
+    constraint = "recall"
+
+    def __init__(self, recall, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(recall, num_thresholds, class_id, name, dtype)
+
+    def rates(self):
+        recall, _, precision = self.sensitivity_specificity_precision()
+        return recall, precision
+
+
+class RecallAtPrecision(_BestUnderConstraint):
+    """The best recall at a threshold whose precision is at least `precision`.
+
+    Formula:  result = max recall[t] over t with precision[t] >= precision
+    Args: as SensitivityAtSpecificity, with `precision` the lowest precision accepted.
+    """
+
+    constraint = "precision"
+
+    def __init__(self, precision, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(precision, num_thresholds, class_id, name, dtype)
+
+    def rates(self):
+        recall, _, precision = self.sensitivity_specificity_precision()
+        return precision, recall
