@@ -3,6 +3,7 @@
     base.py            Layer: the protocol (forward/backward) and __call__
     input_layer.py     Input, InputLayer;  symbolic.py: KerasTensor and Node (functional wiring)
     core.py            Dense, Activation
+    einsum_dense.py    EinsumDense (Dense with any einsum: z = einsum(eq, x, W) + b)
     embedding.py       Embedding (token ids -> vectors; its gradient is rows: minidl/sparse.py)
     masking.py         Masking (padded time steps masked downstream: minidl/masks.py)
     convolutional.py   Conv2D, Conv1D, Conv3D (im2col + one matrix product)
@@ -44,6 +45,7 @@ from minidl.layers.symbolic import KerasTensor
 from minidl.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from minidl.layers.convolutional import Conv1D, Conv2D, Conv3D
 from minidl.layers.core import Activation, Dense
+from minidl.layers.einsum_dense import EinsumDense
 from minidl.layers.depthwise import (DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
                                      SeparableConv2D)
 from minidl.layers.embedding import Embedding
@@ -105,6 +107,7 @@ __all__ += ["GroupNormalization", "UnitNormalization"]
 __all__ += ["GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells"]
 __all__ += ["AveragePooling3D", "Conv3D", "GlobalAveragePooling3D", "GlobalMaxPooling3D",
             "MaxPooling3D", "SpatialDropout3D"]
+__all__ += ["EinsumDense"]
 
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D

@@ -119,7 +119,8 @@ def layer_to_config(layer, dtype, naming=own_name):
 
 # Options Keras writes for these layers that minidl does not have, at their "off" value.
 _KERAS_ONLY = {"Dense": {"quantization_config": None},
-               "Embedding": {"quantization_config": None}}
+               "Embedding": {"quantization_config": None},
+               "EinsumDense": {"quantization_config": None}}
 
 
 def _value_to_config(value):
