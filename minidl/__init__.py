@@ -9,8 +9,8 @@ head.py, optimizers/, metrics/; backpropagation is tape.py, the training loop tr
 docs/where-the-maths-lives.md has the index.
 """
 from minidl import (activations, backend, callbacks, config, constraints, datasets, explain,
-                    initializers, layers, losses, metrics, models, ops, optimizers, preprocessing, saving,
-                    testing, utils)
+                    initializers, layers, losses, metrics, models, ops, optimizers, preprocessing, random,
+                    saving, testing, utils)
 from minidl.layers import Input
 from minidl.models import Model, Sequential, load_model
 
@@ -20,7 +20,7 @@ __all__ = [
     "Input", "Model", "Sequential", "activations", "backend", "callbacks", "config", "constraints",
     "datasets",
     "explain", "initializers", "layers", "load_model", "losses", "metrics", "models", "ops",
-    "optimizers", "preprocessing", "saving", "testing", "utils",
+    "optimizers", "preprocessing", "random", "saving", "testing", "utils",
     "__version__",
 ]  # not "strategies": `from minidl import *` must work without hypothesis
 

@@ -375,6 +375,7 @@ class Layer:
         `self.rate * ops.mean(x)`, whose NumPy `*` minidl cannot differentiate.
         """
         tape = active_tape()
+        loss = backprop.untracked(loss)  # a value computed with NumPy operators in call()
         if tape is not None:
             if tape.producer(loss) is None:
                 raise ValueError(

@@ -110,9 +110,9 @@ def set_tracking(on):
 
 def tracked(y):
     """y (an array on the tape) as a Tracked array that the tape knows as y."""
-    if not isinstance(y, np.ndarray) or isinstance(y, Tracked):
+    if not isinstance(y, (np.ndarray, np.generic)) or isinstance(y, Tracked):
         return y
-    view = y.view(Tracked)
+    view = np.asarray(y).view(Tracked)  # a NumPy scalar (a mean's result) as a 0-d array
     view.recorded = y
     return view
 
