@@ -20,12 +20,15 @@ layer's function, is differentiated the same way (minidl/losses/wrapper.py, head
 
 Where they live (Keras's file names): core.py (conversion, cast and the dtype rules),
 numpy.py (arithmetic, comparisons, reductions, shapes, making arrays, matmul), math.py
-(top_k, in_top_k, logsumexp), nn.py (relu, sigmoid, softmax, log_softmax, one_hot).
+(top_k, in_top_k, logsumexp), nn.py (keras.ops.nn's activations, normalizations,
+cross-entropies, one_hot, multi_hot, psnr). backprop_nn.py records nn.py's activations and cross-entropies, each with its derivative.
 """
 from minidl.ops.core import (cast, convert_to_numpy, convert_to_tensor, ndim, result_type, shape,
                              size, stop_gradient)
 from minidl.ops.math import in_top_k, logsumexp, top_k
-from minidl.ops.nn import log_softmax, one_hot, relu, sigmoid, softmax
+from minidl.ops.nn import (batch_normalization, layer_normalization, log_softmax, moments,
+                           multi_hot, normalize, one_hot, psnr, relu, rms_normalization, sigmoid,
+                           softmax)
 from minidl.ops.numpy import (abs, absolute, add, all, amax, amin, any, arange, argmax, argmin,
                               argsort, broadcast_to, ceil, clip, concatenate, cos, count_nonzero,
                               cumprod, cumsum, divide, divide_no_nan, dot, equal, exp, expand_dims,
@@ -44,3 +47,9 @@ from minidl.ops.backprop import (abs, absolute, add, clip, concatenate, divide, 
                                  log, matmul, maximum, mean, minimum, multiply, negative, power,
                                  relu, reshape, sigmoid, softmax, sqrt, square, subtract, sum,
                                  tanh, transpose, where)
+from minidl.ops.backprop_nn import (binary_crossentropy, categorical_crossentropy,  # noqa: E402
+                                    celu, elu, gelu, glu, hard_shrink, hard_sigmoid, hard_silu,
+                                    hard_swish, hard_tanh, leaky_relu, log_sigmoid, log_softmax,
+                                    relu6, selu, silu, soft_shrink, softplus, softsign,
+                                    sparse_categorical_crossentropy, sparse_plus, sparse_sigmoid,
+                                    sparsemax, squareplus, swish, tanh_shrink, threshold)

@@ -1,0 +1,247 @@
+"""keras.ops.nn beyond relu/sigmoid/softmax: activations, normalizations, cross-entropies,
+convolutions, poolings and attention, against live keras.ops on the TensorFlow backend.
+
+Tolerances, stated once:
+- activations, float32 values: rtol 1e-6, atol 5e-7. minidl evaluates TensorFlow's formula op
+  for op; gelu's erfc is Cody's rational form, not Eigen's, which moves the last bit.
+- gradients, in float64 against tf.GradientTape: rtol 1e-7, atol 1e-9. Both are the exact
+  derivative of the same formula; only the order of operations differs, and where a formula
+  cancels (approximate gelu's 1 + tanh(u) for x < -3) that order moves the 8th digit.
+- normalizations and cross-entropies, float32: rtol 1e-6, atol 1e-6 (a sum over a row adds
+  a few ulps of reordering).
+"""
+import numpy as np
+import pytest
+
+import keras
+import minidl
+import tensorflow as tf
+from minidl import ops
+from minidl.ops import backprop, nn
+from minidl.tape import Tape
+from parity import assert_same_fit
+
+RNG = np.random.default_rng(0)
+
+# name, extra arguments; every activation keras.ops has beyond relu/sigmoid/softmax
+ACTIVATIONS = [
+    ("elu", {}), ("elu", {"alpha": 0.5}), ("selu", {}), ("gelu", {}),
+    ("gelu", {"approximate": False}), ("celu", {"alpha": 1.5}), ("silu", {}), ("swish", {}),
+    ("softplus", {}), ("softsign", {}), ("leaky_relu", {}), ("leaky_relu", {"negative_slope": 0.1}),
+    ("relu6", {}), ("hard_sigmoid", {}), ("hard_silu", {}), ("hard_swish", {}),
+    ("log_sigmoid", {}), ("glu", {}), ("glu", {"axis": 0}), ("hard_tanh", {}),
+    ("hard_shrink", {}), ("hard_shrink", {"threshold": 1.2}), ("soft_shrink", {}),
+    ("soft_shrink", {"threshold": 0.8}), ("threshold", {"threshold": 0.3, "default_value": -1.0}),
+    ("sparse_plus", {}), ("sparse_sigmoid", {}), ("squareplus", {}), ("squareplus", {"b": 2}),
+    ("tanh_shrink", {}), ("sparsemax", {}), ("sparsemax", {"axis": 0}), ("log_softmax", {}),
+    ("log_softmax", {"axis": 0}),
+]
+KINKS = np.array([0.0, 0.3, 0.5, 0.8, 1.0, 1.2, 3.0, 6.0])
+
+
+def away_from_kinks(shape, dtype):
+    """Values in (-7, 7), none within 0.05 of a kink (+-0, 0.3, 0.5, 0.8, 1, 1.2, 3, 6), where
+    the one-sided derivatives differ and the two frameworks may pick either."""
+    x = RNG.uniform(-7, 7, size=shape)
+    near = np.abs(np.abs(x)[..., None] - KINKS).min(axis=-1) < 0.05
+    return np.where(near, x + 0.1, x).astype(dtype)
+
+
+def test_each_activation_op_gives_keras_values_and_dtypes():
+    x = away_from_kinks((4, 6), np.float32)
+    x[0, :3] = [0.0, 3.0, -1.0]  # the kinks themselves, for the values
+    for name, kwargs in ACTIVATIONS:
+        theirs = np.asarray(getattr(keras.ops, name)(x, **kwargs))
+        for ours in (getattr(ops, name)(x, **kwargs), getattr(nn, name)(x, **kwargs)):
+            assert ours.dtype == theirs.dtype, name
+            np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=5e-7, err_msg=name)
+    for name, kwargs in (ACTIVATIONS[0], ACTIVATIONS[2], ACTIVATIONS[3]):
+        # float64 stays float64, a list of floats -> float32 (Keras's elu(alpha != 1) takes no list)
+        assert getattr(ops, name)(x.astype(np.float64), **kwargs).dtype == np.float64
+        assert getattr(ops, name)(x.tolist(), **kwargs).dtype == np.float32
+        assert getattr(keras.ops, name)(x.tolist(), **kwargs).dtype == "float32"
+
+
+def activation_gradients(op_of, x, dy, wrong=None):
+    """d sum(f(x) * dy) / dx of every activation, from one minidl tape."""
+    xs = [x.copy() for _ in ACTIVATIONS]
+    with Tape() as tape:
+        tape.watch(xs)
+        ys = [op_of(name)(xi, **kwargs) for xi, (name, kwargs) in zip(xs, ACTIVATIONS)]
+        if wrong is not None:  # the negative control: one op recorded with a wrong derivative
+            ys[wrong] = backprop.record(np.array(ys[wrong]), "wrong", [xs[wrong]],
+                                        lambda d: [1.01 * d])
+    seeds = [(y, d) for y, d in zip(ys, dy)]
+    return tape.gradient(seeds, [], inputs=xs)
+
+
+def test_each_activation_op_is_differentiated_as_tensorflow_differentiates_it():
+    x = away_from_kinks((4, 6), np.float64)
+    dy = [RNG.normal(size=np.shape(getattr(ops, n)(x, **k))) for n, k in ACTIVATIONS]
+    variable = tf.Variable(x)
+    with tf.GradientTape(persistent=True) as tf_tape:
+        losses = [tf.reduce_sum(getattr(keras.ops, n)(variable, **k) * d)
+                  for (n, k), d in zip(ACTIVATIONS, dy)]
+    theirs = [tf_tape.gradient(loss, variable).numpy() for loss in losses]
+    ours = activation_gradients(lambda n: getattr(ops, n), x, dy)
+    for (name, kwargs), a, b in zip(ACTIVATIONS, ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9, err_msg=f"{name} {kwargs}")
+    # negative control: the same comparison fails for a derivative 1% off
+    wrong = activation_gradients(lambda n: getattr(ops, n), x, dy, wrong=3)
+    with pytest.raises(AssertionError):
+        np.testing.assert_allclose(wrong[3], theirs[3], rtol=1e-7, atol=1e-9)
+
+
+def test_outside_a_training_step_the_ops_are_plain_values():
+    x = away_from_kinks((3, 4), np.float32)
+    np.testing.assert_array_equal(ops.gelu(x), minidl.activations.gelu(x, approximate=True))
+    np.testing.assert_array_equal(ops.elu(x, 0.5), minidl.activations.elu(x, 0.5))
+    assert type(ops.selu(x)) is np.ndarray
+
+
+# -- normalizations, statistics, multi_hot, psnr -----------------------------------------------
+def test_normalization_ops_give_keras_values():
+    x = RNG.normal(size=(3, 4, 5)).astype(np.float32) * 2 + 1
+    c = lambda *s: RNG.uniform(0.5, 2, size=s).astype(np.float32)  # noqa: E731
+    mean, var, offset, scale = c(4), c(4), c(4), c(4)
+    cases = [
+        ("moments", (x, [0, 2]), {}), ("moments", (x, [1]), {"keepdims": True}),
+        ("moments", (x, -1), {"synchronized": True}),
+        ("normalize", (x,), {}), ("normalize", (x,), {"axis": 1, "order": 1}),
+        ("normalize", (x,), {"order": 3, "epsilon": 0.5}),
+        ("normalize", (np.zeros((2, 3), np.float32),), {}),
+        ("batch_normalization", (x, mean, var, 1), {"offset": offset, "scale": scale}),
+        ("batch_normalization", (x[..., :4], mean, var, -1), {"epsilon": 0.1}),
+        ("layer_normalization", (x,), {}),
+        ("layer_normalization", (x, c(4, 5), c(4, 5)), {"axis": (1, 2), "epsilon": 1e-2}),
+        ("layer_normalization", (x, c(4)), {"axis": 1}),
+        ("rms_normalization", (x,), {}), ("rms_normalization", (x, c(5)), {"epsilon": 0.1}),
+        ("rms_normalization", (x,), {"axis": [0, 1]}),
+        ("psnr", (x, x + 0.1 * c(3, 4, 5), 2.0), {}),
+        ("multi_hot", (np.array([[0, 2, 2], [4, 1, 0]]), 5), {}),
+        ("multi_hot", (np.array([3, 1]),), {"num_classes": 4, "dtype": "int32"}),
+        ("multi_hot", (np.array([[0, 2], [1, 1]]), 3), {"axis": 0}),
+    ]
+    for name, args, kwargs in cases:
+        theirs = getattr(keras.ops, name)(*args, **kwargs)
+        ours = getattr(ops, name)(*args, **kwargs)
+        for a, b in zip(*[t if isinstance(t, tuple) else (t,) for t in (ours, theirs)]):
+            assert np.shape(a) == tuple(b.shape) and np.asarray(a).dtype == b.dtype, name
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6, err_msg=f"{name} {kwargs}")
+
+
+# -- cross-entropies: values, and their gradients with respect to the output --------------------
+def crossentropy_cases(x, labels):
+    """(name, target, output, kwargs) for every from_logits and axis combination."""
+    p = nn.softmax(x)
+    onehot = nn.one_hot(labels, x.shape[-1], dtype=x.dtype)
+    cases = []
+    for from_logits, out in ((True, x), (False, p)):
+        cases += [
+            ("categorical_crossentropy", onehot, out, {"from_logits": from_logits}),
+            ("categorical_crossentropy", onehot.T, out.T, {"from_logits": from_logits,
+                                                           "axis": 0}),
+            ("sparse_categorical_crossentropy", labels, out, {"from_logits": from_logits}),
+            ("binary_crossentropy", (onehot + 0.3) / 1.6, out if from_logits else nn.sigmoid(x),
+             {"from_logits": from_logits})]
+    return cases
+
+
+def test_crossentropy_ops_give_keras_values_and_gradients():
+    x = RNG.normal(size=(5, 4)) * 2
+    labels = np.array([0, 3, 1, 1, 2])
+    cases = crossentropy_cases(x.astype(np.float32), labels)
+    for name, target, output, kwargs in cases:  # float32 values
+        theirs = getattr(keras.ops, name)(target, output, **kwargs)
+        ours = getattr(ops, name)(target, output, **kwargs)
+        assert ours.dtype == theirs.dtype and ours.shape == tuple(theirs.shape), name
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6, err_msg=f"{name} {kwargs}")
+    cases = crossentropy_cases(x, labels)  # float64 gradients, one tape for all
+    variables = [tf.Variable(output) for _, _, output, _ in cases]
+    with tf.GradientTape(persistent=True) as tf_tape:
+        losses = [tf.reduce_sum(getattr(keras.ops, n)(t, v, **k))
+                  for (n, t, _, k), v in zip(cases, variables)]
+    theirs = [tf_tape.gradient(loss, v).numpy() for loss, v in zip(losses, variables)]
+    outputs = [np.array(output) for _, _, output, _ in cases]
+    with Tape() as tape:
+        tape.watch(outputs)
+        ys = [getattr(ops, n)(t, o, **k) for (n, t, _, k), o in zip(cases, outputs)]
+    ours = tape.gradient([(y, np.ones_like(y)) for y in ys], [], inputs=outputs)
+    for (name, _, _, kwargs), a, b in zip(cases, ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=f"{name} {kwargs}")
+    with pytest.raises(AssertionError):  # negative control: a gradient missing the 1/p factor
+        np.testing.assert_allclose(ours[6] * outputs[6], theirs[6], rtol=1e-9, atol=1e-12)
+
+
+# -- Keras's argument errors ------------------------------------------------------------------
+def keras_error(function, *args, **kwargs):
+    with pytest.raises(Exception) as info:
+        function(*args, **kwargs)
+    return info.value
+
+
+ERRORS = [
+    ("normalize", (np.ones((2, 3), np.float32),), {"order": 0}),
+    ("multi_hot", (np.array([1, 2]),), {}),
+    ("glu", (np.ones((2, 3), np.float32),), {}),
+    ("binary_crossentropy", (np.ones((2, 3), np.float32), np.ones((2, 2), np.float32)), {}),
+    ("binary_crossentropy", (np.ones((2, 3), np.float32), np.ones((2, 3, 1), np.float32)), {}),
+    ("categorical_crossentropy", (np.ones((2, 3), np.float32), np.ones((3, 3), np.float32)), {}),
+    ("sparse_categorical_crossentropy", (np.ones((2,)), np.ones((2, 3), np.float32)),
+     {"axis": 0}),
+    ("sparse_categorical_crossentropy", (np.ones((2, 2)), np.ones((2, 3), np.float32)), {}),
+    ("sparse_categorical_crossentropy", (np.ones((3,)), np.ones((2, 3), np.float32)), {}),
+    ("psnr", (np.ones((2, 3), np.float32), np.ones((3, 2), np.float32), 1.0), {}),
+]
+
+
+@pytest.mark.parametrize("name, args, kwargs", ERRORS, ids=[e[0] for e in ERRORS])
+def test_argument_errors_are_keras_errors(name, args, kwargs):
+    theirs = keras_error(getattr(keras.ops, name), *args, **kwargs)
+    with pytest.raises(type(theirs)) as ours:
+        getattr(ops, name)(*args, **kwargs)
+    assert str(ours.value) == str(theirs)
+
+
+# -- a model built from the new ops trains as its Keras twin --------------------------------------
+def gated(o, model, x):
+    """The same call() in both frameworks, `o` being keras.ops or minidl.ops."""
+    h = o.gelu(model.a(x))  # (N,8)
+    h = o.add(o.glu(h), o.multiply(o.leaky_relu(h[:, :4], 0.1), o.hard_sigmoid(model.b(x))))
+    h = o.concatenate([o.softplus(h), o.celu(h, 0.7), o.squareplus(h)], axis=-1)  # (N,12)
+    return o.log_softmax(model.out(o.silu(h)))
+
+
+class KerasGated(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = keras.layers.Dense(8), keras.layers.Dense(4)
+        self.out = keras.layers.Dense(3)
+
+    def call(self, x):
+        return gated(keras.ops, self, x)
+
+
+class MinidlGated(minidl.Model):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = minidl.layers.Dense(8), minidl.layers.Dense(4)
+        self.out = minidl.layers.Dense(3)
+
+    def call(self, x):
+        return gated(ops, self, x)
+
+
+def test_a_model_calling_the_activation_ops_trains_like_its_keras_twin():
+    x = RNG.normal(size=(16, 5)).astype(np.float32)
+    y = RNG.integers(0, 3, size=16)
+    keras_model, model = KerasGated(), MinidlGated()
+    keras_model(x), model(x)
+    model.set_weights(keras_model.get_weights())
+
+    def loss(o):  # the cross-entropy op on the log-probabilities, as a loss function
+        return lambda y_true, y_pred: o.sparse_categorical_crossentropy(y_true, y_pred,
+                                                                        from_logits=True)
+    keras_model.compile(optimizer="adam", loss=loss(keras.ops))
+    model.compile(optimizer="adam", loss=loss(ops))
+    assert_same_fit(keras_model, model, x, y, rtol=1e-5, epochs=3, batch_size=8)
