@@ -16,7 +16,7 @@
     spatial.py         ZeroPadding1D/2D/3D, Cropping1D/2D/3D, UpSampling1D/2D/3D
     regularization.py  Dropout, AlphaDropout, SpatialDropout1D/2D/3D, GaussianNoise,
                        GaussianDropout, ActivityRegularization
-    normalization.py   BatchNormalization, LayerNormalization
+    normalization.py   BatchNormalization, LayerNormalization, RMSNormalization
     group_normalization.py  GroupNormalization (per sample and group of channels),
                        UnitNormalization (x / ||x||)
     preprocessing.py   Normalization, Rescaling, Resizing, CenterCrop
@@ -53,7 +53,7 @@ from minidl.layers.masking import Masking
 from minidl.layers.merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply,
                                    Subtract, add, average, concatenate, dot, maximum, minimum,
                                    multiply, subtract)
-from minidl.layers.normalization import BatchNormalization, LayerNormalization
+from minidl.layers.normalization import BatchNormalization, LayerNormalization, RMSNormalization
 from minidl.layers.group_normalization import GroupNormalization, UnitNormalization
 from minidl.layers.augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
                                         RandomRotation, RandomTranslation, RandomZoom)
@@ -108,6 +108,7 @@ __all__ += ["GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells"]
 __all__ += ["AveragePooling3D", "Conv3D", "GlobalAveragePooling3D", "GlobalMaxPooling3D",
             "MaxPooling3D", "SpatialDropout3D"]
 __all__ += ["EinsumDense"]
+__all__ += ["RMSNormalization"]
 
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D

@@ -1,17 +1,21 @@
-"""BatchNormalization and LayerNormalization: shift and scale values to mean 0, variance 1.
+"""BatchNormalization, LayerNormalization, RMSNormalization: values rescaled to size ~1.
 
-Both compute, over some axes of x, the mean and the (biased) variance, and then
+BatchNormalization and LayerNormalization compute, over some axes of x, the mean and the
+(biased) variance, and then
 
     xhat = (x - mean) / sqrt(var + epsilon)        y = gamma * xhat + beta
 
 BatchNormalization takes the statistics over the batch (every axis but the channel axis) and
 keeps moving averages of them for inference; LayerNormalization takes them over the features
 of each row. Their backward passes share one formula, `normalize_backward`, written as in
-llm.c's doc/layernorm/layernorm.py.
+llm.c's doc/layernorm/layernorm.py. RMSNormalization skips the mean and divides by the root
+mean square instead: y = x / sqrt(mean(x**2) + epsilon) * scale.
 
 Shapes: N rows in the batch, C channels (the axis that keeps its own gamma and beta); an image
 batch is (N, H, W, C) and every (row, position) pair is one more value of its channel.
 """
+import warnings
+
 import numpy as np
 
 from minidl import constraints, initializers, masks, naming, regularizers
@@ -180,11 +184,17 @@ class LayerNormalization(Layer):
         y = gamma * xhat + beta              # (N,D);  gamma, beta: (D,)
     Backward: dbeta = sum over rows of dy; dgamma = sum over rows of dy * xhat;
         dx = normalize_backward(dy * gamma, xhat, rstd)
+    rms_scaling=True (deprecated in Keras, which warns): x is not centred and there is no
+    beta, but the variance still is the centred one (keras/src/ops/nn.py,
+    _layer_normalization): y = x * rstd * gamma, and then with u = dy * gamma, xr = x * rstd,
+        dgamma = sum over rows of dy * xr;  dx = rstd * (u - xhat * mean(u * xr))
 
     Args:
         axis: the axis (or list of axes) to normalize over (default -1).
         epsilon: added to the variance (1e-3).
         center, scale: whether to learn beta and gamma.
+        rms_scaling: Keras's deprecated y = x / sqrt(var(x) + epsilon) * gamma (gamma even
+            with scale=False, no beta); RMSNormalization is the real RMS norm.
         beta_initializer, gamma_initializer: zeros and ones by default.
         beta_regularizer, gamma_regularizer: penalties on beta and gamma.
         beta_constraint, gamma_constraint: projections after each optimizer step
@@ -195,7 +205,8 @@ class LayerNormalization(Layer):
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
-                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
+                 rms_scaling=False, **kwargs):
         if isinstance(axis, (list, tuple)):
             for a in axis:
                 _check_int("axis", a)
@@ -203,11 +214,18 @@ class LayerNormalization(Layer):
         elif isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise TypeError("Expected an int or a list/tuple of ints for the argument 'axis', "
                             f"but received: {axis!r}")
-        _check_unsupported(rms_scaling=kwargs.pop("rms_scaling", False))
+        rms_scaling = bool(rms_scaling)
+        if rms_scaling:  # Keras's warning, word for word
+            warnings.warn(
+                "You passed `rms_scaling=True`, which is deprecated. This argument incorrectly "
+                "scales the input by the variance, not the root mean square. To correctly use "
+                "RMS Normalization, please use `keras.layers.RMSNormalization` instead.",
+                stacklevel=2)
         initializers_ = _initializer(beta_initializer), _initializer(gamma_initializer)
         regularizers_ = regularizers.get(beta_regularizer), regularizers.get(gamma_regularizer)
         super().__init__(**kwargs)
         self.axis, self.epsilon, self.center, self.scale = axis, epsilon, center, scale
+        self.rms_scaling = rms_scaling
         self.beta_initializer, self.gamma_initializer = initializers_
         self.beta_regularizer, self.gamma_regularizer = regularizers_
         self.beta_constraint = constraints.get(beta_constraint)
@@ -230,11 +248,11 @@ class LayerNormalization(Layer):
     def build(self, input_shape):
         self.axis = sorted(self._axes())  # as Keras: a sorted list from here on
         shape = tuple(_known_size(self, input_shape, a) for a in self.axis)  # (D,)
-        if self.scale:
+        if self.scale or self.rms_scaling:
             self.gamma = self.add_weight(shape, self.gamma_initializer, "gamma",
                                          regularizer=self.gamma_regularizer,
                                          constraint=self.gamma_constraint)
-        if self.center:
+        if self.center and not self.rms_scaling:
             self.beta = self.add_weight(shape, self.beta_initializer, "beta",
                                         regularizer=self.beta_regularizer,
                                         constraint=self.beta_constraint)
@@ -253,12 +271,17 @@ class LayerNormalization(Layer):
         var = (xc * xc).mean(axis=axes, keepdims=True)  # (N,D) -> (N,1), biased
         rstd = 1.0 / np.sqrt(var + self.epsilon)  # (N,1)
         xhat = xc * rstd  # (N,D)
+        if self.rms_scaling:  # x scaled, not centred: y = x * rstd * gamma
+            xr = x * rstd  # (N,D)
+            return xr * self.gamma.value.reshape(shape), (xhat, rstd, xr)  # (N,D) * (1,D)
         y = xhat * self.gamma.value.reshape(shape) if self.scale else xhat  # (N,D) * (1,D)
         if self.center:
             y = y + self.beta.value.reshape(shape)  # (N,D) + (1,D)
         return y, (xhat, rstd)
 
     def backward(self, dy, cache, need_dx=True):
+        if self.rms_scaling:
+            return self._rms_scaling_backward(dy, cache, need_dx)
         xhat, rstd = cache
         axes, rows, shape = self._axes_and_shape(dy.shape)
         grads = {}
@@ -271,15 +294,100 @@ class LayerNormalization(Layer):
         dxhat = dy * self.gamma.value.reshape(shape) if self.scale else dy  # (N,D)
         return normalize_backward(dxhat, xhat, rstd, axes), grads  # (N,D)
 
+    def _rms_scaling_backward(self, dy, cache, need_dx):
+        """y = x * rstd * gamma, rstd through the centred variance: d rstd / dx_i is
+        -rstd**3 * (x_i - m) / M, so dx = rstd * (u - xhat * mean(u * xr)), u = dy * gamma."""
+        xhat, rstd, xr = cache
+        axes, rows, shape = self._axes_and_shape(dy.shape)
+        grads = {self.gamma: (dy * xr).sum(axis=rows).reshape(self.gamma.shape)}  # (D,)
+        if not need_dx:
+            return None, grads
+        u = dy * self.gamma.value.reshape(shape)  # (N,D)
+        return rstd * (u - xhat * (u * xr).mean(axis=axes, keepdims=True)), grads  # (N,D)
+
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale, "rms_scaling": False,
+                "center": self.center, "scale": self.scale, "rms_scaling": self.rms_scaling,
                 "beta_initializer": _serialize(self.beta_initializer),
                 "gamma_initializer": _serialize(self.gamma_initializer),
                 "beta_regularizer": regularizers.serialize(self.beta_regularizer),
                 "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
                 "beta_constraint": self.beta_constraint,
                 "gamma_constraint": self.gamma_constraint}
+
+
+class RMSNormalization(Layer):
+    """Divides each row by its root mean square over the `axis` axes, then scales it.
+
+    Formula (the mean over `axis` of each row; no centring, no beta):
+        r = 1 / sqrt(mean(x**2) + epsilon)   # (N,D) -> (N,1)
+        xr = x * r                           # (N,D)
+        y = xr * scale                       # (N,D);  scale: (D,)
+    Backward (d r / dx_i = -r**3 * x_i / M), with u = dy * scale:
+        dscale = sum over rows of dy * xr
+        dx = r * (u - xr * mean(u * xr))     # (N,D)
+    Keras (keras/src/ops/nn.py, _rms_normalization) multiplies by `scale` without reshaping
+    it, so only trailing axes broadcast right; minidl refuses the others by name.
+
+    Args:
+        axis: the axis (or list of axes) to normalize over (default -1); the last axes.
+        epsilon: added to the mean square (1e-6).
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
+        if isinstance(axis, (list, tuple)):
+            for a in axis:
+                _check_int("axis", a)
+            axis = list(axis)
+        else:
+            _check_int("axis", axis)
+        super().__init__(**kwargs)
+        self.axis, self.epsilon = axis, epsilon
+        self.scale = None
+
+    def _axes(self):
+        return self.axis if isinstance(self.axis, list) else [self.axis]
+
+    def check_input_shape(self, shape):
+        _check_axes(self, shape, self._axes())
+        axes = sorted(a % len(shape) for a in self._axes())
+        if axes != list(range(len(shape) - len(axes), len(shape))):
+            raise ValueError(
+                "RMSNormalization multiplies by `scale` as Keras's does, which broadcasts "
+                "along the last axes only: `axis` must name the last axis or the last few "
+                f"(such as -1 or [-2, -1]). Received: axis={self.axis} for input shape "
+                f"{tuple(shape)}")
+        if self.built:
+            expected = tuple(self.input_shape[a] for a in self.axis)
+            if tuple(shape[a] for a in self.axis) != expected:
+                raise ValueError(
+                    f"Input 0 of layer \"{self.name}\" is incompatible with the layer: expected "
+                    f"axes {self.axis} of input shape to have sizes {expected}, but received "
+                    f"input with shape {tuple(shape)}")
+
+    def build(self, input_shape):
+        self.axis = sorted(self._axes())  # as Keras: a sorted list from here on
+        shape = tuple(_known_size(self, input_shape, a) for a in self.axis)  # (D,)
+        self.scale = self.add_weight(shape, "ones", "scale")
+
+    def forward(self, x, training=False):
+        axes = tuple(a % x.ndim for a in self.axis)
+        r = 1.0 / np.sqrt((x * x).mean(axis=axes, keepdims=True) + self.epsilon)  # (N,1)
+        xr = x * r  # (N,D)
+        return xr * self.scale.value, (xr, r)  # (N,D) * (D,)
+
+    def backward(self, dy, cache, need_dx=True):
+        xr, r = cache
+        axes = tuple(a % dy.ndim for a in self.axis)
+        rows = tuple(range(dy.ndim - len(axes)))
+        grads = {self.scale: (dy * xr).sum(axis=rows)}  # (N,D) -> (D,)
+        if not need_dx:
+            return None, grads
+        u = dy * self.scale.value  # (N,D)
+        return r * (u - xr * (u * xr).mean(axis=axes, keepdims=True)), grads  # (N,D)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
 
 
 # -- argument checks and configs ------------------------------------------------------------------
