@@ -192,6 +192,12 @@ ERRORS = [
     ("sparse_categorical_crossentropy", (np.ones((2, 2)), np.ones((2, 3), np.float32)), {}),
     ("sparse_categorical_crossentropy", (np.ones((3,)), np.ones((2, 3), np.float32)), {}),
     ("psnr", (np.ones((2, 3), np.float32), np.ones((3, 2), np.float32), 1.0), {}),
+    ("dot_product_attention", (np.ones((2, 3, 4), np.float32),) * 3, {}),
+    ("dot_product_attention", (np.ones((2, 3, 1, 4), np.float32),) * 3,
+     {"flash_attention": True}),
+    ("depthwise_conv", (np.ones((1, 3, 3, 3, 2), np.float32), np.ones((2, 2, 2, 2, 1))), {}),
+    ("separable_conv", (np.ones((1, 3, 3, 3, 2), np.float32), np.ones((2, 2, 2, 2, 1)),
+                        np.ones((1, 1, 1, 2, 3))), {}),
 ]
 
 
@@ -245,3 +251,99 @@ def test_a_model_calling_the_activation_ops_trains_like_its_keras_twin():
     keras_model.compile(optimizer="adam", loss=loss(keras.ops))
     model.compile(optimizer="adam", loss=loss(ops))
     assert_same_fit(keras_model, model, x, y, rtol=1e-5, epochs=3, batch_size=8)
+
+
+# -- convolutions, poolings, attention, pixel rearrangements -------------------------------------
+def window_cases(dtype):
+    """(name, differentiable arrays, other arguments, kwargs), drawn in `dtype`."""
+    rng = np.random.default_rng(5)
+    f = lambda *s: rng.normal(size=s).astype(dtype)  # noqa: E731
+    return [
+        ("conv", (f(2, 7, 3), f(3, 3, 4)), (), {}),
+        ("conv", (f(2, 7, 6, 4), f(3, 2, 4, 5)), (), {"strides": 2, "padding": "same"}),
+        ("conv", (f(2, 7, 6, 4), f(3, 2, 2, 6)), (), {"dilation_rate": 2}),  # 2 groups
+        ("conv", (f(2, 4, 7, 6), f(3, 3, 4, 5)), (), {"data_format": "channels_first",
+                                                     "padding": "same"}),
+        ("conv", (f(1, 5, 5, 5, 2), f(2, 2, 2, 2, 3)), (), {"strides": (1, 2, 1)}),
+        ("depthwise_conv", (f(2, 7, 6, 3), f(3, 3, 3, 2)), (), {"strides": 2, "padding": "same"}),
+        ("depthwise_conv", (f(2, 9, 3), f(3, 3, 2)), (), {"dilation_rate": 2}),
+        ("separable_conv", (f(2, 7, 6, 3), f(3, 3, 3, 2), f(1, 1, 6, 4)), (),
+         {"padding": "same"}),
+        ("separable_conv", (f(2, 9, 3), f(3, 3, 1), f(1, 3, 4)), (), {"strides": 2}),
+        ("conv_transpose", (f(2, 5, 4, 3), f(3, 3, 6, 3)), (), {"strides": 2, "padding": "same"}),
+        ("conv_transpose", (f(2, 5, 3), f(3, 6, 3)), (), {"strides": 2, "output_padding": 1}),
+        ("conv_transpose", (f(2, 3, 5, 4), f(2, 2, 6, 3)), (),
+         {"strides": 2, "data_format": "channels_first"}),
+        ("max_pool", (f(2, 7, 6, 3),), (3,), {"strides": 2, "padding": "same"}),
+        ("max_pool", (f(2, 9, 3),), (2,), {}),
+        ("max_pool", (f(2, 3, 6, 6),), ((2, 3),), {"data_format": "channels_first"}),
+        ("average_pool", (f(2, 7, 6, 3),), (3,), {"strides": 2, "padding": "same"}),
+        ("average_pool", (f(1, 4, 4, 4, 2),), (2,), {}),
+    ]
+
+
+def other_cases(dtype):
+    """Plain-value ops: (name, arguments, kwargs)."""
+    rng = np.random.default_rng(6)
+    f = lambda *s: rng.normal(size=s).astype(dtype)  # noqa: E731
+    return [
+        ("dot_product_attention", (f(2, 5, 4, 3), f(2, 6, 4, 3), f(2, 6, 4, 3)), {}),
+        ("dot_product_attention", (f(2, 5, 4, 3), f(2, 5, 2, 3), f(2, 5, 2, 3)),
+         {"is_causal": True, "bias": f(1, 4, 5, 5), "scale": 0.3}),
+        ("dot_product_attention", (f(2, 5, 2, 3), f(2, 6, 2, 3), f(2, 6, 2, 3)),
+         {"mask": rng.uniform(size=(2, 1, 5, 6)) > 0.3}),
+        ("depth_to_space", (f(2, 3, 4, 12), 2), {}),
+        ("depth_to_space", (f(2, 12, 3, 4), 2), {"data_format": "channels_first"}),
+        ("space_to_depth", (f(2, 4, 6, 3), 2), {}),
+        ("space_to_depth", (f(2, 3, 4, 6), 2), {"data_format": "channels_first"}),
+        ("unfold", (f(2, 3, 7, 6), 3), {}),
+        ("unfold", (f(2, 3, 7, 6), (2, 3)), {"stride": 2, "padding": 1, "dilation": (1, 2)}),
+        ("fold", (f(2, 27, 20), (7, 6), 3), {}),
+        ("fold", (f(2, 18, 8), (7, 6), (2, 3)), {"stride": 2, "padding": 1, "dilation": (1, 2)}),
+        ("extract_sequences", (f(2, 3, 10), 4, 3), {}),
+    ]
+
+
+def test_window_ops_give_keras_values():
+    """Tolerance rtol/atol 1e-5: a convolution sums K products, which TensorFlow orders its
+    own way (channels_first convolutions differ by ~4e-6 on values of ~10)."""
+    cases = [(n, arrays + rest, k) for n, arrays, rest, k in window_cases(np.float32)]
+    for name, args, kwargs in cases + other_cases(np.float32):
+        theirs = getattr(keras.ops, name)(*args, **kwargs)
+        ours = getattr(ops, name)(*args, **kwargs)
+        assert ours.dtype == theirs.dtype and ours.shape == tuple(theirs.shape), name
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5, err_msg=f"{name} {kwargs}")
+
+
+def test_window_ops_are_differentiated_as_tensorflow_differentiates_them():
+    """Input and kernel gradients of every convolution and pooling, from the layers' backward,
+    against tf.GradientTape in float32 (TensorFlow's CPU kernels have no float64 NCHW
+    convolution or 3-D average pool): rtol/atol 1e-5, the same sums in another order."""
+    cases = window_cases(np.float32)
+    variables = [[tf.Variable(a) for a in arrays] for _, arrays, _, _ in cases]
+    with tf.GradientTape(persistent=True) as tf_tape:
+        losses = [tf.reduce_sum(getattr(keras.ops, n)(*vs, *rest, **k) ** 2 / 2)
+                  for (n, _, rest, k), vs in zip(cases, variables)]
+    theirs = [[g.numpy() for g in tf_tape.gradient(loss, vs)]
+              for loss, vs in zip(losses, variables)]
+    arrays = [[a.copy() for a in arrays] for _, arrays, _, _ in cases]
+    with Tape() as tape:
+        tape.watch(arrays)
+        ys = [getattr(ops, n)(*xs, *rest, **k) for (n, _, rest, k), xs in zip(cases, arrays)]
+    flat = [a for xs in arrays for a in xs]
+    ours = tape.gradient([(y, y) for y in ys], [], inputs=flat)  # d(sum(y**2)/2)/dy = y
+    expected = [g for gs in theirs for g in gs]
+    names = [f"{n} {k} argument {i}" for n, xs, _, k in cases for i in range(len(xs))]
+    for name, a, b in zip(names, ours, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=name)
+    # negative controls: a kernel gradient 1% off, and a max pool's gradient spread evenly over
+    # its window (average pooling's rule) instead of sent to the max, fail the same comparison
+    with pytest.raises(AssertionError):
+        np.testing.assert_allclose(ours[1] * 1.01, expected[1], rtol=1e-5, atol=1e-5)
+    x = cases[-4][1][0]  # max_pool((2, 9, 3), 2): windows of 2 on the 8 first steps
+    pooled = ops.max_pool(x, 2)
+    spread = np.zeros_like(x)
+    spread[:, :8] = np.repeat(pooled, 2, axis=1) / 2
+    with pytest.raises(AssertionError):
+        np.testing.assert_allclose(spread, expected[names.index(
+            f"max_pool {cases[-4][3]} argument 0")], rtol=1e-5, atol=1e-5)

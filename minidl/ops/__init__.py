@@ -20,15 +20,21 @@ layer's function, is differentiated the same way (minidl/losses/wrapper.py, head
 
 Where they live (Keras's file names): core.py (conversion, cast and the dtype rules),
 numpy.py (arithmetic, comparisons, reductions, shapes, making arrays, matmul), math.py
-(top_k, in_top_k, logsumexp), nn.py (keras.ops.nn's activations, normalizations,
-cross-entropies, one_hot, multi_hot, psnr). backprop_nn.py records nn.py's activations and cross-entropies, each with its derivative.
+(top_k, in_top_k, logsumexp, extract_sequences), nn.py (keras.ops.nn's activations,
+normalizations, cross-entropies, one_hot, multi_hot, psnr), nn_windows.py (conv, poolings,
+dot_product_attention, depth_to_space, unfold/fold: the layers' maths, convolutions and
+poolings recorded with the layers' backward). backprop_nn.py records nn.py's activations and
+cross-entropies, each with its derivative.
 """
 from minidl.ops.core import (cast, convert_to_numpy, convert_to_tensor, ndim, result_type, shape,
                              size, stop_gradient)
-from minidl.ops.math import in_top_k, logsumexp, top_k
+from minidl.ops.math import extract_sequences, in_top_k, logsumexp, top_k
 from minidl.ops.nn import (batch_normalization, layer_normalization, log_softmax, moments,
                            multi_hot, normalize, one_hot, psnr, relu, rms_normalization, sigmoid,
                            softmax)
+from minidl.ops.nn_windows import (average_pool, conv, conv_transpose, depth_to_space,
+                                   depthwise_conv, dot_product_attention, fold, max_pool,
+                                   separable_conv, space_to_depth, unfold)
 from minidl.ops.numpy import (abs, absolute, add, all, amax, amin, any, arange, argmax, argmin,
                               argsort, broadcast_to, ceil, clip, concatenate, cos, count_nonzero,
                               cumprod, cumsum, divide, divide_no_nan, dot, equal, exp, expand_dims,

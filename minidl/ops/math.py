@@ -32,3 +32,15 @@ def in_top_k(targets, predictions, k):
     target_value = predictions[rows, targets][:, None]  # (N,1)
     higher = np.count_nonzero(predictions > target_value, axis=-1)  # (N,)
     return (higher < k) & np.isfinite(target_value[:, 0])
+
+
+def extract_sequences(x, sequence_length, sequence_stride):
+    """Frames of the last axis: (..., L) -> (..., F, sequence_length), F = 1 + (L - len) // stride.
+
+    Formula: y[..., f, i] = x[..., f * sequence_stride + i]
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    x = convert_to_tensor(x)
+    frames = sliding_window_view(x, sequence_length, axis=-1)  # (..., L-len+1, len), a view
+    return frames[..., ::sequence_stride, :].copy()  # (..., F, len)

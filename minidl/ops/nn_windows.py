@@ -1,0 +1,261 @@
+"""keras.ops.nn's window ops: conv, depthwise_conv, separable_conv, conv_transpose, max_pool,
+average_pool; dot_product_attention; depth_to_space and space_to_depth.
+
+The convolutions and poolings are minidl's layers' own maths, not a second copy: each op
+hands its kernel to the layer of its rank (Conv2D, DepthwiseConv1D, Conv3DTranspose,
+MaxPooling2D, ...) in place of the layer's weight, and runs the layer's forward, and in a
+training step its backward, which gives the gradients of the input and of the kernels:
+
+    y, cache = layer.forward(x)            # (N,H,W,C) -> (N,HO,WO,F)
+    dx, {kernel: dW} = layer.backward(dy, cache)
+
+Keras's kernel layouts are the layers' ones: conv (KH,KW,C/G,F), depthwise (KH,KW,C,M),
+pointwise (1,1,C*M,F), conv_transpose (KH,KW,F,C). channels_first images are transposed to
+channels_last and back, as Keras's TensorFlow backend does for its poolings.
+
+Shapes: N images, H x W pixels (L for sequences, D x H x W for volumes), C channels, F filters.
+"""
+import numpy as np
+
+from minidl import config
+from minidl.ops.backprop import record, values
+from minidl.ops.core import _float_type, convert_to_tensor
+from minidl.ops.nn import softmax
+
+
+class _Given:
+    """A kernel given to an op, where the layer expects its weight: `.value` and `.shape`."""
+
+    def __init__(self, value):
+        self.value, self.shape = value, value.shape
+
+
+def _data_format(data_format):
+    data_format = data_format or config.image_data_format()
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"Invalid data_format: {data_format}. "
+                         'Expected values are ["channels_first", "channels_last"]')
+    return data_format
+
+
+def _last(x, data_format):
+    """(N,C,...) -> (N,...,C) for channels_first; x itself otherwise."""
+    return x if data_format == "channels_last" else np.moveaxis(x, 1, -1)
+
+
+def _first(y, data_format):
+    """The inverse of _last."""
+    return y if data_format == "channels_last" else np.moveaxis(y, -1, 1)
+
+
+def _rank(inputs, ranks=(1, 2, 3)):
+    rank = np.ndim(inputs) - 2
+    if rank not in ranks:
+        raise ValueError(f"Input rank not supported: {np.ndim(inputs)}. Expected values are "
+                         f"{[r + 2 for r in ranks]}")
+    return rank
+
+
+def _run_layer(name, layer, inputs, kernels, slots, data_format):
+    """y = layer.forward(inputs) with `kernels` in the layer's weight `slots`, on the tape
+    with the layer's backward as its gradient (dx, then one gradient per kernel)."""
+    inputs, *kernels = values(inputs, *kernels)
+    arrays = [convert_to_tensor(a) for a in [inputs, *kernels]]
+    dtype = _float_type(*arrays)
+    x, *ws = [a.astype(dtype, copy=False) for a in arrays]
+    given = [_Given(w) for w in ws]
+    for slot, g in zip(slots, given):
+        setattr(layer, slot, g)
+    y, cache = layer.forward(_last(x, data_format))  # (N,HO,WO,F)
+
+    def gradient(dy):
+        dx, grads = layer.backward(_last(dy, data_format), cache)
+        return [_first(dx, data_format)] + [grads[g] for g in given]
+    return record(_first(y, data_format), name, [inputs, *kernels], gradient)
+
+
+def _layer(kind, rank, *args, kind_suffix="", **kwargs):
+    """The minidl layer of that kind and rank ("Conv", 2 -> Conv2D; "Transpose" ->
+    Conv2DTranspose)."""
+    from minidl import layers  # the layers import minidl.ops
+
+    return getattr(layers, f"{kind}{rank}D{kind_suffix}")(*args, **kwargs)
+
+
+# -- convolutions -------------------------------------------------------------------------------
+def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """A general N-D convolution (Conv1D/2D/3D's maths; groups when kernel's C/G < C).
+
+    Formula: y[n, i, j, f] = sum over p, q, c of x[n, i*SH + p*DH, j*SW + q*DW, c] * W[p, q, c, f]
+    """
+    data_format = _data_format(data_format)
+    rank = _rank(inputs)
+    kernel_shape = np.shape(kernel)
+    channels = np.shape(inputs)[-1 if data_format == "channels_last" else 1]
+    groups = channels // kernel_shape[-2]
+    layer = _layer("Conv", rank, kernel_shape[-1], kernel_shape[:-2], strides, padding,
+                   dilation_rate=dilation_rate, groups=groups, use_bias=False)
+    return _run_layer("conv", layer, inputs, [kernel], ["kernel"], data_format)
+
+
+def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
+                   dilation_rate=1):
+    """Each channel convolved with its own M kernels (DepthwiseConv1D/2D's maths).
+
+    Formula: y[n, i, j, c*M + m] = sum over p, q of x[n, i*SH + p, j*SW + q, c] * W[p, q, c, m]
+    """
+    data_format = _data_format(data_format)
+    rank = np.ndim(inputs) - 2
+    if rank > 2:
+        raise ValueError(f"`inputs` rank must be 3 (1D conv) or 4 (2D conv). Received: "
+                         f"{np.ndim(inputs)}.")
+    shape = np.shape(kernel)
+    layer = _layer("DepthwiseConv", rank, shape[:-2], strides, padding, shape[-1],
+                   dilation_rate=dilation_rate, use_bias=False)
+    layer.channels = shape[-2]
+    return _run_layer("depthwise_conv", layer, inputs, [kernel], ["depthwise"], data_format)
+
+
+def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid",
+                   data_format=None, dilation_rate=1):
+    """depthwise_conv, then a 1x1 conv mixing the C*M channels into F (SeparableConv's maths)."""
+    data_format = _data_format(data_format)
+    rank = np.ndim(inputs) - 2
+    if rank > 2:
+        raise ValueError(f"`num_spatial_dims` must be 1 or 2. Received: num_spatial_dims={rank}.")
+    shape = np.shape(depthwise_kernel)
+    layer = _layer("SeparableConv", rank, np.shape(pointwise_kernel)[-1], shape[:-2], strides,
+                   padding, dilation_rate=dilation_rate, depth_multiplier=shape[-1],
+                   use_bias=False)
+    layer.channels = shape[-2]
+    return _run_layer("separable_conv", layer, inputs, [depthwise_kernel, pointwise_kernel],
+                      ["depthwise", "pointwise_kernel"], data_format)
+
+
+def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None,
+                   data_format=None, dilation_rate=1):
+    """The input gradient of a convolution, as a layer (Conv1D/2D/3DTranspose's maths); the
+    kernel is (KH, KW, F, C): F output channels from C input channels."""
+    data_format = _data_format(data_format)
+    rank = _rank(inputs)
+    shape = np.shape(kernel)
+    layer = _layer("Conv", rank, shape[-2], shape[:-2], strides, padding, kind_suffix="Transpose",
+                   output_padding=output_padding, dilation_rate=dilation_rate, use_bias=False)
+    return _run_layer("conv_transpose", layer, inputs, [kernel], ["kernel"], data_format)
+
+
+# -- poolings -----------------------------------------------------------------------------------
+def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """The largest value of every window (MaxPooling1D/2D/3D's maths)."""
+    data_format = _data_format(data_format)
+    layer = _layer("MaxPooling", _rank(inputs), pool_size, strides, padding)
+    return _run_layer("max_pool", layer, inputs, [], [], data_format)
+
+
+def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """The mean of every window, the pixels "same" padding adds not counted (AveragePooling's)."""
+    data_format = _data_format(data_format)
+    layer = _layer("AveragePooling", _rank(inputs), pool_size, strides, padding)
+    return _run_layer("average_pool", layer, inputs, [], [], data_format)
+
+
+# -- attention ------------------------------------------------------------------------------------
+def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
+                          flash_attention=None, attn_logits_soft_cap=None):
+    """Scaled dot-product attention over (B, T, N, H) queries and (B, S, N, H) keys and values.
+
+    Formula (keras/src/backend/tensorflow/nn.py::_dot_product_attention_xla):
+        logits = einsum("BTNH,BSNH->BNTS", q, k) * scale + bias     scale = 1 / sqrt(H)
+        logits = where(mask (and the causal band), logits, -0.7 * 3.38953e38)
+        y = einsum("BNTS,BSNH->BTNH", softmax(logits), v)
+    Keys and values with fewer heads than the queries (grouped-query attention) are repeated.
+    A plain value: a training step that reaches it says so at backward.
+    """
+    if flash_attention:
+        raise ValueError("Flash attention is not supported in tensorflow backend.")
+    if attn_logits_soft_cap is not None:
+        raise ValueError("minidl's dot_product_attention has no `attn_logits_soft_cap` (Keras's "
+                         "TensorFlow backend ignores it). Received: "
+                         f"attn_logits_soft_cap={attn_logits_soft_cap}")
+    q, k, v = [convert_to_tensor(a) for a in values(query, key, value)]
+    if q.ndim != 4:
+        raise ValueError("`dot_product_attention` only supports 4D inputs. Received: "
+                         f"query.shape={q.shape}, key.shape={k.shape}, value.shape={v.shape}.")
+    dtype = _float_type(q, k, v)
+    q, k, v = [a.astype(dtype, copy=False) for a in (q, k, v)]
+    if q.shape[2] > k.shape[2] > 1:  # grouped-query attention
+        k, v = [np.repeat(a, q.shape[2] // k.shape[2], axis=2) for a in (k, v)]
+    if scale is None:
+        scale = 1.0 / np.sqrt(np.float32(k.shape[-1]))
+    logits = np.einsum("btnh,bsnh->bnts", q, k) * np.asarray(scale, dtype)  # (B,N,T,S)
+    if bias is not None:
+        logits = logits + np.asarray(bias, dtype)
+    keep = np.ones(logits.shape, bool)
+    if mask is not None:
+        keep &= np.asarray(mask, bool)
+    if is_causal:
+        keep &= np.tril(np.ones(logits.shape[-2:], bool))  # (T,S): query t sees keys 0..t
+    logits = np.where(keep, logits, np.asarray(3.38953e38 * -0.7, dtype))
+    probs = softmax(logits, axis=-1)  # (B,N,T,S)
+    return np.einsum("bnts,bsnh->btnh", probs, v)  # (B,T,N,H)
+
+
+# -- rearranging pixels and channels ------------------------------------------------------------
+def depth_to_space(x, block_size, data_format="channels_last"):
+    """Channels moved into BxB blocks of pixels: (N,H,W,C*B*B) -> (N,H*B,W*B,C).
+
+    Formula (tf.nn.depth_to_space): y[n, i*B + a, j*B + b, c] = x[n, i, j, (a*B + b)*C + c]
+    """
+    x = _last(convert_to_tensor(x), data_format)
+    n, h, w, depth = x.shape
+    b = block_size
+    blocks = x.reshape(n, h, w, b, b, depth // (b * b))  # (N,H,W,B,B,C)
+    y = blocks.transpose(0, 1, 3, 2, 4, 5).reshape(n, h * b, w * b, -1)  # (N,H*B,W*B,C)
+    return _first(y, data_format)
+
+
+def space_to_depth(x, block_size, data_format="channels_last"):
+    """The inverse of depth_to_space: (N,H,W,C) -> (N,H/B,W/B,C*B*B)."""
+    x = _last(convert_to_tensor(x), data_format)
+    n, h, w, c = x.shape
+    b = block_size
+    blocks = x.reshape(n, h // b, b, w // b, b, c)  # (N,H/B,B,W/B,B,C)
+    y = blocks.transpose(0, 1, 3, 2, 4, 5).reshape(n, h // b, w // b, -1)  # (N,H/B,W/B,B*B*C)
+    return _first(y, data_format)
+
+
+# -- unfold and fold: im2col and col2im with PyTorch's layout ----------------------------------
+def _pairs(*values):
+    return [(v, v) if isinstance(v, int) else tuple(v) for v in values]
+
+
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    """Every KH x KW window of (N,C,H,W) images as a column: (N, C*KH*KW, L), L windows.
+
+    Formula: y[n, (c, p, q), (i, j)] = x_padded[n, c, i*SH + p*DH, j*SW + q*DW]  (im2col's rows,
+    turned to PyTorch's channel-major order).
+    """
+    from minidl.layers.convolutional import im2col
+
+    k, d, p, s = _pairs(kernel_size, dilation, padding, stride)
+    x = convert_to_tensor(x)
+    n, c = x.shape[:2]
+    images = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1]))).transpose(0, 2, 3, 1)
+    cols = im2col(images, k, s, d)  # (N*L, KH*KW*C), in (p, q, c) order
+    cols = cols.reshape(n, -1, k[0] * k[1], c)  # (N,L,KH*KW,C)
+    return cols.transpose(0, 3, 2, 1).reshape(n, c * k[0] * k[1], -1)  # (N,C*KH*KW,L)
+
+
+def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """The inverse arrangement of unfold: columns (N, C*KH*KW, L) added back into (N,C,H,W)
+    images, overlapping windows summed (col2im), the padding cut off."""
+    from minidl.layers.convolutional import col2im
+
+    (h, w), k, d, p, s = _pairs(output_size, kernel_size, dilation, padding, stride)
+    x = convert_to_tensor(x)
+    n, ckk, _ = x.shape
+    c = ckk // (k[0] * k[1])
+    cols = x.reshape(n, c, k[0] * k[1], -1).transpose(0, 3, 2, 1)  # (N,L,KH*KW,C)
+    padded = (n, h + 2 * p[0], w + 2 * p[1], c)
+    images = col2im(cols.reshape(-1, k[0] * k[1] * c), padded, k, s, d)  # (N,Hp,Wp,C)
+    return images[:, p[0]:p[0] + h, p[1]:p[1] + w].transpose(0, 3, 1, 2)  # (N,C,H,W)
