@@ -11,17 +11,31 @@ docs/where-the-maths-lives.md has the index.
 from minidl import (activations, backend, callbacks, config, constraints, datasets, explain,
                     initializers, layers, losses, metrics, models, ops, optimizers, preprocessing, random,
                     saving, testing, utils)
-from minidl.layers import Input
+from minidl import tree
+from minidl.initializers import Initializer
+from minidl.layers import Input, InputSpec, KerasTensor, Layer
+from minidl.losses import Loss
+from minidl.metrics import Metric
 from minidl.models import Model, Sequential, load_model
+from minidl.optimizers import Optimizer
+from minidl.regularizers import Regularizer
+from minidl.scopes import device, name_scope
 
 __version__ = "0.1.0"
+
+
+def version():
+    """minidl's version, as keras.version() gives Keras's."""
+    return __version__
+
 
 __all__ = [
     "Input", "Model", "Sequential", "activations", "backend", "callbacks", "config", "constraints",
     "datasets",
     "explain", "initializers", "layers", "load_model", "losses", "metrics", "models", "ops",
     "optimizers", "preprocessing", "random", "saving", "testing", "utils",
-    "__version__",
+    "__version__", "Initializer", "InputSpec", "KerasTensor", "Layer", "Loss", "Metric",
+    "Optimizer", "Regularizer", "device", "name_scope", "tree", "version",
 ]  # not "strategies": `from minidl import *` must work without hypothesis
 
 

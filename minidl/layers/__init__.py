@@ -41,6 +41,7 @@ from minidl.layers.base import Layer
 from minidl.layers.attention import MultiHeadAttention
 from minidl.layers.dot_attention import AdditiveAttention, Attention
 from minidl.layers.input_layer import Input, InputLayer
+from minidl.layers.input_spec import InputSpec
 from minidl.layers.symbolic import KerasTensor
 from minidl.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from minidl.layers.convolutional import Conv1D, Conv2D, Conv3D
@@ -95,6 +96,7 @@ __all__ += ["ActivityRegularization", "Cropping1D", "Cropping2D", "Cropping3D", 
 __all__ += ["Conv1DTranspose", "Conv2DTranspose", "DepthwiseConv1D", "DepthwiseConv2D",
             "SeparableConv1D", "SeparableConv2D"]
 __all__ += ["Masking"]
+__all__ += ["InputSpec"]
 __all__ += ["CenterCrop", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
             "RandomRotation", "RandomTranslation", "RandomZoom", "Resizing"]
 __all__ += ["CategoryEncoding", "Discretization", "Hashing", "IntegerLookup", "StringLookup",

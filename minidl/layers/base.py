@@ -250,7 +250,12 @@ class Layer:
         return mask
 
     def check_input_shape(self, shape):
-        """Raise if inputs of this shape cannot be given to this layer (Keras's InputSpec)."""
+        """Raise if inputs of this shape cannot be given to this layer (Keras's InputSpec):
+        by default, the checks of the `input_spec` a layer of your own sets (input_spec.py)."""
+        if getattr(self, "input_spec", None) is not None:
+            from minidl.layers.input_spec import assert_input_compatibility
+
+            assert_input_compatibility(self.input_spec, shape, self.name)
 
     def _maybe_build(self, input_shape):
         if self.built:
