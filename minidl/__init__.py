@@ -11,7 +11,8 @@ docs/where-the-maths-lives.md has the index.
 from minidl import (activations, backend, callbacks, config, constraints, datasets, explain,
                     initializers, layers, losses, metrics, models, ops, optimizers, preprocessing, random,
                     saving, testing, utils)
-from minidl import tree
+from minidl import dtype_policies, mixed_precision, tree
+from minidl.dtype_policies import DTypePolicy
 from minidl.initializers import Initializer
 from minidl.layers import Input, InputSpec, KerasTensor, Layer
 from minidl.losses import Loss
@@ -35,7 +36,8 @@ __all__ = [
     "explain", "initializers", "layers", "load_model", "losses", "metrics", "models", "ops",
     "optimizers", "preprocessing", "random", "saving", "testing", "utils",
     "__version__", "Initializer", "InputSpec", "KerasTensor", "Layer", "Loss", "Metric",
-    "Optimizer", "Regularizer", "device", "name_scope", "tree", "version",
+    "Optimizer", "Regularizer", "device", "name_scope", "tree", "version", "DTypePolicy",
+    "dtype_policies", "mixed_precision",
 ]  # not "strategies": `from minidl import *` must work without hypothesis
 
 

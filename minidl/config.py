@@ -33,6 +33,43 @@ def epsilon():
     return _EPSILON
 
 
+def set_epsilon(value):
+    """Set the fuzz factor: the losses' clipping of probabilities to [eps, 1 - eps], the
+    metrics' and constraints' eps read it at each call, as Keras's do."""
+    global _EPSILON
+    _EPSILON = value
+
+
+def backend():
+    """The name of the engine doing the arithmetic (Keras's says "tensorflow", "jax", ...)."""
+    return "numpy"
+
+
+def dtype_policy():
+    """The float-type policy layers are built with (dtype_policies.py)."""
+    from minidl import dtype_policies
+
+    return dtype_policies.dtype_policy()
+
+
+def set_dtype_policy(policy):
+    """"float32" or "float64" (minidl's float types); mixed and 16-bit policies are refused."""
+    from minidl import dtype_policies
+
+    dtype_policies.set_dtype_policy(policy)
+
+
+def enable_unsafe_deserialization():
+    """Keras's switch to run Python code (a Lambda's lambda) from a saved file: minidl has
+    none, and says so."""
+    raise ValueError(
+        "minidl runs no code from files, so it has no unsafe deserialization to enable. A "
+        "Lambda layer whose function is a Python lambda cannot be loaded from a .keras file "
+        "(load_model refuses it with Keras's safe-mode message, even with safe_mode=False); "
+        "a Lambda calling a named function loads when that function is given in "
+        "`custom_objects` or registered with register_keras_serializable.")
+
+
 def image_data_format():
     """Where images keep their channels: "channels_last", (N, H, W, C), as Keras's default."""
     return _IMAGE_DATA_FORMAT
