@@ -23,11 +23,14 @@ numpy.py (arithmetic, comparisons, reductions, shapes, making arrays, matmul), m
 (top_k, in_top_k, logsumexp, extract_sequences), nn.py (keras.ops.nn's activations,
 normalizations, cross-entropies, one_hot, multi_hot, psnr), nn_windows.py (conv, poolings,
 dot_product_attention, depth_to_space, unfold/fold: the layers' maths, convolutions and
-poolings recorded with the layers' backward). backprop_nn.py records nn.py's activations and
+poolings recorded with the layers' backward), image.py (`minidl.ops.image`, as
+keras.ops.image: resize, colour spaces, pads, crops, patches, affine transforms,
+map_coordinates, gaussian_blur; plain values). backprop_nn.py records nn.py's activations and
 cross-entropies, each with its derivative.
 """
 from minidl.ops.core import (cast, convert_to_numpy, convert_to_tensor, ndim, result_type, shape,
                              size, stop_gradient)
+from minidl.ops import image  # noqa: E402 (minidl.ops.image, as keras.ops.image)
 from minidl.ops.math import extract_sequences, in_top_k, logsumexp, top_k
 from minidl.ops.nn import (batch_normalization, layer_normalization, log_softmax, moments,
                            multi_hot, normalize, one_hot, psnr, relu, rms_normalization, sigmoid,
