@@ -6,6 +6,9 @@ where float32 rounding would drown the error being measured.
 """
 import numpy as np
 
+from minidl.progbar import (disable_interactive_logging, enable_interactive_logging,  # noqa: F401
+                            is_interactive_logging_enabled)  # where the bars are printed
+
 _FLOATX = "float32"
 _EPSILON = 1e-7
 _BLAS_THREADS = None  # None: minidl chooses (minidl/threads.py)

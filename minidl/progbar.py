@@ -8,6 +8,7 @@ average of each value over the steps it was given for, unless it is named in
 `stateful_metrics` (or not named in `stateless_metrics`). This module uses the standard
 library only. The reference is `keras/src/utils/progbar.py`.
 """
+import logging
 import os
 import re
 import sys
@@ -49,8 +50,31 @@ def _format_value(value, use_abs):
     return f"{value:.4f}" if big else f"{value:.4e}"
 
 
+_interactive_logging = True  # Keras's io_utils switch: False sends the bars to logging
+
+
+def enable_interactive_logging():
+    """Progress bars and epoch lines go to sys.stdout (the default)."""
+    global _interactive_logging
+    _interactive_logging = True
+
+
+def disable_interactive_logging():
+    """Progress bars and epoch lines go to the "minidl" logger at INFO level instead of
+    stdout (Keras sends them to absl.logging), as for a run writing to a log file."""
+    global _interactive_logging
+    _interactive_logging = False
+
+
+def is_interactive_logging_enabled():
+    return _interactive_logging
+
+
 def _write(message):
     """Write to the current sys.stdout (so captured and notebook output work) and flush."""
+    if not _interactive_logging:
+        logging.getLogger("minidl").info(message.rstrip("\n"))
+        return
     try:
         sys.stdout.write(message)
     except UnicodeEncodeError:  # e.g. a cp1252 pipe: fall back to Keras 2's "=" bar

@@ -15,7 +15,8 @@ from minidl.image_utils import array_to_img, img_to_array, load_img, save_img  #
 from minidl.backend import clear_session, is_keras_tensor, standardize_dtype  # noqa: F401
 from minidl.data_adapters import pack_x_y_sample_weight, unpack_x_y_sample_weight  # noqa: F401
 from minidl.model_visualization import plot_model  # noqa: F401
-from minidl.progbar import Progbar  # noqa: F401
+from minidl.progbar import (Progbar, disable_interactive_logging,  # noqa: F401
+                            enable_interactive_logging, is_interactive_logging_enabled)
 from minidl.py_dataset import PyDataset, Sequence  # noqa: F401
 from minidl.image_dataset import image_dataset_from_directory  # noqa: F401
 from minidl.text_dataset import text_dataset_from_directory  # noqa: F401

@@ -89,3 +89,31 @@ def test_unsafe_deserialization_is_refused_and_a_saved_lambda_is_refused_as_it_s
     model.save(tmp_path / "m.keras")
     with pytest.raises(ValueError):
         minidl.models.load_model(tmp_path / "m.keras", safe_mode=False)
+
+
+def test_interactive_logging_switch_moves_the_bars_off_stdout_as_keras_s(capsys, caplog):
+    """Disabled: fit's epoch lines and bars leave stdout in both (Keras's go to absl, minidl's
+    to the "minidl" logger); enabled again: both print "Epoch 1/2" on stdout."""
+    x, y = np.ones((4, 2), np.float32), np.ones((4, 1), np.float32)
+    names = ("enable_interactive_logging", "disable_interactive_logging",
+             "is_interactive_logging_enabled")
+    for name in names:
+        assert inspect.signature(getattr(minidl.utils, name)) == \
+            inspect.signature(getattr(keras.utils, name))
+    printed = {}
+    for framework in (minidl, keras):
+        model = framework.Sequential([framework.Input((2,)), framework.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        framework.config.disable_interactive_logging()
+        try:
+            assert not framework.config.is_interactive_logging_enabled()
+            with caplog.at_level("INFO", logger="minidl"):
+                model.fit(x, y, epochs=2, verbose=1)
+            off = capsys.readouterr().out
+        finally:
+            framework.config.enable_interactive_logging()
+        model.fit(x, y, epochs=2, verbose=1)
+        printed[framework.__name__] = (off, "Epoch 1/2" in capsys.readouterr().out)
+    assert printed == {"minidl": ("", True), "keras": ("", True)}
+    logged = [r.getMessage() for r in caplog.records if r.name == "minidl"]
+    assert "Epoch 1/2" in logged and any("loss:" in message for message in logged)

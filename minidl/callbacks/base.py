@@ -5,10 +5,10 @@ Keras's CallbackList gives them (keras/src/callbacks/callback_list.py, pythonify
 callback that adds a key (ReduceLROnPlateau adds "learning_rate") changes what the
 callbacks after it see in that call, History included, and nothing else.
 """
-import sys
 
 import numpy as np
 
+from minidl import progbar
 from minidl.progbar import Progbar
 
 
@@ -181,8 +181,7 @@ class ProgbarLogger(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._new_bar()
         if self.verbose and self.epochs > 1:
-            sys.stdout.write(f"Epoch {epoch + 1}/{self.epochs}\n")
-            sys.stdout.flush()
+            progbar._write(f"Epoch {epoch + 1}/{self.epochs}\n")  # stdout, or the logger
 
     def on_train_batch_end(self, batch, logs=None):
         self._update(batch, logs)
