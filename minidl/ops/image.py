@@ -108,7 +108,8 @@ def hsv_to_rgb(images, data_format=None):
     """RGB from hue, saturation and value (tf.image.hsv_to_rgb's kernel).
 
     Formula (per pixel, h6 = 6 h):
-        r' = clip(|h6 - 3| - 1, 0, 1);  g' = clip(2 - |h6 - 2|, 0, 1);  b' = clip(2 - |h6 - 4|, 0, 1)
+        r' = clip(|h6 - 3| - 1, 0, 1);  g' = clip(2 - |h6 - 2|, 0, 1)
+        b' = clip(2 - |h6 - 4|, 0, 1)
         rgb = ((1 - s) + s * rgb') * v
     """
     images = convert_to_tensor(images)

@@ -207,7 +207,9 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
     inv = 1 / np.sqrt(variance + np.asarray(epsilon, x.dtype))  # (1,..,C)
     if scale is not None:
         inv = inv * np.asarray(scale, x.dtype).reshape(shape)
-    shift = -mean * inv if offset is None else np.asarray(offset, x.dtype).reshape(shape) - mean * inv
+    shift = -mean * inv  # (1,..,C)
+    if offset is not None:
+        shift = np.asarray(offset, x.dtype).reshape(shape) + shift
     return x * inv + shift
 
 
