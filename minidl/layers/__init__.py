@@ -32,6 +32,8 @@
                        and backward, dropout masks
     bidirectional.py   Bidirectional (a recurrent layer forwards, a copy backwards)
     time_distributed.py  TimeDistributed (one layer on every time step: N*T rows, one call)
+    wrapper.py         Wrapper (TimeDistributed's base: a layer holding `layer`),
+                       SpectralNormalization (kernel / its largest singular value)
     lambda_layer.py    Lambda (a function of minidl.ops as a layer, differentiated on the tape)
     attention.py       MultiHeadAttention (softmax(q.k / sqrt(K)) @ v, head by head)
     dot_attention.py   Attention, AdditiveAttention (softmax(q.k) @ v without projections)
@@ -75,6 +77,7 @@ from minidl.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from minidl.layers.recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from minidl.layers.lambda_layer import Lambda
 from minidl.layers.time_distributed import TimeDistributed
+from minidl.layers.wrapper import SpectralNormalization, Wrapper
 from minidl.layers.reshaping import Flatten, Identity, Permute, RepeatVector, Reshape
 from minidl.layers.spatial import (Cropping1D, Cropping2D, Cropping3D, UpSampling1D,
                                    UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D,
@@ -111,6 +114,7 @@ __all__ += ["AveragePooling3D", "Conv3D", "GlobalAveragePooling3D", "GlobalMaxPo
             "MaxPooling3D", "SpatialDropout3D"]
 __all__ += ["EinsumDense"]
 __all__ += ["RMSNormalization"]
+__all__ += ["SpectralNormalization", "Wrapper"]
 
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D

@@ -13,9 +13,10 @@ Shapes: N rows in the batch, T time steps, (...) the shape of one step.
 """
 from minidl import masks
 from minidl.layers.base import Layer, _takes_mask
+from minidl.layers.wrapper import Wrapper
 
 
-class TimeDistributed(Layer):
+class TimeDistributed(Wrapper):
     """y[:, t] = layer(x[:, t]) for every step t, with one set of weights.
 
     Formula:
@@ -40,8 +41,7 @@ class TimeDistributed(Layer):
             raise ValueError("Please initialize `TimeDistributed` layer with a "
                              f"`keras.layers.Layer` instance. Received: {layer}")
         _check_wrappable(layer)
-        super().__init__(**kwargs)
-        self.layer = layer
+        super().__init__(layer, **kwargs)
 
     @staticmethod
     def _child_input_shape(input_shape):
@@ -77,11 +77,6 @@ class TimeDistributed(Layer):
         dy_rows = dy.reshape((n * t,) + dy.shape[2:])  # (N*T, ...')
         dx_rows, grads = self.layer.backward(dy_rows, layer_cache, need_dx=need_dx)
         return (dx_rows.reshape(x_shape) if need_dx else None), grads  # (N,T,...)
-
-    def get_config(self):
-        from minidl.saving.layer_config import layer_to_config  # saving imports the layers
-
-        return {**super().get_config(), "layer": layer_to_config(self.layer, self.dtype)}
 
 
 def _check_wrappable(layer):

@@ -17,14 +17,15 @@ def layer_paths(model, prefix=""):
     layers/sequential/layers/dense/vars/0 (Keras's saving_lib walks them the same way).
     A recurrent layer's weights are its cell's, under `cell`: layers/lstm/cell/vars/0; a
     Bidirectional's are its two layers': layers/bidirectional/forward_layer/cell/vars/0;
-    a TimeDistributed's are its layer's: layers/time_distributed/layer/vars/0; a
+    a TimeDistributed's are its layer's: layers/time_distributed/layer/vars/0 (any Wrapper's:
+    a SpectralNormalization's own, kernel and vector_u, under vars as well); a
     MultiHeadAttention's its four projections': layers/multi_head_attention/query_dense/vars/0.
     """
     from minidl.layers.attention import MultiHeadAttention
     from minidl.layers.bidirectional import Bidirectional
     from minidl.layers.recurrent import RNN
     from minidl.layers.recurrent_cells import StackedRNNCells
-    from minidl.layers.time_distributed import TimeDistributed
+    from minidl.layers.wrapper import Wrapper
     from minidl.models import Model
 
     seen = {}
@@ -44,8 +45,8 @@ def layer_paths(model, prefix=""):
         elif isinstance(layer, RNN):
             yield path, layer, []
             yield f"{path}/cell", layer.cell, layer.cell.weights
-        elif isinstance(layer, TimeDistributed):  # layers/time_distributed/layer/vars/0
-            yield path, layer, []
+        elif isinstance(layer, Wrapper):  # layers/time_distributed/layer/vars/0
+            yield path, layer, sorted(layer._own_weights, key=lambda w: not w.trainable)
             yield f"{path}/layer", layer.layer, layer.layer.weights
         elif isinstance(layer, MultiHeadAttention):  # layers/multi_head_attention/query_dense
             yield path, layer, []
