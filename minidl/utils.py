@@ -13,6 +13,9 @@ import numpy as np
 from minidl import config, rng
 from minidl.image_utils import array_to_img, img_to_array, load_img, save_img  # noqa: F401
 from minidl.backend import clear_session, is_keras_tensor, standardize_dtype  # noqa: F401
+from minidl.file_utils import get_file  # noqa: F401
+from minidl.layers.symbolic import get_source_inputs  # noqa: F401
+from minidl.utils_config import Config  # noqa: F401
 from minidl.data_adapters import pack_x_y_sample_weight, unpack_x_y_sample_weight  # noqa: F401
 from minidl.model_visualization import plot_model  # noqa: F401
 from minidl.progbar import (Progbar, disable_interactive_logging,  # noqa: F401

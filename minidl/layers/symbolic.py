@@ -41,3 +41,18 @@ class Node:
     @property
     def parent_nodes(self):
         return [t.node for t in self.input_tensors if t.node is not None]
+
+
+def get_source_inputs(tensor):
+    """The Input tensors a symbolic tensor is computed from, in the order its layers meet
+    them, each once (keras.utils.get_source_inputs); anything else is returned as it is."""
+    if not isinstance(tensor, KerasTensor):
+        return tensor
+    if tensor.node is None:
+        return [tensor]
+    if tensor.node.is_input:
+        return list(tensor.node.output_tensors)
+    sources = []
+    for parent in tensor.node.input_tensors:
+        sources += [x for x in get_source_inputs(parent) if all(x is not s for s in sources)]
+    return sources
