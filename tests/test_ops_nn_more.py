@@ -100,11 +100,11 @@ def test_outside_a_training_step_the_ops_are_plain_values():
 
 
 # -- normalizations, statistics, multi_hot, psnr -----------------------------------------------
-def test_normalization_ops_give_keras_values():
+def normalization_cases():
     x = RNG.normal(size=(3, 4, 5)).astype(np.float32) * 2 + 1
     c = lambda *s: RNG.uniform(0.5, 2, size=s).astype(np.float32)  # noqa: E731
     mean, var, offset, scale = c(4), c(4), c(4), c(4)
-    cases = [
+    return [
         ("moments", (x, [0, 2]), {}), ("moments", (x, [1]), {"keepdims": True}),
         ("moments", (x, -1), {"synchronized": True}),
         ("normalize", (x,), {}), ("normalize", (x,), {"axis": 1, "order": 1}),
@@ -122,6 +122,10 @@ def test_normalization_ops_give_keras_values():
         ("multi_hot", (np.array([3, 1]),), {"num_classes": 4, "dtype": "int32"}),
         ("multi_hot", (np.array([[0, 2], [1, 1]]), 3), {"axis": 0}),
     ]
+
+
+def test_normalization_ops_give_keras_values():
+    cases = normalization_cases()
     for name, args, kwargs in cases:
         theirs = getattr(keras.ops, name)(*args, **kwargs)
         ours = getattr(ops, name)(*args, **kwargs)
@@ -347,3 +351,9 @@ def test_window_ops_are_differentiated_as_tensorflow_differentiates_them():
     with pytest.raises(AssertionError):
         np.testing.assert_allclose(spread, expected[names.index(
             f"max_pool {cases[-4][3]} argument 0")], rtol=1e-5, atol=1e-5)
+
+
+# The ops this file compares with keras.ops (test_ops.py checks that every public op is).
+COMPARED = ({name for name, _ in ACTIVATIONS} | {c[0] for c in normalization_cases()}
+            | {c[0] for c in crossentropy_cases(np.zeros((2, 3)), np.array([0, 1]))}
+            | {c[0] for c in window_cases(np.float32)} | {c[0] for c in other_cases(np.float32)})
