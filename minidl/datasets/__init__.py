@@ -1,6 +1,7 @@
 """Datasets with the Keras loader API: `(x_train, y_train), (x_test, y_test) = mnist.load_data()`.
 
-- `mnist`, `fashion_mnist`, `cifar10`, `imdb`, `reuters`, `boston_housing`: the files Keras
+- `mnist`, `fashion_mnist`, `cifar10`, `cifar100`, `imdb`, `reuters`, `boston_housing`,
+  `california_housing`: the files Keras
   uses, found locally (minidl's cache, Keras's cache, system packages) or downloaded once,
   and checked against their published hash on every read; the same outputs as Keras's loaders.
 - `digits`: scikit-learn's bundled 8x8 digits, no download.
@@ -12,7 +13,9 @@ and nothing else.
 """
 from minidl.datasets import (
     boston_housing,
+    california_housing,
     cifar10,
+    cifar100,
     digits,
     fashion_mnist,
     imdb,
@@ -30,6 +33,8 @@ __all__ = [
     "imdb",
     "reuters",
     "boston_housing",
+    "california_housing",
+    "cifar100",
     "digits",
     "synthetic",
     "DatasetNotFoundError",

@@ -1,0 +1,55 @@
+"""California Housing prices, read from the same `california_housing.npz` Keras downloads.
+
+20,640 census block groups of California in 1990: 8 attributes each (median income, house
+age, average rooms and bedrooms, population, average occupancy, latitude, longitude), target
+the median house value in dollars. `version="small"` keeps the first 600 rows, as Keras's
+stand-in for the Boston Housing dataset.
+"""
+import numbers
+
+import numpy as np
+
+from minidl.datasets import files, unpickle
+
+# URL and hash as in keras/src/datasets/california_housing.py.
+BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+FILE_HASH = "1a2e3a52e0398de6463aebe6f4a8da34fb21fbb6b934cf88c3425e766f2a1a6f"  # SHA-256
+SMALL = 600  # rows of version="small"
+
+
+def load_data(version="large", path="california_housing.npz", test_split=0.2, seed=113):
+    """Load California Housing as `keras.datasets.california_housing.load_data` does.
+
+    Args:
+        version: "large" (all 20,640 rows) or "small" (the first 600).
+        path: a bare file name is looked up in minidl's, then Keras's cache, checked against
+            the published SHA-256 on every read, and downloaded if no good copy is found; a
+            path with a directory part is the user's own file, read as is.
+        test_split: fraction in [0, 1) of the shuffled rows, taken from the end, for test.
+        seed: seed of the np.random.RandomState that shuffles before the split.
+
+    Returns:
+        `(x_train, y_train), (x_test, y_test)` as in the file (float32): x (N, 8), y (N,).
+    """
+    valid = isinstance(test_split, numbers.Real) and not isinstance(test_split, bool)
+    if not valid or not 0 <= test_split < 1:
+        raise ValueError(f"Invalid `test_split` argument: {test_split}. It must be between 0 "
+                         "and 1 (exclusive of 1).")
+    path = files.locate(path, BASE_URL + "california_housing.npz", FILE_HASH)
+    arrays = unpickle.load_npz(path, ("x", "y"), "California Housing")
+    x, y = arrays["x"], arrays["y"]
+    if x.dtype.kind not in "iuf" or y.dtype.kind not in "iuf" or x.ndim != 2 or \
+            y.shape != x.shape[:1]:
+        raise files.DatasetCorruptError(f"{path} has malformed arrays: expected numbers, x (N, 8) "
+                                        f"and y (N,). Received: x {x.dtype}{x.shape}, y "
+                                        f"{y.dtype}{y.shape}")
+    if version == "small":
+        x, y = x[:SMALL], y[:SMALL]
+    elif version != "large":
+        raise ValueError(f"Argument `version` must be one of 'small', 'large'. Received: "
+                         f"version={version}")
+    indices = np.arange(len(x))  # (N,)
+    np.random.RandomState(seed).shuffle(indices)
+    x, y = x[indices], y[indices]
+    n_train = int(len(x) * (1 - test_split))
+    return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
