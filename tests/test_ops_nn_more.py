@@ -134,6 +134,88 @@ def test_normalization_ops_give_keras_values():
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6, err_msg=f"{name} {kwargs}")
 
 
+def statistics_cases():
+    """(name, call(o, *arrays) in framework o, arrays) in float64: every array's gradient is
+    compared."""
+    rng = np.random.default_rng(7)
+    f = lambda *s: rng.normal(size=s)  # noqa: E731
+    u = lambda *s: rng.uniform(0.5, 2, size=s)  # noqa: E731
+    x = f(3, 4, 5) * 2 + 1
+    mask = rng.uniform(size=(2, 1, 5, 6)) > 0.3
+    return [
+        ("moments", lambda o, x: o.moments(x, [0, 2]), (x,)),
+        ("moments", lambda o, x: o.moments(x, -1, keepdims=True), (x,)),
+        ("batch_normalization", lambda o, x, m, v, b, s: o.batch_normalization(
+            x, m, v, 1, offset=b, scale=s), (x, f(4), u(4), f(4), u(4))),
+        ("batch_normalization", lambda o, x, m, v: o.batch_normalization(
+            x, m, v, -1, epsilon=0.1), (x[..., :4], f(4), u(4))),
+        ("layer_normalization", lambda o, x, g, b: o.layer_normalization(
+            x, g, b, axis=(1, 2), epsilon=1e-2), (x, u(4, 5), f(4, 5))),
+        ("layer_normalization", lambda o, x: o.layer_normalization(x), (x,)),
+        ("layer_normalization", lambda o, x, g: o.layer_normalization(
+            x, g, rms_scaling=True), (x, u(5))),
+        ("rms_normalization", lambda o, x, s: o.rms_normalization(x, s, epsilon=0.1),
+         (x, u(5))),
+        ("rms_normalization", lambda o, x: o.rms_normalization(x, axis=[0, 1]), (x,)),
+        ("normalize", lambda o, x: o.normalize(x), (x,)),
+        ("normalize", lambda o, x: o.normalize(x, axis=1, order=1), (x,)),
+        ("normalize", lambda o, x: o.normalize(x, order=3), (x,)),
+        ("psnr", lambda o, a, b: o.psnr(a, b, 2.0), (x, x + 0.1 * f(3, 4, 5))),
+        ("dot_product_attention", lambda o, q, k, v: o.dot_product_attention(q, k, v),
+         (f(2, 5, 4, 3), f(2, 6, 4, 3), f(2, 6, 4, 3))),
+        ("dot_product_attention", lambda o, q, k, v, b: o.dot_product_attention(
+            q, k, v, bias=b, is_causal=True, scale=0.3),
+         (f(2, 5, 4, 3), f(2, 5, 2, 3), f(2, 5, 2, 3), f(1, 4, 5, 5))),
+        ("dot_product_attention", lambda o, q, k, v: o.dot_product_attention(
+            q, k, v, mask=mask), (f(2, 5, 2, 3), f(2, 6, 2, 3), f(2, 6, 2, 3))),
+    ]
+
+
+def weighted_sum(outputs, weights, o):
+    """sum(y * w) over the op's outputs (moments has two), in framework `o`."""
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    return sum(o.sum(y * w) for y, w in zip(outputs, weights))
+
+
+def test_statistics_and_attention_ops_are_differentiated_as_tensorflow_differentiates_them():
+    """Every input's gradient (x, and mean, variance, gamma, beta, scale, offset, bias, query,
+    key, value) against tf.GradientTape in float64, rtol 1e-9: the same derivative, summed in
+    another order. Negative control: layer normalization's dx without the path through the
+    mean and variance (dy * gamma * rstd, the textbook slip) fails."""
+    import warnings
+
+    cases = statistics_cases()
+    rng = np.random.default_rng(8)
+    weights = []
+    for _, call, arrays in cases:
+        outputs = call(ops, *arrays)
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        weights.append([rng.normal(size=np.shape(y)) for y in outputs])
+    variables = [[tf.Variable(a) for a in arrays] for _, _, arrays in cases]
+    with warnings.catch_warnings(), tf.GradientTape(persistent=True) as tf_tape:
+        warnings.simplefilter("ignore")  # Keras's rms_scaling deprecation warning
+        losses = [weighted_sum(call(keras.ops, *vs), w, keras.ops)
+                  for (_, call, _), vs, w in zip(cases, variables, weights)]
+    theirs = [g.numpy() for loss, vs in zip(losses, variables) for g in tf_tape.gradient(loss, vs)]
+    arrays = [[a.copy() for a in arrays] for _, _, arrays in cases]
+    with Tape() as tape:
+        tape.watch(arrays)
+        outputs = [call(ops, *xs) for (_, call, _), xs in zip(cases, arrays)]
+    seeds = [(y, w) for ys, ws in zip(outputs, weights)
+             for y, w in zip(ys if isinstance(ys, tuple) else (ys,), ws)]
+    ours = tape.gradient(seeds, [], inputs=[a for xs in arrays for a in xs])
+    names = [f"case {c} ({n}) argument {i}" for c, (n, _, xs) in enumerate(cases)
+             for i in range(len(xs))]
+    for name, a, b in zip(names, ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=name)
+    x, gamma, _ = cases[4][2]
+    rstd = 1 / np.sqrt(x.var(axis=(1, 2), keepdims=True) + 1e-2)
+    textbook_slip = weights[4][0] * gamma * rstd
+    with pytest.raises(AssertionError):
+        np.testing.assert_allclose(textbook_slip, theirs[names.index(
+            "case 4 (layer_normalization) argument 0")], rtol=1e-9, atol=1e-12)
+
+
 # -- cross-entropies: values, and their gradients with respect to the output --------------------
 def crossentropy_cases(x, labels):
     """(name, target, output, kwargs) for every from_logits and axis combination."""
@@ -356,4 +438,5 @@ def test_window_ops_are_differentiated_as_tensorflow_differentiates_them():
 # The ops this file compares with keras.ops (test_ops.py checks that every public op is).
 COMPARED = ({name for name, _ in ACTIVATIONS} | {c[0] for c in normalization_cases()}
             | {c[0] for c in crossentropy_cases(np.zeros((2, 3)), np.array([0, 1]))}
-            | {c[0] for c in window_cases(np.float32)} | {c[0] for c in other_cases(np.float32)})
+            | {c[0] for c in window_cases(np.float32)} | {c[0] for c in other_cases(np.float32)}
+            | {c[0] for c in statistics_cases()})

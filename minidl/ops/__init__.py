@@ -22,11 +22,11 @@ Where they live (Keras's file names): core.py (conversion, cast and the dtype ru
 numpy.py (arithmetic, comparisons, reductions, shapes, making arrays, matmul), math.py
 (top_k, in_top_k, logsumexp, extract_sequences), nn.py (keras.ops.nn's activations,
 normalizations, cross-entropies, one_hot, multi_hot, psnr), nn_windows.py (conv, poolings,
-dot_product_attention, depth_to_space, unfold/fold: the layers' maths, convolutions and
-poolings recorded with the layers' backward), image.py (`minidl.ops.image`, as
+dot_product_attention, depth_to_space, unfold/fold: the layers' maths; convolutions,
+poolings and attention recorded with their backward), image.py (`minidl.ops.image`, as
 keras.ops.image: resize, colour spaces, pads, crops, patches, affine transforms,
-map_coordinates, gaussian_blur; plain values). backprop_nn.py records nn.py's activations and
-cross-entropies, each with its derivative.
+map_coordinates, gaussian_blur; plain values). backprop_nn.py records nn.py's activations,
+cross-entropies, moments, normalizations and psnr, each with its derivative.
 """
 from minidl.ops.core import (cast, convert_to_numpy, convert_to_tensor, ndim, result_type, shape,
                              size, stop_gradient)
@@ -62,3 +62,5 @@ from minidl.ops.backprop_nn import (binary_crossentropy, categorical_crossentrop
                                     relu6, selu, silu, soft_shrink, softplus, softsign,
                                     sparse_categorical_crossentropy, sparse_plus, sparse_sigmoid,
                                     sparsemax, squareplus, swish, tanh_shrink, threshold)
+from minidl.ops.backprop_nn import (batch_normalization, layer_normalization, moments,  # noqa: E402,F811
+                                    normalize, psnr, rms_normalization)

@@ -8,14 +8,16 @@ step each is just the plain op.
     def call(self, x):
         return ops.multiply(ops.gelu(self.dense(x)), ops.sigmoid(self.gate(x)))
 
-The normalizations, convolutions and poolings of nn.py and nn_windows.py are plain values:
-a tape that reaches one says at backward that it was computed outside minidl.ops.
+The normalizations (moments, batch/layer/rms_normalization, normalize) and psnr are here
+too, each with its derivative with respect to every array it takes (a custom layer's own
+gamma and beta included). The convolutions, poolings and attention record themselves in
+nn_windows.py.
 """
 import numpy as np
 
 from minidl import activations
 from minidl.ops import nn
-from minidl.ops.backprop import record, values
+from minidl.ops.backprop import record, unbroadcast, values
 
 
 def _recorded(name, x, forward, backward, *args):
@@ -177,3 +179,122 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     y, grad = nn.sparse_categorical_crossentropy_and_gradient(target, output, from_logits, axis)
     return record(y, "sparse_categorical_crossentropy", [output],
                   lambda dy: [dy[..., None] * grad])
+
+
+# -- statistics and normalizations ----------------------------------------------------------------
+def _rows(ndim, axes):
+    """The axes not in `axes` (normalized over): those a gamma or beta is summed over."""
+    axes = {a % ndim for a in ((axes,) if isinstance(axes, int) else axes)}
+    return tuple(i for i in range(ndim) if i not in axes)
+
+
+def moments(x, axes, keepdims=False, synchronized=False):
+    """m = mean(x), v = mean((x - m)**2) over axes;  dx = (dm + 2 (x - m) dv) / M (the path
+    through m in v adds nothing: sum(x - m) = 0; TensorFlow stops it)."""
+    x, = values(x)
+    mean, variance = nn.moments(x, axes, keepdims)
+    xf = nn._floats(x)
+    axes_ = nn._axis(axes)
+    count = xf.size // max(np.size(mean), 1)
+    centred = xf - xf.mean(axis=axes_, keepdims=True)  # (N,D)
+
+    def gradient(dys):
+        dm, dv = [d if keepdims else np.expand_dims(d, axes_) for d in dys]
+        return [((dm + 2 * centred * dv) / count).astype(xf.dtype)]
+    return record((mean, variance), "moments", [x], gradient)
+
+
+def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
+    """y = x * inv + offset - mean * inv, inv = scale / sqrt(variance + eps);
+    dx = dy * inv, d offset = sum(dy), d mean = -sum(dy) * inv,
+    d scale = sum(dy * (x - mean)) * rstd, d variance = -sum(dy * (x - mean)) * scale * rstd**3 / 2
+    (sums over every axis but `axis`)."""
+    arrays = values(x, mean, variance, offset, scale)
+    y, (xf, m, rstd, inv, shape) = nn.batch_normalization_parts(*arrays[:3], axis, *arrays[3:],
+                                                                epsilon)
+    rows = _rows(xf.ndim, axis)
+
+    def gradient(dy):
+        total = dy.sum(axis=rows)  # (C,)
+        spread = (dy * (xf - m)).sum(axis=rows)  # (C,)
+        scale_ = 1 if arrays[4] is None else np.asarray(arrays[4], xf.dtype)
+        r = rstd.reshape(-1)
+        return [dy * inv, -total * inv.reshape(-1), -0.5 * spread * scale_ * r ** 3, total,
+                spread * r]
+    return record(y, "batch_normalization", arrays, gradient)
+
+
+def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
+    """y = xhat * gamma + beta, xhat = (x - m) * rstd;  dx = normalize_backward(dy * gamma)
+    (the layers' formula, layers/normalization.py), d gamma = sum(dy * xhat), d beta = sum(dy)
+    over the rows. rms_scaling (y = x * rstd * gamma): dx = rstd * (u - xhat * mean(u * x *
+    rstd)), u = dy * gamma, as LayerNormalization._rms_scaling_backward."""
+    from minidl.layers.normalization import normalize_backward  # the layers import minidl.ops
+
+    x, gamma, beta = values(x, gamma, beta)
+    y, (xf, xhat, rstd, axes, g, rms) = nn.layer_normalization_parts(x, gamma, beta, axis,
+                                                                      epsilon, **kwargs)
+    rows = _rows(xf.ndim, axes)
+
+    def gradient(dy):
+        u = dy if g is None else dy * g  # (N,D)
+        if rms:
+            xr = xf * rstd  # (N,D)
+            dx = rstd * (u - xhat * (u * xr).mean(axis=axes, keepdims=True))
+            dgamma = (dy * xr).sum(axis=rows)
+        else:
+            dx = normalize_backward(u, xhat, rstd, axes)  # (N,D)
+            dgamma = (dy * xhat).sum(axis=rows)
+        dbeta = dy.sum(axis=rows) * (not rms)  # rms_scaling leaves beta out
+        return [dx, None if gamma is None else dgamma.reshape(np.shape(gamma)),
+                None if beta is None else dbeta.reshape(np.shape(beta))]
+    return record(y, "layer_normalization", [x, gamma, beta], gradient)
+
+
+def rms_normalization(x, scale=None, axis=-1, epsilon=None):
+    """y = x * r * scale, r = 1 / sqrt(mean(x**2) + eps);  dx = r * (u - x r**2 mean(u * x)),
+    u = dy * scale (as RMSNormalization's backward);  d scale = dy * x * r, summed to its
+    shape."""
+    x, scale = values(x, scale)
+    y, (xf, xr, rrms, axes, s) = nn.rms_normalization_parts(x, scale, axis, epsilon)
+
+    def gradient(dy):
+        u = dy if s is None else dy * s  # (N,D)
+        dx = rrms * (u - xr * (u * xr).mean(axis=axes, keepdims=True))  # (N,D)
+        return [dx.reshape(np.shape(x)), None if s is None else unbroadcast(dy * xr, s)]
+    return record(y, "rms_normalization", [x, scale], gradient)
+
+
+def normalize(x, axis=-1, order=2, epsilon=None):
+    """order 2: y = x * n, n = 1 / ||x||;  dx = n * (dy - y * sum(dy * y)) (dy / eps where n is
+    capped at 1 / eps). Other orders: y = x / d, d = max(||x||_p, eps);
+    dx = dy / d - sum(dy * x) / d**2 * sign(x) |x|**(p-1) / ||x||_p**(p-1) where ||x||_p > eps."""
+    x, = values(x)
+    y, saved = nn.normalize_parts(x, axis, order, epsilon)
+
+    def gradient(dy):
+        if order == 2:
+            xf, y_, inv_norm, capped = saved
+            dx = inv_norm * (dy - y_ * (dy * y_).sum(axis=axis, keepdims=True))
+            cap = np.asarray(1.0 / (epsilon or nn.config.epsilon()), dy.dtype)
+            return [np.where(capped, dy * cap, dx).reshape(np.shape(x))]
+        xf, norm, d, uncapped = saved
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dnorm = np.sign(xf) * np.abs(xf) ** (order - 1) / norm ** (order - 1)  # (N,D)
+        through = (dy * xf).sum(axis=axis, keepdims=True) / (d * d) * dnorm
+        return [(dy / d - np.where(uncapped, through, 0)).reshape(np.shape(x))]
+    return record(y, "normalize", [x], gradient)
+
+
+def psnr(x1, x2, max_val):
+    """y = 20 log10(max_val) - 10 log10(mse), mse = mean((x1 - x2)**2);
+    dx1 = -dy * 20 (x1 - x2) / (M * mse * ln 10) = -dx2."""
+    x1, x2 = values(x1, x2)
+    y = nn.psnr(x1, x2, max_val)
+    diff = nn._floats(x1) - nn._floats(x2)
+    mse = np.square(diff).mean()
+
+    def gradient(dy):
+        d1 = -dy * 20 * diff / (diff.size * mse * np.log(10))
+        return [d1.astype(diff.dtype), -d1.astype(diff.dtype)]
+    return record(y, "psnr", [x1, x2], gradient)

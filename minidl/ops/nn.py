@@ -195,6 +195,11 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
         inv = 1 / sqrt(variance + epsilon) * scale
         y = x * inv + (offset - mean * inv)
     """
+    return batch_normalization_parts(x, mean, variance, axis, offset, scale, epsilon)[0]
+
+
+def batch_normalization_parts(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
+    """batch_normalization's y and what its derivative needs (backprop_nn.py)."""
     x = _floats(x)
     shape = [1] * x.ndim
     shape[axis] = x.shape[axis]
@@ -204,13 +209,12 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
             raise ValueError(f"Arguments `{name}` must be a vector of length `x.shape[axis]`. "
                              f"Expected: `{(x.shape[axis],)}`. Received: `{np.shape(value)}.")
     mean, variance = [np.asarray(v, x.dtype).reshape(shape) for v in (mean, variance)]
-    inv = 1 / np.sqrt(variance + np.asarray(epsilon, x.dtype))  # (1,..,C)
-    if scale is not None:
-        inv = inv * np.asarray(scale, x.dtype).reshape(shape)
+    rstd = 1 / np.sqrt(variance + np.asarray(epsilon, x.dtype))  # (1,..,C)
+    inv = rstd if scale is None else rstd * np.asarray(scale, x.dtype).reshape(shape)
     shift = -mean * inv  # (1,..,C)
     if offset is not None:
         shift = np.asarray(offset, x.dtype).reshape(shape) + shift
-    return x * inv + shift
+    return x * inv + shift, (x, mean, rstd, inv, shape)
 
 
 def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
@@ -220,25 +224,31 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
         m, v = moments(x, axis);  inv = 1 / sqrt(v + epsilon) * gamma
         y = x * inv + (beta - m * inv)
     rms_scaling=True (deprecated in Keras, with a warning there) divides by sqrt(v + epsilon)
-    without centring.
+    without centring, and ignores beta.
     """
+    return layer_normalization_parts(x, gamma, beta, axis, epsilon, **kwargs)[0]
+
+
+def layer_normalization_parts(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
+    """layer_normalization's y and what its derivative needs (backprop_nn.py)."""
     rms_scaling = kwargs.pop("rms_scaling", False)
     epsilon = config.epsilon() if epsilon is None else epsilon
     x = _floats(x)
-    axes = sorted([axis] if isinstance(axis, int) else axis)
+    axes = tuple(sorted([axis] if isinstance(axis, int) else axis))
     shape = [1] * x.ndim
     for a in axes:
         shape[a] = x.shape[a]
     gamma, beta = [None if v is None else np.asarray(v, x.dtype).reshape(shape)
                    for v in (gamma, beta)]
-    mean, variance = moments(x, tuple(axes), keepdims=True)
-    inv = 1 / np.sqrt(variance + np.asarray(epsilon, x.dtype))
+    mean, variance = moments(x, axes, keepdims=True)  # (N,1) each
+    rstd = 1 / np.sqrt(variance + np.asarray(epsilon, x.dtype))  # (N,1)
+    xhat = (x - mean) * rstd  # (N,D), for the derivative
+    saved = (x, xhat, rstd, axes, gamma, rms_scaling)
     if rms_scaling:
-        return x * inv if gamma is None else x * inv * gamma
-    if gamma is not None:
-        inv = inv * gamma
+        return (x * rstd if gamma is None else x * rstd * gamma), saved
+    inv = rstd if gamma is None else rstd * gamma  # (N,D)
     shift = -mean * inv if beta is None else beta - mean * inv
-    return x * inv + shift
+    return x * inv + shift, saved
 
 
 def rms_normalization(x, scale=None, axis=-1, epsilon=None):
@@ -246,14 +256,20 @@ def rms_normalization(x, scale=None, axis=-1, epsilon=None):
 
     Formula: y = x / sqrt(mean(x**2) + epsilon) * scale
     """
+    return rms_normalization_parts(x, scale, axis, epsilon)[0]
+
+
+def rms_normalization_parts(x, scale=None, axis=-1, epsilon=None):
+    """rms_normalization's y and what its derivative needs (backprop_nn.py)."""
     epsilon = config.epsilon() if epsilon is None else epsilon
     x = _floats(x)
     x = x[None] if x.ndim == 0 else x
     axes = _axis(sorted(axis) if isinstance(axis, (list, tuple)) else axis)
     rrms = 1 / np.sqrt(np.square(x).mean(axis=axes, keepdims=True)
-                       + np.asarray(epsilon, x.dtype))
-    y = x * rrms
-    return y if scale is None else y * np.asarray(scale, x.dtype)
+                       + np.asarray(epsilon, x.dtype))  # (N,1)
+    y = x * rrms  # (N,D)
+    scale = None if scale is None else np.asarray(scale, x.dtype)
+    return (y if scale is None else y * scale), (x, y, rrms, axes, scale)
 
 
 def normalize(x, axis=-1, order=2, epsilon=None):
@@ -263,6 +279,11 @@ def normalize(x, axis=-1, order=2, epsilon=None):
         order 2:  y = x * min(1 / sqrt(sum(x**2)), 1 / epsilon)     (Keras's rsqrt form)
         other:    y = x / max(norm(x, order), epsilon)
     """
+    return normalize_parts(x, axis, order, epsilon)[0]
+
+
+def normalize_parts(x, axis=-1, order=2, epsilon=None):
+    """normalize's y and what its derivative needs (backprop_nn.py)."""
     if not isinstance(order, int) or not order >= 1:
         raise ValueError(f"Argument `order` must be an int >= 1. Received: order={order}")
     epsilon = config.epsilon() if epsilon is None else epsilon
@@ -270,10 +291,13 @@ def normalize(x, axis=-1, order=2, epsilon=None):
     x = x[None] if x.ndim == 0 else x
     if order == 2:
         with np.errstate(divide="ignore"):  # a zero vector: inf, then capped at 1 / epsilon
-            inv_norm = 1 / np.sqrt(np.square(x).sum(axis=axis, keepdims=True))
-        return x * np.minimum(inv_norm, np.asarray(1.0 / epsilon, x.dtype))
-    norm = (np.abs(x) ** order).sum(axis=axis, keepdims=True) ** (1.0 / order)
-    return x / np.maximum(norm.astype(x.dtype), np.asarray(epsilon, x.dtype))
+            inv_norm = 1 / np.sqrt(np.square(x).sum(axis=axis, keepdims=True))  # (N,1)
+        capped = inv_norm >= np.asarray(1.0 / epsilon, x.dtype)
+        y = x * np.minimum(inv_norm, np.asarray(1.0 / epsilon, x.dtype))
+        return y, (x, y, inv_norm, capped)
+    norm = ((np.abs(x) ** order).sum(axis=axis, keepdims=True) ** (1.0 / order)).astype(x.dtype)
+    denominator = np.maximum(norm, np.asarray(epsilon, x.dtype))  # (N,1)
+    return x / denominator, (x, norm, denominator, norm >= epsilon)
 
 
 def psnr(x1, x2, max_val):

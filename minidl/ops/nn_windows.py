@@ -18,7 +18,7 @@ Shapes: N images, H x W pixels (L for sequences, D x H x W for volumes), C chann
 import numpy as np
 
 from minidl import config
-from minidl.ops.backprop import record, values
+from minidl.ops.backprop import record, unbroadcast, values
 from minidl.ops.core import _float_type, convert_to_tensor
 from minidl.ops.nn import softmax
 
@@ -169,7 +169,9 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         logits = where(mask (and the causal band), logits, -0.7 * 3.38953e38)
         y = einsum("BNTS,BSNH->BTNH", softmax(logits), v)
     Keys and values with fewer heads than the queries (grouped-query attention) are repeated.
-    A plain value: a training step that reaches it says so at backward.
+    Backward (P the attention weights, L the logits):
+        dv = P^T dy;  dP = dy v^T;  dL = P * (dP - sum(dP * P))   (softmax's)
+        dq = dL k * scale;  dk = dL^T q * scale;  d bias = dL summed to bias's shape
     """
     if flash_attention:
         raise ValueError("Flash attention is not supported in tensorflow backend.")
@@ -177,17 +179,21 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         raise ValueError("minidl's dot_product_attention has no `attn_logits_soft_cap` (Keras's "
                          "TensorFlow backend ignores it). Received: "
                          f"attn_logits_soft_cap={attn_logits_soft_cap}")
-    q, k, v = [convert_to_tensor(a) for a in values(query, key, value)]
+    query, key, value, bias = values(query, key, value, bias)
+    q, k, v = [convert_to_tensor(a) for a in (query, key, value)]
     if q.ndim != 4:
         raise ValueError("`dot_product_attention` only supports 4D inputs. Received: "
                          f"query.shape={q.shape}, key.shape={k.shape}, value.shape={v.shape}.")
     dtype = _float_type(q, k, v)
     q, k, v = [a.astype(dtype, copy=False) for a in (q, k, v)]
-    if q.shape[2] > k.shape[2] > 1:  # grouped-query attention
-        k, v = [np.repeat(a, q.shape[2] // k.shape[2], axis=2) for a in (k, v)]
+    groups = q.shape[2] // k.shape[2] if q.shape[2] > k.shape[2] > 1 else 1
+    if groups > 1:  # grouped-query attention: each key/value head serves `groups` query heads
+        k, v = [np.repeat(a, groups, axis=2) for a in (k, v)]
     if scale is None:
         scale = 1.0 / np.sqrt(np.float32(k.shape[-1]))
-    logits = np.einsum("btnh,bsnh->bnts", q, k) * np.asarray(scale, dtype)  # (B,N,T,S)
+    # tf.cast(scale, logits.dtype) makes a Python float a float32 tensor first
+    scale = np.asarray(convert_to_tensor(scale), dtype)
+    logits = np.einsum("btnh,bsnh->bnts", q, k) * scale  # (B,N,T,S)
     if bias is not None:
         logits = logits + np.asarray(bias, dtype)
     keep = np.ones(logits.shape, bool)
@@ -197,7 +203,20 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         keep &= np.tril(np.ones(logits.shape[-2:], bool))  # (T,S): query t sees keys 0..t
     logits = np.where(keep, logits, np.asarray(3.38953e38 * -0.7, dtype))
     probs = softmax(logits, axis=-1)  # (B,N,T,S)
-    return np.einsum("bnts,bsnh->btnh", probs, v)  # (B,T,N,H)
+    y = np.einsum("bnts,bsnh->btnh", probs, v)  # (B,T,N,H)
+
+    def ungroup(d):  # the repeated heads' gradients summed back to their key/value head
+        return d if groups == 1 else d.reshape(d.shape[:2] + (-1, groups, d.shape[-1])).sum(3)
+
+    def gradient(dy):
+        dv = np.einsum("bnts,btnh->bsnh", probs, dy)  # (B,S,N,H)
+        dp = np.einsum("btnh,bsnh->bnts", dy, v)  # (B,N,T,S)
+        dlogits = probs * (dp - (dp * probs).sum(axis=-1, keepdims=True))  # (B,N,T,S)
+        dq = np.einsum("bnts,bsnh->btnh", dlogits, k) * scale  # (B,T,N,H)
+        dk = np.einsum("bnts,btnh->bsnh", dlogits, q) * scale  # (B,S,N,H)
+        dbias = None if bias is None else unbroadcast(dlogits, bias)
+        return [dq, ungroup(dk), ungroup(dv), dbias]
+    return record(y, "dot_product_attention", [query, key, value, bias], gradient)
 
 
 # -- rearranging pixels and channels ------------------------------------------------------------
