@@ -31,6 +31,7 @@
     recurrent_cells.py SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells: one time step forward
                        and backward, dropout masks
     bidirectional.py   Bidirectional (a recurrent layer forwards, a copy backwards)
+    conv_lstm.py       ConvLSTM2D, ConvLSTM1D (LSTMCell's gates on convolutions; RNN's loop)
     time_distributed.py  TimeDistributed (one layer on every time step: N*T rows, one call)
     wrapper.py         Wrapper (TimeDistributed's base: a layer holding `layer`),
                        SpectralNormalization (kernel / its largest singular value)
@@ -74,6 +75,7 @@ from minidl.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePo
                                    MaxPooling2D, MaxPooling3D)
 from minidl.layers.bidirectional import Bidirectional
 from minidl.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
+from minidl.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D
 from minidl.layers.recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from minidl.layers.lambda_layer import Lambda
 from minidl.layers.time_distributed import TimeDistributed
@@ -115,6 +117,7 @@ __all__ += ["AveragePooling3D", "Conv3D", "GlobalAveragePooling3D", "GlobalMaxPo
 __all__ += ["EinsumDense"]
 __all__ += ["RMSNormalization"]
 __all__ += ["SpectralNormalization", "Wrapper"]
+__all__ += ["ConvLSTM1D", "ConvLSTM2D"]
 
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D

@@ -164,7 +164,7 @@ class RNN(Layer):
         if mask is not None:
             return self.forward_masked(xs, mask, masks, x_mask)
         n, steps = x.shape[:2]
-        states = [np.zeros((n, size), x.dtype) for size in self.cell.state_sizes]  # (N,U) each
+        states = self.zero_states(n, x.dtype)  # (N,U) each
         hs, caches = [], []
         for t in range(steps):
             h, states, cache = self.step(xs[:, t], states, masks)  # (N,U)
@@ -178,6 +178,11 @@ class RNN(Layer):
         if self.return_state:
             return [output] + states, (caches, None, x_mask)
         return output, (caches, None, x_mask)
+
+    def zero_states(self, n, dtype):
+        """The states before the first step (and their gradients after the last): zeros,
+        (N,U) each. ConvLSTM's are images (conv_lstm.py)."""
+        return [np.zeros((n, size), dtype) for size in self.cell.state_sizes]
 
     def step(self, x_t, states, masks):
         """The cell's step: implementation 1 (per gate) or 2, with the recurrent mask if any."""
@@ -211,7 +216,7 @@ class RNN(Layer):
                 f"unroll=False. Received: unroll=True, layer {self.name!r}")
         n, steps = xs.shape[:2]
         keep = (mask[:, ::-1] if self.go_backwards else mask)[:, :, None]  # (N,T,1) bool
-        states = [np.zeros((n, size), xs.dtype) for size in self.cell.state_sizes]  # (N,U)
+        states = self.zero_states(n, xs.dtype)  # (N,U) each
         zero = xs.dtype.type(0)
         output = np.zeros((n, self.units), xs.dtype)  # (N,U): output_{-1}
         outputs, caches = [], []
@@ -232,7 +237,7 @@ class RNN(Layer):
         dout, dstates = (dy[0], list(dy[1:])) if self.return_state else (dy, None)
         n, steps = len(dout), len(caches)
         if dstates is None:  # nothing downstream used the final state
-            dstates = [np.zeros((n, size), dout.dtype) for size in self.cell.state_sizes]
+            dstates = self.zero_states(n, dout.dtype)
         grads, dxs = {}, [None] * steps
         # With a mask, dL/d output_t that a masked step t+1 carried back to output_t.
         k = self.cell.output_state  # the output h is state k
