@@ -14,6 +14,7 @@ from minidl import (activations, backend, callbacks, config, constraints, datase
 from minidl import dtype_policies, mixed_precision, tree
 from minidl.dtype_policies import DTypePolicy
 from minidl.initializers import Initializer
+from minidl.keras_variable import Variable
 from minidl.layers import Input, InputSpec, KerasTensor, Layer
 from minidl.losses import Loss
 from minidl.metrics import Metric
@@ -36,7 +37,8 @@ __all__ = [
     "explain", "initializers", "layers", "load_model", "losses", "metrics", "models", "ops",
     "optimizers", "preprocessing", "random", "saving", "testing", "utils",
     "__version__", "Initializer", "InputSpec", "KerasTensor", "Layer", "Loss", "Metric",
-    "Optimizer", "Regularizer", "device", "name_scope", "tree", "version", "DTypePolicy",
+    "Optimizer", "Regularizer", "Variable", "device", "name_scope", "tree", "version",
+    "DTypePolicy",
     "dtype_policies", "mixed_precision",
 ]  # not "strategies": `from minidl import *` must work without hypothesis
 

@@ -36,6 +36,7 @@ from minidl.ops import backprop
 from minidl.layers.symbolic import KerasTensor, Node
 from minidl.tape import active_tape, flatten
 from minidl.variable import Variable
+from minidl.keras_variable import Variable as HandMadeVariable
 
 
 class _CallContext(threading.local):
@@ -151,12 +152,16 @@ class Layer:
             "input_shape", input_shape)
 
     def __setattr__(self, name, value):
-        """Keep track of layers assigned as attributes (`self.dense = Dense(4)`), as Keras."""
+        """Keep track of layers assigned as attributes (`self.dense = Dense(4)`), and of
+        Variables made by hand (`self.w = minidl.Variable(...)`, keras_variable.py), as Keras."""
         if not name.startswith("_"):
             sublayers = self.__dict__.setdefault("_sublayers", [])  # in assignment order
+            own = self.__dict__.setdefault("_own_weights", [])
             for item in value if isinstance(value, (list, tuple)) else [value]:
                 if isinstance(item, Layer) and item is not self and item not in sublayers:
                     sublayers.append(item)
+                elif isinstance(item, HandMadeVariable) and all(item is not w for w in own):
+                    own.append(item)
         object.__setattr__(self, name, value)
 
     # -- weights --------------------------------------------------------------------------------
