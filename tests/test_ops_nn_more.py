@@ -401,6 +401,16 @@ def test_window_ops_give_keras_values():
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5, err_msg=f"{name} {kwargs}")
 
 
+def test_window_ops_leave_the_layers_automatic_names_alone():
+    """The ops run the layers' maths in layers of their own: no Conv2D number is taken."""
+    before = minidl.layers.Conv2D(1, 1).name
+    for name, arrays, rest, kwargs in window_cases(np.float32):
+        getattr(ops, name)(*arrays, *rest, **kwargs)
+    after = minidl.layers.Conv2D(1, 1).name
+    number = 0 if before == "conv2d" else int(before.rpartition("_")[2])  # conv2d, conv2d_1, ...
+    assert after == f"conv2d_{number + 1}"
+
+
 def test_window_ops_are_differentiated_as_tensorflow_differentiates_them():
     """Input and kernel gradients of every convolution and pooling, from the layers' backward,
     against tf.GradientTape in float32 (TensorFlow's CPU kernels have no float64 NCHW

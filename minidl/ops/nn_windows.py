@@ -79,7 +79,8 @@ def _layer(kind, rank, *args, kind_suffix="", **kwargs):
     Conv2DTranspose)."""
     from minidl import layers  # the layers import minidl.ops
 
-    return getattr(layers, f"{kind}{rank}D{kind_suffix}")(*args, **kwargs)
+    # a name of its own, so that the op takes no number from the model layers' names
+    return getattr(layers, f"{kind}{rank}D{kind_suffix}")(*args, name="ops", **kwargs)
 
 
 # -- convolutions -------------------------------------------------------------------------------
