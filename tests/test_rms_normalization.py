@@ -228,6 +228,12 @@ def test_configs_build_each_other():
 
 
 # -- Keras's errors, and minidl's where Keras has none ---------------------------------------
+def keras_error(make):
+    with pytest.raises(Exception) as raised:
+        make(keras)
+    return str(raised.value)
+
+
 def test_errors():
     message = "Axis 3 is out of bounds for input shape (None, 3, 4). Received: axis=3"
     with pytest.raises(ValueError) as raised:  # Keras: an IndexError from build
@@ -239,6 +245,9 @@ def test_errors():
         layers.RMSNormalization(axis=1)(np.ones((2, 3, 4), np.float32))
     with pytest.raises(TypeError, match=r"`axis` must be an integer. Received: axis='a'"):
         layers.RMSNormalization(axis="a")  # Keras: a TypeError from build
+    with pytest.raises(ValueError) as raised:  # Keras 3.15 has no scale= (it is the weight)
+        layers.RMSNormalization(scale=False)
+    assert str(raised.value) == keras_error(lambda f: f.layers.RMSNormalization(scale=False))
     layer = layers.RMSNormalization()
     layer(np.ones((2, 4), np.float32))
     with pytest.raises(ValueError, match=r"expected axes \[-1\] of input shape to have sizes"):

@@ -120,33 +120,35 @@ class EinsumDense(Layer):
 
     def forward(self, x, training=False):
         x_spec, w_spec, z_spec = explicit_specs(self.equation, x.ndim)
-        z = np.einsum(f"{x_spec},{w_spec}->{z_spec}", x, self.kernel.value)  # (N,..)
+        # e.g. "abc,cde->abde": (N,T,D),(D,H,K) -> (N,T,H,K), summed over D
+        z = np.einsum(f"{x_spec},{w_spec}->{z_spec}", x, self.kernel.value)  # (N,T,H,K)
         if self.bias is not None:
-            z = z + self.bias.value  # (N,...,H,K) + (H,K)
-        a = self.activation(z)  # (N,...)
+            z = z + self.bias.value  # (N,T,H,K) + (H,K)
+        a = self.activation(z)  # (N,T,H,K)
         return a, (x, z, a)
 
     def backward(self, da, cache, need_dx=True):
         x, z, a = cache
-        dz = activations.backward_of(self.activation)(da, z, a)  # (N,...) as z
+        dz = activations.backward_of(self.activation)(da, z, a)  # (N,T,H,K)
         return self.backward_from_logits(dz, cache, need_dx)
 
     def backward_from_logits(self, dz, cache, need_dx=True):
         """Backward from dz = dL/dz (where a softmax output's cross-entropy starts)."""
         x = cache[0]
         x_spec, w_spec, z_spec = explicit_specs(self.equation, x.ndim)
-        grads = {self.kernel: np.einsum(f"{x_spec},{z_spec}->{w_spec}", x, dz)}  # W's shape
+        dW = np.einsum(f"{x_spec},{z_spec}->{w_spec}", x, dz)  # (N,T,D),(N,T,H,K) -> (D,H,K)
+        grads = {self.kernel: dW}
         if self.bias is not None:
-            grads[self.bias] = sum_to_shape(dz, self.bias.shape)  # b's shape
+            grads[self.bias] = sum_to_shape(dz, self.bias.shape)  # (N,T,H,K) -> (H,K)
         if not need_dx:
             return None, grads
         # x's letters that neither dz nor W has: summed alone in the forward, so dx is
         # constant along them; einsum gives dx without them, broadcast back below
         kept = "".join(c for c in x_spec if c in z_spec or c in w_spec)
-        dx = np.einsum(f"{z_spec},{w_spec}->{kept}", dz, self.kernel.value)  # x's, less some
-        if kept != x_spec:
+        dx = np.einsum(f"{z_spec},{w_spec}->{kept}", dz, self.kernel.value)  # -> (N,T,D)
+        if kept != x_spec:  # "abc,cd->ad": dx (N,D) -> (N,1,D) -> (N,T,D)
             dx = np.expand_dims(dx, tuple(i for i, c in enumerate(x_spec) if c not in kept))
-            dx = np.broadcast_to(dx, x.shape).copy()  # (N,...) as x
+            dx = np.broadcast_to(dx, x.shape).copy()  # x's shape
         return dx, grads
 
     def logits(self, cache):
