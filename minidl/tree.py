@@ -8,8 +8,9 @@ numbers, strings and None.
     map_structure(lambda x: x * 10, {"b": [1, 2]})     -> {"b": [10, 20]}
 """
 
-__all__ = ["assert_same_structure", "flatten", "flatten_with_path", "is_nested",
-           "lists_to_tuples", "map_structure", "pack_sequence_as"]
+__all__ = ["MAP_TO_NONE", "assert_same_paths", "assert_same_structure", "flatten",
+           "flatten_with_path", "is_nested", "lists_to_tuples", "map_shape_structure",
+           "map_structure", "map_structure_up_to", "pack_sequence_as", "traverse"]
 
 
 def is_nested(structure):
@@ -97,3 +98,70 @@ def lists_to_tuples(structure):
     if isinstance(structure, list):
         return tuple(values)
     return _rebuild(structure, values)
+
+
+def map_structure_up_to(shallow_structure, func, *structures):
+    """func applied to the parts of structures that sit where shallow_structure has leaves
+    (whole subtrees where they nest deeper), in the shape of shallow_structure."""
+    flat = [_flatten_up_to(shallow_structure, s) for s in structures]
+    return pack_sequence_as(shallow_structure, [func(*group) for group in zip(*flat)])
+
+
+def _flatten_up_to(shallow, structure):
+    if not is_nested(shallow):
+        return [structure]
+    kind = type(shallow).__name__
+    if type(structure) is not type(shallow):
+        raise ValueError(f"Expected an instance of {kind}, got {structure!r}.")
+    if len(structure) != len(shallow) or (isinstance(shallow, dict)
+                                          and sorted(structure) != sorted(shallow)):
+        raise ValueError(f"{kind} arity mismatch; expected: {len(shallow)}, got: "
+                         f"{len(structure)}; {kind}: {structure!r}.")
+    return [part for (_, s), (_, c) in zip(_children(shallow), _children(structure))
+            for part in _flatten_up_to(s, c)]
+
+
+def _is_shape(structure):
+    """A shape: a tuple or list of ints and Nones, such as (None, 3)."""
+    return isinstance(structure, (list, tuple)) and \
+        all(d is None or isinstance(d, int) for d in structure)
+
+
+def map_shape_structure(func, structure):
+    """func applied to each shape of a structure of shapes ((None, 3) is a leaf here)."""
+    if _is_shape(structure) or not is_nested(structure):
+        return func(structure)
+    return _rebuild(structure, [map_shape_structure(func, child)
+                                for _, child in _children(structure)])
+
+
+class MAP_TO_NONE:  # noqa: N801 (Keras's name)
+    """What traverse's func returns to put None in a node's place."""
+
+
+def traverse(func, structure, top_down=True):
+    """func applied to every node, containers included. Top down: a node for which func
+    returns something other than None is replaced by it and not entered; bottom up: the
+    children first, then func on the rebuilt node (None keeps it). MAP_TO_NONE gives None."""
+    def visit(node):
+        if top_down:
+            out = func(node)
+            if out is None and is_nested(node):
+                return _rebuild(node, [visit(child) for _, child in _children(node)])
+        else:
+            if is_nested(node):
+                node = _rebuild(node, [visit(child) for _, child in _children(node)])
+            out = func(node)
+        return None if out is MAP_TO_NONE else node if out is None else out
+
+    return visit(structure)
+
+
+def assert_same_paths(a, b):
+    """Raise unless a and b have leaves at the same paths (lists and tuples alike)."""
+    paths_a = {path for path, _ in flatten_with_path(a)}
+    paths_b = {path for path, _ in flatten_with_path(b)}
+    if paths_a != paths_b:
+        raise ValueError(f"`a` and `b` don't have the same paths.\nPaths in `a` missing in "
+                         f"`b`:\n{paths_a - paths_b}\nPaths in `b` missing in `a`:\n"
+                         f"{paths_b - paths_a}")

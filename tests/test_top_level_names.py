@@ -15,7 +15,8 @@ TOP_LEVEL = ["Layer", "Model", "Sequential", "Input", "Loss", "Metric", "Optimiz
              "Initializer", "Regularizer", "InputSpec", "KerasTensor", "Variable", "name_scope",
              "device", "version", "random", "tree"]
 TREE = ["flatten", "flatten_with_path", "map_structure", "pack_sequence_as", "is_nested",
-        "assert_same_structure", "lists_to_tuples"]
+        "assert_same_structure", "lists_to_tuples", "traverse", "assert_same_paths",
+        "map_shape_structure", "map_structure_up_to"]
 
 
 def test_top_level_names_are_the_kind_of_thing_keras_s_are():
@@ -88,12 +89,44 @@ def test_tree_functions_give_keras_s_results():
     assert minidl.tree.flatten([array])[0] is array  # arrays are leaves, as in Keras
 
 
+def test_traverse_shapes_and_partial_maps_give_keras_s_results():
+    def double(x):
+        return x * 2 if isinstance(x, int) else None
+
+    def length(x):
+        return len(x) if isinstance(x, list) else None
+
+    for structure in STRUCTURES[4:]:
+        for func in (double, length, lambda x: "L" if isinstance(x, list) else None,
+                     lambda x: None):
+            for top_down in (True, False):
+                assert repr(minidl.tree.traverse(func, structure, top_down)) == \
+                    repr(keras.tree.traverse(func, structure, top_down)), structure
+        assert repr(minidl.tree.traverse(
+            lambda x: minidl.tree.MAP_TO_NONE if x == 2 else None, structure)) == \
+            repr(keras.tree.traverse(lambda x: keras.tree.MAP_TO_NONE if x == 2 else None,
+                                     structure))
+    shapes = {"a": (None, 3), "b": [(2,), (4, 5)], "c": [1, 2], "d": ()}
+    for func in (lambda s: s, len):
+        assert minidl.tree.map_shape_structure(func, shapes) == \
+            keras.tree.map_shape_structure(func, shapes)
+    args = ([1, [2]], lambda a, b: (a, b), [[1, 2], [3]], [[5, 6], [7]])
+    assert minidl.tree.map_structure_up_to(*args) == keras.tree.map_structure_up_to(*args)
+    args = ({"x": 0, "y": [0]}, lambda a: a, {"y": [(1, 2)], "x": [3]})
+    assert repr(minidl.tree.map_structure_up_to(*args)) == \
+        repr(keras.tree.map_structure_up_to(*args))
+    minidl.tree.assert_same_paths([1, (2,)], (5, [6]))  # lists and tuples alike
+    keras.tree.assert_same_paths([1, (2,)], (5, [6]))
+
+
 def test_tree_errors_are_keras_s():
     """Word for word where Keras's message is its own; a ValueError as Keras's where Keras
     passes on optree's message naming optree's node types (the last two)."""
     calls = [("assert_same_structure", ([1, 2], [1, [2]]), True),
              ("pack_sequence_as", ([1, 2], [1]), True),
              ("pack_sequence_as", ([1, 2], [1, 2, 3]), True),
+             ("assert_same_paths", ({"a": 1}, {"b": 1}), True),
+             ("map_structure_up_to", ([1, 2], lambda a: a, [1]), True),
              ("assert_same_structure", ({"a": 1}, {"b": 1}), False),
              ("map_structure", (lambda a, b: a, [1, (2,)], [1, [2]]), False)]
     for name, args, same_words in calls:
