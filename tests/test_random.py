@@ -15,6 +15,8 @@ import inspect
 import numpy as np
 import pytest
 import tensorflow as tf
+from hypothesis import given
+from hypothesis import strategies as st
 
 import keras
 import minidl
@@ -103,6 +105,39 @@ def test_set_random_seed_makes_unseeded_draws_and_generators_repeatable():
                      minidl.random.normal((3,), seed=minidl.random.SeedGenerator())])
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
+
+
+shapes = st.lists(st.integers(0, 4), min_size=0, max_size=3).map(tuple)
+DRAWS = {"normal": (), "uniform": (), "truncated_normal": (), "gamma": (2.0,),
+         "beta": (2.0, 3.0), "binomial": (4, 0.5)}
+
+
+@given(shapes, st.sampled_from(sorted(DRAWS)), st.integers(0, 2 ** 31 - 1),
+       st.sampled_from([None, "float64"]))
+def test_any_shape_and_int_seed_give_that_shape_dtype_and_the_same_numbers(
+        shape, name, seed, dtype):
+    draw = getattr(minidl.random, name)
+    first = draw(shape, *DRAWS[name], dtype=dtype, seed=seed)
+    assert first.shape == shape and first.dtype == np.dtype(dtype or "float32")
+    np.testing.assert_array_equal(first, draw(shape, *DRAWS[name], dtype=dtype, seed=seed))
+    if name == "uniform":
+        low_high = draw(shape, -2.0, 5.0, dtype="float64", seed=seed)
+        assert ((low_high >= -2.0) & (low_high < 5.0)).all()
+
+
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=3), st.data())
+def test_shuffle_moves_whole_slices_and_dropout_keeps_or_zeroes(sizes, data):
+    x = np.arange(np.prod(sizes), dtype=np.float32).reshape(sizes)
+    axis = data.draw(st.integers(-len(sizes), len(sizes) - 1))
+    seed = data.draw(st.integers(0, 1000))
+    y = minidl.random.shuffle(x, axis=axis, seed=seed)
+    slices = sorted(np.moveaxis(y, axis, 0).reshape(sizes[axis], -1).tolist())
+    assert slices == sorted(np.moveaxis(x, axis, 0).reshape(sizes[axis], -1).tolist())
+    rate = data.draw(st.floats(0.05, 0.95))
+    dropped = minidl.random.dropout(x, rate, seed=seed)
+    kept = dropped != 0
+    np.testing.assert_allclose(dropped[kept], x[kept] / np.float32(1 - rate), rtol=1e-6)
+    assert dropped.dtype == x.dtype
 
 
 def stats(x):
