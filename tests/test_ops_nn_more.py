@@ -387,6 +387,12 @@ def other_cases(dtype):
         ("fold", (f(2, 27, 20), (7, 6), 3), {}),
         ("fold", (f(2, 18, 8), (7, 6), (2, 3)), {"stride": 2, "padding": 1, "dilation": (1, 2)}),
         ("extract_sequences", (f(2, 3, 10), 4, 3), {}),
+        ("adaptive_average_pool", (f(2, 10, 3), 4), {}),
+        ("adaptive_average_pool", (f(2, 5, 5, 2), (7, 3)), {}),
+        ("adaptive_max_pool", (f(2, 7, 9, 3), (3, 4)), {}),
+        ("adaptive_max_pool", (f(2, 3, 7, 9), 5), {"data_format": "channels_first"}),
+        ("adaptive_average_pool", (f(1, 5, 6, 7, 2), (2, 3, 4)), {}),
+        ("polar", (np.abs(f(3, 4)), f(3, 4)), {}),
     ]
 
 
@@ -395,7 +401,10 @@ def test_window_ops_give_keras_values():
     own way (channels_first convolutions differ by ~4e-6 on values of ~10)."""
     cases = [(n, arrays + rest, k) for n, arrays, rest, k in window_cases(np.float32)]
     for name, args, kwargs in cases + other_cases(np.float32):
-        theirs = getattr(keras.ops, name)(*args, **kwargs)
+        # as tensors: Keras's channels_last adaptive pools fail on NumPy arrays (no .as_list())
+        tensors = [keras.ops.convert_to_tensor(a) if isinstance(a, np.ndarray) else a
+                   for a in args]
+        theirs = getattr(keras.ops, name)(*tensors, **kwargs)
         ours = getattr(ops, name)(*args, **kwargs)
         assert ours.dtype == theirs.dtype and ours.shape == tuple(theirs.shape), name
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5, err_msg=f"{name} {kwargs}")

@@ -33,11 +33,12 @@ from minidl.ops.core import (cast, convert_to_numpy, convert_to_tensor, ndim, re
 from minidl.ops import image  # noqa: E402 (minidl.ops.image, as keras.ops.image)
 from minidl.ops.math import extract_sequences, in_top_k, logsumexp, top_k
 from minidl.ops.nn import (batch_normalization, layer_normalization, log_softmax, moments,
-                           multi_hot, normalize, one_hot, psnr, relu, rms_normalization, sigmoid,
-                           softmax)
-from minidl.ops.nn_windows import (average_pool, conv, conv_transpose, depth_to_space,
-                                   depthwise_conv, dot_product_attention, fold, max_pool,
-                                   separable_conv, space_to_depth, unfold)
+                           multi_hot, normalize, one_hot, polar, psnr, relu, rms_normalization,
+                           sigmoid, softmax)
+from minidl.ops.nn_windows import (adaptive_average_pool, adaptive_max_pool, average_pool,
+                                   conv, conv_transpose, depth_to_space, depthwise_conv,
+                                   dot_product_attention, fold, max_pool, separable_conv,
+                                   space_to_depth, unfold)
 from minidl.ops.numpy import (abs, absolute, add, all, amax, amin, any, arange, argmax, argmin,
                               argsort, broadcast_to, ceil, clip, concatenate, cos, count_nonzero,
                               cumprod, cumsum, divide, divide_no_nan, dot, equal, exp, expand_dims,

@@ -404,3 +404,11 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
 def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     """Categorical cross-entropy of each row against its integer class label."""
     return sparse_categorical_crossentropy_and_gradient(target, output, from_logits, axis)[0]
+
+
+def polar(abs_, angle):
+    """The complex number of magnitude abs_ and angle `angle`: abs_ * (cos(angle) + i sin(angle))
+    (complex64 from float32, complex128 from float64)."""
+    r, theta = _floats(abs_), _floats(angle)
+    dtype = np.result_type(r, theta, np.complex64)  # complex64, or complex128 from float64
+    return (r * np.cos(theta) + 1j * (r * np.sin(theta))).astype(dtype)

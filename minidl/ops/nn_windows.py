@@ -160,6 +160,44 @@ def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=N
     return _run_layer("average_pool", layer, inputs, [], [], data_format)
 
 
+def _adaptive_windows(size, out):
+    """[start, end) of each of `out` windows over `size` pixels, in float32 as Keras's:
+    start = floor(i * size / out), end = ceil((i + 1) * size / out)."""
+    i = np.arange(out + 1, dtype=np.float32)
+    edges = i * np.float32(size) / np.float32(out)  # (out+1,)
+    starts = np.minimum(np.floor(edges[:-1]).astype(int), size - 1)
+    ends = np.minimum(np.ceil(edges[1:]).astype(int), size)
+    return list(zip(starts, ends))
+
+
+def _adaptive_pool(reduce, inputs, output_size, data_format, name):
+    data_format = _data_format(data_format)
+    x = _last(convert_to_tensor(inputs), data_format)  # (N,H,W,C)
+    rank = x.ndim - 2
+    if rank not in (1, 2, 3):
+        raise ValueError(f"{name} supports 1D, 2D, or 3D inputs only.")
+    sizes = (output_size,) * rank if isinstance(output_size, int) else tuple(output_size)
+    for axis, out in enumerate(sizes, start=1):  # separable: one spatial axis at a time
+        x = np.stack([reduce(x[(slice(None),) * axis + (slice(a, b),)], axis=axis)
+                      for a, b in _adaptive_windows(x.shape[axis], out)], axis=axis)
+    return _first(x, data_format)
+
+
+def adaptive_average_pool(inputs, output_size, data_format=None):
+    """The mean of each of output_size windows spanning the image, PyTorch's AdaptiveAvgPool.
+
+    Formula (each axis): y[i] = mean(x[floor(i L / O) : ceil((i + 1) L / O)])
+    Values only.
+    """
+    return _adaptive_pool(np.mean, inputs, output_size, data_format, "adaptive_average_pool")
+
+
+def adaptive_max_pool(inputs, output_size, data_format=None):
+    """The largest value of each of output_size windows spanning the image (AdaptiveMaxPool).
+    Values only."""
+    return _adaptive_pool(np.max, inputs, output_size, data_format, "adaptive_max_pool")
+
+
 # -- attention ------------------------------------------------------------------------------------
 def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
                           flash_attention=None, attn_logits_soft_cap=None):
