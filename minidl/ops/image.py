@@ -141,6 +141,16 @@ def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspe
            pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, data_format=None):
     """Images resized to size = (height, width), as tf.image.resize (half-pixel centres).
 
+    Args:
+        images: (H, W, C) or (N, H, W, C) (channels first: (C, H, W) or (N, C, H, W)).
+        size: (height, width) of the result.
+        interpolation: "bilinear" or "nearest" (Keras's others are refused by name).
+        crop_to_aspect_ratio / pad_to_aspect_ratio: first cut (or pad with fill_value) the
+            images to size's aspect ratio, centred, so that nothing is distorted.
+
+    Formula (bilinear, each output row i, as each column):
+        s = (i + 0.5) * H / h - 0.5;  y = lerp(x[floor(s)], x[ceil(s)], s - floor(s))
+
     The result has the images' dtype: "bilinear" computes in float32 (TensorFlow's kernel),
     then Keras casts back, rounding integers to the nearest (ties to even) and saturating.
     crop_to_aspect_ratio first cuts the largest centred box of the target's aspect ratio;
@@ -312,7 +322,16 @@ def extract_patches_3d(volumes, size, strides=None, dilation_rate=1, padding="va
 def affine_transform(images, transform, interpolation="bilinear", fill_mode="constant",
                      fill_value=0, data_format=None):
     """Each output pixel read from the point the 8-number transform maps it to
-    (ImageProjectiveTransformV3: layers/image_sampling.py's affine_transform)."""
+    (ImageProjectiveTransformV3: layers/image_sampling.py's affine_transform).
+
+    Args:
+        images: (H, W, C) or (N, H, W, C), channels first or last.
+        transform: [a0, a1, a2, b0, b1, b2, c0, c1], or one such row per image.
+        interpolation: "nearest" or "bilinear"; fill_mode: "constant" (fill_value),
+            "nearest", "wrap" or "reflect": what a read outside the image gives.
+
+    Formula: k = c0*j + c1*i + 1;  y[i, j] = x[(b0*j + b1*i + b2) / k, (a0*j + a1*i + a2) / k]
+    """
     from minidl.layers.image_sampling import affine_transform as resample
 
     data_format = _data_format(data_format)
@@ -353,6 +372,12 @@ def _fixed_coordinates(coords, size, fill_mode):
 
 def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value=0):
     """inputs read at fractional coordinates (one row of coordinates per input axis).
+
+    Args:
+        inputs: an array of any rank R.
+        coordinates: (R, ...): for each output point, its coordinate on every input axis.
+        order: 0 (the nearest value) or 1 (linear interpolation).
+        fill_mode: "constant" (fill_value), "nearest", "wrap", "mirror" or "reflect".
 
     Formula (order 1; order 0 rounds to the nearest index, weight 1):
         for each axis: i0 = floor(c), i1 = i0 + 1, weights 1 - (c - i0) and c - i0

@@ -191,6 +191,10 @@ def moments(x, axes, keepdims=False, synchronized=False):
 def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
     """x normalized with given statistics of the channel axis, as tf.nn.batch_normalization.
 
+    Args:
+        x: any shape; axis: the channel axis (C values).
+        mean, variance: (C,), the statistics to use; offset, scale: (C,) or None.
+
     Formula (TensorFlow's order):
         inv = 1 / sqrt(variance + epsilon) * scale
         y = x * inv + (offset - mean * inv)
@@ -219,6 +223,10 @@ def batch_normalization_parts(x, mean, variance, axis, offset=None, scale=None, 
 
 def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
     """Each sample normalized over `axis`, then scaled by gamma and shifted by beta.
+
+    Args:
+        x: (N, D) or any shape; axis: the axis or axes normalized over (-1).
+        gamma, beta: shaped as those axes, or None; epsilon: config.epsilon() by default.
 
     Formula (Keras's order, keras/src/ops/nn.py::_layer_normalization):
         m, v = moments(x, axis);  inv = 1 / sqrt(v + epsilon) * gamma

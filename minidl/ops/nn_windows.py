@@ -87,6 +87,13 @@ def _layer(kind, rank, *args, kind_suffix="", **kwargs):
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     """A general N-D convolution (Conv1D/2D/3D's maths; groups when kernel's C/G < C).
 
+    Args:
+        inputs: (N, L, C), (N, H, W, C) or (N, D, H, W, C) (channels first: C after N).
+        kernel: (KH, KW, C/G, F): G groups when C/G is less than the inputs' C.
+        strides, dilation_rate: an int or one per spatial axis (not both above 1).
+        padding: "valid" or "same".
+        data_format: "channels_last" or "channels_first" (default: config's).
+
     Formula: y[n, i, j, f] = sum over p, q, c of x[n, i*SH + p*DH, j*SW + q*DW, c] * W[p, q, c, f]
     """
     data_format = _data_format(data_format)
@@ -135,8 +142,17 @@ def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, paddin
 
 def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None,
                    data_format=None, dilation_rate=1):
-    """The input gradient of a convolution, as a layer (Conv1D/2D/3DTranspose's maths); the
-    kernel is (KH, KW, F, C): F output channels from C input channels."""
+    """The input gradient of a convolution, as a layer (Conv1D/2D/3DTranspose's maths).
+
+    Args:
+        inputs: (N, H, W, C) images (or 1-D, 3-D), channels first or last.
+        kernel: (KH, KW, F, C): F output channels from C input channels.
+        strides, padding, dilation_rate: those of the convolution this undoes.
+        output_padding: extra rows/columns on the far side, or None (Keras's sizes).
+
+    Formula: y = the transpose of conv's map: each input pixel adds x[n, i, j, :] @ W[p, q].T
+    to y[n, i*SH + p*DH - top, j*SW + q*DW - left, :]
+    """
     data_format = _data_format(data_format)
     rank = _rank(inputs)
     shape = np.shape(kernel)
@@ -147,7 +163,15 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
 
 # -- poolings -----------------------------------------------------------------------------------
 def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
-    """The largest value of every window (MaxPooling1D/2D/3D's maths)."""
+    """The largest value of every window (MaxPooling1D/2D/3D's maths).
+
+    Args:
+        inputs: (N, L, C), (N, H, W, C) or (N, D, H, W, C), channels first or last.
+        pool_size: an int or one per spatial axis; strides: the same, default pool_size.
+        padding: "valid", or "same" (windows may cross the border; the outside never wins).
+
+    Formula: y[n, i, j, c] = max over p, q of x[n, i*SH + p, j*SW + q, c]
+    """
     data_format = _data_format(data_format)
     layer = _layer("MaxPooling", _rank(inputs), pool_size, strides, padding)
     return _run_layer("max_pool", layer, inputs, [], [], data_format)
@@ -202,6 +226,14 @@ def adaptive_max_pool(inputs, output_size, data_format=None):
 def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
                           flash_attention=None, attn_logits_soft_cap=None):
     """Scaled dot-product attention over (B, T, N, H) queries and (B, S, N, H) keys and values.
+
+    Args:
+        query, key, value: (B, T, N, H), (B, S, K, H), (B, S, K, H); K heads of keys and
+            values may serve N = K * G query heads (grouped-query attention).
+        bias: added to the logits, broadcast to (B, N, T, S); mask: True where a query may
+            attend, broadcast to (B, N, T, S); is_causal: query t sees keys 0..t only.
+        scale: the logits' factor, 1 / sqrt(H) by default.
+        flash_attention, attn_logits_soft_cap: refused (Keras's TensorFlow backend has neither).
 
     Formula (keras/src/backend/tensorflow/nn.py::_dot_product_attention_xla):
         logits = einsum("BTNH,BSNH->BNTS", q, k) * scale + bias     scale = 1 / sqrt(H)
