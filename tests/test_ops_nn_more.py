@@ -459,3 +459,40 @@ COMPARED = ({name for name, _ in ACTIVATIONS} | {c[0] for c in normalization_cas
             | {c[0] for c in crossentropy_cases(np.zeros((2, 3)), np.array([0, 1]))}
             | {c[0] for c in window_cases(np.float32)} | {c[0] for c in other_cases(np.float32)}
             | {c[0] for c in statistics_cases()})
+
+
+# -- a custom layer computing with its own weights through the window and normalization ops -------
+def make_block(base, o):
+    """A small conv block as Keras's guide writes custom layers: its own kernel, gamma and
+    beta, used through ops.conv, ops.layer_normalization, ops.max_pool and attention."""
+    class Block(base):
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(3, 3, input_shape[-1], 4),
+                                          initializer="glorot_uniform")
+            self.gamma = self.add_weight(shape=(4,), initializer="random_normal")
+            self.beta = self.add_weight(shape=(4,), initializer="random_normal")
+
+        def call(self, x):
+            h = o.conv(x, self.kernel, padding="same")  # (N,6,6,4)
+            h = o.gelu(o.layer_normalization(h, self.gamma, self.beta))
+            h = o.max_pool(h, 2)  # (N,3,3,4)
+            q = o.reshape(h, (-1, 9, 2, 2))  # (N,9 positions,2 heads,2)
+            return o.reshape(o.dot_product_attention(q, q, q), (-1, 36))
+    return Block
+
+
+def test_a_custom_layer_using_the_window_ops_on_its_own_weights_trains_like_keras():
+    from parity import assert_same_loss_and_gradients
+
+    x = RNG.normal(size=(8, 6, 6, 2)).astype(np.float32)
+    y = RNG.integers(0, 3, size=8)
+    models = []
+    for framework, o in ((keras, keras.ops), (minidl, ops)):
+        model = framework.Sequential([framework.Input((6, 6, 2)), make_block(
+            framework.layers.Layer, o)(), framework.layers.Dense(3, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        models.append(model)
+    keras_model, model = models
+    model.set_weights(keras_model.get_weights())
+    assert_same_loss_and_gradients(keras_model, model, x, y)
+    assert_same_fit(keras_model, model, x, y, epochs=2, batch_size=4)
