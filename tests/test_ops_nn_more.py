@@ -496,3 +496,23 @@ def test_a_custom_layer_using_the_window_ops_on_its_own_weights_trains_like_kera
     model.set_weights(keras_model.get_weights())
     assert_same_loss_and_gradients(keras_model, model, x, y)
     assert_same_fit(keras_model, model, x, y, epochs=2, batch_size=4)
+
+
+def test_float32_stays_float32_in_values_and_gradients():
+    """No op here promotes float32 to float64, forward or backward (STYLE: float32 by contract)."""
+    x = away_from_kinks((4, 6), np.float32)
+    calls = [(lambda o, v, n=n, k=k: getattr(o, n)(v, **k), (x,)) for n, k in ACTIVATIONS]
+    calls += [(lambda o, *v, n=n, r=r, k=k: getattr(o, n)(*v, *r, **k), arrays)
+              for n, arrays, r, k in window_cases(np.float32)]
+    calls += [(call, tuple(a.astype(np.float32) for a in arrays))
+              for _, call, arrays in statistics_cases()]
+    calls += [(lambda o, v, n=n, t=t, k=k: getattr(o, n)(t, v, **k), (np.array(out),))
+              for n, t, out, k in crossentropy_cases(x[:3, :4], np.array([0, 3, 1]))]
+    for call, arrays in calls:
+        arrays = [a.copy() for a in arrays]
+        with Tape() as tape:
+            tape.watch(arrays)
+            ys = call(ops, *arrays)
+        ys = ys if isinstance(ys, tuple) else (ys,)
+        grads = tape.gradient([(y, np.ones_like(y)) for y in ys], [], inputs=arrays)
+        assert {np.asarray(a).dtype for a in (*ys, *grads)} == {np.dtype(np.float32)}
