@@ -27,6 +27,21 @@ poolings and attention recorded with their backward), image.py (`minidl.ops.imag
 keras.ops.image: resize, colour spaces, pads, crops, patches, affine transforms,
 map_coordinates, gaussian_blur; plain values). backprop_nn.py records nn.py's activations,
 cross-entropies, moments, normalizations and psnr, each with its derivative.
+
+keras.ops.numpy's other functions are split by kind: numpy_elementwise.py (trigonometric
+and hyperbolic functions, cbrt, logaddexp, hypot, fmod, trunc, signbit, bitwise ops,
+isclose/allclose, ...), numpy_shapes.py (split, hstack/vstack, pad, moveaxis, swapaxes,
+ravel, roll, flips, rot90, tril/triu, diag, diagonal, trace, meshgrid, ...),
+numpy_products.py (einsum, outer, inner, vdot, kron, cross), numpy_statistics.py (median,
+quantile, percentile, average, ptp, the nan* reductions, bincount, digitize, searchsorted,
+unique, nonzero, histogram, diff, ...), numpy_making.py (identity, tri, empty, array, copy,
+logspace, windows, ...). linalg.py is keras.ops.linalg (inv, det, solve, cholesky, qr, svd,
+eig, eigh, lstsq, lu_factor, ...); its functions are names here too, as in keras.ops.
+backprop_numpy.py records those that carry a gradient, each with its derivative: the
+trigonometric and hyperbolic functions, cbrt, expm1, log1p, log2, log10, arctan2, hypot,
+logaddexp, einsum, outer, inner, vdot, stack, split, array_split, hstack, vstack, dstack,
+append, pad, moveaxis, swapaxes, ravel, roll, flipud, fliplr, rot90, tril, triu, diag,
+diagflat, diagonal, trace, get_item, average, median, quantile, percentile, inv, det, solve.
 """
 from minidl.ops.core import (cast, convert_to_numpy, convert_to_tensor, ndim, result_type, shape,
                              size, stop_gradient)
@@ -65,3 +80,44 @@ from minidl.ops.backprop_nn import (binary_crossentropy, categorical_crossentrop
                                     sparsemax, squareplus, swish, tanh_shrink, threshold)
 from minidl.ops.backprop_nn import (batch_normalization, layer_normalization, moments,  # noqa: E402,F811
                                     normalize, psnr, rms_normalization)
+
+# keras.ops.numpy's other functions, and keras.ops.linalg's (plain values) ...
+from minidl.ops import linalg  # noqa: E402
+from minidl.ops.linalg import (cholesky, cholesky_inverse, det, eig, eigh, inv, jvp,  # noqa: E402
+                               lstsq, lu_factor, matrix_rank, pinv, qr, slogdet, solve,
+                               solve_triangular, svd)
+from minidl.ops.numpy_elementwise import (allclose, angle, arccos, arccosh, arcsin,  # noqa: E402
+                                          arcsinh, arctan, arctan2, arctanh, bitwise_and,
+                                          bitwise_invert, bitwise_left_shift, bitwise_not,
+                                          bitwise_or, bitwise_right_shift, bitwise_xor, cbrt,
+                                          conj, conjugate, cosh, deg2rad, exp2, fabs, fmax,
+                                          fmin, fmod, gcd, heaviside, hypot, i0, imag, isclose,
+                                          isneginf, isposinf, isreal, lcm, ldexp, left_shift,
+                                          logaddexp, logaddexp2, nextafter, rad2deg, real,
+                                          right_shift, signbit, sinc, sinh, tan, trunc)
+from minidl.ops.numpy_making import (array, bartlett, blackman, copy, empty,  # noqa: E402
+                                     empty_like, geomspace, hamming, hanning, identity,
+                                     kaiser, logspace, tri, vander, vectorize)
+from minidl.ops.numpy_products import cross, einsum, inner, kron, outer, vdot  # noqa: E402
+from minidl.ops.numpy_shapes import (append, array_split, diag, diagflat, diagonal,  # noqa: E402
+                                     dsplit, dstack, fliplr, flipud, get_item, hsplit, hstack,
+                                     meshgrid, moveaxis, pad, ravel, roll, rot90, split,
+                                     swapaxes, trace, tril, triu, unravel_index, view, vsplit,
+                                     vstack)
+from minidl.ops.numpy_statistics import (argpartition, average, bincount, corrcoef,  # noqa: E402
+                                         correlate, diff, digitize, histogram, isin, median,
+                                         nanargmax, nanargmin, nancumprod, nancumsum, nanmax,
+                                         nanmean, nanmedian, nanmin, nanpercentile, nanprod,
+                                         nanquantile, nanstd, nansum, nanvar, nonzero,
+                                         percentile, ptp, quantile, searchsorted, select,
+                                         trapezoid, unique)
+
+# ... and the differentiable versions of those that carry a gradient (backprop_numpy.py).
+from minidl.ops.backprop_numpy import (append, arccos, arccosh, arcsin, arcsinh,  # noqa: E402,F811
+                                       arctan, arctan2, arctanh, array_split, average, cbrt,
+                                       cos, cosh, det, diag, diagflat, diagonal, dstack,
+                                       einsum, expm1, fliplr, flipud, get_item, hstack, hypot,
+                                       inner, inv, log1p, log2, log10, logaddexp, median,
+                                       moveaxis, outer, pad, percentile, quantile, ravel, roll,
+                                       rot90, sin, sinh, solve, split, stack, swapaxes, tan,
+                                       trace, tril, triu, vdot, vstack)

@@ -1,0 +1,490 @@
+"""The newer NumPy-named ops, recorded for backpropagation as backprop.py's are.
+
+Each computes its value with the plain op (numpy_elementwise.py, numpy_shapes.py,
+numpy_products.py, numpy_statistics.py, linalg.py) and, during a training step, writes itself
+on the tape with its derivative. Ops that only move x's entries (pad, diagonal, tril, roll,
+...) share one derivative (`_gathered`): the gradient of an entry is the sum of dy over the
+places it was copied to. Outside a training step each is just the plain op.
+
+Letters: x, y an op's input and output; dy = dL/dy, dx = dL/dx.
+"""
+import numpy as np
+
+from minidl.ops import linalg, numpy_elementwise as elementwise, numpy_shapes as shapes
+from minidl.ops import numpy_products as products, numpy_statistics as statistics
+from minidl.ops import numpy as numpy_ops
+from minidl.ops.backprop import (concatenate, divide, mean, multiply, record, reshape,  # noqa: A004
+                                 sum, take, unbroadcast, values)
+from minidl.variable import RECORDED_UFUNCS
+
+
+# -- element-wise functions of one array: dx = dy * dy/dx -------------------------------------
+def sin(x):
+    """y = sin(x);  dx = dy * cos(x)."""
+    x, = values(x)
+    y = numpy_ops.sin(x)
+    return record(y, "sin", [x], lambda dy: [dy * np.cos(x).astype(y.dtype)])
+
+
+def cos(x):
+    """y = cos(x);  dx = -dy * sin(x)."""
+    x, = values(x)
+    y = numpy_ops.cos(x)
+    return record(y, "cos", [x], lambda dy: [-dy * np.sin(x).astype(y.dtype)])
+
+
+def tan(x):
+    """y = tan(x);  dx = dy * (1 + y**2)."""
+    x, = values(x)
+    y = elementwise.tan(x)
+    return record(y, "tan", [x], lambda dy: [dy * (1 + y * y)])
+
+
+def arcsin(x):
+    """y = arcsin(x);  dx = dy / sqrt(1 - x**2)."""
+    x, = values(x)
+    y = elementwise.arcsin(x)
+    return record(y, "arcsin", [x], lambda dy: [dy / np.sqrt(1 - np.square(x, dtype=y.dtype))])
+
+
+def arccos(x):
+    """y = arccos(x);  dx = -dy / sqrt(1 - x**2)."""
+    x, = values(x)
+    y = elementwise.arccos(x)
+    return record(y, "arccos", [x], lambda dy: [-dy / np.sqrt(1 - np.square(x, dtype=y.dtype))])
+
+
+def arctan(x):
+    """y = arctan(x);  dx = dy / (1 + x**2)."""
+    x, = values(x)
+    y = elementwise.arctan(x)
+    return record(y, "arctan", [x], lambda dy: [dy / (1 + np.square(x, dtype=y.dtype))])
+
+
+def sinh(x):
+    """y = sinh(x);  dx = dy * cosh(x)."""
+    x, = values(x)
+    y = elementwise.sinh(x)
+    return record(y, "sinh", [x], lambda dy: [dy * np.cosh(x).astype(y.dtype)])
+
+
+def cosh(x):
+    """y = cosh(x);  dx = dy * sinh(x)."""
+    x, = values(x)
+    y = elementwise.cosh(x)
+    return record(y, "cosh", [x], lambda dy: [dy * np.sinh(x).astype(y.dtype)])
+
+
+def arcsinh(x):
+    """y = arcsinh(x);  dx = dy / sqrt(x**2 + 1)."""
+    x, = values(x)
+    y = elementwise.arcsinh(x)
+    return record(y, "arcsinh", [x], lambda dy: [dy / np.sqrt(np.square(x, dtype=y.dtype) + 1)])
+
+
+def arccosh(x):
+    """y = arccosh(x);  dx = dy / sqrt(x**2 - 1)."""
+    x, = values(x)
+    y = elementwise.arccosh(x)
+    return record(y, "arccosh", [x], lambda dy: [dy / np.sqrt(np.square(x, dtype=y.dtype) - 1)])
+
+
+def arctanh(x):
+    """y = arctanh(x);  dx = dy / (1 - x**2)."""
+    x, = values(x)
+    y = elementwise.arctanh(x)
+    return record(y, "arctanh", [x], lambda dy: [dy / (1 - np.square(x, dtype=y.dtype))])
+
+
+def cbrt(x):
+    """y = x**(1/3) (real);  dx = dy / (3 * y**2)."""
+    x, = values(x)
+    y = elementwise.cbrt(x)
+    return record(y, "cbrt", [x], lambda dy: [dy / (3 * y * y)])
+
+
+def expm1(x):
+    """y = exp(x) - 1;  dx = dy * (y + 1)."""
+    x, = values(x)
+    y = numpy_ops.expm1(x)
+    return record(y, "expm1", [x], lambda dy: [dy * (y + 1)])
+
+
+def log1p(x):
+    """y = log(1 + x);  dx = dy / (1 + x)."""
+    x, = values(x)
+    y = numpy_ops.log1p(x)
+    return record(y, "log1p", [x], lambda dy: [dy / (1 + x.astype(y.dtype, copy=False))])
+
+
+def log2(x):
+    """y = log2(x);  dx = dy / (x * log(2))."""
+    x, = values(x)
+    y = numpy_ops.log2(x)
+    return record(y, "log2", [x], lambda dy: [dy / (x * y.dtype.type(np.log(2)))])
+
+
+def log10(x):
+    """y = log10(x);  dx = dy / (x * log(10))."""
+    x, = values(x)
+    y = numpy_ops.log10(x)
+    return record(y, "log10", [x], lambda dy: [dy / (x * y.dtype.type(np.log(10)))])
+
+
+# -- element-wise functions of two arrays -------------------------------------------------------
+def arctan2(x1, x2):
+    """y = the angle of (x2, x1);  dx1 = dy * x2 / (x1**2 + x2**2), dx2 = -dy * x1 / (...)."""
+    x1, x2 = values(x1, x2)
+    y = elementwise.arctan2(x1, x2)
+
+    def gradient(dy):
+        r2 = (np.square(x1) + np.square(x2)).astype(y.dtype)
+        return [unbroadcast(dy * x2 / r2, x1), unbroadcast(-dy * x1 / r2, x2)]
+    return record(y, "arctan2", [x1, x2], gradient)
+
+
+def hypot(x1, x2):
+    """y = sqrt(x1**2 + x2**2);  dx1 = dy * x1 / y, dx2 = dy * x2 / y."""
+    x1, x2 = values(x1, x2)
+    y = elementwise.hypot(x1, x2)
+    return record(y, "hypot", [x1, x2], lambda dy: [
+        unbroadcast(dy * x1 / y, x1), unbroadcast(dy * x2 / y, x2)])
+
+
+def logaddexp(x1, x2):
+    """y = log(exp(x1) + exp(x2));  dx1 = dy * exp(x1 - y), dx2 = dy * exp(x2 - y) (the
+    softmax of the pair; at x1 == x2 each gets half, where TensorFlow, differentiating
+    Keras's max + log1p(exp(-|x1 - x2|)), gives all of it to x1)."""
+    x1, x2 = values(x1, x2)
+    y = elementwise.logaddexp(x1, x2)
+    return record(y, "logaddexp", [x1, x2], lambda dy: [
+        unbroadcast(dy * np.exp(x1 - y), x1), unbroadcast(dy * np.exp(x2 - y), x2)])
+
+
+# -- ops that move entries: dx[i] = sum of dy where y copied x[i] ---------------------------------
+def _gathered(name, x, y, move):
+    """Record y, made from x by `move` (an op that only copies or drops x's entries, filling
+    the rest with constants). Applying `move` to the numbers 1..size(x) shows where each
+    entry of y came from (0: a filled constant); the gradient adds dy up by source."""
+    source = move(np.arange(1, np.size(x) + 1).reshape(np.shape(x)))  # (y's shape)
+
+    def gradient(dy):
+        dx = np.bincount(source.ravel(), dy.ravel(), np.size(x) + 1)[1:]  # (size(x),)
+        return [dx.reshape(np.shape(x)).astype(dy.dtype)]
+    return record(y, name, [x], gradient)
+
+
+def pad(x, pad_width, mode="constant", constant_values=None):
+    """y = x padded;  dx = dy's middle, plus the mirrored copies' gradients (reflect, symmetric)."""
+    x, = values(x)
+    y = shapes.pad(x, pad_width, mode, constant_values)
+    return _gathered("pad", x, y, lambda a: shapes.pad(a, pad_width, mode))
+
+
+def tril(x, k=0):
+    """y = x below the k-th diagonal;  dx = tril(dy)."""
+    x, = values(x)
+    return record(shapes.tril(x, k), "tril", [x], lambda dy: [np.tril(dy, k)])
+
+
+def triu(x, k=0):
+    """y = x above the k-th diagonal;  dx = triu(dy)."""
+    x, = values(x)
+    return record(shapes.triu(x, k), "triu", [x], lambda dy: [np.triu(dy, k)])
+
+
+def diag(x, k=0):
+    """y = a diagonal matrix of a 1-D x, or a 2-D x's diagonal;  dx gathers dy back."""
+    x, = values(x)
+    return _gathered("diag", x, shapes.diag(x, k), lambda a: np.diag(a, k))
+
+
+def diagflat(x, k=0):
+    x, = values(x)
+    return _gathered("diagflat", x, shapes.diagflat(x, k), lambda a: np.diagflat(a, k))
+
+
+def diagonal(x, offset=0, axis1=0, axis2=1):
+    """y = x's diagonal in the plane (axis1, axis2);  dx = dy written back on it, 0 elsewhere."""
+    x, = values(x)
+    y = shapes.diagonal(x, offset, axis1, axis2)
+    return _gathered("diagonal", x, y, lambda a: np.diagonal(a, offset, axis1, axis2))
+
+
+def trace(x, offset=0, axis1=0, axis2=1):
+    """y = sum of the diagonal;  dx = dy on the diagonal, 0 elsewhere."""
+    return sum(diagonal(x, offset, axis1, axis2), axis=-1)
+
+
+def roll(x, shift, axis=None):
+    """y = x shifted round;  dx = dy shifted back."""
+    x, = values(x)
+    back = np.negative(shift)
+    return record(shapes.roll(x, shift, axis), "roll", [x],
+                  lambda dy: [np.roll(dy, back, axis=axis)])
+
+
+def moveaxis(x, source, destination):
+    """y = x with axes moved;  dx = dy with them moved back."""
+    x, = values(x)
+    return record(shapes.moveaxis(x, source, destination), "moveaxis", [x],
+                  lambda dy: [np.moveaxis(dy, destination, source)])
+
+
+def swapaxes(x, axis1, axis2):
+    """y = x with two axes swapped;  dx = dy with them swapped back."""
+    x, = values(x)
+    return record(shapes.swapaxes(x, axis1, axis2), "swapaxes", [x],
+                  lambda dy: [np.swapaxes(dy, axis1, axis2)])
+
+
+def flipud(x):
+    """y = x upside down;  dx = dy upside down."""
+    x, = values(x)
+    return record(shapes.flipud(x), "flipud", [x], lambda dy: [np.flipud(dy)])
+
+
+def fliplr(x):
+    """y = x left to right;  dx = dy left to right."""
+    x, = values(x)
+    return record(shapes.fliplr(x), "fliplr", [x], lambda dy: [np.fliplr(dy)])
+
+
+def rot90(array, k=1, axes=(0, 1)):
+    """y = x turned k quarter turns;  dx = dy turned back (-k)."""
+    x, = values(array)
+    return record(shapes.rot90(x, k, axes), "rot90", [x], lambda dy: [np.rot90(dy, -k, axes)])
+
+
+def ravel(x):
+    """y = x flattened;  dx = dy reshaped back."""
+    return reshape(x, (-1,))
+
+
+def get_item(x, key):
+    """y = x[key];  dx = dy added at key."""
+    return take(x, key)
+
+
+# -- joins and splits -------------------------------------------------------------------------------
+def stack(x, axis=0):
+    """y = the arrays stacked on a new axis;  dx_i = dy's i-th slice on that axis."""
+    xs = values(*x)
+    y = numpy_ops.stack(xs, axis=axis)
+    return record(y, "stack", xs, lambda dy: [np.take(dy, i, axis=axis) for i in range(len(xs))])
+
+
+def hstack(xs):
+    """concatenate on axis 1 (axis 0 for 1-D arrays)."""
+    xs = [reshape(x, (1,)) if np.ndim(x) == 0 else x for x in xs]
+    return concatenate(xs, axis=0 if np.ndim(xs[0]) == 1 else 1)
+
+
+def vstack(xs):
+    """concatenate on axis 0 (1-D arrays end to end, as Keras's)."""
+    return concatenate(list(xs), axis=0)
+
+
+def dstack(xs):
+    """concatenate on axis 2, with (1, N, 1) and (M, N, 1) shapes for 1-D and 2-D arrays."""
+    def three_d(x):
+        n = np.ndim(x)
+        return x if n >= 3 else reshape(x, (1, -1, 1) if n < 2 else np.shape(x) + (1,))
+    return concatenate([three_d(x) for x in xs], axis=2)
+
+
+def append(x1, x2, axis=None):
+    """x2 after x1 (both flattened when axis is None)."""
+    if axis is None:
+        x1, x2 = reshape(x1, (-1,)), reshape(x2, (-1,))
+        axis = 0
+    return concatenate([x1, x2], axis=axis)
+
+
+def _pieces(x, lengths, axis):
+    """x cut along the axis into parts of the given lengths, each a recorded slice (take)."""
+    axis = axis % np.ndim(x)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
+    return [take(x, (slice(None),) * axis + (slice(s, s + n),)) for s, n in zip(starts, lengths)]
+
+
+def split(x, indices_or_sections, axis=0):
+    """The parts of x (shapes.split); each part's dx is dy in its place, 0 elsewhere."""
+    parts = shapes.split(np.empty(np.shape(x), bool), indices_or_sections, axis)
+    return _pieces(x, [p.shape[axis] for p in parts], axis)
+
+
+def array_split(x, indices_or_sections, axis=0):
+    parts = shapes.array_split(np.empty(np.shape(x), bool), indices_or_sections, axis)
+    return _pieces(x, [p.shape[axis] for p in parts], axis)
+
+
+# -- products -------------------------------------------------------------------------------------
+def _einsum_letters(subscripts, shapes_):
+    """The operands' and the output's subscripts with '...' spelled out in spare letters."""
+    subscripts = subscripts.replace(" ", "")
+    inputs, _, output = subscripts.partition("->")
+    inputs = inputs.split(",")
+    used = set(subscripts) - set(".,->")
+    spare = [c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkjihgfedcba" if c not in used]
+    width = max([len(s) - len(f.replace("...", "")) for f, s in zip(inputs, shapes_)
+                 if "..." in f] + [0])
+    broad = "".join(spare[:width])
+    spelled = [f.replace("...", broad[width - (len(s) - len(f.replace("...", ""))):])
+               for f, s in zip(inputs, shapes_)]
+    if "->" not in subscripts:  # implicit output: the letters used once, in order
+        letters = "".join(spelled)
+        output = broad + "".join(sorted(c for c in set(letters) if letters.count(c) == 1
+                                        and c not in broad))
+    return spelled, output.replace("...", broad)
+
+
+def einsum(subscripts, *operands, **kwargs):
+    """y = einsum(subscripts, x_1, ..., x_n);  dx_i = einsum of dy with the other operands,
+    onto x_i's subscripts (letters only x_i has are summed in y, so dx_i is constant along
+    them; a letter repeated within one operand, a diagonal, has no derivative here)."""
+    xs = values(*operands)
+    y = products.einsum(subscripts, *xs, **kwargs)
+    inputs, output = _einsum_letters(subscripts, [np.shape(x) for x in xs])
+
+    def gradient(dy):
+        grads = []
+        for i, (x, mine) in enumerate(zip(xs, inputs)):
+            if len(set(mine)) < len(mine):
+                raise ValueError(f"minidl cannot differentiate einsum('{subscripts}'): operand "
+                                 f"{i} repeats an index ('{mine}'). Use ops.diagonal or "
+                                 "ops.trace for diagonals.")
+            others = [s for j, s in enumerate(inputs) if j != i]
+            reached = output + "".join(others)
+            alone = "".join(c for c in mine if c not in reached)  # summed over x_i alone
+            ones = np.ones([np.shape(x)[mine.index(c)] for c in alone], dy.dtype)
+            spec = ",".join([output] + others + [alone]) + "->" + mine
+            d = np.einsum(spec, dy, *[xs[j] for j in range(len(xs)) if j != i], ones)
+            grads.append(unbroadcast(d.astype(dy.dtype), x))
+        return grads
+    return record(y, "einsum", xs, gradient)
+
+
+def outer(x1, x2):
+    """y[i, j] = x1[i] * x2[j] (flattened);  dx1 = dy @ x2, dx2 = x1 @ dy (reshaped back)."""
+    x1, x2 = values(x1, x2)
+    y = products.outer(x1, x2)
+    return record(y, "outer", [x1, x2], lambda dy: [
+        (dy @ np.ravel(x2).astype(dy.dtype)).reshape(np.shape(x1)),
+        (np.ravel(x1).astype(dy.dtype) @ dy).reshape(np.shape(x2))])
+
+
+def inner(x1, x2):
+    """y = sums of products over the last axes (einsum "...k,...'k->......'")."""
+    n1, n2 = np.ndim(x1), np.ndim(x2)
+    if n1 == 0 or n2 == 0:
+        return multiply(x1, x2)
+    a, b = "abcdefghij"[:n1 - 1], "lmnopqrstu"[:n2 - 1]
+    return einsum(f"{a}z,{b}z->{a}{b}", x1, x2)
+
+
+def vdot(x1, x2):
+    """y = the dot product of the flattened arrays."""
+    return einsum("i,i->", reshape(x1, (-1,)), reshape(x2, (-1,)))
+
+
+# -- statistics -------------------------------------------------------------------------------------
+def average(x, axis=None, weights=None):
+    """y = sum(x * w) / sum(w) over the axis (the mean without weights); recorded as those
+    ops, so dx = dy * w / sum(w) and dw = dy * (x - y) / sum(w)."""
+    if weights is None:
+        return mean(x, axis=axis)
+    if np.ndim(weights) != np.ndim(x):  # 1-D weights along the axis
+        shape = [1] * np.ndim(x)
+        shape[axis] = -1
+        weights = reshape(weights, tuple(shape))
+    total = sum(multiply(x, weights), axis=axis)
+    return divide(total, sum(weights, axis=None if axis is None else axis))
+
+
+def quantile(x, q, axis=None, method="linear", keepdims=False):
+    """y = the sorted values at q * (n - 1), between two of them by `method`;
+    dx = dy * (1 - f) at the lower one's place and dy * f at the upper one's, where f is the
+    fraction "linear" interpolates by (ties broken by position, as a stable sort)."""
+    x, = values(x)
+    y = statistics.quantile(x, q, axis, method, keepdims)
+    reduced = tuple(range(np.ndim(x))) if axis is None else tuple(
+        a % np.ndim(x) for a in np.atleast_1d(axis))
+    kept = [a for a in range(np.ndim(x)) if a not in reduced]
+    flat = np.transpose(x, kept + list(reduced)).reshape(
+        [np.shape(x)[a] for a in kept] + [-1])  # (kept..., n)
+    n = flat.shape[-1]
+    order = np.argsort(flat, axis=-1, kind="stable")  # (kept..., n)
+    position = np.asarray(q, np.float64) * (n - 1)  # (q's shape)
+    low, high = np.floor(position), np.ceil(position)
+    f = {"linear": position - low, "lower": 0 * position, "higher": np.ones_like(position),
+         "midpoint": np.where(high > low, 0.5, 0.0), "nearest": (np.round(position) > low) * 1.0}
+    f = f[method]
+
+    def gradient(dy):
+        g = np.moveaxis(dy.reshape(np.shape(q) + flat.shape[:-1]), tuple(range(np.ndim(q))),
+                        tuple(range(-np.ndim(q), 0)))  # (kept..., q...)
+        dflat = np.zeros(flat.shape, dy.dtype)
+        for index in np.ndindex(np.shape(q)):
+            lo, hi, w = int(low[index]), int(high[index]), f[index]
+            gq = g[(Ellipsis,) + index]  # (kept...)
+            np.add.at(dflat, _at(order, lo), gq * dy.dtype.type(1 - w) if hi != lo else gq)
+            if hi != lo:
+                np.add.at(dflat, _at(order, hi), gq * dy.dtype.type(w))
+        shape = [np.shape(x)[a] for a in kept] + [np.shape(x)[a] for a in reduced]
+        return [np.transpose(dflat.reshape(shape), np.argsort(kept + list(reduced)))]
+    return record(y, "quantile", [x], gradient)
+
+
+def _at(order, k):
+    """The index of the k-th smallest along the last axis, for every leading position."""
+    lead = np.indices(order.shape[:-1])
+    return tuple(lead) + (order[..., k],)
+
+
+def percentile(x, q, axis=None, method="linear", keepdims=False):
+    return quantile(x, np.asarray(q, np.float64) / 100, axis, method, keepdims)
+
+
+def median(x, axis=None, keepdims=False):
+    return quantile(x, 0.5, axis=axis, keepdims=keepdims)
+
+
+# -- linear algebra -------------------------------------------------------------------------------
+def inv(x):
+    """y = inv(x);  dx = -y.T @ dy @ y.T."""
+    x, = values(x)
+    y = linalg.inv(x)
+    yt = np.swapaxes(y, -1, -2)
+    return record(y, "inv", [x], lambda dy: [-yt @ dy @ yt])
+
+
+def det(x):
+    """y = det(x);  dx = dy * y * inv(x).T."""
+    x, = values(x)
+    y = linalg.det(x)
+    return record(y, "det", [x], lambda dy: [
+        (dy * y)[..., None, None] * np.swapaxes(np.linalg.inv(x), -1, -2)])
+
+
+def solve(a, b):
+    """y = solve(a, b), a @ y = b;  db = solve(a.T, dy), da = -db @ y.T."""
+    a, b = values(a, b)
+    y = linalg.solve(a, b)
+
+    def gradient(dy):
+        vector = np.ndim(b) == np.ndim(a) - 1
+        db = linalg.solve(np.swapaxes(a, -1, -2), dy)
+        da = -(db[..., :, None] * y[..., None, :] if vector else db @ np.swapaxes(y, -1, -2))
+        return [da, db]
+    return record(y, "solve", [a, b], gradient)
+
+
+# A weight or a Tracked array in these NumPy functions (np.sin(y_pred)) is recorded as the
+# ops above, as backprop.py's ufuncs are.
+RECORDED_UFUNCS.update({
+    np.sin: sin, np.cos: cos, np.tan: tan, np.arcsin: arcsin, np.arccos: arccos,
+    np.arctan: arctan, np.sinh: sinh, np.cosh: cosh, np.arcsinh: arcsinh, np.arccosh: arccosh,
+    np.arctanh: arctanh, np.cbrt: cbrt, np.expm1: expm1, np.log1p: log1p, np.log2: log2,
+    np.log10: log10, np.arctan2: arctan2, np.hypot: hypot, np.logaddexp: logaddexp,
+})
