@@ -5,7 +5,8 @@ Tolerance: exact (atol 0) for everything that only moves or pads values (nearest
 pads, crops, patches, nearest affine transforms) and for the resampling minidl evaluates in
 TensorFlow's own order (bilinear resize and affine transform, map_coordinates); 2e-7 for
 the weighted sums TensorFlow orders its own way (grayscale's tensordot, rgb_to_hsv's
-division, the blur's depthwise convolution): one float32 ulp of values in [0, 1].
+division, the blur's depthwise convolution): one float32 ulp of values in [0, 1]; 1e-6 for ssim, a mean
+of ratios of such sums (2.4e-7 seen).
 """
 import numpy as np
 import pytest
@@ -19,7 +20,9 @@ IMG = RNG.uniform(size=(2, 7, 9, 3)).astype(np.float32)
 CF = IMG.transpose(0, 3, 1, 2).copy()  # channels_first
 U8 = (IMG * 255).astype(np.uint8)
 T = (RNG.normal(size=(2, 8)) * 0.1 + [1, 0, 0, 0, 1, 0, 0, 0]).astype(np.float32)
-EXACT, ULP = 0.0, 2e-7
+BIG = RNG.uniform(size=(2, 14, 15, 3)).astype(np.float32)  # ssim's windows are 11 x 11
+NOISY = np.clip(BIG + 0.1 * RNG.normal(size=BIG.shape), 0, 1).astype(np.float32)
+EXACT, ULP, MEAN = 0.0, 2e-7, 1e-6
 
 CASES = [  # (function, arguments, keyword arguments, tolerance)
     ("rgb_to_grayscale", (IMG,), {}, ULP),
@@ -68,6 +71,14 @@ CASES = [  # (function, arguments, keyword arguments, tolerance)
     ("gaussian_blur", (IMG,), {}, ULP),
     ("gaussian_blur", (IMG[0],), {"kernel_size": (5, 5), "sigma": (2.0, 2.0)}, ULP),
     ("gaussian_blur", (CF,), {"data_format": "channels_first"}, ULP),
+    ("sobel_edges", (IMG,), {}, EXACT),
+    ("sobel_edges", (CF,), {"data_format": "channels_first"}, EXACT),
+    ("ssim", (BIG, NOISY), {}, MEAN),
+    ("ssim", (BIG[0], NOISY[0]), {"filter_size": 5, "max_val": 2.0}, MEAN),
+    ("ssim", (BIG.transpose(0, 3, 1, 2), NOISY.transpose(0, 3, 1, 2)),
+     {"data_format": "channels_first"}, MEAN),
+    ("ssim", ((BIG * 255).astype(np.uint8), (NOISY * 255).astype(np.uint8)),
+     {"max_val": 255.0}, EXACT),
 ]
 
 

@@ -450,3 +450,66 @@ def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None
     kernel = np.tile(kernel.reshape(kernel_size[0], kernel_size[1], 1, 1), (1, 1, x.shape[-1], 1))
     y = depthwise_conv(x, kernel, padding="same")  # (N,H,W,C)
     return _unbatch(y, images, data_format)
+
+
+def sobel_edges(images, data_format=None):
+    """The vertical and horizontal Sobel responses of each channel: (N,H,W,C) -> (N,H,W,C,2).
+
+    Formula (tf.image.sobel_edges: the images reflect-padded by one pixel, then a depthwise
+    convolution with two kernels):
+        dy = [[-1, -2, -1], [0, 0, 0], [1, 2, 1]];  dx = dy's transpose
+    channels_first gives (N, C, H, W, 2).
+    """
+    from minidl.ops.nn_windows import depthwise_conv
+
+    images = convert_to_tensor(images)
+    x = images if data_format != "channels_first" else images.transpose(0, 2, 3, 1)
+    dy = np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], x.dtype)  # (3,3)
+    kernels = np.stack([dy, dy.T], axis=-1)[:, :, None, :]  # (3,3,1,2)
+    kernels = np.tile(kernels, (1, 1, x.shape[-1], 1))  # (3,3,C,2)
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")  # (N,H+2,W+2,C)
+    edges = depthwise_conv(padded, kernels).reshape(x.shape + (2,))  # (N,H,W,C,2)
+    return edges if data_format != "channels_first" else edges.transpose(0, 3, 1, 2, 4)
+
+
+def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03,
+         data_format=None):
+    """The structural similarity of two images (batches), averaged over pixels and channels.
+
+    Formula (each channel; mu, sigma**2, sigma12: Gaussian-weighted local means, variances and
+    covariance over filter_size x filter_size windows, "valid" windows only):
+        c1 = (k1 * max_val)**2;  c2 = (k2 * max_val)**2
+        ssim = mean((2 mu1 mu2 + c1) (2 sigma12 + c2) / ((mu1**2 + mu2**2 + c1)
+                                                         (sigma1**2 + sigma2**2 + c2)))
+    Keras's own formula (keras/src/ops/image.py::_ssim), not tf.image.ssim's.
+    """
+    from minidl.ops.nn_windows import conv
+
+    data_format = _data_format(data_format)
+    image1, image2 = convert_to_tensor(image1), convert_to_tensor(image2)
+    dtype = image1.dtype if image1.dtype.kind == "f" else np.dtype(config.floatx())
+    for name, image in (("image1", image1), ("image2", image2)):
+        if image.ndim not in (3, 4):
+            raise ValueError(f"Invalid {name} rank: expected rank 3 (single image) or rank 4 "
+                             f"(batch of images). Received input with shape: "
+                             f"{name}.shape={image.shape}")
+    a, b = [_batch(image.astype(dtype, copy=False), data_format) for image in (image1, image2)]
+    n, h, w, c = a.shape
+    t = np.arange(filter_size, dtype=dtype) - dtype.type((filter_size - 1) / 2.0)
+    g = np.exp(-(t ** 2) / dtype.type(2.0 * filter_sigma ** 2))
+    g = g / g.sum()
+    kernel = np.multiply.outer(g, g).reshape(filter_size, filter_size, 1, 1)  # (K,K,1,1)
+    a, b = [v.transpose(0, 3, 1, 2).reshape(-1, h, w, 1) for v in (a, b)]  # (N*C,H,W,1)
+
+    def local_mean(v):
+        return conv(v, kernel)  # (N*C,H-K+1,W-K+1,1)
+    mu1, mu2 = local_mean(a), local_mean(b)
+    c1, c2 = dtype.type((k1 * max_val) ** 2), dtype.type((k2 * max_val) ** 2)
+    sigma1 = local_mean(a * a) - mu1 * mu1
+    sigma2 = local_mean(b * b) - mu2 * mu2
+    sigma12 = local_mean(a * b) - mu1 * mu2
+    numerator = (2.0 * mu1 * mu2 + c1) * (2.0 * sigma12 + c2)
+    denominator = (mu1 * mu1 + mu2 * mu2 + c1) * (sigma1 + sigma2 + c2)
+    per_image = (numerator / denominator).mean(axis=(1, 2, 3)).reshape(n, c).mean(axis=-1)
+    result = per_image if image1.ndim == 4 else per_image[0]
+    return np.asarray(result).astype(image1.dtype)
