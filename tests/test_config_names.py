@@ -117,3 +117,19 @@ def test_interactive_logging_switch_moves_the_bars_off_stdout_as_keras_s(capsys,
     assert printed == {"minidl": ("", True), "keras": ("", True)}
     logged = [r.getMessage() for r in caplog.records if r.name == "minidl"]
     assert "Epoch 1/2" in logged and any("loss:" in message for message in logged)
+
+
+def test_a_layer_takes_a_float32_policy_as_keras_and_refuses_a_mixed_one():
+    x = np.ones((2, 3), np.float32)
+    for dtype in ("float32", "policy"):
+        layers = [framework.layers.Dense(2, dtype=framework.DTypePolicy("float32")
+                                         if dtype == "policy" else dtype)
+                  for framework in (minidl, keras)]
+        outputs = [np.asarray(layer(x)) for layer in layers]
+        assert layers[0].dtype == layers[1].dtype == "float32"
+        assert outputs[0].dtype == outputs[1].dtype == np.float32
+        assert [w.dtype for w in layers[0].weights] == [np.float32, np.float32]
+    for name in ("mixed_float16", "mixed_bfloat16", "float16"):
+        keras.layers.Dense(2, dtype=name)  # Keras builds it; minidl says why it cannot
+        with pytest.raises(ValueError, match=f"no half-precision.*Received: name='{name}'"):
+            minidl.layers.Dense(2, dtype=name)

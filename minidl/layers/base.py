@@ -135,7 +135,7 @@ class Layer:
             raise ValueError(f"Argument `name` must be a string. Received: name={name!r}")
         self.name = name or naming.auto_name(naming.to_snake_case(type(self).__name__))
         self.trainable = trainable
-        self.dtype = dtype or config.floatx()
+        self.dtype = _layer_dtype(dtype)
         self.built = False
         self._own_weights = []
         self._inbound_nodes = []
@@ -480,6 +480,20 @@ def each_array(function, structure):
     if isinstance(structure, dict):
         return {key: each_array(function, x) for key, x in structure.items()}
     return function(structure)
+
+
+def _layer_dtype(dtype):
+    """A layer's float type from Keras's `dtype` argument: a type name or a DTypePolicy
+    (default floatx). The mixed and 16-bit policies are refused by name (dtype_policies.py)."""
+    from minidl import dtype_policies
+
+    if dtype is None:
+        return config.floatx()
+    if isinstance(dtype, dtype_policies.DTypePolicy):
+        return dtype.name
+    if isinstance(dtype, str) and dtype in dtype_policies.HALF:
+        dtype_policies.DTypePolicy(dtype)  # raises, naming the policy
+    return dtype
 
 
 def _unique(variables):
