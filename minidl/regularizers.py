@@ -7,6 +7,16 @@ they enter training is training.py::add_penalties: the penalty adds to the loss 
 logs (and to val_loss and evaluate, as in Keras), its gradient to the weight's.
 An activity regularizer penalises a layer's output instead, divided by the batch size
 (keras/src/layers/layer.py); its gradient joins backward at that output (layers/base.py).
+
+A regularizer of your own, as Keras's guide writes them, is a function of x or a
+`Regularizer` subclass that defines only `__call__`, with minidl.ops or NumPy operators:
+
+    def my_regularizer(x):
+        return 1e-3 * ops.sum(ops.square(x))
+    Dense(64, kernel_regularizer=my_regularizer)
+
+Its gradient comes from a tape of its own (`gradient_by_tape`), as a loss function's does;
+one that writes `gradient(x)` as well gets that one used.
 """
 import numpy as np
 
@@ -18,9 +28,8 @@ class Regularizer:
         raise NotImplementedError
 
     def gradient(self, x):
-        raise NotImplementedError(
-            f"{type(self).__name__} needs a `gradient(x)` method: minidl has no autograd, so "
-            "a penalty needs its derivative with respect to x as well as its value.")
+        """d penalty / dx; by default through the ops `__call__` records (gradient_by_tape)."""
+        return gradient_by_tape(self, x)
 
     def get_config(self):
         return {}
@@ -88,6 +97,34 @@ class L1L2(Regularizer):
         return {"l1": self.l1, "l2": self.l2}
 
 
+def gradient(regularizer, x):
+    """d regularizer(x) / dx: its own `gradient(x)` if it has one, else by the tape."""
+    own = getattr(regularizer, "gradient", None)
+    return own(x) if own is not None else gradient_by_tape(regularizer, x)
+
+
+def gradient_by_tape(penalty, x):
+    """d penalty(x) / dx for a penalty written with minidl.ops and NumPy operators: x goes in
+    as a Tracked array (ops/backprop.py), every op it meets is recorded on a tape of its own,
+    and backward runs from the penalty with d penalty / d penalty = 1."""
+    from minidl.ops import backprop
+    from minidl.tape import Tape
+
+    x = np.asarray(x)
+    with Tape() as tape, backprop.tracking():
+        tape.watch(x)
+        value = backprop.untracked(penalty(backprop.tracked(x)))
+    problem = tape.undifferentiable(value, 0)
+    if problem is not None:
+        name = getattr(penalty, "__name__", type(penalty).__name__)
+        raise ValueError(
+            f"minidl cannot differentiate the regularizer {name}: {problem}. minidl has no "
+            "autograd: write the penalty with minidl.ops and NumPy operators on x, e.g. "
+            "`1e-3 * ops.sum(ops.square(x))`, or give it a `gradient(x)` method returning "
+            "d penalty / dx.")
+    return tape.gradient([(value, np.ones_like(value))], [], inputs=[x])[0]
+
+
 def _check(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
             or not np.isfinite(value) or value < 0:
@@ -102,15 +139,20 @@ _BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2}
 
 
 def get(identifier):
-    """None, a Regularizer, a name ("l2": L2(0.01)), or a {"class_name", "config"} dict."""
+    """None, a Regularizer or a function of x, a name ("l2": L2(0.01)), a class (made with
+    its defaults), or a {"class_name", "config"} dict (keras/src/regularizers/__init__.py)."""
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
     if isinstance(identifier, str) and identifier in _BY_NAME:
         return _BY_NAME[identifier]()
     if isinstance(identifier, dict) and identifier.get("class_name") in _BY_NAME:
         return _BY_NAME[identifier["class_name"]](**identifier.get("config", {}))
+    if isinstance(identifier, type) and issubclass(identifier, Regularizer):
+        return identifier()
+    if callable(identifier) and not isinstance(identifier, (str, dict, type)):
+        return identifier
     raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}. Expected "
-                     f"None, a Regularizer, or one of {sorted(_BY_NAME)}.")
+                     f"None, a Regularizer, a function, or one of {sorted(_BY_NAME)}.")
 
 
 def weight_penalties(weights):

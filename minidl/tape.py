@@ -19,6 +19,13 @@ Arrays are matched by identity: a record keeps a reference to each array it prod
 array's `id` cannot be reused while the tape lives. A layer that returns its input unchanged
 (Dropout at inference, a linear Activation) is invisible: the array keeps its first maker,
 as Keras's tensors keep their `_keras_logits`.
+
+An array no call on the tape made is either a constant (np.eye(3), a mask made with NumPy,
+a class-weight vector: no gradient goes to it, as TensorFlow treats a NumPy array) or an
+array derived from the tape's arrays by a path the tape cannot differentiate (np.sort(h),
+h.copy(), a view of h made with np.asarray): the ops that meet such an array say that it
+was `escaped` (ops/backprop.py), and so does its memory, shared with an array on the tape.
+A call that takes one cuts the chain, and backward refuses to go through it by name.
 """
 import threading
 
@@ -64,6 +71,7 @@ class Tape:
         self.records = []
         self._made_by = {}  # id(array) -> (record index, output position)
         self._watched = set()  # ids of arrays given to the model from outside
+        self._escaped = set()  # ids of arrays derived from the tape's by a path it cannot follow
         self._kept = []
         self.penalties = []  # (value, output, d value / d output) of activity regularizers
         self._previous = None
@@ -85,14 +93,32 @@ class Tape:
                 self._watched.add(id(array))
                 self._kept.append(array)  # so that its id is not reused while the tape lives
 
+    def escape(self, structure):
+        """Mark arrays as derived from the tape's arrays by a path it cannot differentiate."""
+        for array in flatten(structure):
+            if id(array) not in self._made_by:
+                self._escaped.add(id(array))
+                self._kept.append(array)
+
+    def _derived_unrecorded(self, array):
+        """True for an array that came from the tape's arrays without being recorded: marked
+        by `escape`, or a view sharing the memory of an array on the tape (np.asarray(h))."""
+        while array is not None:
+            if id(array) in self._escaped or id(array) in self._made_by \
+                    or id(array) in self._watched:
+                return True
+            array = getattr(array, "base", None)
+        return False
+
     def record(self, layer, inputs, outputs, cache):
         """Write one layer call on the tape."""
         inputs, outputs = flatten(inputs), flatten(outputs)
         sources = [self._made_by.get(id(x)) for x in inputs]
-        # An input made outside minidl's layers (say with NumPy's `*`) after an earlier layer
-        # call cuts the chain: backward cannot pass through it (see `gradient`).
-        foreign = bool(self.records) and any(
-            s is None and id(x) not in self._watched for s, x in zip(sources, inputs))
+        # An input derived from the tape's arrays by a path the tape did not record (np.sort,
+        # a copy) cuts the chain: backward cannot pass through it (see `gradient`). Other
+        # arrays from outside are constants (or watched inputs).
+        foreign = any(s is None and id(x) not in self._watched and self._derived_unrecorded(x)
+                      for s, x in zip(sources, inputs))
         index = len(self.records)
         self.records.append(Record(layer, inputs, sources, outputs, cache, foreign))
         input_ids = {id(x) for x in inputs}
@@ -125,8 +151,9 @@ class Tape:
             seen.add(index)
             record = self.records[index]
             if record.foreign:
-                return (f"ops.{record.layer.name} received an array computed outside minidl.ops "
-                        "(for example by a NumPy operator such as `-` or `*` on y_pred)")
+                return (f"ops.{record.layer.name} received an array derived from y_pred by a "
+                        "path minidl does not record (a NumPy function such as np.sort, a "
+                        "copy, or an array method such as .mean())")
             stack += [source[0] for source in record.sources if source is not None]
         return None
 
@@ -242,9 +269,10 @@ def _accumulate(table, key, grad):
 def _cut_chain_error(record):
     return ValueError(
         f"Cannot compute gradients through the input of layer '{record.layer.name}': it was "
-        "computed outside minidl's layers (for example with a NumPy operator such as `+` or "
-        "`*` on the output of an earlier layer), so minidl, which has no autograd, does not "
-        "know its derivative. Use a layer for that step (layers.Add, layers.Multiply, "
-        "layers.Rescaling, ...) or a custom Layer with its own `backward` (see "
-        "minidl/layers/base.py)."
+        "derived from the output of an earlier layer by a path minidl does not record (a "
+        "NumPy function such as np.sort or np.concatenate, a copy, an array method such as "
+        ".mean(), or NumPy arithmetic on plain arrays), so minidl, which has no autograd, "
+        "does not know its derivative. Use minidl.ops or a layer for that step "
+        "(ops.concatenate, layers.Add, layers.Multiply, layers.Rescaling, ...) or a custom "
+        "Layer with its own `backward` (see minidl/layers/base.py)."
     )

@@ -256,7 +256,7 @@ def compute_gradients(model, batch, keep_gradients=False):
     grads = tape.gradient(seeds, weights, unconnected_gradients="none")
     for i, w in enumerate(weights):  # d(weight penalty)/dw
         if w.regularizer is not None:
-            penalty = w.regularizer.gradient(w.value)  # same shape as w
+            penalty = regularizers.gradient(w.regularizer, w.value)  # same shape as w
             grads[i] = penalty if grads[i] is None else grads[i] + penalty
     return Step(loss, output_losses, preds, seeds, tape, weights, grads)
 

@@ -280,7 +280,7 @@ class NumpyLoss(minidl.losses.Loss):
 
 
 @pytest.mark.parametrize("loss, named, why", [
-    (numpy_mse, "loss function 'numpy_mse'", "received an array computed outside"),
+    (numpy_mse, "loss function 'numpy_mse'", "received an array derived from y_pred by a path"),
     (half_numpy_mse, "loss function 'half_numpy_mse'", "ops.square received an array"),
     (NumpyLoss(name="numpy_loss"), "loss 'numpy_loss' \\(NumpyLoss.call\\)",
      "not computed by minidl.ops")])

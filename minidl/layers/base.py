@@ -373,16 +373,16 @@ class Layer:
             n = y.dtype.type(len(y))
             value = self.activity_regularizer(y) / n
             if tape is not None:
-                tape.add_penalty(value, y, self.activity_regularizer.gradient(y) / n)
+                tape.add_penalty(value, y, regularizers.gradient(self.activity_regularizer, y) / n)
             self._last_call_losses().append(value)
 
     # -- losses of the last call (Keras's add_loss and layer.losses) -----------------------------
     def add_loss(self, loss):
         """Add a scalar `loss` to the training loss, from inside `call()`, as Keras's add_loss.
 
-        It is differentiated through the minidl.ops calls (and layers) that computed it, so
-        compute it with them: `self.add_loss(ops.multiply(self.rate, ops.mean(x)))`, not
-        `self.rate * ops.mean(x)`, whose NumPy `*` minidl cannot differentiate.
+        It is differentiated through the minidl.ops calls, layers and NumPy operators on the
+        arrays call() received that computed it (`self.rate * ops.mean(x)`), not through an
+        array method (`x.mean()`) or a copy, which minidl cannot differentiate.
         """
         tape = active_tape()
         loss = backprop.untracked(loss)  # a value computed with NumPy operators in call()
@@ -390,9 +390,10 @@ class Layer:
             if tape.producer(loss) is None:
                 raise ValueError(
                     f"Layer '{self.name}' called `add_loss()` with a value minidl cannot "
-                    "differentiate: it was not computed by minidl.ops (or layers) during this "
-                    "call, for example because a NumPy operator such as `*` made it. Write it "
-                    "with minidl.ops, e.g. `ops.multiply(rate, ops.mean(x))`. Received: "
+                    "differentiate: it was not computed by minidl.ops, layers or NumPy "
+                    "operators on the arrays call() received during this call (an array "
+                    "method such as .mean() or a copy made it, say). Write it with minidl.ops, "
+                    "e.g. `rate * ops.mean(x)`. Received: "
                     f"loss={loss!r}")
             tape.add_penalty(loss, loss, np.ones_like(loss))
         self._last_call_losses().append(loss)

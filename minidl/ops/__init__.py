@@ -68,7 +68,8 @@ from minidl.ops.numpy import (abs, absolute, add, all, amax, amin, any, arange, 
                               zeros_like)  # noqa: A004 (Keras's names)
 
 # The differentiable versions replace the plain ones of the same names (see backprop.py).
-from minidl.ops.backprop import (abs, absolute, add, clip, concatenate, divide, exp,  # noqa: E402,F811,A004
+from minidl.ops.backprop import (abs, absolute, add, cast, clip, concatenate,  # noqa: E402,F811,A004
+                                 convert_to_tensor, divide, exp,
                                  log, matmul, maximum, mean, minimum, multiply, negative, power,
                                  relu, reshape, sigmoid, softmax, sqrt, square, subtract, sum,
                                  tanh, transpose, where)

@@ -21,7 +21,7 @@ import threading
 import numpy as np
 
 from minidl import activations
-from minidl.ops import nn, numpy as numpy_ops
+from minidl.ops import core, nn, numpy as numpy_ops
 from minidl.tape import active_tape
 from minidl.variable import RECORDED_UFUNCS, Variable
 
@@ -62,7 +62,9 @@ class Tracked(np.ndarray):
     Each ufunc NumPy applies to it (`-`, `*`, `**`, np.exp, ...) goes to the op of the same
     name here, on the tape; np.mean and np.sum too. The op's result is Tracked again (see
     `tracking`). `recorded` is the array the tape knows this one by; an array derived from
-    it some other way (a slice, a method) has none and is refused by name at backward.
+    it some other way (np.sort, a copy, an array method) is marked `escaped` on the tape
+    (a float one: an integer or boolean result, such as a comparison's, is a constant, as
+    in TensorFlow) and refused by name if backward reaches it.
     """
 
     def __array_finalize__(self, obj):
@@ -73,7 +75,7 @@ class Tracked(np.ndarray):
         if op is not None and active_tape() is not None:
             return op(*inputs)
         inputs = [x.view(np.ndarray) if isinstance(x, Tracked) else x for x in inputs]
-        return getattr(ufunc, method)(*inputs, **kwargs)
+        return escaped(getattr(ufunc, method)(*inputs, **kwargs))
 
     def __getitem__(self, key):
         if self.recorded is not None and active_tape() is not None:
@@ -85,7 +87,7 @@ class Tracked(np.ndarray):
         if op is not None and active_tape() is not None and set(kwargs) <= {"axis", "keepdims"}:
             return op(*args, **kwargs)
         args = [x.view(np.ndarray) if isinstance(x, Tracked) else x for x in args]
-        return func(*args, **kwargs)
+        return escaped(func(*args, **kwargs))
 
 
 _tracking = threading.local()
@@ -118,10 +120,27 @@ def tracked(y):
 
 
 def untracked(y):
-    """The array the tape knows a Tracked array by (the array itself otherwise)."""
+    """The array the tape knows a Tracked array by (the array itself otherwise); one derived
+    from a Tracked array without the tape (a copy, .astype) is marked escaped."""
     if isinstance(y, Tracked):
-        return y.recorded if y.recorded is not None else y.view(np.ndarray)
+        return y.recorded if y.recorded is not None else escaped(y.view(np.ndarray))
     return y
+
+
+def escaped(result):
+    """A result NumPy computed from a Tracked array without recording it: a float one is
+    marked on the active tape (tape.escape), so that backward refuses to go through it."""
+    tape = active_tape()
+    if tape is not None:
+        tape.escape([r for r in _flat_results(result)
+                     if isinstance(r, (np.ndarray, np.generic)) and r.dtype.kind in "fc"])
+    return result
+
+
+def _flat_results(result):
+    if isinstance(result, (list, tuple)):
+        return [r for item in result for r in _flat_results(item)]
+    return [result]
 
 
 def values(*xs):
@@ -237,6 +256,27 @@ def where(condition, x1=None, x2=None):
     return record(y, "where", [x1, x2], lambda dy: [
         unbroadcast(np.where(condition, dy, 0).astype(dy.dtype), x1),
         unbroadcast(np.where(condition, 0, dy).astype(dy.dtype), x2)])
+
+
+def cast(x, dtype):
+    """y = x as `dtype`; x itself when it has that dtype (tf.cast). dx = dy in x's dtype
+    between floats; a cast to or from integers or booleans is a constant, as in TensorFlow."""
+    value, = values(x)
+    y = core.cast(value, dtype)
+    if y is value:
+        return x
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "fc" \
+            or y.dtype.kind not in "fc":
+        return y  # (a Python number, a list: a constant)
+    return record(y, "cast", [value], lambda dy: [dy.astype(value.dtype)])
+
+
+def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
+    """x as an array: a Tracked array stays itself (as a tensor does in Keras), so a loss's
+    `y_pred = ops.convert_to_tensor(y_pred)` keeps training; with a dtype, a cast."""
+    if isinstance(x, Tracked):
+        return x if dtype is None else cast(x, dtype)
+    return core.convert_to_tensor(x, dtype, sparse, ragged)
 
 
 def take(x, key):
