@@ -29,8 +29,11 @@ def _along_last(function, x, axis):
     return np.moveaxis(function(np.moveaxis(x, axis, -1)), -1, axis)
 
 
-def one_hot(x, num_classes, axis=-1, dtype=None):
+def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
     """Rows of zeros with a one at each class index; an index outside [0, C) gives all zeros."""
+    if sparse:
+        raise ValueError("minidl has no sparse tensors: `sparse` must be False. "
+                         f"Received: sparse={sparse}")
     x = convert_to_tensor(x)
     classes = np.arange(num_classes)  # (C,)
     out = (x[..., None] == classes).astype(dtype or config.floatx())  # (..., C)
