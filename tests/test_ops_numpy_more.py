@@ -322,6 +322,17 @@ GRADIENT_CASES = [
     ("quantile", [CUBE], (0.3,), {"axis": (0, 2), "keepdims": True}),
     ("quantile", [F32], ([0.2, 0.75],), {"axis": 1}),
     ("percentile", [F32], (40,), {"axis": -1}),
+    ("exp2", [F32], (), {}), ("fabs", [F32], (), {}), ("deg2rad", [F32], (), {}),
+    ("rad2deg", [F32], (), {}), ("copy", [F32], (), {}), ("logaddexp2", [F32, F32B], (), {}),
+    ("kron", [SQ, F32[:2, :2]], (), {}), ("kron", [V, F32], (), {}),
+    ("cross", [F32, F32B], (), {}), ("cross", [F32[:, :2], F32B], (), {}),
+    ("cross", [F32.T, F32B.T], (), {"axis": 0}),
+    ("ptp", [F32], (), {"axis": 0}), ("ptp", [np.float32([[1, 3, 3], [2, 2, 0]])], (), {}),
+    ("nansum", [NANS], (), {"axis": 1}), ("nanmean", [NANS[[0, 2]]], (), {"axis": 1}),
+    ("nanmean", [F32], (), {}),
+    ("diff", [F32], (), {"axis": 0}), ("diff", [CUBE], (), {"n": 2}),
+    ("trapezoid", [F32], (), {}), ("trapezoid", [F32], (), {"dx": 0.5, "axis": 0}),
+    ("trapezoid", [F32], (np.float32([0.0, 0.5, 2.0]),), {}),
 ]
 
 

@@ -38,10 +38,12 @@ unique, nonzero, histogram, diff, ...), numpy_making.py (identity, tri, empty, a
 logspace, windows, ...). linalg.py is keras.ops.linalg (inv, det, solve, cholesky, qr, svd,
 eig, eigh, lstsq, lu_factor, ...); its functions are names here too, as in keras.ops.
 backprop_numpy.py records those that carry a gradient, each with its derivative: the
-trigonometric and hyperbolic functions, cbrt, expm1, log1p, log2, log10, arctan2, hypot,
-logaddexp, einsum, outer, inner, vdot, stack, split, array_split, hstack, vstack, dstack,
-append, pad, moveaxis, swapaxes, ravel, roll, flipud, fliplr, rot90, tril, triu, diag,
-diagflat, diagonal, trace, get_item, average, median, quantile, percentile, inv, det, solve.
+trigonometric and hyperbolic functions, cbrt, exp2, expm1, log1p, log2, log10, fabs,
+deg2rad, rad2deg, copy, arctan2, hypot, logaddexp, logaddexp2, einsum, outer, inner, vdot,
+kron, cross, stack, split, array_split, hstack, vstack, dstack, append, pad, moveaxis,
+swapaxes, ravel, roll, flipud, fliplr, rot90, tril, triu, diag, diagflat, diagonal, trace,
+get_item, diff, trapezoid, average, ptp, nansum, nanmean, median, quantile, percentile,
+inv, det, solve.
 """
 from minidl.ops.core import (cast, convert_to_numpy, convert_to_tensor, ndim, result_type, shape,
                              size, stop_gradient)
@@ -116,9 +118,11 @@ from minidl.ops.numpy_statistics import (argpartition, average, bincount, corrco
 # ... and the differentiable versions of those that carry a gradient (backprop_numpy.py).
 from minidl.ops.backprop_numpy import (append, arccos, arccosh, arcsin, arcsinh,  # noqa: E402,F811
                                        arctan, arctan2, arctanh, array_split, average, cbrt,
-                                       cos, cosh, det, diag, diagflat, diagonal, dstack,
-                                       einsum, expm1, fliplr, flipud, get_item, hstack, hypot,
-                                       inner, inv, log1p, log2, log10, logaddexp, median,
-                                       moveaxis, outer, pad, percentile, quantile, ravel, roll,
-                                       rot90, sin, sinh, solve, split, stack, swapaxes, tan,
-                                       trace, tril, triu, vdot, vstack)
+                                       copy, cos, cosh, cross, deg2rad, det, diag, diagflat,
+                                       diagonal, diff, dstack, einsum, exp2, expm1, fabs,
+                                       fliplr, flipud, get_item, hstack, hypot, inner, inv,
+                                       kron, log1p, log2, log10, logaddexp, logaddexp2, median,
+                                       moveaxis, nanmean, nansum, outer, pad, percentile, ptp,
+                                       quantile, rad2deg, ravel, roll, rot90, sin, sinh, solve,
+                                       split, stack, swapaxes, tan, trace, trapezoid, tril,
+                                       triu, vdot, vstack)

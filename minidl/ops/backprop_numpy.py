@@ -13,8 +13,8 @@ import numpy as np
 from minidl.ops import linalg, numpy_elementwise as elementwise, numpy_shapes as shapes
 from minidl.ops import numpy_products as products, numpy_statistics as statistics
 from minidl.ops import numpy as numpy_ops
-from minidl.ops.backprop import (concatenate, divide, mean, multiply, record, reshape,  # noqa: A004
-                                 sum, take, unbroadcast, values)
+from minidl.ops.backprop import (_spread, add, concatenate, divide, mean, multiply,  # noqa: A004
+                                 record, reshape, subtract, sum, take, unbroadcast, values)
 from minidl.variable import RECORDED_UFUNCS
 
 
@@ -131,6 +131,40 @@ def log10(x):
     return record(y, "log10", [x], lambda dy: [dy / (x * y.dtype.type(np.log(10)))])
 
 
+def exp2(x):
+    """y = 2**x;  dx = dy * y * log(2)."""
+    x, = values(x)
+    y = elementwise.exp2(x)
+    return record(y, "exp2", [x], lambda dy: [dy * y * y.dtype.type(np.log(2))])
+
+
+def fabs(x):
+    """y = |x| as floats;  dx = dy * sign(x)."""
+    x, = values(x)
+    y = elementwise.fabs(x)
+    return record(y, "fabs", [x], lambda dy: [dy * np.sign(x).astype(y.dtype)])
+
+
+def deg2rad(x):
+    """y = x * pi / 180;  dx = dy * pi / 180."""
+    x, = values(x)
+    y = elementwise.deg2rad(x)
+    return record(y, "deg2rad", [x], lambda dy: [dy * y.dtype.type(np.pi / 180)])
+
+
+def rad2deg(x):
+    """y = x * 180 / pi;  dx = dy * 180 / pi."""
+    x, = values(x)
+    y = elementwise.rad2deg(x)
+    return record(y, "rad2deg", [x], lambda dy: [dy * y.dtype.type(180 / np.pi)])
+
+
+def copy(x):
+    """y = a copy of x;  dx = dy."""
+    x, = values(x)
+    return record(np.array(x), "copy", [x], lambda dy: [dy])
+
+
 # -- element-wise functions of two arrays -------------------------------------------------------
 def arctan2(x1, x2):
     """y = the angle of (x2, x1);  dx1 = dy * x2 / (x1**2 + x2**2), dx2 = -dy * x1 / (...)."""
@@ -159,6 +193,14 @@ def logaddexp(x1, x2):
     y = elementwise.logaddexp(x1, x2)
     return record(y, "logaddexp", [x1, x2], lambda dy: [
         unbroadcast(dy * np.exp(x1 - y), x1), unbroadcast(dy * np.exp(x2 - y), x2)])
+
+
+def logaddexp2(x1, x2):
+    """y = log2(2**x1 + 2**x2);  dx1 = dy * 2**(x1 - y), dx2 = dy * 2**(x2 - y)."""
+    x1, x2 = values(x1, x2)
+    y = elementwise.logaddexp2(x1, x2)
+    return record(y, "logaddexp2", [x1, x2], lambda dy: [
+        unbroadcast(dy * np.exp2(x1 - y), x1), unbroadcast(dy * np.exp2(x2 - y), x2)])
 
 
 # -- ops that move entries: dx[i] = sum of dy where y copied x[i] ---------------------------------
@@ -388,6 +430,35 @@ def vdot(x1, x2):
     return einsum("i,i->", reshape(x1, (-1,)), reshape(x2, (-1,)))
 
 
+def kron(x1, x2):
+    """y = blocks x1[i, j] * x2 (einsum "ij,kl->ikjl" reshaped, at any rank)."""
+    n = max(np.ndim(x1), np.ndim(x2))
+    x1 = reshape(x1, (1,) * (n - np.ndim(x1)) + np.shape(x1))
+    x2 = reshape(x2, (1,) * (n - np.ndim(x2)) + np.shape(x2))
+    a, b = "abcdefgh"[:n], "ijklmnop"[:n]
+    blocks = einsum(f"{a},{b}->" + "".join(p + q for p, q in zip(a, b)), x1, x2)
+    return reshape(blocks, tuple(np.multiply(np.shape(x1), np.shape(x2))))
+
+
+def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """y = x1 x x2: (a1 b2 - a2 b1, a2 b0 - a0 b2, a0 b1 - a1 b0), recorded as those
+    products (2-vectors get a zero third component; two 2-vectors give the third only)."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = moveaxis(x1, axisa, -1), moveaxis(x2, axisb, -1)
+    planar = np.shape(a)[-1] == 2 and np.shape(b)[-1] == 2
+    a, b = (v if np.shape(v)[-1] == 3 else pad(v, [(0, 0)] * (np.ndim(v) - 1) + [(0, 1)])
+            for v in (a, b))
+    a0, a1, a2 = (get_item(a, (Ellipsis, i)) for i in range(3))
+    b0, b1, b2 = (get_item(b, (Ellipsis, i)) for i in range(3))
+    z = subtract(multiply(a0, b1), multiply(a1, b0))
+    if planar:
+        return z
+    c = stack([subtract(multiply(a1, b2), multiply(a2, b1)),
+               subtract(multiply(a2, b0), multiply(a0, b2)), z], axis=-1)
+    return moveaxis(c, -1, axisc)
+
+
 # -- statistics -------------------------------------------------------------------------------------
 def average(x, axis=None, weights=None):
     """y = sum(x * w) / sum(w) over the axis (the mean without weights); recorded as those
@@ -400,6 +471,74 @@ def average(x, axis=None, weights=None):
         weights = reshape(weights, tuple(shape))
     total = sum(multiply(x, weights), axis=axis)
     return divide(total, sum(weights, axis=None if axis is None else axis))
+
+
+def ptp(x, axis=None, keepdims=False):
+    """y = max - min over the axes;  dx = dy / (number of maxima) at each maximum, minus
+    dy / (number of minima) at each minimum (TensorFlow's reduce_max/min gradients)."""
+    x, = values(x)
+    y = statistics.ptp(x, axis, keepdims)
+    axes = axis if axis is None else tuple(np.atleast_1d(axis))
+    top = np.max(x, axis=axes, keepdims=True) == x  # (x's shape)
+    bottom = np.min(x, axis=axes, keepdims=True) == x
+
+    def gradient(dy):
+        g = _spread(dy, x, axes, keepdims)
+        share = lambda hit: hit / np.sum(hit, axis=axes, keepdims=True)  # noqa: E731
+        return [(g * (share(top) - share(bottom))).astype(dy.dtype)]
+    return record(y, "ptp", [x], gradient)
+
+
+def nansum(x, axis=None, keepdims=False):
+    """y = sum of the non-NaN values;  dx = dy spread back, 0 at each NaN."""
+    x, = values(x)
+    y = statistics.nansum(x, axis, keepdims)
+    axes = axis if axis is None else tuple(np.atleast_1d(axis))
+    kept = ~np.isnan(x)
+    return record(y, "nansum", [x], lambda dy: [
+        np.where(kept, _spread(dy, x, axes, keepdims), 0).astype(dy.dtype)])
+
+
+def nanmean(x, axis=None, keepdims=False):
+    """y = the mean of the non-NaN values;  dx = dy / (their count), 0 at each NaN."""
+    x, = values(x)
+    y = statistics.nanmean(x, axis, keepdims)
+    axes = axis if axis is None else tuple(np.atleast_1d(axis))
+    kept = ~np.isnan(x)
+    count = np.sum(kept, axis=axes, keepdims=True)  # (x's shape with the axes 1)
+
+    def gradient(dy):
+        g = _spread(dy, x, axes, keepdims) / count
+        return [np.where(kept, g, 0).astype(dy.dtype)]
+    return record(y, "nanmean", [x], gradient)
+
+
+def diff(a, n=1, axis=-1):
+    """y = a[1:] - a[:-1] along the axis, n times; recorded as those slices and subtractions."""
+    y = statistics.diff(a, n, axis)  # Keras's checks and the value's dtype
+    if np.asarray(values(a)[0]).dtype == bool:
+        return y  # the != of bools: no gradient
+    before = [slice(None)] * np.ndim(a)
+    after = list(before)
+    before[axis], after[axis] = slice(1, None), slice(None, -1)
+    for _ in range(n):
+        a = subtract(get_item(a, tuple(before)), get_item(a, tuple(after)))
+    return a
+
+
+def trapezoid(y, x=None, dx=1.0, axis=-1):
+    """The trapezoidal rule, sum(0.5 * (y[1:] + y[:-1]) * dx), recorded as those ops
+    (dx = diff(x) when x is given)."""
+    value = statistics.trapezoid(y, x, dx, axis)
+    y, = values(y)
+    widths = value.dtype.type(dx) if x is None else statistics.diff(  # x: a constant
+        np.asarray(x, value.dtype), axis=axis)
+    ends = [slice(None)] * np.ndim(y)
+    starts = list(ends)
+    ends[axis], starts[axis] = slice(1, None), slice(None, -1)
+    heights = multiply(value.dtype.type(0.5),
+                       add(get_item(y, tuple(ends)), get_item(y, tuple(starts))))
+    return sum(multiply(heights, widths), axis=axis)
 
 
 def quantile(x, q, axis=None, method="linear", keepdims=False):
@@ -487,4 +626,6 @@ RECORDED_UFUNCS.update({
     np.arctan: arctan, np.sinh: sinh, np.cosh: cosh, np.arcsinh: arcsinh, np.arccosh: arccosh,
     np.arctanh: arctanh, np.cbrt: cbrt, np.expm1: expm1, np.log1p: log1p, np.log2: log2,
     np.log10: log10, np.arctan2: arctan2, np.hypot: hypot, np.logaddexp: logaddexp,
+    np.exp2: exp2, np.fabs: fabs, np.deg2rad: deg2rad, np.rad2deg: rad2deg,
+    np.logaddexp2: logaddexp2,
 })
