@@ -365,6 +365,10 @@ def window_cases(dtype):
         ("max_pool", (f(2, 3, 6, 6),), ((2, 3),), {"data_format": "channels_first"}),
         ("average_pool", (f(2, 7, 6, 3),), (3,), {"strides": 2, "padding": "same"}),
         ("average_pool", (f(1, 4, 4, 4, 2),), (2,), {}),
+        ("depth_to_space", (f(2, 3, 4, 12),), (2,), {}),
+        ("space_to_depth", (f(2, 3, 4, 6),), (2,), {"data_format": "channels_first"}),
+        ("unfold", (f(2, 3, 7, 6),), ((2, 3),), {"stride": 2, "padding": 1, "dilation": (1, 2)}),
+        ("fold", (f(2, 27, 20),), ((7, 6), 3), {}),
     ]
 
 
@@ -445,13 +449,14 @@ def test_window_ops_are_differentiated_as_tensorflow_differentiates_them():
     # its window (average pooling's rule) instead of sent to the max, fail the same comparison
     with pytest.raises(AssertionError):
         np.testing.assert_allclose(ours[1] * 1.01, expected[1], rtol=1e-5, atol=1e-5)
-    x = cases[-4][1][0]  # max_pool((2, 9, 3), 2): windows of 2 on the 8 first steps
+    plain_pool = next(i for i, c in enumerate(cases) if c[0] == "max_pool" and not c[3])
+    x = cases[plain_pool][1][0]  # max_pool((2, 9, 3), 2): windows of 2 on the 8 first steps
     pooled = ops.max_pool(x, 2)
     spread = np.zeros_like(x)
     spread[:, :8] = np.repeat(pooled, 2, axis=1) / 2
     with pytest.raises(AssertionError):
         np.testing.assert_allclose(spread, expected[names.index(
-            f"max_pool {cases[-4][3]} argument 0")], rtol=1e-5, atol=1e-5)
+            f"max_pool {cases[plain_pool][3]} argument 0")], rtol=1e-5, atol=1e-5)
 
 
 # The ops this file compares with keras.ops (test_ops.py checks that every public op is).

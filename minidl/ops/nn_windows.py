@@ -295,7 +295,23 @@ def depth_to_space(x, block_size, data_format="channels_last"):
     """Channels moved into BxB blocks of pixels: (N,H,W,C*B*B) -> (N,H*B,W*B,C).
 
     Formula (tf.nn.depth_to_space): y[n, i*B + a, j*B + b, c] = x[n, i, j, (a*B + b)*C + c]
+    Backward: dx = space_to_depth(dy) (the values only move).
     """
+    x, = values(x)
+    y = _depth_to_space(x, block_size, data_format)
+    return record(y, "depth_to_space", [x],
+                  lambda dy: [_space_to_depth(dy, block_size, data_format)])
+
+
+def space_to_depth(x, block_size, data_format="channels_last"):
+    """The inverse of depth_to_space: (N,H,W,C) -> (N,H/B,W/B,C*B*B); dx = depth_to_space(dy)."""
+    x, = values(x)
+    y = _space_to_depth(x, block_size, data_format)
+    return record(y, "space_to_depth", [x],
+                  lambda dy: [_depth_to_space(dy, block_size, data_format)])
+
+
+def _depth_to_space(x, block_size, data_format):
     x = _last(convert_to_tensor(x), data_format)
     n, h, w, depth = x.shape
     b = block_size
@@ -304,8 +320,7 @@ def depth_to_space(x, block_size, data_format="channels_last"):
     return _first(y, data_format)
 
 
-def space_to_depth(x, block_size, data_format="channels_last"):
-    """The inverse of depth_to_space: (N,H,W,C) -> (N,H/B,W/B,C*B*B)."""
+def _space_to_depth(x, block_size, data_format):
     x = _last(convert_to_tensor(x), data_format)
     n, h, w, c = x.shape
     b = block_size
@@ -324,7 +339,25 @@ def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
 
     Formula: y[n, (c, p, q), (i, j)] = x_padded[n, c, i*SH + p*DH, j*SW + q*DW]  (im2col's rows,
     turned to PyTorch's channel-major order).
+    Backward: dx = fold(dy) (each window's gradient added back to its pixels: col2im).
     """
+    x, = values(x)
+    y = _unfold(x, kernel_size, dilation, padding, stride)
+    size = np.shape(x)[2:]
+    return record(y, "unfold", [x],
+                  lambda dy: [_fold(dy, size, kernel_size, dilation, padding, stride)])
+
+
+def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """The inverse arrangement of unfold: columns (N, C*KH*KW, L) added back into (N,C,H,W)
+    images, overlapping windows summed (col2im), the padding cut off. dx = unfold(dy)."""
+    x, = values(x)
+    y = _fold(x, output_size, kernel_size, dilation, padding, stride)
+    return record(y, "fold", [x],
+                  lambda dy: [_unfold(dy, kernel_size, dilation, padding, stride)])
+
+
+def _unfold(x, kernel_size, dilation, padding, stride):
     from minidl.layers.convolutional import im2col
 
     k, d, p, s = _pairs(kernel_size, dilation, padding, stride)
@@ -336,9 +369,7 @@ def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
     return cols.transpose(0, 3, 2, 1).reshape(n, c * k[0] * k[1], -1)  # (N,C*KH*KW,L)
 
 
-def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
-    """The inverse arrangement of unfold: columns (N, C*KH*KW, L) added back into (N,C,H,W)
-    images, overlapping windows summed (col2im), the padding cut off."""
+def _fold(x, output_size, kernel_size, dilation, padding, stride):
     from minidl.layers.convolutional import col2im
 
     (h, w), k, d, p, s = _pairs(output_size, kernel_size, dilation, padding, stride)
