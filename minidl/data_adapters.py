@@ -8,6 +8,10 @@ adapter hands out passes over the data, one batch at a time:
                        `random`, as Keras's, if shuffle=True), between its on_epoch_begin()
                        and on_epoch_end()
     Python generator   what it yields, until it stops
+    a tf.data.Dataset  iterated afresh for every pass (or a torch DataLoader, or any other
+                       re-iterable dataset object): each batch's tensors become NumPy
+                       arrays, so a program that builds its input pipeline with tf.data
+                       trains on minidl unchanged
 
 and an EpochIterator cuts the passes into epochs:
 
@@ -25,6 +29,8 @@ import math
 import random
 import types
 import warnings
+
+import numpy as np
 
 from minidl import data, rng
 from minidl.dataset_utils import BatchDataset
@@ -146,15 +152,75 @@ class GeneratorAdapter:
         pass
 
 
+class IterableAdapter:
+    """A dataset object of another library, iterated afresh for every pass: a tf.data.Dataset
+    (or a torch DataLoader). Its length, when it has one, is the number of batches (an
+    infinite or unknown one is learnt at the end of the first pass, as a generator's)."""
+
+    def __init__(self, dataset, prepare):
+        self.dataset, self.prepare = dataset, prepare
+        try:
+            self.num_batches = len(dataset)
+        except TypeError:  # tf.data: "The dataset is infinite." or of unknown length
+            self.num_batches = None
+
+    def first(self):
+        for item in self.dataset:
+            return self._batch(item)
+        raise ValueError(f"The {dataset_name(self.dataset)} passed as data yields no batch.")
+
+    def _batch(self, item):
+        return self.prepare(*unpack_x_y_sample_weight(as_numpy(item)))
+
+    def batches(self):
+        for item in self.dataset:
+            yield self._batch(item)
+
+    def on_epoch_begin(self):
+        pass
+
+    def on_epoch_end(self):
+        pass
+
+
+def as_numpy(item):
+    """A batch's tensors (TensorFlow's, PyTorch's) as NumPy arrays, in the same structure."""
+    if isinstance(item, (list, tuple)):
+        return type(item)(as_numpy(x) for x in item)
+    if isinstance(item, dict):
+        return {key: as_numpy(x) for key, x in item.items()}
+    return None if item is None else np.asarray(item)
+
+
+def is_iterable_dataset(x):
+    """Whether x is a dataset object iterated afresh for every pass (a tf.data.Dataset, a
+    torch DataLoader): iterable, but neither an array, a list, a dict nor an iterator."""
+    return (hasattr(x, "__iter__") and not hasattr(x, "__next__")
+            and not isinstance(x, (list, tuple, dict, str, bytes, PyDataset))
+            and not hasattr(x, "__array__") and not hasattr(x, "shape"))
+
+
+def dataset_name(x):
+    """What Keras's messages call such a dataset."""
+    module = type(x).__module__
+    if module.startswith("tensorflow"):
+        return "tf.data.Dataset"
+    if module.startswith("torch"):
+        return "torch DataLoader"
+    return type(x).__name__
+
+
 def is_dataset(x):
-    """Whether x is a PyDataset or a generator (batches already made), not arrays."""
-    return isinstance(x, (PyDataset, types.GeneratorType))
+    """Whether x is a PyDataset, a generator or another dataset object (batches already
+    made), not arrays."""
+    return isinstance(x, (PyDataset, types.GeneratorType)) or is_iterable_dataset(x)
 
 
 def adapter(x, y, sample_weight, class_weight, shuffle, prepare, kind="data"):
-    """The adapter for a PyDataset or a generator, after Keras's checks of the arguments
-    that such data must carry inside itself."""
-    what = "PyDataset" if isinstance(x, PyDataset) else "generator"
+    """The adapter for a PyDataset, a generator or a dataset object, after Keras's checks of
+    the arguments that such data must carry inside itself."""
+    what = ("PyDataset" if isinstance(x, PyDataset) else
+            dataset_name(x) if is_iterable_dataset(x) else "generator")
     for value, name, description in ((y, "y", "the targets"),
                                      (sample_weight, "sample_weights", "the sample weights")):
         if value is not None:
@@ -169,6 +235,14 @@ def adapter(x, y, sample_weight, class_weight, shuffle, prepare, kind="data"):
         return PyDatasetAdapter(x, prepare, shuffle=False)
     if isinstance(x, PyDataset):
         return PyDatasetAdapter(x, prepare, shuffle)
+    if is_iterable_dataset(x):  # Keras's TFDatasetAdapter (class weights are applied)
+        if shuffle:
+            expected = ("Dataset is expected to already be shuffled (via "
+                        "`.shuffle(buffer_size)`)." if what == "tf.data.Dataset" else
+                        f"{what} is expected to already be shuffled.")
+            warnings.warn(f"`shuffle=True` was passed, but will be ignored since the data `x` "
+                          f"was provided as a {what}. The {expected}", stacklevel=4)
+        return IterableAdapter(x, prepare)
     if class_weight is not None:
         raise ValueError("Argument `class_weight` is not supported for Python generator "
                          f"inputs. Received: class_weight={class_weight}")
