@@ -463,7 +463,7 @@ def test_window_ops_are_differentiated_as_tensorflow_differentiates_them():
 COMPARED = ({name for name, _ in ACTIVATIONS} | {c[0] for c in normalization_cases()}
             | {c[0] for c in crossentropy_cases(np.zeros((2, 3)), np.array([0, 1]))}
             | {c[0] for c in window_cases(np.float32)} | {c[0] for c in other_cases(np.float32)}
-            | {c[0] for c in statistics_cases()})
+            | {c[0] for c in statistics_cases()} | {"ctc_loss", "ctc_decode"})
 
 
 # -- a custom layer computing with its own weights through the window and normalization ops -------
@@ -538,5 +538,44 @@ def test_every_op_has_keras_signature_and_what_is_missing_is_what_the_readme_say
                 [(p.name, p.default) for p in inspect.signature(f).parameters.values()]
                 for f in (getattr(theirs, name), getattr(ours, name))]
             assert our_args == keras_args, name
-    assert missing == {"ctc_loss", "ctc_decode", "elastic_transform", "perspective_transform",
-                       "scale_and_translate"}
+    assert missing == {"elastic_transform", "perspective_transform", "scale_and_translate"}
+
+
+# -- CTC ----------------------------------------------------------------------------------------
+def test_ctc_loss_and_greedy_decode_give_keras_values_and_gradients():
+    """Tolerance 1e-5: both run the forward-backward recursion in float32 (Keras casts float64
+    to float32 for TensorFlow's kernel), over 12 steps of logsumexps. Labels with a repeated
+    symbol (which needs a blank between), each blank index, padded lengths. Negative control:
+    the gradient credited one step late fails."""
+    rng = np.random.default_rng(9)
+    z = rng.normal(size=(4, 12, 6)).astype(np.float32)
+    target = rng.integers(1, 5, size=(4, 5)).astype(np.int32)
+    target[1, 1] = target[1, 0]
+    target_length, output_length = np.array([5, 3, 4, 1]), np.array([12, 10, 8, 12])
+    for mask_index in (0, 5, -1):
+        args = (target, z, target_length, output_length)
+        np.testing.assert_allclose(ops.ctc_loss(*args, mask_index=mask_index),
+                                   keras.ops.ctc_loss(*args, mask_index=mask_index),
+                                   rtol=1e-5, atol=1e-5)
+    assert ops.ctc_loss(target, z.astype(np.float64), target_length, output_length).dtype == \
+        keras.ops.ctc_loss(target, z.astype(np.float64), target_length, output_length).dtype
+    variable = tf.Variable(z)
+    with tf.GradientTape() as tf_tape:
+        loss = tf.reduce_sum(keras.ops.ctc_loss(target, variable, target_length, output_length))
+    theirs = tf_tape.gradient(loss, variable).numpy()
+    logits = z.copy()
+    with Tape() as tape:
+        tape.watch([logits])
+        y = ops.ctc_loss(target, logits, target_length, output_length)
+    ours, = tape.gradient([(y, np.ones_like(y))], [], inputs=[logits])
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+    with pytest.raises(AssertionError):
+        np.testing.assert_allclose(np.roll(ours, 1, axis=1), theirs, rtol=1e-5, atol=1e-5)
+    for kwargs in ({}, {"merge_repeated": False, "mask_index": 2}):
+        (decoded, scores), (their_decoded, their_scores) = [
+            o.ctc_decode(z, output_length, **kwargs) for o in (ops, keras.ops)]
+        np.testing.assert_array_equal(decoded, their_decoded)
+        assert decoded.dtype == their_decoded.dtype
+        np.testing.assert_allclose(scores, their_scores, rtol=1e-6)
+    with pytest.raises(ValueError, match="strategy='beam_search'"):
+        ops.ctc_decode(z, output_length, strategy="beam_search")

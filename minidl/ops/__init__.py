@@ -25,8 +25,9 @@ normalizations, cross-entropies, one_hot, multi_hot, psnr), nn_windows.py (conv,
 dot_product_attention, depth_to_space, unfold/fold: the layers' maths; convolutions,
 poolings and attention recorded with their backward), image.py (`minidl.ops.image`, as
 keras.ops.image: resize, colour spaces, pads, crops, patches, affine transforms,
-map_coordinates, gaussian_blur; plain values). backprop_nn.py records nn.py's activations,
-cross-entropies, moments, normalizations and psnr, each with its derivative.
+map_coordinates, gaussian_blur; plain values), ctc.py (ctc_loss, recorded, and greedy
+ctc_decode). backprop_nn.py records nn.py's activations, cross-entropies, moments,
+normalizations and psnr, each with its derivative.
 
 keras.ops.numpy's other functions are split by kind: numpy_elementwise.py (trigonometric
 and hyperbolic functions, cbrt, logaddexp, hypot, fmod, trunc, signbit, bitwise ops,
@@ -48,6 +49,7 @@ inv, det, solve.
 from minidl.ops.core import (cast, convert_to_numpy, convert_to_tensor, ndim, result_type, shape,
                              size, stop_gradient)
 from minidl.ops import image  # noqa: E402 (minidl.ops.image, as keras.ops.image)
+from minidl.ops.ctc import ctc_decode, ctc_loss
 from minidl.ops.math import extract_sequences, in_top_k, logsumexp, top_k
 from minidl.ops.nn import (batch_normalization, layer_normalization, log_softmax, moments,
                            multi_hot, normalize, one_hot, polar, psnr, relu, rms_normalization,
