@@ -579,3 +579,30 @@ def test_ctc_loss_and_greedy_decode_give_keras_values_and_gradients():
         np.testing.assert_allclose(scores, their_scores, rtol=1e-6)
     with pytest.raises(ValueError, match="strategy='beam_search'"):
         ops.ctc_decode(z, output_length, strategy="beam_search")
+
+
+def test_a_model_trained_with_ctc_loss_as_its_loss_follows_its_keras_twin():
+    """A per-step classifier (N, T, C) trained on unaligned labels (N, L) with a loss function
+    calling ops.ctc_loss: loss, every gradient and History as Keras's (rtol 1e-5)."""
+    from parity import assert_same_loss_and_gradients, same_random_weights
+
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(16, 10, 4)).astype(np.float32)
+    labels = rng.integers(1, 5, size=(16, 3)).astype(np.int32)
+
+    def ctc(o):
+        def loss(y_true, y_pred):
+            label_length = o.sum(o.ones_like(y_true, dtype="int32"), axis=-1)  # (N,): 3 each
+            input_length = o.sum(o.ones_like(y_pred[:, :, 0], dtype="int32"), axis=-1)  # 10
+            return o.ctc_loss(y_true, y_pred, label_length, input_length)
+        return loss
+    models = []
+    for framework in (keras, minidl):
+        model = framework.Sequential([framework.Input((10, 4)),
+                                      framework.layers.Dense(8, activation="tanh"),
+                                      framework.layers.Dense(5)])
+        model.compile(optimizer="adam", loss=ctc(framework.ops))
+        models.append(model)
+    keras_model, model = same_random_weights(models, seed=1)
+    assert_same_loss_and_gradients(keras_model, model, x, labels, rtol=1e-5, atol=1e-6)
+    assert_same_fit(keras_model, model, x, labels, rtol=1e-5, epochs=3, batch_size=8)
