@@ -1,6 +1,6 @@
 """keras.ops.ctc_loss and ctc_decode: connectionist temporal classification (Graves et al.,
-2006), the loss of sequence models whose output is longer than its unaligned label, as
-keras.io's OCR example trains.
+2006), the loss of sequence models (speech, handwriting, captcha OCR) whose output is longer
+than its unaligned label.
 
 Source: keras/src/backend/tensorflow/nn.py (tf.nn.ctc_loss, tf.nn.ctc_greedy_decoder).
 
