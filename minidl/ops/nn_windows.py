@@ -1,5 +1,6 @@
 """keras.ops.nn's window ops: conv, depthwise_conv, separable_conv, conv_transpose, max_pool,
-average_pool; dot_product_attention; depth_to_space and space_to_depth.
+average_pool, the adaptive poolings; dot_product_attention; depth_to_space, space_to_depth,
+unfold and fold. All but the adaptive poolings are recorded for backpropagation.
 
 The convolutions and poolings are minidl's layers' own maths, not a second copy: each op
 hands its kernel to the layer of its rank (Conv2D, DepthwiseConv1D, Conv3DTranspose,
