@@ -11,7 +11,8 @@ Letters: x, y an op's input and output; dy = dL/dy, dx = dL/dx.
 import numpy as np
 
 from minidl.ops import linalg, numpy_elementwise as elementwise, numpy_shapes as shapes
-from minidl.ops import numpy_products as products, numpy_statistics as statistics
+from minidl.ops import numpy_making as making, numpy_products as products
+from minidl.ops import numpy_statistics as statistics
 from minidl.ops import numpy as numpy_ops
 from minidl.ops.backprop import (_spread, add, concatenate, divide, mean, multiply,  # noqa: A004
                                  record, reshape, subtract, sum, take, unbroadcast, values)
@@ -162,7 +163,7 @@ def rad2deg(x):
 def copy(x):
     """y = a copy of x;  dx = dy."""
     x, = values(x)
-    return record(np.array(x), "copy", [x], lambda dy: [dy])
+    return record(making.copy(x), "copy", [x], lambda dy: [dy])
 
 
 # -- element-wise functions of two arrays -------------------------------------------------------

@@ -21,21 +21,51 @@ def _floats(x):
 
 # -- quantiles ------------------------------------------------------------------------------
 def quantile(x, q, axis=None, method="linear", keepdims=False):
-    """The q-th quantiles (q in [0, 1]) of x over the axes: the sorted values at position
-    q * (n - 1), between two of them by `method` ("linear" interpolates).
+    """The q-th quantiles (q in [0, 1]) of x over the axes: the sorted values s at
+    position p = q * (n - 1), or between two of them by `method`.
 
-    Formula (linear): i = q * (n - 1);  y = s[floor(i)] + (i - floor(i)) * (s[ceil(i)] - s[floor(i)])
-    where s is x sorted along the axes.
+    Args:
+        x: the values.
+        q: a quantile or an array of them; their axes come first in the result.
+        axis: the axes to take the quantile over (all by default).
+        method: "linear" (interpolate), "lower", "higher", "nearest" (round half to even)
+            or "midpoint" (the mean of the lower and the higher).
+        keepdims: keep the reduced axes as axes of size 1.
+    Formula (linear, as Keras writes it, keras/src/backend/tensorflow/numpy.py::_quantile):
+        hi = max(ceil(p), 1) capped at n - 1,  lo = hi - 1,  f = hi - p
+        y = s[hi] * (1 - f) + s[lo] * f        (NaN wherever x has a NaN)
     """
     if method not in QUANTILE_METHODS:
         raise ValueError(f"Invalid value for `method`. Expected one of {QUANTILE_METHODS}. "
                          f"Received: method={method}")
     x = _floats(x)
-    q = np.asarray(q)
+    q = np.asarray(q, np.float64)
     if np.any((q < 0) | (q > 1)):
         raise ValueError(f"Quantiles must be in the range [0, 1]. Received: q={q}")
-    return np.quantile(x, q, axis=_axis(axis), method=method, keepdims=keepdims).astype(
-        x.dtype, copy=False)
+    reduced = tuple(range(x.ndim)) if axis is None else tuple(
+        a % x.ndim for a in np.atleast_1d(axis))
+    kept = [a for a in range(x.ndim) if a not in reduced]
+    flat = np.transpose(x, kept + list(reduced)).reshape([x.shape[a] for a in kept] + [-1])
+    s = np.sort(flat, axis=-1)  # (kept..., n)
+    n = s.shape[-1]
+    p = (n - 1) * q  # (q...)
+    at = lambda i: s[..., np.clip(i, 0, n - 1).astype(np.intp)]  # noqa: E731 (kept..., q...)
+    if method == "linear":
+        hi = np.clip(np.ceil(p), 0, n - 1)
+        lo = np.maximum(hi - 1, 0)
+        hi = np.minimum(lo + 1, n - 1)
+        f = (hi - p).astype(x.dtype)
+        y = at(hi) * (1 - f) + at(lo) * f
+    elif method == "midpoint":
+        y = x.dtype.type(0.5) * (at(np.floor(p)) + at(np.ceil(p)))
+    else:
+        y = at({"lower": np.floor, "higher": np.ceil, "nearest": np.round}[method](p))
+    y = np.where(np.isnan(flat).any(axis=-1).reshape(flat.shape[:-1] + (1,) * q.ndim),
+                 x.dtype.type(np.nan), y)
+    y = np.moveaxis(y, tuple(range(len(kept), y.ndim)), tuple(range(q.ndim)))  # (q..., kept...)
+    if keepdims:
+        y = y.reshape(q.shape + tuple(1 if a in reduced else x.shape[a] for a in range(x.ndim)))
+    return y.astype(x.dtype, copy=False)
 
 
 def percentile(x, q, axis=None, method="linear", keepdims=False):
