@@ -115,7 +115,7 @@ class CompileMetrics:
         self.output_loss_trackers = [metrics_module.Mean(name=f"{name}_loss")
                                      for name in loss_outputs]
         shapes = [(None if t is None else np.empty((1,) + t.shape[1:]),
-                   np.empty((1,) + tuple(s[1:]))) for t, s in zip(y_true, y_pred_shapes)]
+                   np.empty((1,) + _known(s[1:], t))) for t, s in zip(y_true, y_pred_shapes)]
         self.by_output = _resolve(self.identifiers, output_names, shapes, "metrics")
         self.weighted_by_output = _resolve(self.weighted_identifiers, output_names, shapes,
                                            "weighted_metrics")
@@ -199,6 +199,15 @@ class CompileMetrics:
         first = [m.name for m in self.trackers() if m.name in logs]
         first = list(dict.fromkeys(first))
         return first + sorted(key for key in logs if key not in first)
+
+
+def _known(sample_shape, y_true):
+    """An output's sample shape with its unknown sizes filled in, for resolving metric names:
+    a time axis of any length (None) counts as 1, an unknown last axis as the labels'."""
+    sizes = [1 if d is None else d for d in sample_shape]
+    if sample_shape and sample_shape[-1] is None and y_true is not None and y_true.ndim > 1:
+        sizes[-1] = y_true.shape[-1]
+    return tuple(sizes)
 
 
 def _resolve(identifiers, output_names, shapes, what):

@@ -156,6 +156,8 @@ class ConvLSTM(RNN):
         data_format: "channels_last" only; dropout, recurrent_dropout: 0 only.
     """
 
+    takes_initial_state = False  # its states are images: not implemented
+
     rank = None
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,

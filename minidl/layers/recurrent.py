@@ -74,6 +74,10 @@ class RNN(Layer):
         state = zeros;  for t in 0..T-1:  h_t, state = cell.step(x[:, t], state)
         output = [h_0 .. h_{T-1}] (N,T,U) if return_sequences else h_{T-1} (N,U)
         return_state=True: [output, *state]  (SimpleRNN, GRU: [output, h]; LSTM: [output, h, c])
+    layer(x, initial_state=[h0, ...]) starts from those states instead of zeros, and gives
+    them their gradient (the state left after backward's last step): an encoder's final
+    states starting a decoder, Keras's seq2seq. As in Keras, such a call gets no mask from
+    the layer before: every step runs (the output still carries the mask on).
 
     go_backwards returns the outputs in the order the steps ran (the reversed sequence), as
     Keras does. With a mask from the layers before (Embedding(mask_zero=True), Masking), a
@@ -87,6 +91,7 @@ class RNN(Layer):
     """
 
     supports_masking = True
+    takes_initial_state = True  # (ConvLSTM's image states: not implemented)
 
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
@@ -116,7 +121,43 @@ class RNN(Layer):
     def units(self):
         return self.cell.output_size  # U: the (last) cell's
 
+    def __call__(self, inputs, initial_state=None, training=None, **kwargs):
+        """As any layer's call; with `initial_state` (one array or KerasTensor per state, as
+        the layer returns them with return_state=True) the layer is called on the list
+        [x, *initial_state], which forward and backward read (`_with_states`)."""
+        if initial_state is None:
+            return super().__call__(inputs, training=training, **kwargs)
+        if not self.takes_initial_state:
+            raise ValueError(f"minidl's {type(self).__name__} does not take `initial_state`: "
+                             "its loop starts from zero states. Received: initial_state="
+                             f"{initial_state!r}")
+        states = list(initial_state) if isinstance(initial_state, (list, tuple)) \
+            else [initial_state]
+        if len(states) != len(self.cell.state_sizes):
+            raise ValueError(
+                f"Layer {self.name} expects {len(self.cell.state_sizes)} state(s) in "
+                f"`initial_state` (one per entry of the cell's state_size "
+                f"{list(self.cell.state_sizes)}), but it received {len(states)} state(s).")
+        outputs = super().__call__([inputs] + states, training=training, **kwargs)
+        if self._inbound_nodes and self._inbound_nodes[-1].inputs[0] is inputs:
+            self._inbound_nodes[-1].states_as_kwargs = True  # a .keras file: Keras's kwargs
+        return outputs
+
+    @staticmethod
+    def _with_states(inputs):
+        """(x, initial states or None) from what the layer was called on."""
+        if isinstance(inputs, (list, tuple)):
+            return inputs[0], list(inputs[1:])
+        return inputs, None
+
     def check_input_shape(self, shape):
+        if isinstance(shape, list) and shape and isinstance(shape[0], (tuple, list)):
+            shape, states = shape[0], shape[1:]
+            for given, size in zip(states, self.cell.state_sizes):
+                if len(given) != 2 or given[-1] not in (None, size):
+                    raise ValueError(
+                        f"Layer {self.name}'s `initial_state` must be (batch_size, {size}) "
+                        f"arrays, one per state. Received a state of shape {tuple(given)}")
         check_rank(self, shape, ndim=3)
         if shape[1] == 0:
             raise ValueError(f"Layer \"{self.name}\" needs at least one time step. Received "
@@ -134,12 +175,26 @@ class RNN(Layer):
                 f"received input with shape {tuple(shape)}")
 
     def build(self, input_shape):
+        input_shape, _ = self._with_states(input_shape) if isinstance(input_shape[0], (
+            tuple, list)) else (input_shape, None)
         self.cell.build((input_shape[0], input_shape[-1]))  # one step's input: (N,D)
         self.cell.built = True
         for weight in self.cell.weights:
             weight.path = f"{self.name}/{weight.path}"  # lstm/lstm_cell/kernel, as Keras
 
+    def build_config(self):
+        """Keras's: the sequences' shape, and the initial states' when the layer was called
+        with them (by argument name, as keras/src/layers/rnn/rnn.py's build)."""
+        from minidl.saving.layer_config import shape_list
+        if not isinstance(self.input_shape, list):
+            return {"input_shape": shape_list(self.input_shape)}
+        return {"shapes_dict": {
+            "sequences_shape": shape_list(self.input_shape[0]),
+            "initial_state_shape": [shape_list(s) for s in self.input_shape[1:]]}}
+
     def compute_output_shape(self, input_shape):
+        if isinstance(input_shape[0], (tuple, list)):
+            input_shape = input_shape[0]  # [x, *initial states]: x's shape decides
         n, t = input_shape[0], input_shape[1]
         output = (n, t, self.units) if self.return_sequences else (n, self.units)
         if self.return_state:
@@ -149,12 +204,18 @@ class RNN(Layer):
     def compute_mask(self, inputs, mask):
         """The input's mask with return_sequences (not reversed by go_backwards: Keras's
         rnn.py hands it on as it came), else none; never one on the returned states."""
+        if isinstance(mask, list):
+            mask = mask[0]  # called with initial states: x's mask
         output_mask = mask if self.return_sequences else None
         if self.return_state:
             return [output_mask] + [None] * len(self.cell.state_sizes)
         return output_mask
 
     def forward(self, x, training=False, mask=None):
+        x, initial = self._with_states(x)
+        if initial is not None:  # Keras passes no mask to a call with two tensor arguments
+            mask = None  # (keras/src/layers/layer.py, "Populate mask argument(s)"): the loop
+            # runs every step; the output still carries x's mask on (compute_mask)
         masks = self.cell.draw_masks(len(x), x.dtype) if training else None
         xs = x[:, ::-1] if self.go_backwards else x  # (N,T,D), a view
         x_mask = None  # the input's one mask, applied here (implementation 2)
@@ -162,9 +223,9 @@ class RNN(Layer):
             x_mask = masks.x[:, None, :]  # (N,1,D)
             xs = xs * x_mask  # (N,T,D): Keras's inputs * dp_mask, the same at every step
         if mask is not None:
-            return self.forward_masked(xs, mask, masks, x_mask)
+            return self.forward_masked(xs, mask, masks, x_mask, initial)
         n, steps = x.shape[:2]
-        states = self.zero_states(n, x.dtype)  # (N,U) each
+        states = self.first_states(n, x.dtype, initial)  # (N,U) each
         hs, caches = [], []
         for t in range(steps):
             h, states, cache = self.step(xs[:, t], states, masks)  # (N,U)
@@ -175,9 +236,17 @@ class RNN(Layer):
         else:
             k = self.cell.output_state  # h's place among the states (stacked: the last cell's)
             output = states[k].copy()  # (N,U): the last h (a copy: the state is returned too)
+        given = initial is not None
         if self.return_state:
-            return [output] + states, (caches, None, x_mask)
-        return output, (caches, None, x_mask)
+            return [output] + states, (caches, None, x_mask, given)
+        return output, (caches, None, x_mask, given)
+
+    def first_states(self, n, dtype, initial=None):
+        """The states before the first step: the initial_state given (copies, as floatx), or
+        zeros."""
+        if initial is None:
+            return self.zero_states(n, dtype)
+        return [np.array(state, dtype) for state in initial]  # (N,U) each, copies
 
     def zero_states(self, n, dtype):
         """The states before the first step (and their gradients after the last): zeros,
@@ -197,7 +266,7 @@ class RNN(Layer):
             return self.cell.step_per_gate_backward(dstates, cache, need_dx)
         return self.cell.step_backward(dstates, cache, need_dx)
 
-    def forward_masked(self, xs, mask, masks, x_mask):
+    def forward_masked(self, xs, mask, masks, x_mask, initial=None):
         """The loop with a mask (N,T): a masked step keeps the state and output it received.
 
         Formula (keras/src/backend/tensorflow/rnn.py, the while_loop with a mask):
@@ -216,7 +285,7 @@ class RNN(Layer):
                 f"unroll=False. Received: unroll=True, layer {self.name!r}")
         n, steps = xs.shape[:2]
         keep = (mask[:, ::-1] if self.go_backwards else mask)[:, :, None]  # (N,T,1) bool
-        states = self.zero_states(n, xs.dtype)  # (N,U) each
+        states = self.first_states(n, xs.dtype, initial)  # (N,U) each
         zero = xs.dtype.type(0)
         output = np.zeros((n, self.units), xs.dtype)  # (N,U): output_{-1}
         outputs, caches = [], []
@@ -228,12 +297,13 @@ class RNN(Layer):
             outputs.append(output)
             caches.append(cache)
         output = np.stack(outputs, axis=1) if self.return_sequences else output  # (N,T,U)
+        given = initial is not None
         if self.return_state:
-            return [output] + states, (caches, keep, x_mask)
-        return output, (caches, keep, x_mask)
+            return [output] + states, (caches, keep, x_mask, given)
+        return output, (caches, keep, x_mask, given)
 
     def backward(self, dy, cache, need_dx=True):
-        caches, keep, x_mask = cache
+        caches, keep, x_mask, given = cache
         dout, dstates = (dy[0], list(dy[1:])) if self.return_state else (dy, None)
         n, steps = len(dout), len(caches)
         if dstates is None:  # nothing downstream used the final state
@@ -261,7 +331,8 @@ class RNN(Layer):
         dx = np.stack(dxs, axis=1)  # (N,T,D), in the order the steps ran
         if x_mask is not None:
             dx = dx * x_mask  # (N,T,D) * (N,1,D)
-        return (dx[:, ::-1] if self.go_backwards else dx), grads
+        dx = dx[:, ::-1] if self.go_backwards else dx
+        return ([dx] + dstates if given else dx), grads  # initial states: d state_{-1}
 
     def _masked_step_backward(self, doutput, dstates, m, cache, need_dx):
         """One step of the masked loop backward: the rows of real steps (m, (N,1)) go through

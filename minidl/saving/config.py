@@ -87,15 +87,25 @@ def _functional_config(model, dtype, naming):
             return [args_config(item) for item in structure]
         return tensor_config(structure)
 
+    def node_config(node):
+        """One call: its tensors in "args" (layer(q, v), not layer([q, v])), its options and a
+        recurrent layer's initial_state in "kwargs", as Keras writes them."""
+        kwargs = dict(getattr(node, "call_kwargs", {}))
+        if getattr(node, "states_as_kwargs", False):  # lstm(x, initial_state=[h, c])
+            args = [args_config(node.inputs[0])]
+            kwargs["initial_state"] = [args_config(t) for t in node.inputs[1:]]
+        elif getattr(node, "spread_args", False):
+            args = [args_config(t) for t in node.inputs]
+        else:
+            args = [args_config(node.inputs)]
+        return {"args": args, "kwargs": kwargs}
+
     layer_configs = []
     for layer in model.layers:
         layer_config = _to_config(layer, dtype, naming)
         layer_config["name"] = layer.name
         layer_config["inbound_nodes"] = [
-            {"args": ([args_config(t) for t in node.inputs] if getattr(node, "spread_args", False)
-                      else [args_config(node.inputs)]),  # layer(q, v), not layer([q, v])
-             "kwargs": dict(getattr(node, "call_kwargs", {}))}
-            for node in layer._inbound_nodes
+            node_config(node) for node in layer._inbound_nodes
             if id(node) in own_nodes and not node.is_input]
         layer_configs.append(layer_config)
 
@@ -152,7 +162,8 @@ def model_from_config(config, custom_objects=None, depth=0):
         for layer, index, node in ready:
             args = [_fill(arg, tensors) for arg in node["args"]]
             if len(args) == 1:
-                tensors[(layer.name, index)] = layer(args[0], **_call_options(layer, node))
+                tensors[(layer.name, index)] = layer(args[0],
+                                                     **_call_options(layer, node, tensors))
             else:  # layer(query, value): MultiHeadAttention
                 tensors[(layer.name, index)] = layer(*args, **_call_options(layer, node, tensors))
         pending = [item for item in pending if item not in ready]
@@ -186,7 +197,7 @@ def _call_options(layer, node, tensors=None):
     for name, value in node.get("kwargs", {}).items():
         if isinstance(value, bool):
             options[name] = value
-        elif name == "key" and tensors is not None:
+        elif name in ("key", "initial_state") and tensors is not None:
             options[name] = _fill(value, tensors)
         elif name == "attention_mask":
             raise ValueError(f"minidl cannot load the call of layer '{layer.name}' with "
@@ -205,8 +216,10 @@ def _tensor_specs(args):
 
 
 def _inputs_known(node, tensors):
-    key = node.get("kwargs", {}).get("key")
-    specs = _tensor_specs(node["args"]) + ([] if key is None else _tensor_specs(key))
+    specs = _tensor_specs(node["args"])
+    for name in ("key", "initial_state"):  # tensors Keras writes in the call's kwargs
+        value = node.get("kwargs", {}).get(name)
+        specs += [] if value is None else _tensor_specs(value)
     return all((s[0], s[1]) in tensors for s in specs)
 
 
