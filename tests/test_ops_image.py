@@ -6,7 +6,9 @@ pads, crops, patches, nearest affine transforms) and for the resampling minidl e
 TensorFlow's own order (bilinear resize and affine transform, map_coordinates); 2e-7 for
 the weighted sums TensorFlow orders its own way (grayscale's tensordot, rgb_to_hsv's
 division, the blur's depthwise convolution): one float32 ulp of values in [0, 1]; 1e-6 for ssim, a mean
-of ratios of such sums (2.4e-7 seen).
+of ratios of such sums (2.4e-7 seen); 1e-5 for perspective_transform's bilinear reads, whose
+map comes from an 8 x 8 float32 solve (NumPy's LAPACK, not TensorFlow's LU: 4e-6 seen; the
+nearest reads of these points land on the same pixels).
 """
 import numpy as np
 import pytest
@@ -22,7 +24,9 @@ U8 = (IMG * 255).astype(np.uint8)
 T = (RNG.normal(size=(2, 8)) * 0.1 + [1, 0, 0, 0, 1, 0, 0, 0]).astype(np.float32)
 BIG = RNG.uniform(size=(2, 14, 15, 3)).astype(np.float32)  # ssim's windows are 11 x 11
 NOISY = np.clip(BIG + 0.1 * RNG.normal(size=BIG.shape), 0, 1).astype(np.float32)
-EXACT, ULP, MEAN = 0.0, 2e-7, 1e-6
+CORNERS = np.array([[0, 0], [14, 0], [0, 13], [14, 13]], np.float32)
+MOVED = CORNERS + RNG.uniform(-3, 3, size=(2, 4, 2)).astype(np.float32)
+EXACT, ULP, MEAN, SOLVE = 0.0, 2e-7, 1e-6, 1e-5
 
 CASES = [  # (function, arguments, keyword arguments, tolerance)
     ("rgb_to_grayscale", (IMG,), {}, ULP),
@@ -79,6 +83,12 @@ CASES = [  # (function, arguments, keyword arguments, tolerance)
      {"data_format": "channels_first"}, MEAN),
     ("ssim", ((BIG * 255).astype(np.uint8), (NOISY * 255).astype(np.uint8)),
      {"max_val": 255.0}, EXACT),
+    ("perspective_transform", (BIG, CORNERS[None].repeat(2, 0), MOVED), {}, SOLVE),
+    ("perspective_transform", (BIG, CORNERS[None].repeat(2, 0), MOVED),
+     {"interpolation": "nearest"}, EXACT),
+    ("perspective_transform", (BIG[0], CORNERS, MOVED[0]), {"fill_value": 0.5}, SOLVE),
+    ("perspective_transform", (BIG.transpose(0, 3, 1, 2), CORNERS[None].repeat(2, 0), MOVED),
+     {"data_format": "channels_first"}, SOLVE),
 ]
 
 
@@ -122,6 +132,9 @@ ERRORS = [
     ("map_coordinates", (IMG[0], np.ones((2, 4), np.float32), 1), {}),
     ("map_coordinates", (IMG[0, :, 0, 0], np.ones((1,), np.float32), 1), {}),
     ("map_coordinates", (IMG[0], np.ones((3, 4), np.float32), 3), {}),
+    ("perspective_transform", (IMG, CORNERS[:3], MOVED[0, :3]), {}),
+    ("perspective_transform", (IMG, CORNERS, MOVED), {}),
+    ("perspective_transform", (IMG, CORNERS, MOVED[0]), {"interpolation": "bicubic"}),
 ]
 
 

@@ -513,3 +513,53 @@ def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01,
     per_image = (numerator / denominator).mean(axis=(1, 2, 3)).reshape(n, c).mean(axis=-1)
     result = per_image if image1.ndim == 4 else per_image[0]
     return np.asarray(result).astype(image1.dtype)
+
+
+def _homography(start_points, end_points):
+    """The 8 numbers of the projective map taking each end point to its start point (the
+    output pixel to the input point it reads), solved in float32 as Keras's.
+
+    Formula (for each of the 4 pairs, (x, y) = end point, (u, v) = start point):
+        [x, y, 1, 0, 0, 0, -u x, -u y] . t = u;   [0, 0, 0, x, y, 1, -v x, -v y] . t = v
+    """
+    start = np.asarray(start_points, np.float32).reshape(-1, 4, 2)  # (N,4,2)
+    end = np.asarray(end_points, np.float32).reshape(-1, 4, 2)
+    u, v = start[..., 0], start[..., 1]  # (N,4)
+    x, y = end[..., 0], end[..., 1]
+    one, zero = np.ones_like(x), np.zeros_like(x)
+    rows_u = np.stack([x, y, one, zero, zero, zero, -u * x, -u * y], axis=-1)  # (N,4,8)
+    rows_v = np.stack([zero, zero, zero, x, y, one, -v * x, -v * y], axis=-1)  # (N,4,8)
+    a = np.stack([rows_u, rows_v], axis=2).reshape(-1, 8, 8)  # rows u1, v1, u2, v2, ...
+    b = np.stack([u, v], axis=-1).reshape(-1, 8, 1)  # (N,8,1)
+    return np.linalg.solve(a, b).reshape(-1, 8)  # (N,8)
+
+
+def perspective_transform(images, start_points, end_points, interpolation="bilinear",
+                          fill_value=0, data_format=None):
+    """Each image warped so that its 4 start points land on the 4 end points (a projective
+    map, solved from the point pairs), read as affine_transform reads (constant fill).
+
+    Args:
+        start_points, end_points: (4, 2) (x, y) points, or (N, 4, 2) one set per image.
+    """
+    from minidl.layers.image_sampling import affine_transform as resample
+
+    data_format = _data_format(data_format)
+    if interpolation not in AFFINE_TRANSFORM_INTERPOLATIONS:
+        raise ValueError("Invalid value for argument `interpolation`. Expected of one "
+                         f"{AFFINE_TRANSFORM_INTERPOLATIONS}. Received: "
+                         f"interpolation={interpolation}")
+    images = convert_to_tensor(images)
+    _check_rank(images)
+    start, end = np.asarray(start_points, np.float32), np.asarray(end_points, np.float32)
+    for name, points in (("start_points", start), ("end_points", end)):
+        if points.ndim not in (2, 3) or points.shape[-2:] != (4, 2):
+            raise ValueError(f"Invalid {name} shape: expected (4,2) for a single image or "
+                             f"(N,4,2) for a batch. Received shape: {points.shape}")
+    if start.shape != end.shape:
+        raise ValueError("start_points and end_points must have the same shape. Received "
+                         f"start_points.shape={start.shape}, end_points.shape={end.shape}")
+    transform = _homography(start, end)  # (N,8)
+    y, _ = resample(_batch(images, data_format), transform, interpolation, "constant",
+                    fill_value)  # (N,H,W,C)
+    return _unbatch(y, images, data_format)
