@@ -169,6 +169,12 @@ CASES = [
     ("vander", (W,), {}), ("vander", (I32[0],), {"N": 4, "increasing": True}),
     ("bartlett", (5,), {}), ("blackman", (6,), {}), ("hamming", (5,), {}), ("hanning", (7,), {}),
     ("kaiser", (6, 2.5), {}),
+    # Python lists where arrays are expected
+    ("split", ([1, 2, 3, 4], 2), {}), ("diff", ([1, 2, 4],), {}), ("trapezoid", ([1, 2, 3],), {}),
+    ("kron", ([1, 2], [3, 4]), {}), ("cross", ([1.0, 0, 0], [0, 1.0, 0]), {}),
+    ("stack", ([[1, 2], [3, 4]],), {}),
+    ("pad", ([1, 2], ((1, 1),)), {}), ("logaddexp", (1.0, [2, 3]), {}), ("ptp", ([1, 5],), {}),
+    ("average", ([1, 2, 3],), {}), ("median", ([1, 2, 3, 4],), {}), ("copy", ([1, 2],), {}),
 ]
 
 # Keras's formula is a few float32 operations away from NumPy's (see the module docstring).

@@ -16,7 +16,8 @@ from minidl.ops import numpy_statistics as statistics
 from minidl.ops import numpy as numpy_ops
 from minidl.ops.backprop import (_spread, add, concatenate, divide, mean, multiply,  # noqa: A004
                                  record, reshape, subtract, sum, take, unbroadcast, values)
-from minidl.variable import RECORDED_UFUNCS
+from minidl.ops.core import convert_to_tensor
+from minidl.variable import RECORDED_UFUNCS, Variable
 
 
 # -- element-wise functions of one array: dx = dy * dy/dx -------------------------------------
@@ -304,9 +305,15 @@ def ravel(x):
     return reshape(x, (-1,))
 
 
+def _indexable(x):
+    """x itself if it is an array or a weight (to keep it the one on the tape), else an array
+    of it (Python lists and numbers, which slicing cannot index as arrays)."""
+    return x if isinstance(x, (np.ndarray, Variable)) else convert_to_tensor(x)
+
+
 def get_item(x, key):
     """y = x[key];  dx = dy added at key."""
-    return take(x, key)
+    return take(_indexable(x), key)
 
 
 # -- joins and splits -------------------------------------------------------------------------------
@@ -346,7 +353,7 @@ def append(x1, x2, axis=None):
 
 def _pieces(x, lengths, axis):
     """x cut along the axis into parts of the given lengths, each a recorded slice (take)."""
-    axis = axis % np.ndim(x)
+    axis, x = axis % np.ndim(x), _indexable(x)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
     return [take(x, (slice(None),) * axis + (slice(s, s + n),)) for s, n in zip(starts, lengths)]
 
@@ -429,6 +436,39 @@ def inner(x1, x2):
 def vdot(x1, x2):
     """y = the dot product of the flattened arrays."""
     return einsum("i,i->", reshape(x1, (-1,)), reshape(x2, (-1,)))
+
+
+def tensordot(x1, x2, axes=2):
+    """y = sums of products over the axes paired by `axes` (an int n: x1's last n with x2's
+    first n; or two lists), the free axes x1's then x2's, as np.tensordot;
+    dx1 = einsum of dy with x2 onto x1's axes, dx2 likewise (each paired axis shares a
+    letter, every free axis has its own: the einsum spelling of the same product)."""
+    a, b = values(x1, x2)
+    y = numpy_ops.tensordot(a, b, axes)
+    n1, n2 = np.ndim(a), np.ndim(b)
+    if isinstance(axes, (int, np.integer)):
+        paired = (list(range(n1 - axes, n1)), list(range(axes)))
+    else:
+        paired = [[axis % n for axis in np.atleast_1d(side)] for side, n in zip(axes, (n1, n2))]
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
+    first = [next(letters) for _ in range(n1)]
+    second = [next(letters) for _ in range(n2)]
+    for i, j in zip(*paired):
+        second[j] = first[i]  # a paired axis: one letter in both
+    free = [c for i, c in enumerate(first) if i not in paired[0]] + \
+        [c for j, c in enumerate(second) if j not in paired[1]]
+    s1, s2, out = "".join(first), "".join(second), "".join(free)
+    return record(y, "tensordot", [a, b], lambda dy: [
+        np.einsum(f"{out},{s2}->{s1}", dy, b).astype(dy.dtype),
+        np.einsum(f"{s1},{out}->{s2}", a, dy).astype(dy.dtype)])
+
+
+def dot(x1, x2):
+    """y = np.dot(x1, x2): a product for a scalar, else the sum over x1's last axis and x2's
+    second-to-last (its only one, if 1-D): tensordot over those two axes."""
+    if np.ndim(x1) == 0 or np.ndim(x2) == 0:
+        return multiply(x1, x2)
+    return tensordot(x1, x2, ([np.ndim(x1) - 1], [max(np.ndim(x2) - 2, 0)]))
 
 
 def kron(x1, x2):
@@ -517,6 +557,7 @@ def nanmean(x, axis=None, keepdims=False):
 def diff(a, n=1, axis=-1):
     """y = a[1:] - a[:-1] along the axis, n times; recorded as those slices and subtractions."""
     y = statistics.diff(a, n, axis)  # Keras's checks and the value's dtype
+    a = _indexable(a)
     if np.asarray(values(a)[0]).dtype == bool:
         return y  # the != of bools: no gradient
     before = [slice(None)] * np.ndim(a)
@@ -531,7 +572,7 @@ def trapezoid(y, x=None, dx=1.0, axis=-1):
     """The trapezoidal rule, sum(0.5 * (y[1:] + y[:-1]) * dx), recorded as those ops
     (dx = diff(x) when x is given)."""
     value = statistics.trapezoid(y, x, dx, axis)
-    y, = values(y)
+    y = _indexable(y)
     widths = value.dtype.type(dx) if x is None else statistics.diff(  # x: a constant
         np.asarray(x, value.dtype), axis=axis)
     ends = [slice(None)] * np.ndim(y)
