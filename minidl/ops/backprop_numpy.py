@@ -209,7 +209,14 @@ def logaddexp2(x1, x2):
 def _gathered(name, x, y, move):
     """Record y, made from x by `move` (an op that only copies or drops x's entries, filling
     the rest with constants). Applying `move` to the numbers 1..size(x) shows where each
-    entry of y came from (0: a filled constant); the gradient adds dy up by source."""
+    entry of y came from (0: a filled constant); the gradient adds dy up by source.
+
+    Args:
+        name: the op's name on the tape.
+        x, y: the op's input and output (y = the op of x).
+        move: the op as a function of an integer array of x's shape, filling with 0.
+    Formula: source = move(1..size(x));  dx[i] = sum of dy[j] over the j with source[j] = i + 1
+    """
     source = move(np.arange(1, np.size(x) + 1).reshape(np.shape(x)))  # (y's shape)
 
     def gradient(dy):
@@ -392,7 +399,11 @@ def _einsum_letters(subscripts, shapes_):
 def einsum(subscripts, *operands, **kwargs):
     """y = einsum(subscripts, x_1, ..., x_n);  dx_i = einsum of dy with the other operands,
     onto x_i's subscripts (letters only x_i has are summed in y, so dx_i is constant along
-    them; a letter repeated within one operand, a diagonal, has no derivative here)."""
+    them; a letter repeated within one operand, a diagonal, has no derivative here).
+
+    Formula: "ij,jk->ik":  dx_1 = einsum("ik,jk->ij", dy, x_2) = dy @ x_2.T,
+                           dx_2 = einsum("ik,ij->jk", dy, x_1) = x_1.T @ dy
+    """
     xs = values(*operands)
     y = products.einsum(subscripts, *xs, **kwargs)
     inputs, output = _einsum_letters(subscripts, [np.shape(x) for x in xs])

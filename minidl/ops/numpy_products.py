@@ -11,7 +11,15 @@ from minidl.ops.core import _as, convert_to_tensor, result_type
 
 def einsum(subscripts, *operands, **kwargs):
     """Sums of products over the letters the output leaves out:
-    einsum("ij,jk->ik", a, b) is a @ b, einsum("bi,bi->b", a, b) the row-wise dot."""
+    einsum("ij,jk->ik", a, b) is a @ b, einsum("bi,bi->b", a, b) the row-wise dot.
+
+    Args:
+        subscripts: one letter per axis of each operand, comma-separated, then "->" and the
+            output's letters ("..." for any leading axes; without "->", the letters used
+            once, in alphabetical order).
+        *operands: the arrays, as many as the subscripts name.
+    Formula: y[out] = sum over the letters not in out of  x_1[s_1] * x_2[s_2] * ...
+    """
     operands = _as(operands, result_type(*operands))
     return np.asarray(np.einsum(subscripts, *operands, **kwargs))
 

@@ -17,7 +17,14 @@ def _joined(xs):
 
 # -- splitting and joining --------------------------------------------------------------------
 def split(x, indices_or_sections, axis=0):
-    """x cut into equal sections (an int) or at the given indices along an axis: a list."""
+    """x cut along an axis into a list of arrays.
+
+    Args:
+        x: the array.
+        indices_or_sections: an int k (k equal sections; the length must divide), or the
+            indices to cut before ([2, 5]: x[:2], x[2:5], x[5:]).
+        axis: the axis to cut.
+    """
     return np.split(convert_to_tensor(x), indices_or_sections, axis=axis)
 
 
@@ -68,7 +75,15 @@ PAD_MODES = ("constant", "reflect", "symmetric")
 
 def pad(x, pad_width, mode="constant", constant_values=None):
     """x with `pad_width` entries added before and after each axis: constant values, or x's
-    own mirrored ("reflect" without the edge, "symmetric" with it)."""
+    own mirrored ("reflect" without the edge, "symmetric" with it).
+
+    Args:
+        x: the array.
+        pad_width: ((before, after), ...) for each axis of x.
+        mode: "constant", "reflect" or "symmetric" (tf.pad's modes).
+        constant_values: the value of the added entries in "constant" mode (0 by default).
+    Formula (one axis of length n, reflect): [x[p], ..., x[1], x[0], ..., x[n-1], x[n-2], ...]
+    """
     if mode not in PAD_MODES:
         raise ValueError(f"`mode` must be one of {PAD_MODES} (TensorFlow's tf.pad). "
                          f"Received: mode={mode}")
