@@ -125,6 +125,18 @@ def test_bad_arguments_get_keras_s_error(name, args, kwargs, message):
         assert type(ours.value) is ValueError
 
 
+@pytest.mark.parametrize("name", ["inv", "det", "cholesky", "qr", "svd", "eigh", "solve",
+                                  "lstsq", "pinv"])
+def test_integer_matrices_are_refused_as_keras_refuses_them(name):
+    ints = np.int32([[2, 1], [1, 3]])
+    args = (ints, np.int32([1, 2])) if name in ("solve", "lstsq") else (ints,)
+    with pytest.raises(Exception, match="int32"):
+        _np(getattr(kops.linalg, name)(*args)[0] if name in ("qr", "svd", "eigh")
+            else getattr(kops.linalg, name)(*args))
+    with pytest.raises(TypeError, match="Received: dtype=int32"):
+        getattr(linalg, name)(*args)
+
+
 def test_jvp_is_refused_by_name():
     with pytest.raises(NotImplementedError, match="forward-mode"):
         ops.jvp(lambda x: x, (A,), (A,))

@@ -4,20 +4,25 @@
     x = linalg.solve(a, b)                      # a @ x = b
 
 Matrices are the last two axes (a batch of matrices is (..., M, N)). Every function works
-in x's float dtype (ints become float32). Keras's checks and messages:
+in x's float dtype (ints and bools are refused, as Keras's TensorFlow kernels refuse them). Keras's checks and messages:
 keras/src/ops/linalg.py; its TensorFlow versions: keras/src/backend/tensorflow/linalg.py.
 inv, det and solve have derivatives in training steps (backprop_numpy.py); the others are
 plain values.
 """
 import numpy as np
 
-from minidl.ops.core import _as, _float_type, convert_to_tensor
+from minidl.ops.core import _as, convert_to_tensor, result_type
 from minidl.ops.numpy import norm  # noqa: F401 (keras.ops.linalg.norm)
 
 
 def _matrices(*xs, square=True):
-    """Each x as floats, checked to be (batches of) matrices, square unless told."""
-    arrays = _as(xs, _float_type(*xs))
+    """Each x as an array of one float dtype, checked to be (batches of) matrices, square
+    unless told. Ints and bools are refused, as TensorFlow's linalg kernels refuse them."""
+    dtype = result_type(*xs)
+    if dtype.kind != "f":
+        raise TypeError("keras.ops.linalg takes float arrays (TensorFlow's kernels have no "
+                        f"integer versions). Received: dtype={dtype}")
+    arrays = _as(xs, dtype)
     for a in arrays:
         if a.ndim < 2:
             raise ValueError("Expected input to have rank >= 2. "
