@@ -128,3 +128,11 @@ from minidl.ops.backprop_numpy import (append, arccos, arccosh, arcsin, arcsinh,
                                        quantile, rad2deg, ravel, roll, rot90, sin, sinh, solve,
                                        split, stack, swapaxes, tan, trace, trapezoid, tril,
                                        triu, vdot, vstack)
+from minidl.ops.backprop_numpy import dot, tensordot  # noqa: E402,F811 (recorded)
+
+
+# keras.ops.nn.gelu and keras.ops.gelu are one function: the submodules' names reach the
+# recorded ops in a training step (submodules.py).
+from minidl.ops.submodules import link as _link  # noqa: E402
+
+_link(globals())

@@ -449,6 +449,39 @@ def vdot(x1, x2):
     return einsum("i,i->", reshape(x1, (-1,)), reshape(x2, (-1,)))
 
 
+def tensordot(x1, x2, axes=2):
+    """y = sums of products over the axes paired by `axes` (an int n: x1's last n with x2's
+    first n; or two lists), the free axes x1's then x2's, as np.tensordot;
+    dx1 = einsum of dy with x2 onto x1's axes, dx2 likewise (each paired axis shares a
+    letter, every free axis has its own: the einsum spelling of the same product)."""
+    a, b = values(x1, x2)
+    y = numpy_ops.tensordot(a, b, axes)
+    n1, n2 = np.ndim(a), np.ndim(b)
+    if isinstance(axes, (int, np.integer)):
+        paired = (list(range(n1 - axes, n1)), list(range(axes)))
+    else:
+        paired = [[axis % n for axis in np.atleast_1d(side)] for side, n in zip(axes, (n1, n2))]
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
+    first = [next(letters) for _ in range(n1)]
+    second = [next(letters) for _ in range(n2)]
+    for i, j in zip(*paired):
+        second[j] = first[i]  # a paired axis: one letter in both
+    free = [c for i, c in enumerate(first) if i not in paired[0]] + \
+        [c for j, c in enumerate(second) if j not in paired[1]]
+    s1, s2, out = "".join(first), "".join(second), "".join(free)
+    return record(y, "tensordot", [a, b], lambda dy: [
+        np.einsum(f"{out},{s2}->{s1}", dy, b).astype(dy.dtype),
+        np.einsum(f"{s1},{out}->{s2}", a, dy).astype(dy.dtype)])
+
+
+def dot(x1, x2):
+    """y = np.dot(x1, x2): a product for a scalar, else the sum over x1's last axis and x2's
+    second-to-last (its only one, if 1-D): tensordot over those two axes."""
+    if np.ndim(x1) == 0 or np.ndim(x2) == 0:
+        return multiply(x1, x2)
+    return tensordot(x1, x2, ([np.ndim(x1) - 1], [max(np.ndim(x2) - 2, 0)]))
+
+
 def kron(x1, x2):
     """y = blocks x1[i, j] * x2 (einsum "ij,kl->ikjl" reshaped, at any rank)."""
     n = max(np.ndim(x1), np.ndim(x2))

@@ -6,9 +6,9 @@ derivative beside it), each cross-entropy is the loss class's (losses/crossentro
 file adds what the ops take on top: Python lists, Keras's argument names and defaults, any
 axis, and the dtype rule (a float input keeps its dtype; ints become floatx, where Keras's
 TensorFlow backend refuses most integer inputs outright). The versions recorded for
-backpropagation are in backprop_nn.py, and are what `minidl.ops.gelu` etc. are: in a training
-step call them from `minidl.ops`, since `minidl.ops.nn.gelu` is this module's plain value
-(Keras's keras.ops.nn.gelu and keras.ops.gelu are one function; here they are two).
+backpropagation are in backprop_nn.py, and are what `minidl.ops.gelu` etc. are; in a training
+step `minidl.ops.nn.gelu` hands your code's arrays to them (submodules.py), so that, as in
+Keras, keras.ops.nn.gelu and keras.ops.gelu do the same.
 
 Shapes: x any shape (elementwise); (N, C) rows of C classes for the cross-entropies.
 """
