@@ -25,6 +25,7 @@ from keras import ops as kops
 from minidl import ops
 from minidl.ops import backprop, numpy_elementwise
 from minidl.tape import Tape
+from minidl.testing import check_gradients
 from tests.parity import assert_same_fit, assert_same_loss_and_gradients
 from tests.test_ops import assert_same
 
@@ -446,6 +447,40 @@ def test_an_einsum_over_a_repeated_index_is_refused_by_name_at_backward():
         y = ops.einsum("ii->i", x)
     with pytest.raises(ValueError, match="repeats an index"):
         tape.gradient([(y, np.ones(3, np.float32))], [], inputs=[x])
+
+
+# -- central differences in float64, independent of TensorFlow -----------------------------------
+class NewOpsModel(minidl.Model):
+    """A subclassed model whose call() goes through many of the new recorded ops."""
+
+    def __init__(self, wrong_sinh=False):
+        super().__init__()
+        self.a = minidl.layers.Dense(4, activation="tanh")
+        self.out = minidl.layers.Dense(2)
+        self.wrong_sinh = wrong_sinh
+
+    def call(self, x):
+        h = ops.pad(self.a(x), ((0, 0), (1, 1)), mode="symmetric")  # (N,6)
+        if self.wrong_sinh:  # sinh with sinh(x) as its derivative instead of cosh(x)
+            z, = backprop.values(h)
+            h = backprop.record(np.sinh(z), "sinh", [z], lambda dy: [dy * np.sinh(z)])
+        else:
+            h = ops.sinh(h)
+        h = ops.concatenate([ops.arctan(h), ops.median(h, axis=1, keepdims=True),
+                             ops.logaddexp(h, ops.roll(h, 1, axis=1)),
+                             ops.einsum("ni,ni->n", h, ops.flipud(h))[:, None]], axis=1)
+        return self.out(ops.cbrt(ops.hypot(h, 0.5)))  # (N,14) -> (N,2)
+
+
+def test_central_differences_pass_through_the_new_ops_and_catch_a_wrong_one(float64):
+    """float64, step 1e-6, relative error below 1e-5 (check_gradients' defaults): the chain
+    of recorded ops passes; the same chain with sinh's derivative wrong fails."""
+    x = np.random.default_rng(9).normal(size=(5, 3))
+    y = np.random.default_rng(10).normal(size=(5, 2))
+    for model, passes in ((NewOpsModel(), True), (NewOpsModel(wrong_sinh=True), False)):
+        model.compile(optimizer="sgd", loss="mse")
+        result = check_gradients(model, x, y)
+        assert result.passed is passes, str(result)
 
 
 # -- a custom layer and a loss written with the new ops, trained in fit --------------------------
