@@ -13,6 +13,7 @@ from minidl import (activations, backend, callbacks, config, constraints, datase
                     saving, testing, utils)
 from minidl import dtype_policies, mixed_precision, tree
 from minidl.dtype_policies import DTypePolicy
+from minidl.gradient_tape import GradientTape
 from minidl.initializers import Initializer
 from minidl.keras_variable import Variable
 from minidl.layers import Input, InputSpec, KerasTensor, Layer
@@ -38,7 +39,7 @@ __all__ = [
     "optimizers", "preprocessing", "random", "saving", "testing", "utils",
     "__version__", "Initializer", "InputSpec", "KerasTensor", "Layer", "Loss", "Metric",
     "Optimizer", "Regularizer", "Variable", "device", "name_scope", "tree", "version",
-    "DTypePolicy",
+    "DTypePolicy", "GradientTape",
     "dtype_policies", "mixed_precision",
 ]  # not "strategies": `from minidl import *` must work without hypothesis
 

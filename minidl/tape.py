@@ -194,9 +194,13 @@ class Tape:
             for variable, grad in grads.items():
                 _accumulate(var_grads, variable, grad)
             if need_dx:  # hand each input's gradient to the call that made it
-                for source, x, d in zip(record.sources, record.inputs, flatten(dx)):
+                to_logits = getattr(record.layer, "logit_inputs", ())  # compute_loss's seeds
+                for position, (source, x, d) in enumerate(zip(record.sources, record.inputs,
+                                                              flatten(dx))):
                     key = source if source is not None else wanted.get(id(x))
-                    if key is not None and key[0] == "weight":
+                    if position in to_logits and source is not None:  # d loss / d its logits
+                        _accumulate(logit_grads, source[0], d)
+                    elif key is not None and key[0] == "weight":
                         _accumulate(var_grads, key[1], d)
                     elif key is not None:
                         _accumulate(grads_out, key, d)

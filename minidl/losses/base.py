@@ -110,7 +110,12 @@ class Loss:
         return self.call(y_true, y_pred), self.gradient(y_true, y_pred)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        """The loss over the batch (the mean of the per-sample values, as Keras)."""
+        """The loss over the batch (the mean of the per-sample values, as Keras). On a y_pred
+        a GradientTape recorded, it is recorded too (custom_step.py)."""
+        from minidl import custom_step
+        tape = custom_step.on_tape(y_pred)
+        if tape is not None:
+            return custom_step.recorded_loss(self, y_true, y_pred, sample_weight, tape)
         mask = masks.mask_of(y_pred)  # the real steps, if y_pred carries a mask (masks.py)
         values = self.call(*self.prepare(y_true, y_pred))  # (N,)
         if mask is not None:

@@ -272,6 +272,8 @@ class Optimizer:
         variables, grads = list(variables), list(grads)
         if not self.built:
             self.build(variables)
+        if any(g is None for g in grads):  # tape.gradient's None for an unreached variable
+            variables, grads = _filter_empty_gradients(grads, variables)
         at_once = self.updates_at_once(variables) and not _any_rows(grads)
         indices = None if at_once else self._indices(variables)  # (an unknown one: an error)
         grads = self.clip_gradients(grads)
@@ -440,3 +442,16 @@ def _any_rows(grads):
 
 def _rows_of(g):
     return g.values if isinstance(g, SparseRows) else g
+
+
+def _filter_empty_gradients(grads, variables):
+    """The variables that have a gradient, and their gradients; Keras's warning names the
+    others (keras/src/optimizers/base_optimizer.py::_filter_empty_gradients)."""
+    missing = [getattr(v, "path", v.name) for v, g in zip(variables, grads) if g is None]
+    if len(missing) == len(variables):
+        raise ValueError("No gradients provided for any variable.")
+    warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the loss. "
+                  "If using `model.compile()`, did you forget to provide a `loss` argument?",
+                  stacklevel=3)
+    return ([v for v, g in zip(variables, grads) if g is not None],
+            [g for g in grads if g is not None])
