@@ -146,13 +146,27 @@ class CompileMetrics:
         return [self.loss_tracker] + self.compiled + list(self.output_loss_trackers)
 
     def model_metrics(self):
-        """What Keras's `model.metrics` lists: the loss tracker, this object (when there are
-        compiled metrics), each output's loss tracker."""
-        return [self.loss_tracker] + ([self] if self.compiled else []) + \
+        """What Keras's `model.metrics` lists: the loss tracker, this object (when compile
+        was given metrics), each output's loss tracker."""
+        given = self.compiled or self.identifiers or self.weighted_identifiers
+        return [self.loss_tracker] + ([self] if given else []) + \
             list(self.output_loss_trackers)
 
     def result(self):
-        return {m.name: m.result() for m in self.compiled}
+        """{log key: value} of each compiled metric, as Keras's CompileMetrics.result()."""
+        return {key: m.result() for m, key in zip(self.compiled, self.keys)}
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Add one batch to the compiled metrics (Keras's CompileMetrics.update_state, for a
+        custom train_step): y_true, y_pred and sample_weight as the model's outputs are, one
+        array or a list. Resolves the metrics on first use."""
+        y_true, y_pred = _per_output(y_true), _per_output(y_pred)
+        sample_weight = None if sample_weight is None else _per_output(sample_weight)
+        if self.by_output is None:
+            names = ["output"] if len(y_pred) == 1 else [f"output_{i}" for i in
+                                                         range(len(y_pred))]
+            self.build(names, [], y_true, [np.shape(p) for p in y_pred])
+        self.update_compiled(y_true, y_pred, sample_weight)
 
     def reset_state(self):
         for metric in self.compiled:
@@ -178,6 +192,10 @@ class CompileMetrics:
         named = [value for value in output_losses if value is not None]
         for tracker, value in zip(self.output_loss_trackers, named):
             tracker.update_state(value)
+        self.update_compiled(y_true, y_pred, sample_weight)
+
+    def update_compiled(self, y_true, y_pred, sample_weight=None):
+        """The compiled metrics' part of `update`: lists with one entry per output."""
         weights = sample_weight or [None] * len(y_true)
         for group, weighted, t, p, w in zip(self.by_output, self.weighted_by_output, y_true,
                                             y_pred, weights):
@@ -199,6 +217,12 @@ class CompileMetrics:
         first = [m.name for m in self.trackers() if m.name in logs]
         first = list(dict.fromkeys(first))
         return first + sorted(key for key in logs if key not in first)
+
+
+def _per_output(value):
+    """One array per output: a lone array -> [array] (a Tracked one as the array it is)."""
+    from minidl.ops.backprop import untracked
+    return [untracked(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
 
 
 def _known(sample_shape, y_true):

@@ -15,7 +15,7 @@ metrics, and the optimizer.
 """
 import numpy as np
 
-from minidl import compile_utils, naming, training
+from minidl import compile_utils, custom_step, naming, training
 from minidl.graph import Graph
 from minidl.layers.base import GRAPH_CALLS, Layer
 from minidl.layers.input_layer import InputLayer
@@ -213,16 +213,43 @@ class Model(Layer):
     @property
     def metrics(self):
         """As Keras's `model.metrics`: the loss tracker, the compiled metrics (one object
-        named "compile_metrics"), and each output's loss tracker."""
-        return [] if self.compiled_metrics is None else self.compiled_metrics.model_metrics()
+        named "compile_metrics"), each output's loss tracker, then the Metric objects
+        assigned as attributes (`self.loss_tracker = metrics.Mean(name="loss")`)."""
+        return custom_step.model_metrics(self)
 
     @property
     def metrics_names(self):
         return [m.name for m in self.metrics]
 
     def reset_metrics(self):
-        if self.compiled_metrics is not None:
-            self.compiled_metrics.reset()
+        for metric in self.metrics:
+            metric.reset_state()
+
+    # -- customizing what happens in fit() (custom_step.py) ---------------------------------------
+    def train_step(self, data):
+        """One training step on `data` ((x, y), (x, y, sample_weight) or x); returns the logs.
+        Override it (with minidl.GradientTape) and fit runs yours; this default is fit's own."""
+        return custom_step.default_train_step(self, data)
+
+    def test_step(self, data):
+        """The loss and metrics of one batch, for evaluate (and fit's validation)."""
+        return custom_step.default_test_step(self, data)
+
+    def predict_step(self, data):
+        """The model's outputs for one batch, for predict."""
+        return custom_step.default_predict_step(self, data)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss plus `self.losses`; differentiable on a GradientTape."""
+        return custom_step.compute_loss(self, x, y, y_pred, sample_weight, training)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Update the compiled metrics; return `get_metrics_result()`."""
+        return custom_step.compute_metrics(self, x, y, y_pred, sample_weight)
+
+    def get_metrics_result(self):
+        """{name: value} for every metric in `self.metrics`."""
+        return custom_step.get_metrics_result(self)
 
     # -- saving, printing, explaining -------------------------------------------------------------
     def save(self, filepath, overwrite=True, **kwargs):

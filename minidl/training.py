@@ -8,6 +8,10 @@ compile() is in compile_utils.py. One training step (`train_step`):
     optimizer.apply(grads, weights)                  w -= ... in place
     update the running means of loss and metrics     with y_pred from BEFORE the update
 
+A model whose class overrides train_step (test_step, predict_step) has fit (evaluate,
+predict) run its own instead, as Keras's guide "Customizing what happens in fit()": see
+custom_step.py and gradient_tape.py.
+
 Everything here goes through the model's public interface (calling it, its weights, its
 compiled loss and metrics, its optimizer), so any model, Sequential, functional or
 subclassed, trains the same way. Every step runs with denormal floats flushed to zero, as
@@ -19,21 +23,21 @@ import warnings
 
 import numpy as np
 
-from minidl import (callbacks as callbacks_module, data, data_adapters, regularizers,
-                    threads)
+from minidl import (callbacks as callbacks_module, custom_step, data, data_adapters,
+                    regularizers, threads)
 from minidl.denormals import flushed
 from minidl.interrupts import deferred_interrupt
 from minidl.tape import Tape, flatten
 
 
-def check_compiled(model, method):
+def check_compiled(model, method, needs_loss=True):
     if not model.compiled:
         raise RuntimeError(
             f"You must call `compile()` before calling `{method}()`: the model needs a loss "
             "and an optimizer, e.g. model.compile(optimizer='rmsprop', "
             "loss='sparse_categorical_crossentropy', metrics=['accuracy'])."
         )
-    if model.compiled_loss is None:
+    if needs_loss and model.compiled_loss is None:
         raise ValueError(f"No loss to compute: `{method}()` needs a loss. Pass one to "
                          "`compile()`, e.g. model.compile(loss='mse').")
 
@@ -112,6 +116,32 @@ def prepare_data(model, x, y, sample_weight=None, class_weight=None, names=("x",
                 for t, h, s, nm in zip(ys, heads, shapes, label_names)]
     batch.weights = data.sample_weights(sample_weight, class_weight, batch.ys, n, len(ys))
     return batch
+
+
+def customized(model, steps=("train_step", "test_step", "compute_loss", "compute_metrics",
+                                "metrics")):
+    """Whether the model's class overrides one of Model's `steps` (a custom train_step...):
+    then fit and evaluate hand each batch to model.train_step / test_step (custom_step.py)."""
+    from minidl.models import Model
+    kind = type(model)
+    return any(getattr(kind, name) is not getattr(Model, name) for name in steps)
+
+
+def prepare_custom(model, x, y=None, sample_weight=None, class_weight=None, names=("x", "y")):
+    """The data of a custom train_step: as prepare_data when the model has a loss for y;
+    else x checked, and y and sample_weight as floatx arrays, as Keras's data adapters."""
+    if model.compiled_loss is not None and y is not None:
+        return prepare_data(model, x, y, sample_weight, class_weight, names)
+    batch = prepare_inputs(model, x, names[0])
+    batch.ys = None if y is None else _floatx_arrays(y)
+    batch.weights = None if sample_weight is None else _floatx_arrays(sample_weight)
+    return batch
+
+
+def _floatx_arrays(value):
+    """One array or a list of them -> a list of arrays, the float ones as floatx."""
+    arrays = [np.asarray(a) for a in (value if isinstance(value, (list, tuple)) else [value])]
+    return [a.astype(np.float32) if a.dtype.kind == "f" else a for a in arrays]
 
 
 def _targets(y, output_names, heads):
@@ -361,7 +391,9 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         validation_freq: validate every n-th epoch (an int), or after the epochs listed
             (1-based, as Keras counts them for this argument).
     """
-    check_compiled(model, "fit")
+    custom = customized(model)  # a train_step of the model's own: fit runs it
+    check_compiled(model, "fit", needs_loss=not custom)
+    prepare = prepare_custom if custom else prepare_data
     if batch_size is not None:
         data.check_batch_size(batch_size)
     epochs = data.check_non_negative_int("epochs", epochs)
@@ -380,10 +412,10 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
             raise ValueError("Argument `validation_split` is only supported for tensors or "
                              f"NumPy arrays.Found incompatible type in the input: {[type(x)]}")
         train = data_adapters.adapter(x, y, sample_weight, class_weight, shuffle,
-                                      _preparer(model, class_weight))
+                                      _preparer(model, class_weight, prepare=prepare))
         val = None
     else:
-        batch = prepare_data(model, x, y, sample_weight, class_weight)
+        batch = prepare(model, x, y, sample_weight, class_weight)
         val = None
         if validation_data is None and validation_split:
             batch, val = data.split_validation(batch, validation_split)
@@ -392,29 +424,32 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         train = data_adapters.ArrayAdapter(batch, _batch_size(batch_size, batch,
                                                               steps_per_epoch), shuffle)
     if validation_data is not None and not data_adapters.is_dataset(validation_data):
-        val = _validation_batch(model, validation_data)  # arrays: checked before training
+        val = _validation_batch(model, validation_data, prepare)  # checked before training
     elif validation_data is not None:
         val = validation_data  # a PyDataset or generator: read from the first validation on
     validation = None if val is None else _Validation(
-        model, val, validation_batch_size or batch_size, validation_steps, validation_freq)
+        model, val, validation_batch_size or batch_size, validation_steps, validation_freq,
+        prepare)
 
     # Everything that can be checked before training is: from here on the model changes.
     train = data_adapters.EpochIterator(train, steps_per_epoch)
-    get_ready(model, train.adapter.first(), getattr(train.adapter, "batch_size", None),
-              unknown_batch_size=True)
+    first = train.adapter.first()
+    if not custom or (model.compiled_loss is not None and first.ys is not None):
+        get_ready(model, first, getattr(train.adapter, "batch_size", None),
+                  unknown_batch_size=True)
     train.reset()
     callback_list = callbacks_module.CallbackList(
         callbacks, add_history=True, add_progbar=verbose != 0, model=model,
         verbose=verbose_as_passed, epochs=epochs, steps=train.num_batches)
     with threads.working():  # BLAS threads and minidl's helper thread: see threads.py
-        return _train(model, train, validation, initial_epoch, epochs, callback_list)
+        return _train(model, train, validation, initial_epoch, epochs, callback_list, custom)
 
 
-def _preparer(model, class_weight=None, inputs_only=False):
+def _preparer(model, class_weight=None, inputs_only=False, prepare=prepare_data):
     """prepare(x, y, sample_weight) -> a checked Batch, for the batches of a dataset."""
     if inputs_only:
         return lambda x, y=None, sample_weight=None: prepare_inputs(model, x)
-    return lambda x, y, sample_weight: prepare_data(model, x, y, sample_weight, class_weight)
+    return lambda x, y, sample_weight: prepare(model, x, y, sample_weight, class_weight)
 
 
 def _batch_size(batch_size, batch, steps):
@@ -436,9 +471,9 @@ def _check_steps(name, steps):
 class _Validation:
     """The validation data, how it is batched, and after which epochs it is evaluated."""
 
-    def __init__(self, model, source, batch_size, steps, freq):
+    def __init__(self, model, source, batch_size, steps, freq, prepare=prepare_data):
         self.model, self.source, self.batch_size, self.steps = model, source, batch_size, steps
-        self.freq = freq
+        self.freq, self.prepare = freq, prepare
         self._iterator = None
 
     def after(self, epoch):
@@ -455,7 +490,7 @@ class _Validation:
                     self.source, _batch_size(self.batch_size, self.source, self.steps))
             else:
                 adapter = data_adapters.adapter(self.source, None, None, None, False,
-                                                _preparer(self.model))
+                                                _preparer(self.model, prepare=self.prepare))
             self._iterator = data_adapters.EpochIterator(adapter, self.steps)
         return self._iterator
 
@@ -468,8 +503,12 @@ def _check_validation_freq(validation_freq):
             f"type {type(validation_freq)}.")
 
 
-def _train(model, train, validation, initial_epoch, epochs, callback_list):
-    """The loop: epochs of batches, each one train_step, then validation; returns History."""
+def _train(model, train, validation, initial_epoch, epochs, callback_list, custom=False):
+    """The loop: epochs of batches, each one train_step, then validation; returns History.
+
+    `custom`: the model's own train_step (and test_step) make the logs, as Keras's fit runs
+    them, with every metric in `model.metrics` reset at each epoch's start.
+    """
     metrics = model.compiled_metrics
     val_metrics = metrics.fresh()  # validation keeps its running means apart from training's
     model.stop_training = False
@@ -477,20 +516,27 @@ def _train(model, train, validation, initial_epoch, epochs, callback_list):
     initial_epoch = getattr(model, "_initial_epoch", None) or initial_epoch  # BackupAndRestore
     logs, epoch_logs = {}, {}
     for epoch in range(initial_epoch, epochs):
-        metrics.reset()
+        if custom:
+            model.reset_metrics()  # every metric in model.metrics, as Keras's fit
+        else:
+            metrics.reset()
         callback_list.on_epoch_begin(epoch)
         for step, batch in train.epoch():
             callback_list.on_train_batch_begin(step)
-            train_step(model, batch, metrics)
-            logs = metrics.logs()
+            if custom:
+                logs = run_custom_step(model.train_step, batch, "train_step")
+            else:
+                train_step(model, batch, metrics)
+                logs = metrics.logs()
             callback_list.on_train_batch_end(step, logs)
             if model.stop_training:
                 break
         if train.ran_out:  # a generator stopped: Keras's step that found no batch still
             model.optimizer.iterations += 1  # counts (TensorFlow's graph), as Adam will see
-        epoch_logs = dict(logs)
+        epoch_logs = custom_step.metrics_result_or_logs(model, logs) if custom else dict(logs)
         if validation is not None and validation.after(epoch):
-            val_logs = _test_loop(model, validation.iterator(), callback_list, val_metrics)
+            val_logs = _test_loop(model, validation.iterator(), callback_list, val_metrics,
+                                  custom)
             epoch_logs.update({"val_" + key: value for key, value in val_logs.items()})
         callback_list.on_epoch_end(epoch, epoch_logs)
         if model.stop_training:
@@ -499,7 +545,14 @@ def _train(model, train, validation, initial_epoch, epochs, callback_list):
     return callback_list.history
 
 
-def _validation_batch(model, validation_data):
+def run_custom_step(step, batch, name):
+    """A model's own train_step or test_step on one batch, as one step (all or nothing,
+    denormals flushed, as fit's): its logs as floats."""
+    with deferred_interrupt(), flushed():
+        return custom_step.pythonify_logs(step(custom_step.batch_data(batch)), name)
+
+
+def _validation_batch(model, validation_data, prepare=prepare_data):
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise ValueError(
             "Argument `validation_data` must be a tuple (x_val, y_val) or (x_val, y_val, "
@@ -509,8 +562,8 @@ def _validation_batch(model, validation_data):
                 validation_data, (tuple, list)) else "")
         )
     weights = validation_data[2] if len(validation_data) == 3 else None
-    return prepare_data(model, validation_data[0], validation_data[1], weights,
-                        names=("validation_data[0]", "validation_data[1]"))
+    return prepare(model, validation_data[0], validation_data[1], weights,
+                   names=("validation_data[0]", "validation_data[1]"))
 
 
 def _check_unused(kwargs, method):
@@ -519,29 +572,40 @@ def _check_unused(kwargs, method):
 
 
 # -- evaluate and predict ------------------------------------------------------------------------
-def _test_loop(model, iterator, callback_list, metrics):
-    """One pass of `iterator` (an EpochIterator) through test_step: the logs."""
+def _test_loop(model, iterator, callback_list, metrics, custom=False):
+    """One pass of `iterator` (an EpochIterator) through test_step: the logs. `custom`: the
+    model's test_step, on `model.metrics` (reset first), as Keras's evaluate."""
     iterator.reset()
-    metrics.reset()
+    if custom:
+        model.reset_metrics()
+    else:
+        metrics.reset()
     callback_list.on_test_begin()
     logs = {}
     for step, batch in iterator.epoch():
         callback_list.on_test_batch_begin(step)
-        test_step(model, batch, metrics)
-        logs = metrics.logs()
+        if custom:
+            logs = run_custom_step(model.test_step, batch, "test_step")
+        else:
+            test_step(model, batch, metrics)
+            logs = metrics.logs()
         callback_list.on_test_batch_end(step, logs)
+    if custom:
+        logs = custom_step.metrics_result_or_logs(model, logs)
     callback_list.on_test_end(logs)
     return logs
 
 
-def _iterator(model, x, y, sample_weight, batch_size, steps, inputs_only=False):
+def _iterator(model, x, y, sample_weight, batch_size, steps, inputs_only=False,
+              prepare=prepare_data):
     """evaluate's and predict's data, checked: an EpochIterator and its first batch."""
     if data_adapters.is_dataset(x):
         adapter = data_adapters.adapter(x, y, sample_weight, None, False,
-                                        _preparer(model, inputs_only=inputs_only))
+                                        _preparer(model, inputs_only=inputs_only,
+                                                  prepare=prepare))
     else:
-        batch = prepare_inputs(model, x) if inputs_only else prepare_data(model, x, y,
-                                                                            sample_weight)
+        batch = prepare_inputs(model, x) if inputs_only else prepare(model, x, y,
+                                                                       sample_weight)
         adapter = data_adapters.ArrayAdapter(batch, _batch_size(batch_size, batch, steps))
     return data_adapters.EpochIterator(adapter, steps), adapter.first()
 
@@ -554,20 +618,37 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
     It keeps its running means apart from fit's, so an evaluate in another thread cannot
     change what a running fit reports.
     """
-    check_compiled(model, "evaluate")
+    custom = customized(model)
+    check_compiled(model, "evaluate", needs_loss=not custom)
     _check_unused(kwargs, "evaluate")
     verbose = data.check_verbose(verbose)
     steps = _check_steps("steps", steps)
-    iterator, first = _iterator(model, x, y, sample_weight, batch_size, steps)
-    get_ready(model, first, getattr(iterator.adapter, "batch_size", None),
-              unknown_batch_size=True)
+    iterator, first = _iterator(model, x, y, sample_weight, batch_size, steps,
+                                prepare=prepare_custom if custom else prepare_data)
+    if not custom or (model.compiled_loss is not None and first.ys is not None):
+        get_ready(model, first, getattr(iterator.adapter, "batch_size", None),
+                  unknown_batch_size=True)
     metrics = model.compiled_metrics.fresh()
     callback_list = callbacks_module.CallbackList(
         callbacks, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1,
         steps=iterator.num_batches)
     with threads.working():
-        logs = _test_loop(model, iterator, callback_list, metrics)
+        logs = _test_loop(model, iterator, callback_list, metrics, custom)
+    if custom and not return_dict:
+        return _custom_results(model, logs)
     return _results(logs, metrics, return_dict)
+
+
+def _custom_results(model, logs):
+    """evaluate's list for a custom test_step: Keras's order (the names of model.metrics,
+    a compiled metrics object's own metrics in its place), then the other keys sorted."""
+    names = []
+    for metric in model.metrics:
+        inner = getattr(metric, "compiled", None)
+        names += [m.name for m in inner] if inner is not None else [metric.name]
+    first = [name for name in dict.fromkeys(names) if name in logs]
+    values = [logs[name] for name in first + sorted(k for k in logs if k not in first)]
+    return values[0] if len(values) == 1 else values
 
 
 def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
@@ -581,10 +662,15 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=Non
         steps=iterator.num_batches)
     callback_list.on_predict_begin()
     outputs = []
+    custom = customized(model, ("predict_step",))
     with threads.working():
         for step, batch in iterator.epoch():
             callback_list.on_predict_batch_begin(step)
-            outputs.append(predict_step(model, batch.x))
+            if custom:  # the model's own, given Keras's data: (x,)
+                with flushed():
+                    outputs.append(model.predict_step((batch.x,)))
+            else:
+                outputs.append(predict_step(model, batch.x))
             callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
     callback_list.on_predict_end()
     if isinstance(outputs[0], (list, tuple)):
@@ -594,6 +680,9 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=Non
 
 def train_on_batch(model, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
     """One optimizer step on (x, y) as a single batch; returns its pre-update loss/metrics."""
+    if customized(model):
+        return _custom_on_batch(model, "train_step", x, y, sample_weight, class_weight,
+                                return_dict)
     check_compiled(model, "train_on_batch")
     batch = prepare_data(model, x, y, sample_weight, class_weight)
     get_ready(model, batch)
@@ -604,6 +693,8 @@ def train_on_batch(model, x, y=None, sample_weight=None, class_weight=None, retu
 
 def test_on_batch(model, x, y=None, sample_weight=None, return_dict=False):
     """Loss and metrics of (x, y) as a single batch."""
+    if customized(model):
+        return _custom_on_batch(model, "test_step", x, y, sample_weight, None, return_dict)
     check_compiled(model, "test_on_batch")
     batch = prepare_data(model, x, y, sample_weight)
     get_ready(model, batch)
@@ -614,7 +705,22 @@ def test_on_batch(model, x, y=None, sample_weight=None, return_dict=False):
 
 def predict_on_batch(model, x):
     """The model's outputs for x as a single batch."""
+    if customized(model, ("predict_step",)):
+        with flushed():
+            return model.predict_step((prepare_inputs(model, x).x,))
     return predict_step(model, prepare_inputs(model, x).x)
+
+
+def _custom_on_batch(model, step, x, y, sample_weight, class_weight, return_dict):
+    """train_on_batch / test_on_batch of a model with its own steps, as Keras's: every
+    metric reset, one step, its logs (a dict, or a list in Keras's order)."""
+    check_compiled(model, step.replace("_step", "_on_batch"), needs_loss=False)
+    batch = prepare_custom(model, x, y, sample_weight, class_weight)
+    if model.compiled_loss is not None and batch.ys is not None:
+        get_ready(model, batch)
+    model.reset_metrics()
+    logs = run_custom_step(getattr(model, step), batch, step)
+    return logs if return_dict else _custom_results(model, logs)
 
 
 def _results(logs, metrics, return_dict):
