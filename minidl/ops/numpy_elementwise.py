@@ -96,7 +96,8 @@ def sinc(x):
 
 def angle(x):
     """The complex argument: pi for negative reals, 0 otherwise."""
-    return np.angle(_float(x)).astype(_float(x).dtype, copy=False)
+    x = _float(x)
+    return np.angle(x).astype(x.dtype, copy=False)
 
 
 # -- powers, logarithms and special functions ------------------------------------------------

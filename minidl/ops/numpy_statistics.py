@@ -5,6 +5,8 @@ Dtypes as keras.ops on TensorFlow (keras/src/backend/tensorflow/numpy.py): stati
 need a float (median, quantile, average, nanmean, ...) give float32 for ints; sums of bools
 and small ints are int32; indices and counts are int32.
 """
+import warnings
+
 import numpy as np
 
 from minidl import config
@@ -183,7 +185,6 @@ def nanquantile(x, q, axis=None, method="linear", keepdims=False):
         raise ValueError(f"Invalid value for `method`. Expected one of {QUANTILE_METHODS}. "
                          f"Received: method={method}")
     x = _floats(x)
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice encountered"
         out = np.nanquantile(x, q, axis=_axis(axis), method=method, keepdims=keepdims)
