@@ -14,7 +14,7 @@ d target / d target = 1 (a target with several values: their sum, as TensorFlow)
 import numpy as np
 
 from minidl.ops import backprop
-from minidl.tape import Tape, flatten
+from minidl.tape import Tape, active_tape, flatten
 from minidl.variable import Variable
 
 
@@ -39,6 +39,14 @@ class GradientTape:
         self._tracking_before = None
 
     def __enter__(self):
+        outer = active_tape()
+        if outer is not None and getattr(outer, "opened_by_gradient_tape", False):
+            raise NotImplementedError(
+                "minidl's GradientTape cannot be opened inside another: TensorFlow would "
+                "record the inner tape's work on the outer one too, for gradients of "
+                "gradients (a WGAN-GP gradient penalty), and minidl computes first "
+                "derivatives only. Open the tapes one after the other.")
+        self._tape.opened_by_gradient_tape = True
         self._tape.__enter__()
         self._tracking_before = backprop.set_tracking(True)  # NumPy arithmetic is recorded
         return self
@@ -97,10 +105,27 @@ class GradientTape:
             flat_grads.append(grad)
         return _restructure(sources, iter(flat_grads))
 
+    def jacobian(self, target, sources, *args, **kwargs):
+        raise NotImplementedError(_FIRST_DERIVATIVES_ONLY.format("jacobian"))
+
+    def batch_jacobian(self, target, source, *args, **kwargs):
+        raise NotImplementedError(_FIRST_DERIVATIVES_ONLY.format("batch_jacobian"))
+
+    def stop_recording(self):
+        raise NotImplementedError(
+            "minidl's GradientTape has no `stop_recording`: compute what should not be "
+            "differentiated outside the `with` block.")
+
     def _taken(self, arrays):
         """For each watched array: does a recorded call take it?"""
         taken = {id(x) for record in self._tape.records for x in record.inputs}
         return [id(a) in taken for a in arrays]
+
+
+_FIRST_DERIVATIVES_ONLY = (
+    "minidl's GradientTape has no `{}`: it computes the gradient of one (summed) target "
+    "with `gradient(target, sources)`, by walking the tape back once. Call `gradient` "
+    "for each output value instead (persistent=True).")
 
 
 def _dtype(source):

@@ -422,6 +422,19 @@ def test_errors_as_tensorflow_and_keras():
             t.gradient(target, [source])
 
 
+def test_what_the_tape_leaves_out_is_refused_by_name():
+    """Gradients of gradients (a tape inside a tape, WGAN-GP's penalty) and jacobians:
+    TensorFlow computes them, minidl does not, and says so rather than give a wrong None."""
+    with minidl.GradientTape() as outer:
+        with pytest.raises(NotImplementedError, match="cannot be opened inside another"):
+            with minidl.GradientTape():
+                pass
+        with pytest.raises(NotImplementedError, match="no `jacobian`"):
+            outer.jacobian(None, [])
+    with pytest.raises(ValueError, match="watch_accessed_variables=False"):
+        minidl.GradientTape(watch_accessed_variables=False)
+
+
 def test_a_train_step_that_returns_no_dict_fails_as_in_keras():
     def make(api):
         class NoDict(api.Model):
