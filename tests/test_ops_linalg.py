@@ -35,7 +35,8 @@ F64 = A.astype(np.float64)
 
 CASES = [
     ("inv", (A,), {}), ("inv", (BATCH,), {}), ("inv", (F64,), {}),
-    ("det", (A,), {}), ("det", (BATCH,), {}),
+    ("det", (A,), {}), ("det", (BATCH,), {}), ("logdet", (SPD,), {}),
+    ("logdet", (SPD_BATCH,), {}), ("logdet", (-SPD,), {}), ("logdet", (np.tril(SPD),), {}),
     ("solve", (A, RHS), {}), ("solve", (A, RHS2), {}), ("solve", (BATCH, BATCH[..., :2]), {}),
     ("solve_triangular", (LOWER, RHS2), {"lower": True}),
     ("solve_triangular", (A, RHS), {}),
@@ -59,8 +60,14 @@ COMPARED_ALONE = {"svd", "qr", "eig", "eigh", "jvp", "vectorize"}
 @pytest.mark.parametrize("name,args,kwargs", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_op_matches_keras(name, args, kwargs):
     ours = getattr(linalg, name)(*args, **kwargs)
-    assert getattr(ops, name) is getattr(linalg, name) or name in {"inv", "det", "solve"}
-    assert_same(ours, getattr(kops.linalg, name)(*args, **kwargs), rtol=1e-4)
+    keras_op = getattr(kops.linalg, name, None) or getattr(kops, name)  # logdet: keras.ops.math
+    assert_same(ours, keras_op(*args, **kwargs), rtol=1e-4)
+
+
+def test_every_keras_linalg_name_is_in_minidl_ops_linalg_and_minidl_ops():
+    import keras
+    names = [n for n in dir(keras.ops.linalg) if not n.startswith("_")]
+    assert [n for n in names if not (hasattr(linalg, n) and hasattr(ops, n))] == []
 
 
 def _np(x):
@@ -144,6 +151,7 @@ def test_jvp_is_refused_by_name():
 
 # -- derivatives ----------------------------------------------------------------------------------
 GRADIENT_CASES = [("inv", [A]), ("inv", [BATCH]), ("det", [A]), ("det", [BATCH]),
+                  ("logdet", [SPD]), ("logdet", [SPD_BATCH]),
                   ("solve", [A, RHS]), ("solve", [A, RHS2]), ("solve", [BATCH, BATCH[..., :2]])]
 
 
@@ -159,7 +167,7 @@ def keras_gradients():
         tape.watch(inputs)
         loss = 0.0
         for i, ((name, _), xs) in enumerate(zip(GRADIENT_CASES, inputs)):
-            y = getattr(kops.linalg, name)(*xs)
+            y = getattr(kops, name)(*xs)
             loss += tf.reduce_sum(y * _cotangent(i, y))
     return [[np.asarray(g) for g in gs] for gs in tape.gradient(loss, inputs)]
 

@@ -44,7 +44,7 @@ deg2rad, rad2deg, copy, arctan2, hypot, logaddexp, logaddexp2, einsum, outer, in
 kron, cross, stack, split, array_split, hstack, vstack, dstack, append, pad, moveaxis,
 swapaxes, ravel, roll, flipud, fliplr, rot90, tril, triu, diag, diagflat, diagonal, trace,
 get_item, diff, trapezoid, average, ptp, nansum, nanmean, median, quantile, percentile,
-inv, det, solve.
+inv, det, logdet (keras.ops.math's), solve.
 """
 from minidl.ops.core import (cast, convert_to_numpy, convert_to_tensor, ndim, result_type, shape,
                              size, stop_gradient)
@@ -89,8 +89,8 @@ from minidl.ops.backprop_nn import (batch_normalization, layer_normalization, mo
 # keras.ops.numpy's other functions, and keras.ops.linalg's (plain values) ...
 from minidl.ops import linalg  # noqa: E402
 from minidl.ops.linalg import (cholesky, cholesky_inverse, det, eig, eigh, inv, jvp,  # noqa: E402
-                               lstsq, lu_factor, matrix_rank, pinv, qr, slogdet, solve,
-                               solve_triangular, svd)
+                               logdet, lstsq, lu_factor, matrix_rank, pinv, qr, slogdet,
+                               solve, solve_triangular, svd)
 from minidl.ops.numpy_elementwise import (allclose, angle, arccos, arccosh, arcsin,  # noqa: E402
                                           arcsinh, arctan, arctan2, arctanh, bitwise_and,
                                           bitwise_invert, bitwise_left_shift, bitwise_not,
@@ -123,7 +123,8 @@ from minidl.ops.backprop_numpy import (append, arccos, arccosh, arcsin, arcsinh,
                                        copy, cos, cosh, cross, deg2rad, det, diag, diagflat,
                                        diagonal, diff, dstack, einsum, exp2, expm1, fabs,
                                        fliplr, flipud, get_item, hstack, hypot, inner, inv,
-                                       kron, log1p, log2, log10, logaddexp, logaddexp2, median,
+                                       kron, log1p, log2, log10, logaddexp, logaddexp2, logdet,
+                                       median,
                                        moveaxis, nanmean, nansum, outer, pad, percentile, ptp,
                                        quantile, rad2deg, ravel, roll, rot90, sin, sinh, solve,
                                        split, stack, swapaxes, tan, trace, trapezoid, tril,

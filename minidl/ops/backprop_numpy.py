@@ -659,6 +659,17 @@ def det(x):
         (dy * y)[..., None, None] * np.swapaxes(np.linalg.inv(x), -1, -2)])
 
 
+def logdet(x):
+    """y = log det(x) (x symmetric positive definite);  dx = dy * inv(x), x taken from its
+    lower triangle (TensorFlow's Cholesky gradient is symmetric too)."""
+    x, = values(x)
+    y = linalg.logdet(x)
+    lower = np.tril(x)
+    symmetric = lower + np.swapaxes(np.tril(x, -1), -1, -2)  # (..., M, M)
+    return record(y, "logdet", [x], lambda dy: [
+        (dy[..., None, None] * np.linalg.inv(symmetric)).astype(dy.dtype)])
+
+
 def solve(a, b):
     """y = solve(a, b), a @ y = b;  db = solve(a.T, dy), da = -db @ y.T."""
     a, b = values(a, b)

@@ -65,6 +65,17 @@ def det(x):
     return np.asarray(np.linalg.det(x))
 
 
+def logdet(x):
+    """log det(x) of a symmetric positive definite x (keras.ops.logdet, in Keras's math.py),
+    read from its lower triangle; NaN where x is not positive definite, as TensorFlow's.
+
+    Formula: log det(x) = sum(log(eigenvalues)) = 2 * sum(log(diag(cholesky(x))))
+    """
+    x, = _matrices(x)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(np.sum(np.log(np.linalg.eigvalsh(x, UPLO="L")), axis=-1))
+
+
 def slogdet(x):
     """(sign, log|det|) of x, which stays finite where det overflows."""
     x, = _matrices(x)
