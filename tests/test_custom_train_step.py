@@ -224,6 +224,8 @@ def test_a_vae_style_step_two_losses_combined_fits_as_keras():
     kwargs = dict(epochs=2, batch_size=16, shuffle=False, verbose=0)
     same_history(theirs.fit(images, NOISE, **kwargs).history,
                  ours.fit(images, NOISE, **kwargs).history)
+    # model.metrics: the compiled loss tracker, then the Metrics assigned as attributes
+    assert [m.name for m in ours.metrics] == [m.name for m in theirs.metrics]
 
 
 # -- GAN-style: two optimizers, two tapes, discriminator then generator -------------------------
@@ -354,6 +356,29 @@ def test_compute_loss_on_a_gradient_tape_gives_fits_gradients_bit_for_bit():
         assert_bit_identical(grads, fit_grads)
 
 
+class Penalty(minidl.Layer):
+    """add_loss of a value computed with minidl.ops, as Keras's guide writes one."""
+
+    def call(self, x):
+        self.add_loss(0.01 * minidl.ops.mean(minidl.ops.square(x)))
+        return x
+
+
+def test_compute_loss_with_add_loss_and_two_outputs_gives_fits_gradients_bit_for_bit():
+    inputs = minidl.Input((6,))
+    hidden = Penalty()(minidl.layers.Dense(5, activation="tanh")(inputs))
+    outputs = [minidl.layers.Dense(3, activation="softmax", name="cls")(hidden),
+               minidl.layers.Dense(1, name="reg")(hidden)]
+    model = minidl.Model(inputs, outputs)
+    model.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy", "mse"],
+                  loss_weights=[1.0, 0.5])
+    targets = [LABELS[:16], Y[:16]]
+    loss, grads = tape_gradients(model, X[:16], targets)
+    fit_loss, fit_grads = model.loss_and_gradients(X[:16], targets)
+    assert loss == fit_loss
+    assert_bit_identical(grads, fit_grads)
+
+
 def test_the_bit_for_bit_comparison_fails_on_a_wrong_gradient():
     """Negative control: one value one float32 step off must fail the comparison."""
     _, model = twins(penalised_classifier)
@@ -394,7 +419,15 @@ def test_unconnected_and_nested_sources_and_persistent_tapes_as_tensorflow():
         first = t.gradient(target, sources)
         second = t.gradient(target, var(other[api].bias), unconnected_gradients="zero")
         results[api] = (first, second)
-    (k_first, k_second), (m_first, m_second) = results[keras], results[minidl]
+    for api in (keras, minidl):  # a watched input is a source too
+        x = tf.constant(X[:4]) if api is keras else X[:4]
+        with tape(api) as t:
+            t.watch(x)
+            target = api.ops.sum(api.ops.square(dense[api](x)))
+        results[api] += (t.gradient(target, x),)
+    np.testing.assert_allclose(results[minidl][2], np.asarray(results[keras][2]), rtol=1e-5,
+                               atol=1e-6)
+    (k_first, k_second, _), (m_first, m_second, _) = results[keras], results[minidl]
     assert [len(g) for g in m_first] == [1, 2] and m_first[1][1] is None
     assert k_first[1][1] is None
     for a, b in [(m_first[0][0], k_first[0][0]), (m_first[1][0], k_first[1][0]),
