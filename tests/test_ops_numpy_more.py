@@ -410,8 +410,9 @@ def test_gradient_matches_tensorflow(i):
 
 
 def test_a_wrong_derivative_fails_the_comparison():
-    """Negative controls: sinh with sinh(x) as its derivative (not cosh(x)), and roll with
-    the gradient rolled forward again (not back), each fail against TensorFlow."""
+    """Negative controls: sinh with sinh(x) as its derivative (not cosh(x)), roll with the
+    gradient rolled forward again (not back), and a linear quantile sending all of dy to the
+    value below (the "lower" method's derivative), each fail against TensorFlow."""
     def wrong_sinh(x):
         x, = backprop.values(x)
         return backprop.record(numpy_elementwise.sinh(x), "sinh", [x],
@@ -421,7 +422,11 @@ def test_a_wrong_derivative_fails_the_comparison():
         x, = backprop.values(x)
         return backprop.record(np.roll(x, shift), "roll", [x], lambda dy: [np.roll(dy, shift)])
 
-    for wrong, name, args in ((wrong_sinh, "sinh", ()), (wrong_roll, "roll", (5,))):
+    def wrong_quantile(x, q):  # "lower"'s derivative, all of dy to the value below
+        return ops.quantile(x, q, axis=1, method="lower")
+
+    for wrong, name, args in ((wrong_sinh, "sinh", ()), (wrong_roll, "roll", (5,)),
+                              (wrong_quantile, "quantile", ([0.2, 0.75],))):
         i = next(j for j, c in enumerate(GRADIENT_CASES) if c[0] == name and c[2] == args)
         x = np.array(GRADIENT_CASES[i][1][0])
         dy, = _cotangents(i, *GRADIENT_CASES[i])
