@@ -449,6 +449,20 @@ def test_numpy_functions_on_a_weight_or_a_tracked_array_are_recorded():
     np.testing.assert_allclose(dx, np.cosh(F32) * 2 / (np.sinh(F32) ** 2 + 4), rtol=1e-5)
 
 
+def test_every_keras_ops_numpy_name_is_in_minidl_ops_numpy_and_trains_from_there():
+    """keras.ops.numpy.einsum is keras.ops.einsum; minidl.ops.numpy's names hand a tracked
+    array (your code's, in a training step) to the recorded op of the same name."""
+    assert [n for n in dir(keras.ops.numpy)
+            if not n.startswith("_") and not hasattr(ops.numpy, n)] == []
+    x = np.array(F32)
+    with Tape() as tape, backprop.tracking():
+        tape.watch([x])
+        y = ops.numpy.einsum("ij,ij->i", backprop.tracked(x), ops.numpy.sinh(backprop.tracked(x)))
+    dy = np.ones(4, np.float32)
+    dx, = tape.gradient([(backprop.untracked(y), dy)], [], inputs=[x])
+    np.testing.assert_allclose(dx, np.sinh(F32) + F32 * np.cosh(F32), rtol=1e-5)
+
+
 def test_an_einsum_over_a_repeated_index_is_refused_by_name_at_backward():
     x = np.array(SQ)
     with Tape() as tape:

@@ -384,3 +384,34 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 (Keras's name)
 # -- other element-wise functions ---------------------------------------------------------
 def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
     return np.nan_to_num(convert_to_tensor(x), nan=nan, posinf=posinf, neginf=neginf)
+
+
+# keras.ops.numpy's other functions live in files of their kind; they are names here too, as
+# in keras.ops.numpy (ops/submodules.py hands your Tracked arrays to their recorded versions).
+from minidl.ops.core import ndim, size  # noqa: E402,F401
+from minidl.ops.linalg import slogdet  # noqa: E402,F401
+from minidl.ops.numpy_elementwise import (allclose, angle, arccos, arccosh, arcsin,  # noqa: E402,F401
+                                          arcsinh, arctan, arctan2, arctanh, bitwise_and,
+                                          bitwise_invert, bitwise_left_shift, bitwise_not,
+                                          bitwise_or, bitwise_right_shift, bitwise_xor, cbrt,
+                                          conj, conjugate, cosh, deg2rad, exp2, fabs, fmax,
+                                          fmin, fmod, gcd, heaviside, hypot, i0, imag, isclose,
+                                          isneginf, isposinf, isreal, lcm, ldexp, left_shift,
+                                          logaddexp, logaddexp2, nextafter, rad2deg, real,
+                                          right_shift, signbit, sinc, sinh, tan, trunc)
+from minidl.ops.numpy_making import (array, bartlett, blackman, copy, empty,  # noqa: E402,F401
+                                     empty_like, geomspace, hamming, hanning, identity,
+                                     kaiser, logspace, tri, vander, vectorize)
+from minidl.ops.numpy_products import cross, einsum, inner, kron, outer, vdot  # noqa: E402,F401
+from minidl.ops.numpy_shapes import (append, array_split, diag, diagflat,  # noqa: E402,F401
+                                     diagonal, dsplit, dstack, fliplr, flipud, get_item, hsplit,
+                                     hstack, meshgrid, moveaxis, pad, ravel, roll, rot90, split,
+                                     swapaxes, trace, tril, triu, unravel_index, view, vsplit,
+                                     vstack)
+from minidl.ops.numpy_statistics import (argpartition, average, bincount,  # noqa: E402,F401
+                                         corrcoef, correlate, diff, digitize, histogram, isin,
+                                         median, nanargmax, nanargmin, nancumprod, nancumsum,
+                                         nanmax, nanmean, nanmedian, nanmin, nanpercentile,
+                                         nanprod, nanquantile, nanstd, nansum, nanvar, nonzero,
+                                         percentile, ptp, quantile, searchsorted, select,
+                                         trapezoid, unique)

@@ -29,6 +29,14 @@ def handing_tracked_arrays_on(plain, recorded):
     return op
 
 
+def _defined_for(plain, module):
+    """Whether `plain` is the submodule's own function: defined in it, or in one of the files
+    of its kind it gathers (numpy.py's names from numpy_shapes.py, numpy_statistics.py, ...),
+    not a helper it imports (convert_to_tensor)."""
+    where = getattr(plain, "__module__", None) or ""
+    return where == module.__name__ or where.startswith(module.__name__ + "_")
+
+
 def link(ops_namespace):
     """Wrap every submodule function whose name minidl.ops (`ops_namespace`) gives to a
     recorded version."""
@@ -37,6 +45,6 @@ def link(ops_namespace):
             recorded = ops_namespace.get(name)
             if (not name.startswith("_") and callable(plain) and recorded is not None
                     and recorded is not plain
-                    and getattr(plain, "__module__", None) == module.__name__
+                    and _defined_for(plain, module)
                     and getattr(recorded, "__module__", "").startswith("minidl.ops.backprop")):
                 setattr(module, name, handing_tracked_arrays_on(plain, recorded))
