@@ -323,7 +323,7 @@ def get_item(x, key):
     return take(_indexable(x), key)
 
 
-# -- joins and splits -------------------------------------------------------------------------------
+# -- joins and splits ----------------------------------------------------------------------------
 def stack(x, axis=0):
     """y = the arrays stacked on a new axis;  dx_i = dy's i-th slice on that axis."""
     xs = values(*x)
@@ -511,7 +511,7 @@ def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
     return moveaxis(c, -1, axisc)
 
 
-# -- statistics -------------------------------------------------------------------------------------
+# -- statistics ---------------------------------------------------------------------------------
 def average(x, axis=None, weights=None):
     """y = sum(x * w) / sum(w) over the axis (the mean without weights); recorded as those
     ops, so dx = dy * w / sum(w) and dw = dy * (x - y) / sum(w)."""

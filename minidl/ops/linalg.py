@@ -4,10 +4,10 @@
     x = linalg.solve(a, b)                      # a @ x = b
 
 Matrices are the last two axes (a batch of matrices is (..., M, N)). Every function works
-in x's float dtype (ints and bools are refused, as Keras's TensorFlow kernels refuse them). Keras's checks and messages:
-keras/src/ops/linalg.py; its TensorFlow versions: keras/src/backend/tensorflow/linalg.py.
-inv, det and solve have derivatives in training steps (backprop_numpy.py); the others are
-plain values.
+in x's float dtype (ints and bools are refused, as Keras's TensorFlow kernels refuse them).
+Keras's checks and messages: keras/src/ops/linalg.py; its TensorFlow versions:
+keras/src/backend/tensorflow/linalg.py. inv, det, logdet and solve have derivatives in
+training steps (backprop_numpy.py); the others are plain values.
 """
 import numpy as np
 
