@@ -134,7 +134,11 @@ def prepare_custom(model, x, y=None, sample_weight=None, class_weight=None, name
         return prepare_data(model, x, y, sample_weight, class_weight, names)
     batch = prepare_inputs(model, x, names[0])
     batch.ys = None if y is None else _floatx_arrays(y)
-    batch.weights = None if sample_weight is None else _floatx_arrays(sample_weight)
+    if batch.ys is not None:  # class_weight becomes sample weights, loss or not (Keras)
+        batch.weights = data.sample_weights(sample_weight, class_weight, batch.ys, len(batch),
+                                            len(batch.ys))
+    else:
+        batch.weights = None if sample_weight is None else _floatx_arrays(sample_weight)
     return batch
 
 

@@ -287,6 +287,24 @@ def test_a_gan_style_step_two_optimizers_two_tapes_fits_as_keras():
     same_history(theirs.fit(X, LATENT, **kwargs).history, ours.fit(X, LATENT, **kwargs).history)
 
 
+def test_class_weights_reach_a_step_without_a_compiled_loss_as_sample_weights():
+    """Keras turns class_weight into the sample weights of `data`, loss or not."""
+    def make(api):
+        class Weights(api.Model):
+            def train_step(self, data):
+                x, y, sample_weight = data
+                return {"weight_sum": api.ops.sum(sample_weight)}
+        model = dense_net(api, Weights)
+        model.compile(optimizer="sgd")
+        return model
+
+    labels = (Y > 0).astype(np.float32)
+    kwargs = dict(epochs=1, batch_size=16, shuffle=False, verbose=0,
+                  class_weight={0: 1.0, 1: 3.0})
+    same_history(make(keras).fit(X, labels, **kwargs).history,
+                 make(minidl).fit(X, labels, **kwargs).history)
+
+
 # -- super().train_step, and a predict_step of its own ------------------------------------------
 def super_step_model(api):
     class CustomModel(api.Model):
