@@ -86,7 +86,7 @@ def _raw_x(x, expected_shape, name):
     if x is None:
         raise ValueError(f"Argument `{name}` is required. Received: {name}=None")
     x = np.array(x, dtype=object if _holds_text(x) else None)  # a copy, like to_floatx's
-    if x.dtype.kind not in "biuOUS":
+    if x.dtype.kind not in "biufOUS":
         raise TypeError(f"Argument `{name}` must be an array of strings or numbers. "
                         f"Received an array of dtype {x.dtype}")
     if x.ndim == 0 or len(x) == 0:
@@ -95,7 +95,10 @@ def _raw_x(x, expected_shape, name):
     if x.ndim == 1 and x.dtype.kind in "OUS":
         x = x.reshape(-1, 1)  # (N,) texts -> (N, 1)
     if expected_shape is not None:
-        _check_sample_shape(x, tuple(expected_shape), name)
+        expected = tuple(expected_shape)
+        if x.ndim == len(expected) - 1 and expected[-1] == 1:
+            x = x.reshape(x.shape + (1,))  # (N,) ids -> (N, 1), as Keras adjusts the rank
+        _check_sample_shape(x, expected, name)
     return x
 
 

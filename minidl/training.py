@@ -89,8 +89,11 @@ def prepare_inputs(model, x, name="x"):
     if model.inputs is not None and len(model.inputs) > 1:
         xs = _as_list(x, model.input_names, "input")
         names = [f"{name}[{n!r}]" for n in model.input_names]
-        xs = [data.prepare_x(a, s, nm, model.takes_raw_inputs)
-              for a, s, nm in zip(xs, shapes, names)]
+        raw = ([t.node.layer for t in model._graph.inputs] if model._graph is not None
+               else [None] * len(xs))
+        xs = [_as_input_takes_it(data.prepare_x(a, s, nm, model.takes_raw_inputs if
+                                                layer is None else layer.takes_raw_inputs),
+                                 layer) for a, s, nm, layer in zip(xs, shapes, names, raw)]
         n = len(xs[0])
         for a, nm in zip(xs, names):
             if len(a) != n:
@@ -100,7 +103,19 @@ def prepare_inputs(model, x, name="x"):
         return Batch(xs, single_input=False)
     if model.layers == [] and model.__dict__.get("_layers") == []:
         raise ValueError("The model has no layers: add at least one before using it.")
-    return Batch([data.prepare_x(x, shapes, name, model.takes_raw_inputs)])
+    first = model._graph.inputs[0].node.layer if getattr(model, "_graph", None) else None
+    return Batch([_as_input_takes_it(data.prepare_x(x, shapes, name, model.takes_raw_inputs),
+                                     first)])
+
+
+def _as_input_takes_it(x, input_layer):
+    """Ids for an Input of an integer dtype in that dtype (Keras converts the data to each
+    Input's dtype): 2.0 -> 2 for an IntegerLookup or Embedding; anything else as it is."""
+    dtype = getattr(input_layer, "dtype", None)
+    if dtype is None or dtype == "string" or np.dtype(dtype).kind not in "biu" \
+            or x.dtype.kind not in "biuf":
+        return x
+    return x.astype(dtype, copy=False)
 
 
 def prepare_data(model, x, y, sample_weight=None, class_weight=None, names=("x", "y")):

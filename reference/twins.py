@@ -44,6 +44,9 @@ def keras_twin(model, compile=True, functions=None):
     twin = keras.saving.deserialize_keras_object(
         config, custom_objects=_twin_functions(model, config, functions or {}))
     twin.set_weights(model.get_weights())
+    for layer in twin.layers:  # Keras's Normalization reads its mean and variance from the
+        if isinstance(layer, keras.layers.Normalization) and layer.built:  # adapt weights
+            layer.finalize_state()  # only here (as when a .keras file is loaded)
     _copy_vocabularies(model, twin)
     if compile and model.compiled:
         compiled = model.compiled_metrics

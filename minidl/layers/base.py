@@ -65,6 +65,13 @@ def _cast(inputs):
     return x
 
 
+def _as_given(inputs):
+    """Arrays as they are (text, token ids), keeping a list of inputs a list."""
+    if isinstance(inputs, (list, tuple)):
+        return [_as_given(x) for x in inputs]
+    return np.asarray(inputs)
+
+
 def _cast_from_integers(given, inputs):
     """The arrays that _cast made from arrays of integers (the ids a StringLookup or
     TextVectorization outputs): they start the differentiable chain, as a model's inputs do."""
@@ -322,7 +329,7 @@ class Layer:
             return self._call_symbolic(inputs)
         inputs = each_array(backprop.untracked, inputs)  # the arrays the tape knows
         given = inputs
-        inputs = np.asarray(inputs) if self.takes_raw_inputs else _cast(inputs)
+        inputs = _as_given(inputs) if self.takes_raw_inputs else _cast(inputs)
         if self.built:
             self.check_input_shape(shape_of(inputs))
         else:

@@ -1,4 +1,6 @@
 """The entry point of a model: `Input((784,))` and the InputLayer behind it."""
+import numpy as np
+
 from minidl.layers.base import Layer, check_shape_arg
 from minidl.layers.symbolic import KerasTensor, Node
 
@@ -24,7 +26,9 @@ class InputLayer(Layer):
 
     @property
     def takes_raw_inputs(self):
-        return self.dtype == "string"  # text for a TextVectorization or StringLookup
+        """Text (for a TextVectorization or StringLookup) and integers (ids for an
+        IntegerLookup or an Embedding) stay as given, as Keras keeps an Input's dtype."""
+        return self.dtype == "string" or np.dtype(self.dtype).kind in "biu"
 
     def forward(self, x, training=False):
         return x, None

@@ -97,7 +97,7 @@ def layer_to_config(layer, dtype, naming=own_name):
     if isinstance(layer, InputLayer):
         return object_config("keras.layers", "InputLayer", {
             "batch_shape": shape_list(layer.batch_shape),
-            "dtype": "string" if layer.takes_raw_inputs else dtype, "sparse": False,
+            "dtype": layer.dtype if layer.takes_raw_inputs else dtype, "sparse": False,
             "ragged": False, "name": layer.name, "optional": False})
     config = {key: constraints.serialize(value) if key.endswith("_constraint") else
               _value_to_config(value) for key, value in layer.get_config().items()}
