@@ -84,7 +84,8 @@ def test_a_float32_training_step_never_holds_float64(loss, labels, output, optim
                 "training.py:<listcomp>", "training.py:fit", "training.py:evaluate",
                 "training.py:predict", "training.py:train_on_batch", "models.py:fit",
                 "models.py:evaluate", "models.py:predict", "models.py:train_on_batch",
-                "data_adapters.py:is_dataset", "training.py:_iterator", "training.py:_targets")
+                "data_adapters.py:is_dataset", "data_adapters.py:is_iterable_dataset",
+                "training.py:_iterator", "training.py:_targets")
     inside = [f for f in found if f[0] not in boundary]
     assert inside == []
 

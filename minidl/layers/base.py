@@ -26,6 +26,7 @@ Two ways to write a layer of your own:
 
 Shapes: N rows in the batch; the letters of each layer are fixed in its own docstring.
 """
+import functools
 import inspect
 import threading
 
@@ -63,6 +64,16 @@ def _cast(inputs):
             raise TypeError(f"Layer inputs must be arrays of numbers. Received dtype {x.dtype}")
         x = x.astype(config.floatx())
     return x
+
+
+def _marking_built(build):
+    """build, then built = True."""
+    @functools.wraps(build)
+    def wrapper(self, *args, **kwargs):
+        result = build(self, *args, **kwargs)
+        self.built = True
+        return result
+    return wrapper
 
 
 def _as_given(inputs):
@@ -247,6 +258,14 @@ class Layer:
         return int(sum(w.value.size for w in self.weights))
 
     # -- building -------------------------------------------------------------------------------
+    def __init_subclass__(cls, **kwargs):
+        """A layer's own build(), called directly (`layer.build((None, 6))`, as Keras users
+        do), marks the layer built, as Keras's build wrapper does: its first call then uses
+        those weights instead of building a second set."""
+        super().__init_subclass__(**kwargs)
+        if "build" in cls.__dict__:
+            cls.build = _marking_built(cls.__dict__["build"])
+
     def build(self, input_shape):
         """Create the weights for inputs of this shape (batch dimension None). Default: none."""
 
