@@ -289,3 +289,33 @@ def test_keras_errors():
         layers.MultiHeadAttention(2, 2)(x, x, np.zeros((1, 2, 4), np.float32))
     with pytest.raises(ValueError, match="3 axes"):
         layers.MultiHeadAttention(2, 2)(np.zeros((1, 2, 3, 4), np.float32), x)
+
+
+@pytest.mark.parametrize("masks", [("value_mask",), ("key_mask",), ("value_mask", "key_mask"),
+                                   ("query_mask",), ("query_mask", "value_mask", "causal")])
+def test_masks_given_to_the_call_as_in_keras(masks):
+    """value_mask and key_mask (N, Tv) given to the call (keras.io's Transformer decoder
+    passes them); query_mask is passed too but Keras's call reads the query's own mask."""
+    rng = np.random.default_rng(len(masks))
+    n, tq, tv = 2, 3, 4
+    q = rng.normal(size=(n, tq, 5)).astype(np.float32)
+    v = rng.normal(size=(n, tv, 4)).astype(np.float32)
+    k = rng.normal(size=(n, tv, 2)).astype(np.float32)
+    kwargs = {"use_causal_mask": "causal" in masks}
+    for name in masks:
+        if name != "causal":
+            steps = tq if name == "query_mask" else tv
+            kwargs[name] = np.arange(steps)[None, :] < np.array([[steps - 1], [steps]])
+    ours = layers.MultiHeadAttention(num_heads=2, key_dim=3)
+    theirs = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3)
+    ours(q, v, k), theirs(q, v, k)
+    theirs.set_weights(_random_weights(ours, rng))
+    cotangents = [rng.normal(size=(n, tq, 5)).astype(np.float32)]
+    outs, grads = minidl_call(ours, [q, v, k], kwargs, cotangents)
+    k_outs, k_grads = keras_call(theirs, [q, v, k], kwargs, cotangents)
+    np.testing.assert_allclose(outs[0], k_outs[0], rtol=RTOL, atol=ATOL)
+    for a, b in zip(grads, k_grads):
+        np.testing.assert_allclose(a, b, rtol=GRAD_RTOL, atol=GRAD_ATOL)
+    if "value_mask" in masks and "causal" not in masks:  # negative control: the mask counts
+        unmasked = ours(q, v, k, use_causal_mask=kwargs["use_causal_mask"])
+        assert not np.allclose(unmasked, outs[0], rtol=RTOL, atol=ATOL)

@@ -118,8 +118,9 @@ class _Projection(Layer):
 class MultiHeadAttention(Layer):
     """Multi-head scaled dot-product attention (Vaswani et al.), Keras's MultiHeadAttention.
 
-    Called as `layer(query, value, key=None, attention_mask=None,
-    return_attention_scores=False, training=None, use_causal_mask=False)` on (N, T, D) arrays.
+    Called as `layer(query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
+    attention_mask=None, return_attention_scores=False, training=None, use_causal_mask=False)`
+    on (N, T, D) arrays.
 
     Args:
         num_heads: H, the number of attention heads.
@@ -202,24 +203,30 @@ class MultiHeadAttention(Layer):
         self.supports_masking = True
 
     # -- calling: Keras's signature, on top of Layer.__call__ -----------------------------------
-    def __call__(self, query, value=None, key=None, attention_mask=None,
-                 return_attention_scores=False, training=None, use_causal_mask=False):
+    def __call__(self, query, value=None, key=None, query_mask=None, value_mask=None,
+                 key_mask=None, attention_mask=None, return_attention_scores=False,
+                 training=None, use_causal_mask=False):
+        """Keras's call. `value_mask` and `key_mask` (N, Tv), when given, stand for the masks
+        riding on value and key; `query_mask` is read from the query itself, as Keras's call
+        does whatever is passed (keras/src/layers/attention/multi_head_attention.py)."""
         if value is None and isinstance(query, (list, tuple)):  # a functional model's replay
             query, value, key = (list(query) + [None])[:3]
         if value is None:
             raise ValueError("MultiHeadAttention is called as layer(query, value, key=None): "
                              "`value` is required. Received: value=None")
         inputs = [query, value] if key is None else [query, value, key]
-        options = {"attention_mask": attention_mask, "use_causal_mask": bool(use_causal_mask),
+        given = {"attention_mask": attention_mask, "value_mask": value_mask,
+                 "key_mask": key_mask}
+        options = {**given, "use_causal_mask": bool(use_causal_mask),
                    "return_attention_scores": bool(return_attention_scores)}
-        if any(isinstance(t, KerasTensor) for t in inputs + [attention_mask]):
+        if any(isinstance(t, KerasTensor) for t in inputs + list(given.values())):
             return self._symbolic(inputs, options)
-        if attention_mask is not None:
-            options["attention_mask"] = np.asarray(attention_mask)
+        options.update({name: None if m is None else np.asarray(m) for name, m in given.items()})
         return _call_with_options(self, inputs, training, options)
 
     def _symbolic(self, inputs, options):
-        if isinstance(options["attention_mask"], KerasTensor) or not all(
+        masks = [options[name] for name in ("attention_mask", "value_mask", "key_mask")]
+        if any(isinstance(m, KerasTensor) for m in masks) or not all(
                 isinstance(t, KerasTensor) for t in inputs):
             raise ValueError(
                 "minidl's functional models call MultiHeadAttention on KerasTensors for "
@@ -291,6 +298,10 @@ class MultiHeadAttention(Layer):
         query_mask, value_mask, key_mask = (list(masks or []) + [None] * 3)[:3]
         if len(masks or []) < 3:
             key_mask = None  # no key given: Keras reads no key mask
+        if options.get("value_mask") is not None:  # given to the call: instead of the value's
+            value_mask = options["value_mask"].astype(bool)
+        if options.get("key_mask") is not None:
+            key_mask = options["key_mask"].astype(bool)
         mask = None
         for m in (None if query_mask is None else query_mask[:, :, None],  # (N,Tq,1)
                   None if value_mask is None else value_mask[:, None, :],  # (N,1,Tv)
