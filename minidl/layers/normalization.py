@@ -238,12 +238,7 @@ class LayerNormalization(Layer):
     def check_input_shape(self, shape):
         _check_axes(self, shape, self._axes())
         if self.built:
-            expected = tuple(self.input_shape[a] for a in self.axis)
-            if tuple(shape[a] for a in self.axis) != expected:
-                raise ValueError(
-                    f"Input 0 of layer \"{self.name}\" is incompatible with the layer: expected "
-                    f"axes {self.axis} of input shape to have sizes {expected}, but received "
-                    f"input with shape {tuple(shape)}")
+            _check_sizes_on_axes(self, shape)
 
     def build(self, input_shape):
         self.axis = sorted(self._axes())  # as Keras: a sorted list from here on
@@ -358,12 +353,7 @@ class RMSNormalization(Layer):
                 f"(such as -1 or [-2, -1]). Received: axis={self.axis} for input shape "
                 f"{tuple(shape)}")
         if self.built:
-            expected = tuple(self.input_shape[a] for a in self.axis)
-            if tuple(shape[a] for a in self.axis) != expected:
-                raise ValueError(
-                    f"Input 0 of layer \"{self.name}\" is incompatible with the layer: expected "
-                    f"axes {self.axis} of input shape to have sizes {expected}, but received "
-                    f"input with shape {tuple(shape)}")
+            _check_sizes_on_axes(self, shape)
 
     def build(self, input_shape):
         self.axis = sorted(self._axes())  # as Keras: a sorted list from here on
@@ -425,6 +415,16 @@ def _check_axes(layer, shape, axes):
         if not -len(shape) <= axis < len(shape):
             raise ValueError(f"Axis {axis} is out of bounds for input shape {tuple(shape)}. "
                              f"Received: axis={layer.axis}")
+
+
+def _check_sizes_on_axes(layer, shape):
+    """A built layer normalising over `layer.axis` takes inputs of the same sizes there."""
+    expected = tuple(layer.input_shape[a] for a in layer.axis)
+    if tuple(shape[a] for a in layer.axis) != expected:
+        raise ValueError(
+            f"Input 0 of layer \"{layer.name}\" is incompatible with the layer: expected "
+            f"axes {layer.axis} of input shape to have sizes {expected}, but received "
+            f"input with shape {tuple(shape)}")
 
 
 def _known_size(layer, shape, axis):
