@@ -4,11 +4,7 @@
 As Keras warns, one attribute ("B") encodes an assumption about race; Keras discourages using
 this dataset except to illustrate ethical problems in data.
 """
-import numbers
-
-import numpy as np
-
-from minidl.datasets import files, unpickle
+from minidl.datasets import files, tables, unpickle
 
 # URL and hash as in keras/src/datasets/boston_housing.py.
 BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -29,29 +25,8 @@ def load_data(path="boston_housing.npz", test_split=0.2, seed=113):
         `(x_train, y_train), (x_test, y_test)`, float64 as in the file and in Keras:
         x (N, 13), y (N,) with N = 404 and 102 for the default split.
     """
-    valid = isinstance(test_split, numbers.Real) and not isinstance(test_split, bool)
-    if not valid or not 0 <= test_split < 1:
-        raise ValueError(  # Keras's wording (keras/src/datasets/boston_housing.py)
-            f"Invalid `test_split` argument: {test_split}. "
-            "It must be between 0 and 1 (exclusive of 1)."
-        )
+    tables.check_test_split(test_split)
     path = files.locate(path, BASE_URL + "boston_housing.npz", FILE_HASH)
     arrays = unpickle.load_npz(path, ("x", "y"), "Boston Housing")
-    x, y = _check(arrays["x"], arrays["y"], path)
-    rng = np.random.RandomState(seed)
-    indices = np.arange(len(x))  # (N,)
-    rng.shuffle(indices)
-    x, y = x[indices], y[indices]
-    n_train = int(len(x) * (1 - test_split))
-    return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
-
-
-def _check(x, y, path):
-    """Reject arrays that are not numbers, x (N, D) beside y (N,)."""
-    numeric = x.dtype.kind in "iuf" and y.dtype.kind in "iuf"
-    if not numeric or x.ndim != 2 or y.shape != x.shape[:1]:
-        raise files.DatasetCorruptError(
-            f"{path} has malformed arrays: expected numbers, x (N, 13) and y (N,). "
-            f"Received: x {x.dtype}{x.shape}, y {y.dtype}{y.shape}"
-        )
-    return x, y
+    x, y = tables.check_table(arrays["x"], arrays["y"], path, 13)
+    return tables.shuffled_split(x, y, test_split, seed)

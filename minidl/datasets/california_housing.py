@@ -5,11 +5,7 @@ age, average rooms and bedrooms, population, average occupancy, latitude, longit
 the median house value in dollars. `version="small"` keeps the first 600 rows, as Keras's
 stand-in for the Boston Housing dataset.
 """
-import numbers
-
-import numpy as np
-
-from minidl.datasets import files, unpickle
+from minidl.datasets import files, tables, unpickle
 
 # URL and hash as in keras/src/datasets/california_housing.py.
 BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -31,25 +27,13 @@ def load_data(version="large", path="california_housing.npz", test_split=0.2, se
     Returns:
         `(x_train, y_train), (x_test, y_test)` as in the file (float32): x (N, 8), y (N,).
     """
-    valid = isinstance(test_split, numbers.Real) and not isinstance(test_split, bool)
-    if not valid or not 0 <= test_split < 1:
-        raise ValueError(f"Invalid `test_split` argument: {test_split}. It must be between 0 "
-                         "and 1 (exclusive of 1).")
+    tables.check_test_split(test_split)
     path = files.locate(path, BASE_URL + "california_housing.npz", FILE_HASH)
     arrays = unpickle.load_npz(path, ("x", "y"), "California Housing")
-    x, y = arrays["x"], arrays["y"]
-    if x.dtype.kind not in "iuf" or y.dtype.kind not in "iuf" or x.ndim != 2 or \
-            y.shape != x.shape[:1]:
-        raise files.DatasetCorruptError(f"{path} has malformed arrays: expected numbers, x (N, 8) "
-                                        f"and y (N,). Received: x {x.dtype}{x.shape}, y "
-                                        f"{y.dtype}{y.shape}")
+    x, y = tables.check_table(arrays["x"], arrays["y"], path, 8)
     if version == "small":
         x, y = x[:SMALL], y[:SMALL]
     elif version != "large":
         raise ValueError(f"Argument `version` must be one of 'small', 'large'. Received: "
                          f"version={version}")
-    indices = np.arange(len(x))  # (N,)
-    np.random.RandomState(seed).shuffle(indices)
-    x, y = x[indices], y[indices]
-    n_train = int(len(x) * (1 - test_split))
-    return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
+    return tables.shuffled_split(x, y, test_split, seed)
