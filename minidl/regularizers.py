@@ -133,9 +133,56 @@ def _check(name, value):
     return float(value)
 
 
+class OrthogonalRegularizer(Regularizer):
+    """Pushes the rows (or columns) of a 2-D weight towards being orthogonal to each other.
+
+    Args:
+        factor: the penalty's weight (default 0.01).
+        mode: "rows" (a Dense kernel's (input_dim, units): each input's feature vector) or
+            "columns".
+    Formula (rows; columns: the same on the transpose):
+        n_i = x_i / ||x_i||              each row L2-normalized (keras.ops.normalize)
+        P = N @ N.T, its diagonal set to 0
+        penalty = factor * 0.5 * sum(|P|) / (R * (R - 1) / 2)       R rows
+    Its gradient comes from the tape (`gradient_by_tape`), as Keras's from autodiff.
+    Source: keras/src/regularizers/regularizers.py::OrthogonalRegularizer.
+    """
+
+    def __init__(self, factor=0.01, mode="rows"):
+        if isinstance(factor, bool) or not isinstance(factor, (float, int)) \
+                or not np.isfinite(factor) or factor < 0:
+            raise ValueError("Invalid value for argument factor: expected a non-negative "
+                             f"float.Received: factor={factor}")
+        if mode not in {"rows", "columns"}:
+            raise ValueError("Invalid value for argument `mode`. Expected one of "
+                             f'{{"rows", "columns"}}. Received: mode={mode}')
+        self.factor, self.mode = float(factor), mode
+
+    def __call__(self, x):
+        from minidl import ops
+
+        if len(np.shape(x)) != 2:
+            raise ValueError("Inputs to OrthogonalRegularizer must have rank 2. Received: "
+                             f"inputs.shape={np.shape(x)}")
+        if self.mode == "rows":
+            x = ops.normalize(x, axis=1)
+            product, size = ops.matmul(x, ops.transpose(x)), np.shape(x)[0]  # (R,R)
+        else:
+            x = ops.normalize(x, axis=0)
+            product, size = ops.matmul(ops.transpose(x), x), np.shape(x)[1]  # (C,C)
+        off_diagonal = product * (1.0 - np.eye(size, dtype=product.dtype))
+        pairs = size * (size - 1.0) / 2.0
+        return np.float32(self.factor) * 0.5 * ops.sum(ops.absolute(off_diagonal)) / pairs
+
+    def get_config(self):
+        return {"factor": self.factor, "mode": self.mode}
+
+
 # Keras's lowercase names are the classes themselves: regularizers.l2(0.001) is L2(0.001).
-l1, l2, l1_l2 = L1, L2, L1L2
-_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2}
+l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
+_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2,
+            "orthogonal_regularizer": OrthogonalRegularizer,
+            "OrthogonalRegularizer": OrthogonalRegularizer}
 
 
 def get(identifier):

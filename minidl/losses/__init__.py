@@ -17,6 +17,7 @@ Where each family lives:
     focal.py          BinaryFocalCrossentropy, CategoricalFocalCrossentropy,
                       CategoricalGeneralizedCrossEntropy
     overlap.py        Dice, Tversky (segmentation masks)
+    ctc.py            CTC (sequence labelling without an alignment), through ops.ctc_loss
     wrapper.py        LossFunctionWrapper: a function of your own, written with minidl.ops,
                       differentiated on the tape (as a Loss subclass defining only `call`)
 This file maps Keras's names to them (`get`; CategoricalGeneralizedCrossEntropy, which
@@ -27,6 +28,7 @@ names reuse. Source: keras/src/losses/__init__.py and losses.py.
 import numpy as np
 
 from minidl.losses.base import Loss, match_ranks, mean_last_axis, sum_over_batch_size
+from minidl.losses.ctc import CTC, ctc
 from minidl.losses.crossentropy import (BinaryCrossentropy, CategoricalCrossentropy,
                                         SparseCategoricalCrossentropy)
 from minidl.losses.focal import (BinaryFocalCrossentropy, CategoricalFocalCrossentropy,
@@ -74,6 +76,7 @@ _BY_NAME = {
     "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
     "dice": Dice,
     "tversky": Tversky,
+    "ctc": CTC,
 }
 _BY_CLASS_NAME = {
     cls.__name__: cls
@@ -97,6 +100,7 @@ _BY_CLASS_NAME = {
         CategoricalFocalCrossentropy,
         Dice,
         Tversky,
+        CTC,
     )
 }
 
