@@ -12,8 +12,11 @@ import keras
 def keras_optimizer(optimizer):
     """The Keras optimizer with the same class and settings as a minidl one (its config,
     learning-rate schedule included, is Keras's), without its state."""
-    return keras.optimizers.deserialize({"class_name": type(optimizer).__name__,
-                                         "config": optimizer.get_config()})
+    name, config = type(optimizer).__name__, optimizer.get_config()
+    twin = keras.optimizers.deserialize({"class_name": name, "config": config})
+    if not isinstance(twin, keras.optimizers.Optimizer):  # one Keras's deserialize does not
+        twin = getattr(keras.optimizers, name).from_config(config)  # list (Lamb): its class
+    return twin
 
 
 def keras_loss(loss, functions=None):

@@ -1,4 +1,4 @@
-"""Adadelta, Lion and Ftrl against Keras: 30 steps on drawn weights and gradients, gradients
+"""Adadelta, Lion, Ftrl and Lamb against Keras: 30 steps on drawn weights and gradients, gradients
 of rows (an Embedding's), a fit, configs, names, `variables` and .keras files both ways.
 
 Tolerances (float32):
@@ -309,3 +309,40 @@ def test_bad_arguments_raise_keras_message(name, options):
     with pytest.raises(ValueError) as ours:
         getattr(optimizers, name)(**options)
     assert str(ours.value) == str(keras_error.value)
+
+
+# -- Lamb: Adam's step scaled per variable by ||w|| / ||step|| -----------------------------------
+# Its two norms are float32 sums, taken in TensorFlow's order there and NumPy's pairwise order
+# here: the ratio can differ by an ULP or two each step, so Lamb is checked norm-wise, as Ftrl:
+# max|ours - Keras| <= LAMB_RTOL * max|Keras| per array (measured worst: 1.8e-7 over 30 steps,
+# four seeds, dense and rows).
+LAMB_RTOL = 1e-5
+
+
+@pytest.mark.parametrize("rows", [False, True], ids=["dense", "rows"])
+@pytest.mark.parametrize("options", [{}, dict(learning_rate=0.01, beta_1=0.8, epsilon=1e-6,
+                                             weight_decay=0.01, clipnorm=1.0)])
+def test_lamb_steps_match_keras(options, rows):
+    weights, state = run_both("Lamb", options, seed=3, rows=rows)
+    assert max(normwise(a, b) for a, b in weights + state) <= LAMB_RTOL
+
+
+def test_lamb_negative_control_without_the_ratio_fails():
+    class AdamLike(optimizers.Lamb):  # the step without its per-variable scaling
+        def update_step(self, g, w, lr, momentum, velocity):
+            saved = w.copy()
+            super().update_step(g, w, lr, momentum, velocity)
+            step = saved - w  # ratio * lr * step
+            w[...] = saved - lr * step / max(float(np.abs(step).max()), 1e-30) * 1e-3
+    weights, _ = run_both("Lamb", {}, seed=3, steps=5, ours=AdamLike())
+    assert max(normwise(a, b) for a, b in weights) > 100 * LAMB_RTOL
+
+
+def test_a_fit_with_lamb_matches_keras_history():
+    model = dense_model(optimizers.Lamb(learning_rate=0.01))
+    twin = keras_twin(model)
+    same_random_weights([model, twin], seed=2)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(24, 4)).astype(np.float32), rng.integers(0, 3, size=24)
+    assert_same_fit(twin, model, x, y, epochs=3, batch_size=8, evaluate=False)
+    assert optimizers.get("lamb").get_config()["learning_rate"] == pytest.approx(0.001)

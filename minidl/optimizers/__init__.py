@@ -5,6 +5,7 @@
     adam.py       Adam, AdamW, Adamax, Nadam: running averages of g and g**2
     adadelta.py   Adadelta: RMSprop scaled by the root-mean-square of the past steps
     lion.py       Lion: a step of lr by the sign of momentum and gradient mixed
+    lamb.py       Lamb: Adam's step scaled per weight by ||w|| / ||step||
     ftrl.py       Ftrl: weights solved for in closed form each step, with L1 zeros
     schedules.py  ExponentialDecay, PiecewiseConstantDecay, InverseTimeDecay,
                   PolynomialDecay, CosineDecay (with warmup), CosineDecayRestarts
@@ -19,16 +20,17 @@ from minidl.optimizers.adadelta import Adadelta
 from minidl.optimizers.adam import Adam, Adamax, AdamW, Nadam
 from minidl.optimizers.base import Optimizer, constants, power
 from minidl.optimizers.ftrl import Ftrl
+from minidl.optimizers.lamb import Lamb
 from minidl.optimizers.lion import Lion
 from minidl.optimizers.rmsprop import Adagrad, RMSprop
 from minidl.optimizers.sgd import SGD
 
 __all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "Nadam", "Adadelta", "Lion",
-           "Ftrl", "Optimizer",
+           "Ftrl", "Lamb", "Optimizer",
            "schedules", "constants", "power", "get", "serialize", "deserialize"]
 
 _BY_NAME = {cls.__name__.lower(): cls for cls in (SGD, Adagrad, RMSprop, Adam, AdamW, Adamax,
-                                                  Nadam, Adadelta, Lion, Ftrl)}
+                                                  Nadam, Adadelta, Lion, Ftrl, Lamb)}
 
 
 def get(identifier):
