@@ -25,6 +25,7 @@
     binning.py         Hashing (string_hash.py: TensorFlow's FarmHash64, SipHash), Discretization
     augmentation.py    RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomCrop,
                        RandomContrast, RandomBrightness (image_sampling.py: their resampling)
+    augmentation_color.py  AutoContrast, Solarization, RandomInvert, RandomGrayscale
     activations.py     Softmax, ReLU, LeakyReLU, ELU, PReLU
     merging.py         Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot
     recurrent.py       RNN(cell), SimpleRNN, LSTM, GRU (a cell stepped over time; BPTT)
@@ -61,6 +62,8 @@ from minidl.layers.normalization import BatchNormalization, LayerNormalization, 
 from minidl.layers.group_normalization import GroupNormalization, UnitNormalization
 from minidl.layers.augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
                                         RandomRotation, RandomTranslation, RandomZoom)
+from minidl.layers.augmentation_color import (AutoContrast, RandomGrayscale, RandomInvert,
+                                              Solarization)
 from minidl.layers.preprocessing import CenterCrop, Normalization, Rescaling, Resizing
 from minidl.layers.binning import Discretization, Hashing
 from minidl.layers.lookup import CategoryEncoding, IntegerLookup, StringLookup
@@ -118,6 +121,7 @@ __all__ += ["EinsumDense"]
 __all__ += ["RMSNormalization"]
 __all__ += ["SpectralNormalization", "Wrapper"]
 __all__ += ["ConvLSTM1D", "ConvLSTM2D"]
+__all__ += ["AutoContrast", "RandomGrayscale", "RandomInvert", "Solarization"]
 
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D

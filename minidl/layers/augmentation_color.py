@@ -1,0 +1,246 @@
+"""Colour preprocessing: layers that change each image's values, not where its pixels are.
+
+    AutoContrast((0, 255))            stretch each channel to the whole range (always, not random)
+    Solarization(0.1, 0.5)            add a random amount, then flip the values above a threshold
+    RandomInvert(0.5)                 y = high - x, for a random share of the images
+    RandomGrayscale(0.3)              every channel the image's luminance, for 30 % of the images
+
+As in augmentation.py, each layer is Keras's two halves by Keras's names:
+    t = layer.get_random_transformation(images, training)   the draw (minidl's generator)
+    y = layer.transform_images(images, t, training)          the maths, fixed once t is
+and every backward is the exact derivative of the forward.
+
+Images are batches (N, H, W, C), channels_last; value ranges are (low, high) = (a, b).
+"""
+import numpy as np
+
+from minidl.layers.augmentation import ImagePreprocessingLayer, check_factor, uniform
+from minidl.ops.image import rgb_to_grayscale
+
+f32 = np.float32
+
+
+def check_value_range(value_range):
+    """A sorted [low, high], with Keras's message for anything else."""
+    if not isinstance(value_range, (tuple, list)) or len(value_range) != 2:
+        raise ValueError("The `value_range` argument should be a list of two numbers. "
+                         f"Received: value_range={value_range}")
+    return sorted(value_range)
+
+
+def to_range(x, original, target):
+    """Keras's _transform_value_range: (x - o0) / (o1 - o0) * (t1 - t0) + t0, in x's dtype."""
+    if original[0] == target[0] and original[1] == target[1]:
+        return x
+    o0, o1, t0, t1 = (x.dtype.type(v) for v in (*original, *target))
+    return (x - o0) / (o1 - o0) * (t1 - t0) + t0  # (N,H,W,C)
+
+
+# -- AutoContrast: not random --------------------------------------------------------------------
+class AutoContrast(ImagePreprocessingLayer):
+    """Stretches each image's channels to span the whole value range, in training and inference.
+
+    Formula (per image and channel; lo, hi = min and max over height and width), in Keras's
+    steps (auto_contrast.py: the values are taken to (0, 255) and back):
+        u = to_range(x, (a, b), (0, 255))
+        s = 255 / (hi_u - lo_u);   v = clip(u * s - lo_u * s, 0, 255)
+        y = to_range(v, (0, 255), (a, b));   y = x where y is NaN (a flat channel: hi = lo)
+    Backward (r = (u - lo_u) / (hi_u - lo_u), the output's place in the range, g = dy):
+        dx = g * s  +  at the argmin: sum(g * s * (r - 1))  +  at the argmax: -sum(g * s * r)
+    (the scalings to (0, 255) and back cancel; TensorFlow splits a tie of the min or max evenly,
+    and so does minidl). A flat channel passes dy.
+
+    Args:
+        value_range: (low, high) of the images, default (0, 255).
+    """
+
+    def __init__(self, value_range=(0, 255), **kwargs):
+        super().__init__(**kwargs)
+        self.value_range = check_value_range(value_range)
+
+    def forward(self, x, training=False):  # Keras: active at inference too
+        return self._transform(x, None, True)
+
+    def _transform(self, x, t, training):
+        a, b = self.value_range
+        u = to_range(x, (a, b), (0, 255))  # (N,H,W,C)
+        lo = u.min(axis=(1, 2), keepdims=True)  # (N,1,1,C)
+        hi = u.max(axis=(1, 2), keepdims=True)  # (N,1,1,C)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = u.dtype.type(255) / (hi - lo)  # (N,1,1,C)
+            v = np.clip(u * s + -lo * s, 0, 255)  # (N,H,W,C)
+            y = to_range(v, (0, 255), (a, b))  # (N,H,W,C)
+        flat = np.isnan(y)
+        return np.where(flat, x, y), (u, lo, hi, flat)
+
+    def _transform_backward(self, dy, cache):
+        u, lo, hi, flat = cache
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = dy.dtype.type(255) / (hi - lo)  # (N,1,1,C)
+            r = (u - lo) / (hi - lo)  # (N,H,W,C)
+            gs = np.where(flat, 0, dy * s)  # (N,H,W,C)
+        at_lo, at_hi = (u == lo), (u == hi)  # (N,H,W,C)
+        d_lo = (gs * (r - 1)).sum(axis=(1, 2), keepdims=True)  # (N,1,1,C)
+        d_hi = -(gs * r).sum(axis=(1, 2), keepdims=True)  # (N,1,1,C)
+        dx = gs + at_lo * d_lo / at_lo.sum(axis=(1, 2), keepdims=True) \
+            + at_hi * d_hi / at_hi.sum(axis=(1, 2), keepdims=True)  # (N,H,W,C)
+        return np.where(flat, dy, dx)
+
+    def get_config(self):
+        return {**super().get_config(), "value_range": self.value_range}
+
+
+# -- Solarization ----------------------------------------------------------------------------------
+def check_solarization_factor(factor, name):
+    """(lower, upper) in [0, 1]: a number f is (0, f), as Keras's solarization.py."""
+    message = ("The `addition_factor` and `threshold_factor` arguments should be a number (or a "
+               "list of two numbers) in the range [0, 1]. ")
+    if isinstance(factor, (tuple, list)):
+        if len(factor) != 2:
+            raise ValueError(message + f"Received: {name}={factor}")
+        values = factor
+    elif isinstance(factor, (int, float)) and not isinstance(factor, bool):
+        values = (factor,)
+    else:
+        raise ValueError(message + f"Received: {name}={factor}")
+    for number in values:
+        if number > 1.0 or number < 0:
+            raise ValueError(message + f"Received: input_number={number}")
+    return tuple(sorted(factor)) if isinstance(factor, (tuple, list)) else (0, factor)
+
+
+class Solarization(ImagePreprocessingLayer):
+    """Adds a random amount to each image, then turns the values above a threshold upside down.
+
+    Formula (one addition and one threshold per image, on the scale (0, 255)):
+        add ~ U[addition_factor[0], addition_factor[1] * 255)
+        thr ~ U[threshold_factor[0], threshold_factor[1] * 255)
+        u = clip(to_range(x, (a, b), (0, 255)) + add, 0, 255)
+        y = to_range(where(u < thr, u, 255 - u), (0, 255), (a, b))
+    Keras (solarization.py) scales only the upper end of each range by 255; minidl draws the
+    same. The defaults (0, 0) give add = thr = 0: every value is inverted.
+    Backward: dx = dy where u < thr, -dy above it, 0 where the clip cut (the scalings cancel).
+
+    Args:
+        addition_factor: f for (0, f), or a pair, in [0, 1]; default 0.
+        threshold_factor: f for (0, f), or a pair, in [0, 1]; default 0.
+        value_range: (low, high) of the images, default (0, 255).
+        seed: see ImagePreprocessingLayer.
+    """
+
+    def __init__(self, addition_factor=0.0, threshold_factor=0.0, value_range=(0, 255),
+                 seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.addition_factor = check_solarization_factor(addition_factor, "addition_factor")
+        self.threshold_factor = check_solarization_factor(threshold_factor, "threshold_factor")
+        self.value_range = check_value_range(value_range)
+
+    def get_random_transformation(self, images, training=True):
+        if not training:
+            return None
+        shape, g = (len(images), 1, 1, 1), self.generator()
+        (a0, a1), (t0, t1) = self.addition_factor, self.threshold_factor
+        return {"additions": uniform(g, a0, a1 * 255, shape),  # (N,1,1,1)
+                "thresholds": uniform(g, t0, t1 * 255, shape)}  # (N,1,1,1)
+
+    def _transform(self, x, t, training):
+        if not training or t is None:
+            return x, None
+        add = np.asarray(t["additions"]).astype(x.dtype)  # (N,1,1,1)
+        thr = np.asarray(t["thresholds"]).astype(x.dtype)  # (N,1,1,1)
+        z = to_range(x, self.value_range, (0, 255)) + add  # (N,H,W,C)
+        u = np.clip(z, 0, 255)  # (N,H,W,C)
+        below = u < thr  # (N,H,W,C)
+        y = to_range(np.where(below, u, 255 - u), (0, 255), self.value_range)  # (N,H,W,C)
+        sign = np.where(below, 1, -1) * ((z >= 0) & (z <= 255))  # (N,H,W,C) in {-1, 0, 1}
+        return y, sign.astype(x.dtype)
+
+    def _transform_backward(self, dy, sign):
+        return dy * sign  # (N,H,W,C)
+
+    def get_config(self):
+        return {**super().get_config(), "value_range": self.value_range,
+                "addition_factor": self.addition_factor,
+                "threshold_factor": self.threshold_factor, "seed": self.seed}
+
+
+# -- RandomInvert and RandomGrayscale: a random share of the images ----------------------------
+class RandomInvert(ImagePreprocessingLayer):
+    """Inverts a random share of the images when training: y = high - x.
+
+    Formula (per image): p ~ U[factor[0], factor[1]);  u ~ U[0, 1);  invert = u < p
+        y = where(invert, value_range[1] - x, x)
+    So factor (p, p) inverts a share p of the images; the default 1.0 (0, 1) a share 1/2.
+    Backward: dx = where(invert, -dy, dy).
+
+    Args:
+        factor: f for (0, f), or a pair (lower, upper), in [0, 1]; default 1.0.
+        value_range: (low, high) of the images, default (0, 255) (only high is used).
+        seed: see ImagePreprocessingLayer.
+    """
+
+    def __init__(self, factor=1.0, value_range=(0, 255), seed=None, data_format=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = check_factor(factor, (0, 1))
+        self.value_range = value_range  # as Keras's: neither checked nor sorted
+
+    def get_random_transformation(self, images, training=True):
+        if not training:
+            return None
+        g = self.generator()
+        p = uniform(g, self.factor[0], self.factor[1], (len(images),))  # (N,)
+        return {"apply_inversion": uniform(g, 0, 1, (len(images),)) < p}  # (N,) bools
+
+    def _transform(self, x, t, training):
+        if not training or t is None:
+            return x, None
+        invert = np.asarray(t["apply_inversion"])[:, None, None, None]  # (N,1,1,1)
+        return np.where(invert, x.dtype.type(self.value_range[1]) - x, x), invert
+
+    def _transform_backward(self, dy, invert):
+        return np.where(invert, -dy, dy)  # (N,H,W,C)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor,
+                "value_range": self.value_range, "seed": self.seed}
+
+
+class RandomGrayscale(ImagePreprocessingLayer):
+    """Turns a random share of the images grey when training, keeping their channels.
+
+    Formula (per image): u ~ U[0, 1);  grey = u < factor
+        y = where(grey, rgb_to_grayscale(x), x)     (0.2989 R + 0.5870 G + 0.1140 B in every
+                                                     channel; one channel passes as it is)
+    Backward: where(grey, (sum of dy over channels) * the three weights, dy).
+
+    Args:
+        factor: the share of images turned grey, in [0, 1]; default 0.5.
+        seed, data_format: see ImagePreprocessingLayer.
+    """
+
+    def __init__(self, factor=0.5, data_format=None, seed=None, **kwargs):
+        if factor < 0 or factor > 1:
+            raise ValueError(f"`factor` should be between 0 and 1. Received: factor={factor}")
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = factor
+
+    def get_random_transformation(self, images, training=True):
+        u = uniform(self.generator(), 0, 1, (len(images), 1, 1, 1))  # (N,1,1,1)
+        return u < self.factor  # Keras's transformation: the bools themselves
+
+    def _transform(self, x, t, training):
+        if not training:
+            return x, None
+        grey = np.asarray(t if t is not None else self.get_random_transformation(x))
+        return np.where(grey, rgb_to_grayscale(x), x), grey  # (N,H,W,C)
+
+    def _transform_backward(self, dy, grey):
+        if dy.shape[-1] == 1:
+            return dy
+        weights = np.array([0.2989, 0.5870, 0.1140], dy.dtype)  # (3,)
+        d_gray = dy.sum(axis=-1, keepdims=True)  # (N,H,W,1)
+        return np.where(grey, d_gray * weights, dy)  # (N,H,W,3)
+
+    def get_config(self):
+        # Keras's random_grayscale.py leaves `seed` out of the config; so does minidl.
+        return {**super().get_config(), "factor": self.factor}

@@ -1,0 +1,209 @@
+"""AutoContrast, Solarization, RandomInvert and RandomGrayscale against Keras 3's.
+
+Keras's random numbers (TensorFlow's) cannot be reproduced, so a random layer is compared on
+a transformation minidl drew: `t = layer.get_random_transformation(x)`, then
+`transform_images(x, t)` in both frameworks; AutoContrast is not random and is compared on its
+call. Tolerances:
+- exact for RandomInvert (one subtraction) and RandomGrayscale (where(), and the same three
+  float32 weights: TensorFlow's tensordot and NumPy's sum three products, compared at
+  2 * eps * max|x| for the order of that sum).
+- AutoContrast and Solarization: the same float32 operations in Keras's order
+  (to (0, 255), the map, back), but TensorFlow may fuse or reorder a multiply-add: a few
+  roundings of values up to max(|a|, |b|, 255): atol = 8 * eps * 255 * (1 + |a| + |b|).
+- gradients by central differences in float64: relative error 1e-7 (the maps are piecewise
+  linear: only rounding of ~1e-16 / h with h = 1e-6 is left, away from kinks), with a wrong
+  backward that must fail.
+Draws: shares of inverted / grey images over 4,000 images within 5 standard deviations of p.
+"""
+import numpy as np
+import pytest
+
+import keras
+import minidl
+from minidl.layers import (AutoContrast, Input, RandomGrayscale, RandomInvert, Solarization)
+from minidl.models import Sequential, load_model
+from minidl.saving.layer_config import layer_from_config
+from minidl.testing import numerical_gradient, relative_error
+from reference.twins import keras_twin
+
+EPS = float(np.finfo(np.float32).eps)
+
+
+def keras_layer(layer):
+    return getattr(keras.layers, type(layer).__name__).from_config(layer.get_config())
+
+
+def pictures(seed=0, shape=(3, 5, 4, 3), low=0.0, high=255.0):
+    return np.random.default_rng(seed).uniform(low, high, shape).astype(np.float32)
+
+
+def tol(value_range):
+    return 8 * EPS * 255 * (1 + abs(value_range[0]) + abs(value_range[1]))
+
+
+# -- the same transformation gives the same images -------------------------------------------
+@pytest.mark.parametrize("value_range", [(0, 255), (-1, 1), (2, 0)])
+def test_auto_contrast_equals_keras_in_training_and_inference(value_range):
+    low, high = sorted(value_range)
+    x = pictures(1, low=low + 0.2 * (high - low), high=low + 0.7 * (high - low))
+    x[1, :, :, 2] = x[1, 0, 0, 2]  # a flat channel: Keras keeps it (NaN -> the input)
+    layer = AutoContrast(value_range)
+    theirs = keras_layer(layer)
+    for training in (True, False):
+        ours = layer(x, training=training)
+        np.testing.assert_allclose(ours, theirs(x, training=training), rtol=0,
+                                   atol=tol(value_range))
+    np.testing.assert_array_equal(ours[1, :, :, 2], x[1, :, :, 2])
+    assert np.isclose(ours[0].min(), low) and np.isclose(ours[0].max(), high)
+
+
+@pytest.mark.parametrize("args", [dict(), dict(addition_factor=0.2, threshold_factor=(0.3, 0.8)),
+                                  dict(addition_factor=(0.5, 0.5), threshold_factor=0.5,
+                                       value_range=(-1, 1))])
+def test_solarization_equals_keras_on_the_same_draw(args):
+    layer = Solarization(seed=4, **args)
+    low, high = layer.value_range
+    x = pictures(2, low=low, high=high)
+    t = layer.get_random_transformation(x)
+    theirs = keras_layer(layer)
+    np.testing.assert_allclose(layer.transform_images(x, t),
+                               theirs.transform_images(x, t, training=True), rtol=0,
+                               atol=tol(layer.value_range))
+    np.testing.assert_array_equal(layer(x, training=False), x)
+    np.testing.assert_array_equal(theirs(x, training=False), x)
+
+
+def test_solarization_defaults_invert_every_value_as_keras():
+    x = pictures(3)
+    layer = Solarization()
+    np.testing.assert_allclose(layer(x, training=True), 255 - x, rtol=0, atol=tol((0, 255)))
+    np.testing.assert_allclose(layer(x, training=True),
+                               keras_layer(layer)(x, training=True), rtol=0, atol=tol((0, 255)))
+
+
+def test_invert_and_grayscale_equal_keras_on_the_same_draw():
+    x = pictures(5, shape=(6, 4, 3, 3))
+    for layer in [RandomInvert(seed=1), RandomInvert((0.3, 0.9), (0, 1), seed=2),
+                  RandomGrayscale(0.5, seed=3)]:
+        t = layer.get_random_transformation(x)
+        theirs = keras_layer(layer)
+        np.testing.assert_allclose(layer.transform_images(x, t),
+                                   theirs.transform_images(x, t, training=True), rtol=0,
+                                   atol=2 * EPS * 255)
+        np.testing.assert_array_equal(layer(x, training=False), x)
+        np.testing.assert_array_equal(theirs(x, training=False), x)
+
+
+def test_factors_that_fix_the_draw_equal_keras_on_the_call():
+    x = pictures(6, shape=(4, 3, 3, 3))
+    for layer in [RandomInvert((1.0, 1.0)), RandomInvert(0.0), RandomGrayscale(1.0),
+                  RandomGrayscale(0.0), RandomGrayscale(1.0)]:
+        np.testing.assert_allclose(layer(x, training=True),
+                                   keras_layer(layer)(x, training=True), rtol=0,
+                                   atol=2 * EPS * 255)
+    one_channel = pictures(7, shape=(2, 3, 3, 1))
+    np.testing.assert_array_equal(RandomGrayscale(1.0)(one_channel, training=True), one_channel)
+
+
+def test_shares_of_inverted_and_grey_images():
+    # n = 4000 Bernoulli(p) draws: the share's standard deviation is sqrt(p(1-p)/n) <= 0.0079;
+    # 5 of them (0.04) is a bound a correct draw misses once in ~2 million runs.
+    x = np.zeros((4000, 1, 1, 3), np.float32)
+    cases = [(RandomInvert(seed=0), 0.5, "apply_inversion"),
+             (RandomInvert((0.2, 0.2), seed=1), 0.2, "apply_inversion"),
+             (RandomGrayscale(0.3, seed=2), 0.3, None)]
+    for layer, p, key in cases:
+        t = layer.get_random_transformation(x)
+        share = np.mean(t[key] if key else t)
+        assert abs(share - p) < 0.04, (type(layer).__name__, share, p)
+
+
+# -- gradients ---------------------------------------------------------------------------------
+def gradient_cases():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.1, 0.9, (2, 3, 4, 3))
+    solar = Solarization(0.1, (0.2, 0.8), (0, 1), seed=1)
+    invert = RandomInvert(seed=2)
+    grey = RandomGrayscale(seed=3)
+    return x, [(AutoContrast((0, 1)), None), (solar, solar.get_random_transformation(x)),
+               (invert, {"apply_inversion": np.array([True, False])}),
+               (grey, np.array([True, False]).reshape(2, 1, 1, 1))]
+
+
+def test_backward_is_the_derivative_by_central_differences():
+    x, cases = gradient_cases()
+    dy = np.random.default_rng(1).normal(size=x.shape)
+    for layer, t in cases:
+        v = x.copy()
+
+        def loss():
+            return np.sum(layer._transform(v, t, True)[0] * dy)
+        y, cache = layer._transform(x, t, True)
+        dx = dy if cache is None else layer._transform_backward(dy, cache)
+        numeric = numerical_gradient(loss, v)
+        assert relative_error(dx, numeric) < 1e-7, layer.name
+        wrong = dx.copy()
+        wrong.flat[0] += 0.1  # the negative control: one wrong entry must fail
+        assert relative_error(wrong, numeric) > 1e-7
+
+
+# -- in a model, files, configs, errors --------------------------------------------------------
+def rows():
+    return [AutoContrast((0, 1)), Solarization(0.1, (0.4, 0.6), (0, 1), seed=1),
+            RandomInvert(0.4, (0, 1), seed=2), RandomGrayscale(0.2, seed=3)]
+
+
+def test_a_model_fits_and_predicts_as_keras_and_files_load_both_ways(tmp_path):
+    x = pictures(8, shape=(8, 6, 6, 3), low=0, high=1)
+    y = np.arange(8) % 2
+    model = Sequential([Input((6, 6, 3))] + rows() + [minidl.layers.Flatten(),
+                                                      minidl.layers.Dense(2)])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    assert np.isfinite(model.fit(x, y, epochs=2, batch_size=4, verbose=0).history["loss"]).all()
+    twin = keras_twin(model, compile=False)
+    np.testing.assert_allclose(model.predict(x, verbose=0), twin.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-5)  # AutoContrast's tol, then a Dense
+    model.save(tmp_path / "ours.keras")
+    twin.save(tmp_path / "theirs.keras")
+    theirs, ours = keras.models.load_model(tmp_path / "ours.keras"), load_model(
+        tmp_path / "theirs.keras")
+    for a, b in zip(ours.layers[:4], theirs.layers[:4]):
+        assert type(a).__name__ == type(b).__name__
+        _same(a, b)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-5)
+
+
+def _same(ours, theirs):
+    keras_config = theirs.get_config()
+    for key, value in ours.get_config().items():
+        other = keras_config[key]
+        if isinstance(value, (tuple, list)):
+            value, other = list(value), list(other)
+        assert value == other, (key, value, other)
+
+
+def test_configs_both_ways():
+    for layer in rows() + [Solarization(), RandomInvert(), RandomGrayscale()]:
+        theirs = keras_layer(layer)
+        _same(layer, theirs)
+        back = layer_from_config(keras.saving.serialize_keras_object(theirs))
+        assert type(back) is type(layer)
+        _same(back, theirs)
+
+
+BAD = [("AutoContrast", dict(value_range=5)), ("AutoContrast", dict(value_range=(0, 1, 2))),
+       ("Solarization", dict(addition_factor=1.5)),
+       ("Solarization", dict(threshold_factor=(0.1, 0.2, 0.3))),
+       ("Solarization", dict(threshold_factor="x")), ("Solarization", dict(value_range=3)),
+       ("RandomInvert", dict(factor=2.0)), ("RandomInvert", dict(factor=(1.5, 2))),
+       ("RandomGrayscale", dict(factor=1.5)), ("RandomGrayscale", dict(factor=-0.1))]
+
+
+@pytest.mark.parametrize("name, kwargs", BAD)
+def test_keras_errors_for_bad_arguments(name, kwargs):
+    with pytest.raises(Exception) as theirs:
+        getattr(keras.layers, name)(**kwargs)
+    with pytest.raises(type(theirs.value)) as ours:
+        getattr(minidl.layers, name)(**kwargs)
+    assert str(ours.value) == str(theirs.value)
