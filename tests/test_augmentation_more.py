@@ -1,4 +1,5 @@
-"""AutoContrast, Solarization, RandomInvert and RandomGrayscale against Keras 3's.
+"""AutoContrast, Solarization, RandomInvert, RandomGrayscale, RandomPosterization,
+RandomColorDegeneration and RandomSharpness against Keras 3's.
 
 Keras's random numbers (TensorFlow's) cannot be reproduced, so a random layer is compared on
 a transformation minidl drew: `t = layer.get_random_transformation(x)`, then
@@ -7,9 +8,11 @@ call. Tolerances:
 - exact for RandomInvert (one subtraction) and RandomGrayscale (where(), and the same three
   float32 weights: TensorFlow's tensordot and NumPy's sum three products, compared at
   2 * eps * max|x| for the order of that sum).
-- AutoContrast and Solarization: the same float32 operations in Keras's order
-  (to (0, 255), the map, back), but TensorFlow may fuse or reorder a multiply-add: a few
-  roundings of values up to max(|a|, |b|, 255): atol = 8 * eps * 255 * (1 + |a| + |b|).
+- RandomPosterization: exact (the same float32 scaling in Keras's order, then integers).
+- AutoContrast, Solarization, RandomColorDegeneration, RandomSharpness: the same float32
+  operations in Keras's order (to (0, 255), the map, back), but TensorFlow may fuse or reorder
+  a multiply-add, and sums the blur's nine products or the grey's three in its own order:
+  a few roundings of values up to m = max(|a|, |b|, 255): atol = 8 * eps * m.
 - gradients by central differences in float64: relative error 1e-7 (the maps are piecewise
   linear: only rounding of ~1e-16 / h with h = 1e-6 is left, away from kinks), with a wrong
   backward that must fail.
@@ -20,7 +23,8 @@ import pytest
 
 import keras
 import minidl
-from minidl.layers import (AutoContrast, Input, RandomGrayscale, RandomInvert, Solarization)
+from minidl.layers import (AutoContrast, Input, RandomColorDegeneration, RandomGrayscale,
+                           RandomInvert, RandomPosterization, RandomSharpness, Solarization)
 from minidl.models import Sequential, load_model
 from minidl.saving.layer_config import layer_from_config
 from minidl.testing import numerical_gradient, relative_error
@@ -38,7 +42,7 @@ def pictures(seed=0, shape=(3, 5, 4, 3), low=0.0, high=255.0):
 
 
 def tol(value_range):
-    return 8 * EPS * 255 * (1 + abs(value_range[0]) + abs(value_range[1]))
+    return 8 * EPS * max(255, abs(value_range[0]), abs(value_range[1]))
 
 
 # -- the same transformation gives the same images -------------------------------------------
@@ -94,6 +98,35 @@ def test_invert_and_grayscale_equal_keras_on_the_same_draw():
         np.testing.assert_array_equal(theirs(x, training=False), x)
 
 
+@pytest.mark.parametrize("value_range", [(0, 255), (-1, 1)])
+def test_posterization_degeneration_sharpness_equal_keras_on_the_same_draw(value_range):
+    low, high = value_range
+    x = pictures(9, shape=(6, 5, 4, 3), low=low, high=high)
+    cases = [(RandomPosterization((1, 8), value_range, seed=1), 0),
+             (RandomColorDegeneration((-0.8, 1.0), value_range, seed=2), tol(value_range)),
+             (RandomSharpness((0.0, 1.0), value_range, seed=3), tol(value_range))]
+    for layer, atol in cases:
+        t = layer.get_random_transformation(x)
+        theirs = keras_layer(layer)
+        ours = layer.transform_images(x, t)
+        np.testing.assert_allclose(ours, theirs.transform_images(x, t, training=True), rtol=0,
+                                   atol=atol, err_msg=layer.name)
+        assert not np.allclose(ours, x)  # the layer did something
+        np.testing.assert_array_equal(layer(x, training=False), x)
+        np.testing.assert_array_equal(theirs(x, training=False), x)
+
+
+def test_posterization_bits_as_keras_draws_them():
+    # Keras draws randint(factor[0], factor[1]): the upper end is never drawn; equal ends fix it
+    x = np.zeros((2000, 1, 1, 1), np.float32)
+    shifts = RandomPosterization((2, 5), seed=0).get_random_transformation(x)["shift_factor"]
+    assert set(8 - shifts.astype(int)) == {2, 3, 4}
+    t = RandomPosterization((3, 3)).get_random_transformation(x[:4])
+    np.testing.assert_array_equal(t["shift_factor"], 5)
+    keras_t = keras.layers.RandomPosterization((3, 3)).get_random_transformation(x[:4])
+    np.testing.assert_array_equal(np.asarray(keras_t["shift_factor"]), t["shift_factor"])
+
+
 def test_factors_that_fix_the_draw_equal_keras_on_the_call():
     x = pictures(6, shape=(4, 3, 3, 3))
     for layer in [RandomInvert((1.0, 1.0)), RandomInvert(0.0), RandomGrayscale(1.0),
@@ -125,7 +158,11 @@ def gradient_cases():
     solar = Solarization(0.1, (0.2, 0.8), (0, 1), seed=1)
     invert = RandomInvert(seed=2)
     grey = RandomGrayscale(seed=3)
+    degenerate = RandomColorDegeneration((-0.5, 0.9), (0, 1), seed=4)
+    sharp = RandomSharpness((0.0, 1.0), (0, 1), seed=5)
     return x, [(AutoContrast((0, 1)), None), (solar, solar.get_random_transformation(x)),
+               (degenerate, degenerate.get_random_transformation(x)),
+               (sharp, sharp.get_random_transformation(x)),
                (invert, {"apply_inversion": np.array([True, False])}),
                (grey, np.array([True, False]).reshape(2, 1, 1, 1))]
 
@@ -150,7 +187,9 @@ def test_backward_is_the_derivative_by_central_differences():
 # -- in a model, files, configs, errors --------------------------------------------------------
 def rows():
     return [AutoContrast((0, 1)), Solarization(0.1, (0.4, 0.6), (0, 1), seed=1),
-            RandomInvert(0.4, (0, 1), seed=2), RandomGrayscale(0.2, seed=3)]
+            RandomInvert(0.4, (0, 1), seed=2), RandomGrayscale(0.2, seed=3),
+            RandomColorDegeneration(0.3, (0, 1), seed=4), RandomSharpness(0.4, (0, 1), seed=5),
+            RandomPosterization(6, (0, 1), seed=6)]
 
 
 def test_a_model_fits_and_predicts_as_keras_and_files_load_both_ways(tmp_path):
@@ -167,7 +206,7 @@ def test_a_model_fits_and_predicts_as_keras_and_files_load_both_ways(tmp_path):
     twin.save(tmp_path / "theirs.keras")
     theirs, ours = keras.models.load_model(tmp_path / "ours.keras"), load_model(
         tmp_path / "theirs.keras")
-    for a, b in zip(ours.layers[:4], theirs.layers[:4]):
+    for a, b in zip(ours.layers[:7], theirs.layers[:7]):
         assert type(a).__name__ == type(b).__name__
         _same(a, b)
     np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
@@ -197,7 +236,12 @@ BAD = [("AutoContrast", dict(value_range=5)), ("AutoContrast", dict(value_range=
        ("Solarization", dict(threshold_factor=(0.1, 0.2, 0.3))),
        ("Solarization", dict(threshold_factor="x")), ("Solarization", dict(value_range=3)),
        ("RandomInvert", dict(factor=2.0)), ("RandomInvert", dict(factor=(1.5, 2))),
-       ("RandomGrayscale", dict(factor=1.5)), ("RandomGrayscale", dict(factor=-0.1))]
+       ("RandomGrayscale", dict(factor=1.5)), ("RandomGrayscale", dict(factor=-0.1)),
+       ("RandomPosterization", dict(factor=0)), ("RandomPosterization", dict(factor=9)),
+       ("RandomPosterization", dict(factor=4, value_range=(1,))),
+       ("RandomColorDegeneration", dict(factor=1.5)),
+       ("RandomColorDegeneration", dict(factor=0.5, value_range="x")),
+       ("RandomSharpness", dict(factor=-0.5)), ("RandomSharpness", dict(factor=(2, 3)))]
 
 
 @pytest.mark.parametrize("name, kwargs", BAD)

@@ -25,7 +25,8 @@
     binning.py         Hashing (string_hash.py: TensorFlow's FarmHash64, SipHash), Discretization
     augmentation.py    RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomCrop,
                        RandomContrast, RandomBrightness (image_sampling.py: their resampling)
-    augmentation_color.py  AutoContrast, Solarization, RandomInvert, RandomGrayscale
+    augmentation_color.py  AutoContrast, Solarization, RandomInvert, RandomGrayscale,
+                       RandomPosterization, RandomColorDegeneration, RandomSharpness
     activations.py     Softmax, ReLU, LeakyReLU, ELU, PReLU
     merging.py         Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot
     recurrent.py       RNN(cell), SimpleRNN, LSTM, GRU (a cell stepped over time; BPTT)
@@ -62,7 +63,9 @@ from minidl.layers.normalization import BatchNormalization, LayerNormalization, 
 from minidl.layers.group_normalization import GroupNormalization, UnitNormalization
 from minidl.layers.augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
                                         RandomRotation, RandomTranslation, RandomZoom)
-from minidl.layers.augmentation_color import (AutoContrast, RandomGrayscale, RandomInvert,
+from minidl.layers.augmentation_color import (AutoContrast, RandomColorDegeneration,
+                                              RandomGrayscale, RandomInvert,
+                                              RandomPosterization, RandomSharpness,
                                               Solarization)
 from minidl.layers.preprocessing import CenterCrop, Normalization, Rescaling, Resizing
 from minidl.layers.binning import Discretization, Hashing
@@ -122,6 +125,7 @@ __all__ += ["RMSNormalization"]
 __all__ += ["SpectralNormalization", "Wrapper"]
 __all__ += ["ConvLSTM1D", "ConvLSTM2D"]
 __all__ += ["AutoContrast", "RandomGrayscale", "RandomInvert", "Solarization"]
+__all__ += ["RandomColorDegeneration", "RandomPosterization", "RandomSharpness"]
 
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D

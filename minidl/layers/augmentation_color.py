@@ -4,6 +4,9 @@
     Solarization(0.1, 0.5)            add a random amount, then flip the values above a threshold
     RandomInvert(0.5)                 y = high - x, for a random share of the images
     RandomGrayscale(0.3)              every channel the image's luminance, for 30 % of the images
+    RandomPosterization(4)            keep the top 1 to 3 bits of each 8-bit value
+    RandomColorDegeneration(0.5)      move each image towards its grey version by up to 50 %
+    RandomSharpness(0.3)              blur (or sharpen) each image by a random amount
 
 As in augmentation.py, each layer is Keras's two halves by Keras's names:
     t = layer.get_random_transformation(images, training)   the draw (minidl's generator)
@@ -244,3 +247,149 @@ class RandomGrayscale(ImagePreprocessingLayer):
     def get_config(self):
         # Keras's random_grayscale.py leaves `seed` out of the config; so does minidl.
         return {**super().get_config(), "factor": self.factor}
+
+
+# -- a random amount per image: posterization, colour degeneration, sharpness --------------------
+class RandomPosterization(ImagePreprocessingLayer):
+    """Keeps only the top `bits` bits of each 8-bit value when training.
+
+    Formula (one number of bits per image, on the scale (0, 255)):
+        bits ~ randint[factor[0], factor[1])  (factor[0] when the two are equal; as Keras's
+               random_posterization.py, the upper end is never drawn);   shift = 8 - bits
+        u = uint8(to_range(x, (a, b), (0, 255)))              (truncated)
+        y = to_range(float((u >> shift) << shift), (0, 255), (a, b))
+    Backward: y is a step function of x, so dx = 0 (TensorFlow passes no gradient through
+    the cast to uint8 either).
+
+    Args:
+        factor: the number of bits kept: f for (1, f), or a pair, in [1, 8].
+        value_range: (low, high) of the images, default (0, 255).
+        seed, data_format: see ImagePreprocessingLayer.
+    """
+
+    MAX_FACTOR = 8
+
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = check_factor(factor, (1, 8))
+        self.value_range = check_value_range(value_range)
+
+    def get_random_transformation(self, images, training=True):
+        n, (low, high) = len(images), self.factor
+        if low != high:
+            bits = self.generator().integers(low, high, (n,)).astype(np.uint8)  # (N,)
+        else:
+            bits = np.full((n,), low, np.uint8)  # (N,)
+        return {"shift_factor": np.uint8(self.MAX_FACTOR) - bits}
+
+    def _transform(self, x, t, training):
+        if not training:
+            return x, None
+        shift = np.asarray(t["shift_factor"], np.uint8)[:, None, None, None]  # (N,1,1,1)
+        u = to_range(x, self.value_range, (0, 255)).astype(np.uint8)  # (N,H,W,C)
+        kept = ((u >> shift) << shift).astype(x.dtype)  # (N,H,W,C)
+        return to_range(kept, (0, 255), self.value_range), x.shape
+
+    def _transform_backward(self, dy, x_shape):
+        return np.zeros(x_shape, dy.dtype)  # (N,H,W,C): a step function's derivative
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor,
+                "value_range": self.value_range, "seed": self.seed}
+
+
+class RandomColorDegeneration(ImagePreprocessingLayer):
+    """Moves each image towards (or past) its greyscale version by a random amount.
+
+    Formula (one f per image): f ~ U[factor[0], factor[1])
+        grey = rgb_to_grayscale(x)                    (N, H, W, 1), the same in every channel
+        y = clip(x + f * (grey - x), *value_range)
+    Backward (g = dy where not clipped, else 0; w = (0.2989, 0.5870, 0.1140)):
+        dx = (1 - f) * g + f * w * sum(g over channels)      (one channel: dx = g)
+
+    Args:
+        factor: f for (-f, f), or a pair, in [-1, 1] (Keras's default bounds for this layer).
+        value_range: (low, high) the outputs are clipped to, default (0, 255).
+        seed, data_format: see ImagePreprocessingLayer.
+    """
+
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = check_factor(factor, (-1, 1))
+        self.value_range = check_value_range(value_range)
+
+    def get_random_transformation(self, images, training=True):
+        return {"factor": uniform(self.generator(), self.factor[0], self.factor[1],
+                                  (len(images), 1, 1, 1))}  # (N,1,1,1)
+
+    def _transform(self, x, t, training):
+        if not training:
+            return x, None
+        f = np.asarray(t["factor"]).astype(x.dtype)  # (N,1,1,1)
+        z = x + f * (rgb_to_grayscale(x) - x)  # (N,H,W,C)
+        low, high = (x.dtype.type(v) for v in self.value_range)
+        return np.clip(z, low, high), (f, (z >= low) & (z <= high))
+
+    def _transform_backward(self, dy, cache):
+        f, inside = cache
+        g = np.where(inside, dy, dy.dtype.type(0))  # (N,H,W,C)
+        if g.shape[-1] == 1:
+            return g
+        weights = np.array([0.2989, 0.5870, 0.1140], dy.dtype)  # (3,)
+        return (1 - f) * g + f * weights * g.sum(axis=-1, keepdims=True)  # (N,H,W,3)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor,
+                "value_range": self.value_range, "seed": self.seed}
+
+
+def smooth(x):
+    """Keras's sharpness blur: a 3 x 3 kernel (1 1 1; 1 5 1; 1 1 1) / 13 per channel, zeros
+    outside the image ("same" padding). The kernel is symmetric, so this is its own transpose."""
+    H, W = x.shape[1:3]
+    p = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))  # (N,H+2,W+2,C)
+    a, b = x.dtype.type(1 / 13), x.dtype.type(5 / 13)
+    total = sum(p[:, i:i + H, j:j + W] for i in range(3) for j in range(3)
+                if (i, j) != (1, 1))  # (N,H,W,C): the eight neighbours
+    return a * total + b * x  # (N,H,W,C)
+
+
+class RandomSharpness(ImagePreprocessingLayer):
+    """Blurs or sharpens each image by a random amount: moves it away from a blurred copy.
+
+    Formula (one f per image): f ~ U[factor[0], factor[1]);  s = 2 f
+        y = clip(x + (1 - s) * (smooth(x) - x), *value_range)
+    (s = 1 leaves the image, s = 0 is the blur, s = 2 pushes away from it.)
+    Backward (g = dy where not clipped, else 0): dx = s * g + (1 - s) * smooth(g)
+
+    Args:
+        factor: f for (0, f), or a pair, in [0, 1].
+        value_range: (low, high) the outputs are clipped to, default (0, 255).
+        seed, data_format: see ImagePreprocessingLayer.
+    """
+
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = check_factor(factor, (0, 1))
+        self.value_range = check_value_range(value_range)
+
+    def get_random_transformation(self, images, training=True):
+        return {"factor": uniform(self.generator(), self.factor[0], self.factor[1],
+                                  (len(images),))}  # (N,)
+
+    def _transform(self, x, t, training):
+        if not training:
+            return x, None
+        s = (np.asarray(t["factor"]) * 2).astype(x.dtype).reshape(-1, 1, 1, 1)  # (N,1,1,1)
+        z = x + (1 - s) * (smooth(x) - x)  # (N,H,W,C)
+        low, high = (x.dtype.type(v) for v in self.value_range)
+        return np.clip(z, low, high), (s, (z >= low) & (z <= high))
+
+    def _transform_backward(self, dy, cache):
+        s, inside = cache
+        g = np.where(inside, dy, dy.dtype.type(0))  # (N,H,W,C)
+        return s * g + (1 - s) * smooth(g)  # (N,H,W,C)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor,
+                "value_range": self.value_range, "seed": self.seed}
