@@ -1,5 +1,5 @@
 """AutoContrast, Solarization, RandomInvert, RandomGrayscale, RandomPosterization,
-RandomColorDegeneration and RandomSharpness against Keras 3's.
+RandomColorDegeneration, RandomSharpness, MixUp and RandomErasing against Keras 3's.
 
 Keras's random numbers (TensorFlow's) cannot be reproduced, so a random layer is compared on
 a transformation minidl drew: `t = layer.get_random_transformation(x)`, then
@@ -13,18 +13,24 @@ call. Tolerances:
   operations in Keras's order (to (0, 255), the map, back), but TensorFlow may fuse or reorder
   a multiply-add, and sums the blur's nine products or the grey's three in its own order:
   a few roundings of values up to m = max(|a|, |b|, 255): atol = 8 * eps * m.
+- MixUp: w * x + (1 - w) * x[perm] in float32; TensorFlow may fuse the multiply-add:
+  atol = 4 * eps * max|x|. RandomErasing: exact (where() picks values); its box from the
+  same corners: exact (the same float32 comparisons).
 - gradients by central differences in float64: relative error 1e-7 (the maps are piecewise
   linear: only rounding of ~1e-16 / h with h = 1e-6 is left, away from kinks), with a wrong
   backward that must fail.
-Draws: shares of inverted / grey images over 4,000 images within 5 standard deviations of p.
+Draws: shares of inverted / grey / erased images over 4,000 images within 5 standard
+deviations of p; erased boxes' areas within `scale`.
 """
 import numpy as np
 import pytest
 
 import keras
 import minidl
-from minidl.layers import (AutoContrast, Input, RandomColorDegeneration, RandomGrayscale,
-                           RandomInvert, RandomPosterization, RandomSharpness, Solarization)
+from minidl.layers import (AutoContrast, Input, MixUp, RandomColorDegeneration,
+                           RandomErasing, RandomGrayscale, RandomInvert, RandomPosterization,
+                           RandomSharpness, Solarization)
+from minidl.layers.augmentation_mix import erasing_mask
 from minidl.models import Sequential, load_model
 from minidl.saving.layer_config import layer_from_config
 from minidl.testing import numerical_gradient, relative_error
@@ -127,6 +133,49 @@ def test_posterization_bits_as_keras_draws_them():
     np.testing.assert_array_equal(np.asarray(keras_t["shift_factor"]), t["shift_factor"])
 
 
+def test_mix_up_and_erasing_equal_keras_on_the_same_draw():
+    x = pictures(10, shape=(5, 6, 7, 3))
+    labels = np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1]]
+    for layer, atol in [(MixUp(0.4, seed=1), 4 * EPS * 255),
+                        (RandomErasing(0.8, seed=2), 0), (RandomErasing(seed=3, fill_value=7), 0),
+                        (RandomErasing(fill_value=(1, 2, 300), seed=4), 0)]:
+        t = layer.get_random_transformation(x)
+        theirs = keras_layer(layer)
+        ours = layer.transform_images(x, t)
+        np.testing.assert_allclose(ours, theirs.transform_images(x, t, training=True), rtol=0,
+                                   atol=atol, err_msg=layer.name)
+        assert not np.array_equal(ours, x)
+        np.testing.assert_array_equal(layer(x, training=False), x)
+        np.testing.assert_array_equal(theirs(x, training=False), x)
+        if isinstance(layer, MixUp):
+            np.testing.assert_allclose(layer.transform_labels(labels, t),
+                                       theirs.transform_labels(labels, t), rtol=0,
+                                       atol=4 * EPS)
+            assert sorted(t["permutation_order"]) == list(range(len(x)))
+
+
+def test_erasing_boxes_equal_keras_from_the_same_corners():
+    rng = np.random.default_rng(11)
+    shape = (4, 9, 8, 2)
+    corners = [rng.uniform(-1, 9, 4).astype(np.float32) for _ in range(4)]
+    corners[1], corners[3] = corners[0] + 2.5, corners[2] + 3.0
+    theirs = keras.layers.RandomErasing()._generate_batch_mask(shape, corners)
+    np.testing.assert_array_equal(erasing_mask(shape, corners), np.asarray(theirs))
+
+
+def test_erased_shares_and_box_areas():
+    # the share's bound as for the invert / grey shares below; a box of sides rw * W, rh * H
+    # covers between floor and ceil of them: its area share lies within scale widened by the
+    # pixels one side can gain or lose (W = H = 20: at most (rw * W + 1)(rh * H + 1)).
+    x = np.zeros((4000, 20, 20, 1), np.float32)
+    t = RandomErasing((0.3, 0.3), scale=(0.1, 0.2), seed=5).get_random_transformation(x)
+    assert abs(np.mean(t["apply_erasing"]) - 0.3) < 0.04
+    area = t["batch_masks"].mean(axis=(1, 2, 3))
+    low, high = (np.sqrt(0.1) * 20 - 1) ** 2 / 400, (np.sqrt(0.2) * 20 + 1) ** 2 / 400
+    assert area.min() >= low and area.max() <= high
+    assert area.min() < 0.11 and area.max() > 0.19  # and the range is used
+
+
 def test_factors_that_fix_the_draw_equal_keras_on_the_call():
     x = pictures(6, shape=(4, 3, 3, 3))
     for layer in [RandomInvert((1.0, 1.0)), RandomInvert(0.0), RandomGrayscale(1.0),
@@ -160,7 +209,10 @@ def gradient_cases():
     grey = RandomGrayscale(seed=3)
     degenerate = RandomColorDegeneration((-0.5, 0.9), (0, 1), seed=4)
     sharp = RandomSharpness((0.0, 1.0), (0, 1), seed=5)
+    mix, erase = MixUp(seed=6), RandomErasing(seed=7, value_range=(0, 1))
     return x, [(AutoContrast((0, 1)), None), (solar, solar.get_random_transformation(x)),
+               (mix, mix.get_random_transformation(x)),
+               (erase, erase.get_random_transformation(x)),
                (degenerate, degenerate.get_random_transformation(x)),
                (sharp, sharp.get_random_transformation(x)),
                (invert, {"apply_inversion": np.array([True, False])}),
@@ -189,7 +241,8 @@ def rows():
     return [AutoContrast((0, 1)), Solarization(0.1, (0.4, 0.6), (0, 1), seed=1),
             RandomInvert(0.4, (0, 1), seed=2), RandomGrayscale(0.2, seed=3),
             RandomColorDegeneration(0.3, (0, 1), seed=4), RandomSharpness(0.4, (0, 1), seed=5),
-            RandomPosterization(6, (0, 1), seed=6)]
+            RandomPosterization(6, (0, 1), seed=6), MixUp(0.3, seed=7),
+            RandomErasing(0.5, (0.1, 0.2), 0.5, (0, 1), seed=8)]
 
 
 def test_a_model_fits_and_predicts_as_keras_and_files_load_both_ways(tmp_path):
@@ -206,7 +259,7 @@ def test_a_model_fits_and_predicts_as_keras_and_files_load_both_ways(tmp_path):
     twin.save(tmp_path / "theirs.keras")
     theirs, ours = keras.models.load_model(tmp_path / "ours.keras"), load_model(
         tmp_path / "theirs.keras")
-    for a, b in zip(ours.layers[:7], theirs.layers[:7]):
+    for a, b in zip(ours.layers[:9], theirs.layers[:9]):
         assert type(a).__name__ == type(b).__name__
         _same(a, b)
     np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
@@ -241,7 +294,9 @@ BAD = [("AutoContrast", dict(value_range=5)), ("AutoContrast", dict(value_range=
        ("RandomPosterization", dict(factor=4, value_range=(1,))),
        ("RandomColorDegeneration", dict(factor=1.5)),
        ("RandomColorDegeneration", dict(factor=0.5, value_range="x")),
-       ("RandomSharpness", dict(factor=-0.5)), ("RandomSharpness", dict(factor=(2, 3)))]
+       ("RandomSharpness", dict(factor=-0.5)), ("RandomSharpness", dict(factor=(2, 3))),
+       ("RandomErasing", dict(factor=1.5)), ("RandomErasing", dict(scale=(0.1, 0.2, 0.3))),
+       ("RandomErasing", dict(scale=2.0))]
 
 
 @pytest.mark.parametrize("name, kwargs", BAD)
@@ -251,3 +306,13 @@ def test_keras_errors_for_bad_arguments(name, kwargs):
     with pytest.raises(type(theirs.value)) as ours:
         getattr(minidl.layers, name)(**kwargs)
     assert str(ours.value) == str(theirs.value)
+
+
+def test_erasing_refuses_a_bad_fill_value_when_it_draws_as_keras():
+    x = np.zeros((2, 3, 3, 3), np.float32)
+    for fill_value in ["grey", (1, 2)]:
+        with pytest.raises(ValueError) as theirs:
+            keras.layers.RandomErasing(fill_value=fill_value).get_random_transformation(x)
+        with pytest.raises(ValueError) as ours:
+            RandomErasing(fill_value=fill_value).get_random_transformation(x)
+        assert str(ours.value) == str(theirs.value)

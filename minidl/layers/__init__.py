@@ -27,6 +27,7 @@
                        RandomContrast, RandomBrightness (image_sampling.py: their resampling)
     augmentation_color.py  AutoContrast, Solarization, RandomInvert, RandomGrayscale,
                        RandomPosterization, RandomColorDegeneration, RandomSharpness
+    augmentation_mix.py  MixUp, RandomErasing (part of an image replaced)
     activations.py     Softmax, ReLU, LeakyReLU, ELU, PReLU
     merging.py         Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot
     recurrent.py       RNN(cell), SimpleRNN, LSTM, GRU (a cell stepped over time; BPTT)
@@ -67,6 +68,7 @@ from minidl.layers.augmentation_color import (AutoContrast, RandomColorDegenerat
                                               RandomGrayscale, RandomInvert,
                                               RandomPosterization, RandomSharpness,
                                               Solarization)
+from minidl.layers.augmentation_mix import MixUp, RandomErasing
 from minidl.layers.preprocessing import CenterCrop, Normalization, Rescaling, Resizing
 from minidl.layers.binning import Discretization, Hashing
 from minidl.layers.lookup import CategoryEncoding, IntegerLookup, StringLookup
@@ -126,6 +128,7 @@ __all__ += ["SpectralNormalization", "Wrapper"]
 __all__ += ["ConvLSTM1D", "ConvLSTM2D"]
 __all__ += ["AutoContrast", "RandomGrayscale", "RandomInvert", "Solarization"]
 __all__ += ["RandomColorDegeneration", "RandomPosterization", "RandomSharpness"]
+__all__ += ["MixUp", "RandomErasing"]
 
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
