@@ -534,22 +534,31 @@ def _train(model, train, validation, initial_epoch, epochs, callback_list, custo
     callback_list.on_train_begin()
     initial_epoch = getattr(model, "_initial_epoch", None) or initial_epoch  # BackupAndRestore
     logs, epoch_logs = {}, {}
+    # The batch hooks, and the logs they are given, only when a callback does something there.
+    batch_begin = callback_list.uses("on_train_batch_begin")
+    batch_end = custom or callback_list.uses("on_train_batch_end")
     for epoch in range(initial_epoch, epochs):
         if custom:
             model.reset_metrics()  # every metric in model.metrics, as Keras's fit
         else:
             metrics.reset()
         callback_list.on_epoch_begin(epoch)
+        stepped = False
         for step, batch in train.epoch():
-            callback_list.on_train_batch_begin(step)
+            stepped = True
+            if batch_begin:
+                callback_list.on_train_batch_begin(step)
             if custom:
                 logs = run_custom_step(model.train_step, batch, "train_step")
             else:
                 train_step(model, batch, metrics)
-                logs = metrics.logs()
-            callback_list.on_train_batch_end(step, logs)
+            if batch_end:
+                logs = logs if custom else metrics.logs()
+                callback_list.on_train_batch_end(step, logs)
             if model.stop_training:
                 break
+        if stepped and not batch_end:
+            logs = metrics.logs()  # the last batch's, as the hooks would have had them
         if train.ran_out:  # a generator stopped: Keras's step that found no batch still
             model.optimizer.iterations += 1  # counts (TensorFlow's graph), as Adam will see
         epoch_logs = custom_step.metrics_result_or_logs(model, logs) if custom else dict(logs)
@@ -600,15 +609,22 @@ def _test_loop(model, iterator, callback_list, metrics, custom=False):
     else:
         metrics.reset()
     callback_list.on_test_begin()
-    logs = {}
+    batch_begin = callback_list.uses("on_test_batch_begin")
+    batch_end = custom or callback_list.uses("on_test_batch_end")
+    logs, stepped = {}, False
     for step, batch in iterator.epoch():
-        callback_list.on_test_batch_begin(step)
+        stepped = True
+        if batch_begin:
+            callback_list.on_test_batch_begin(step)
         if custom:
             logs = run_custom_step(model.test_step, batch, "test_step")
         else:
             test_step(model, batch, metrics)
-            logs = metrics.logs()
-        callback_list.on_test_batch_end(step, logs)
+        if batch_end:
+            logs = logs if custom else metrics.logs()
+            callback_list.on_test_batch_end(step, logs)
+    if stepped and not batch_end:
+        logs = metrics.logs()
     if custom:
         logs = custom_step.metrics_result_or_logs(model, logs)
     callback_list.on_test_end(logs)

@@ -43,6 +43,13 @@ class Callback:
     def on_predict_batch_end(self, batch, logs=None): pass
 
 
+def _does_something(callback, hook):
+    """Whether `callback` has its own `hook`: a subclass's method or, as LambdaCallback sets
+    them, a function given to the instance."""
+    method = getattr(callback, hook)
+    return getattr(method, "__func__", method) is not getattr(Callback, hook)
+
+
 def pythonify_logs(logs):
     """A fresh dict: keys sorted, numbers as Python floats, nested dicts flattened (as Keras)."""
     result = {}
@@ -82,6 +89,15 @@ class CallbackList:
         for callback in self.callbacks:
             callback.set_model(model)
             callback.set_params(params)
+
+    def uses(self, hook):
+        """Whether any callback does something in `hook` ("on_train_batch_end"; a callback
+        written with Keras's older on_batch_end counts): the loop skips the call, and the
+        per-batch logs it would need, when none does."""
+        older = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+        names = [hook] + ([older[hook]] if hook in older else [])
+        return any(_does_something(callback, name)
+                   for callback in self.callbacks for name in names)
 
     def _call(self, hook, logs):
         logs = pythonify_logs(logs)
