@@ -1,5 +1,6 @@
 """AutoContrast, Solarization, RandomInvert, RandomGrayscale, RandomPosterization,
-RandomColorDegeneration, RandomSharpness, MixUp and RandomErasing against Keras 3's.
+RandomColorDegeneration, RandomSharpness, MixUp, RandomErasing, RandomGaussianBlur and
+Equalization against Keras 3's.
 
 Keras's random numbers (TensorFlow's) cannot be reproduced, so a random layer is compared on
 a transformation minidl drew: `t = layer.get_random_transformation(x)`, then
@@ -13,6 +14,11 @@ call. Tolerances:
   operations in Keras's order (to (0, 255), the map, back), but TensorFlow may fuse or reorder
   a multiply-add, and sums the blur's nine products or the grey's three in its own order:
   a few roundings of values up to m = max(|a|, |b|, 255): atol = 8 * eps * m.
+- Equalization: the same float32 scaling to (0, 255), integer histogram, table and lookup
+  (exact); the scaling back, v * scale + offset, is one rounding apart where TensorFlow fuses
+  it: atol = 2 * eps * max(|a|, |b|) (0 for (0, 255), where the scale is 1).
+- RandomGaussianBlur: a K0 x K1 depthwise convolution summed in TensorFlow's order:
+  K0 * K1 roundings of values up to 255: atol = 2 * K0 * K1 * eps * 255.
 - MixUp: w * x + (1 - w) * x[perm] in float32; TensorFlow may fuse the multiply-add:
   atol = 4 * eps * max|x|. RandomErasing: exact (where() picks values); its box from the
   same corners: exact (the same float32 comparisons).
@@ -27,8 +33,8 @@ import pytest
 
 import keras
 import minidl
-from minidl.layers import (AutoContrast, Input, MixUp, RandomColorDegeneration,
-                           RandomErasing, RandomGrayscale, RandomInvert, RandomPosterization,
+from minidl.layers import (AutoContrast, Equalization, Input, MixUp, RandomColorDegeneration,
+                           RandomErasing, RandomGaussianBlur, RandomGrayscale, RandomInvert, RandomPosterization,
                            RandomSharpness, Solarization)
 from minidl.layers.augmentation_mix import erasing_mask
 from minidl.models import Sequential, load_model
@@ -176,6 +182,37 @@ def test_erased_shares_and_box_areas():
     assert area.min() < 0.11 and area.max() > 0.19  # and the range is used
 
 
+@pytest.mark.parametrize("value_range", [(0, 255), (-1, 1)])
+def test_equalization_equals_keras(value_range):
+    low, high = value_range
+    x = pictures(12, shape=(3, 6, 5, 3), low=low, high=low + 0.6 * (high - low))
+    x[..., 2] = low + 0.25 * (high - low)  # one value: the channel passes unchanged
+    for layer in [Equalization(value_range), Equalization(value_range, bins=16)]:
+        theirs = keras_layer(layer)
+        ours = layer(x, training=True)
+        atol = 0 if value_range == (0, 255) else 2 * EPS * max(abs(low), abs(high))
+        np.testing.assert_allclose(ours, theirs(x, training=True), rtol=0, atol=atol)
+        np.testing.assert_array_equal(ours[..., 2], x[..., 2])
+        np.testing.assert_array_equal(layer(x, training=False), theirs(x, training=False))
+
+
+def test_gaussian_blur_equals_keras_on_the_same_draw():
+    x = pictures(13, shape=(5, 7, 6, 3))
+    changed = []
+    for layer in [RandomGaussianBlur(seed=1), RandomGaussianBlur(0.6, (3, 5), (0.3, 0.9), seed=2),
+                  RandomGaussianBlur(1.0, 5, 0.5, (0, 100), seed=3)]:
+        k0, k1 = layer.kernel_size
+        t = layer.get_random_transformation(x)
+        theirs = keras_layer(layer)
+        ours = layer.transform_images(x, t)
+        np.testing.assert_allclose(ours, theirs.transform_images(x, t, training=True), rtol=0,
+                                   atol=2 * k0 * k1 * EPS * 255, err_msg=layer.name)
+        changed.append(not np.array_equal(ours, x))  # a narrow sigma may leave x as it is
+        np.testing.assert_array_equal(layer(x, training=False), x)
+        np.testing.assert_array_equal(theirs(x, training=False), x)
+    assert sum(changed) >= 2, changed
+
+
 def test_factors_that_fix_the_draw_equal_keras_on_the_call():
     x = pictures(6, shape=(4, 3, 3, 3))
     for layer in [RandomInvert((1.0, 1.0)), RandomInvert(0.0), RandomGrayscale(1.0),
@@ -210,9 +247,12 @@ def gradient_cases():
     degenerate = RandomColorDegeneration((-0.5, 0.9), (0, 1), seed=4)
     sharp = RandomSharpness((0.0, 1.0), (0, 1), seed=5)
     mix, erase = MixUp(seed=6), RandomErasing(seed=7, value_range=(0, 1))
+    blur = RandomGaussianBlur(0.5, (3, 5), 0.8, (0, 1), seed=8)
     return x, [(AutoContrast((0, 1)), None), (solar, solar.get_random_transformation(x)),
                (mix, mix.get_random_transformation(x)),
                (erase, erase.get_random_transformation(x)),
+               (blur, {"should_apply_blur": np.array([True, False]),
+                       "blur_factor": np.array([0.6, 0.9])}),
                (degenerate, degenerate.get_random_transformation(x)),
                (sharp, sharp.get_random_transformation(x)),
                (invert, {"apply_inversion": np.array([True, False])}),
@@ -242,7 +282,8 @@ def rows():
             RandomInvert(0.4, (0, 1), seed=2), RandomGrayscale(0.2, seed=3),
             RandomColorDegeneration(0.3, (0, 1), seed=4), RandomSharpness(0.4, (0, 1), seed=5),
             RandomPosterization(6, (0, 1), seed=6), MixUp(0.3, seed=7),
-            RandomErasing(0.5, (0.1, 0.2), 0.5, (0, 1), seed=8)]
+            RandomErasing(0.5, (0.1, 0.2), 0.5, (0, 1), seed=8),
+            RandomGaussianBlur(0.5, 3, (0.2, 0.8), (0, 1), seed=9)]
 
 
 def test_a_model_fits_and_predicts_as_keras_and_files_load_both_ways(tmp_path):
@@ -259,7 +300,7 @@ def test_a_model_fits_and_predicts_as_keras_and_files_load_both_ways(tmp_path):
     twin.save(tmp_path / "theirs.keras")
     theirs, ours = keras.models.load_model(tmp_path / "ours.keras"), load_model(
         tmp_path / "theirs.keras")
-    for a, b in zip(ours.layers[:9], theirs.layers[:9]):
+    for a, b in zip(ours.layers[:10], theirs.layers[:10]):
         assert type(a).__name__ == type(b).__name__
         _same(a, b)
     np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
@@ -276,7 +317,10 @@ def _same(ours, theirs):
 
 
 def test_configs_both_ways():
-    for layer in rows() + [Solarization(), RandomInvert(), RandomGrayscale()]:
+    # Keras's Equalization cannot sit in a Keras model (its compute_output_spec returns its
+    # input, which Keras then finds to be a cycle), so it is checked here and not in a model
+    for layer in rows() + [Solarization(), RandomInvert(), RandomGrayscale(),
+                           Equalization((0, 1), 64)]:
         theirs = keras_layer(layer)
         _same(layer, theirs)
         back = layer_from_config(keras.saving.serialize_keras_object(theirs))
@@ -296,7 +340,11 @@ BAD = [("AutoContrast", dict(value_range=5)), ("AutoContrast", dict(value_range=
        ("RandomColorDegeneration", dict(factor=0.5, value_range="x")),
        ("RandomSharpness", dict(factor=-0.5)), ("RandomSharpness", dict(factor=(2, 3))),
        ("RandomErasing", dict(factor=1.5)), ("RandomErasing", dict(scale=(0.1, 0.2, 0.3))),
-       ("RandomErasing", dict(scale=2.0))]
+       ("RandomErasing", dict(scale=2.0)),
+       ("RandomGaussianBlur", dict(kernel_size=4)),
+       ("RandomGaussianBlur", dict(kernel_size=(3, 4))),
+       ("RandomGaussianBlur", dict(kernel_size=(3, 3, 3))),
+       ("RandomGaussianBlur", dict(sigma=1.5)), ("RandomGaussianBlur", dict(factor=-0.5))]
 
 
 @pytest.mark.parametrize("name, kwargs", BAD)
@@ -316,3 +364,11 @@ def test_erasing_refuses_a_bad_fill_value_when_it_draws_as_keras():
         with pytest.raises(ValueError) as ours:
             RandomErasing(fill_value=fill_value).get_random_transformation(x)
         assert str(ours.value) == str(theirs.value)
+
+
+def test_equalization_names_a_bad_value_range_where_keras_fails_on_its_own_attribute():
+    with pytest.raises(AttributeError):  # Keras 3.15's message constant is missing
+        keras.layers.Equalization(value_range=1)
+    with pytest.raises(ValueError, match="The `value_range` argument should be a list of two "
+                                         "numbers. Received: value_range=1"):
+        Equalization(value_range=1)

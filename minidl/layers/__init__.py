@@ -26,7 +26,8 @@
     augmentation.py    RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomCrop,
                        RandomContrast, RandomBrightness (image_sampling.py: their resampling)
     augmentation_color.py  AutoContrast, Solarization, RandomInvert, RandomGrayscale,
-                       RandomPosterization, RandomColorDegeneration, RandomSharpness
+                       RandomPosterization, RandomColorDegeneration, RandomSharpness,
+                       RandomGaussianBlur, Equalization
     augmentation_mix.py  MixUp, RandomErasing (part of an image replaced)
     activations.py     Softmax, ReLU, LeakyReLU, ELU, PReLU
     merging.py         Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot
@@ -64,7 +65,8 @@ from minidl.layers.normalization import BatchNormalization, LayerNormalization, 
 from minidl.layers.group_normalization import GroupNormalization, UnitNormalization
 from minidl.layers.augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
                                         RandomRotation, RandomTranslation, RandomZoom)
-from minidl.layers.augmentation_color import (AutoContrast, RandomColorDegeneration,
+from minidl.layers.augmentation_color import (AutoContrast, Equalization,
+                                              RandomColorDegeneration, RandomGaussianBlur,
                                               RandomGrayscale, RandomInvert,
                                               RandomPosterization, RandomSharpness,
                                               Solarization)
@@ -129,6 +131,7 @@ __all__ += ["ConvLSTM1D", "ConvLSTM2D"]
 __all__ += ["AutoContrast", "RandomGrayscale", "RandomInvert", "Solarization"]
 __all__ += ["RandomColorDegeneration", "RandomPosterization", "RandomSharpness"]
 __all__ += ["MixUp", "RandomErasing"]
+__all__ += ["Equalization", "RandomGaussianBlur"]
 
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D

@@ -7,6 +7,8 @@
     RandomPosterization(4)            keep the top 1 to 3 bits of each 8-bit value
     RandomColorDegeneration(0.5)      move each image towards its grey version by up to 50 %
     RandomSharpness(0.3)              blur (or sharpen) each image by a random amount
+    RandomGaussianBlur(1.0, 3, 1.0)   blur a random share of the images with a Gaussian
+    Equalization((0, 255))            spread each channel's histogram evenly (not random)
 
 As in augmentation.py, each layer is Keras's two halves by Keras's names:
     t = layer.get_random_transformation(images, training)   the draw (minidl's generator)
@@ -18,7 +20,7 @@ Images are batches (N, H, W, C), channels_last; value ranges are (low, high) = (
 import numpy as np
 
 from minidl.layers.augmentation import ImagePreprocessingLayer, check_factor, uniform
-from minidl.ops.image import rgb_to_grayscale
+from minidl.ops.image import gaussian_blur, rgb_to_grayscale
 
 f32 = np.float32
 
@@ -393,3 +395,146 @@ class RandomSharpness(ImagePreprocessingLayer):
     def get_config(self):
         return {**super().get_config(), "factor": self.factor,
                 "value_range": self.value_range, "seed": self.seed}
+
+
+def check_kernel_size(kernel_size, name="kernel_size"):
+    """(K0, K1), both odd, with Keras's random_gaussian_blur.py messages."""
+    message = f"{name} must be an odd number. Received: {name}={kernel_size}"
+    if isinstance(kernel_size, (tuple, list)):
+        if len(kernel_size) != 2:
+            raise ValueError(f"The `{name}` argument should be a number (or a list of two "
+                             f"numbers) Received: {name}={kernel_size}")
+        if kernel_size[0] % 2 == 0 or kernel_size[1] % 2 == 0:
+            raise ValueError(message)
+        return tuple(kernel_size)
+    if isinstance(kernel_size, (int, float)) and not isinstance(kernel_size, bool):
+        if kernel_size % 2 == 0:
+            raise ValueError(message)
+        return kernel_size, kernel_size
+    raise ValueError(message)
+
+
+class RandomGaussianBlur(ImagePreprocessingLayer):
+    """Blurs a random share of the images with a Gaussian of a random width when training.
+
+    Formula (keras random_gaussian_blur.py; one pair of widths per batch):
+        p ~ U[factor[0], factor[1]) per image;  u ~ U[0, 1);  blur = u < p
+        sigma = U[sigma[0], sigma[1]) (two draws: x and y) + 1e-6
+        y = clip(where(blur, gaussian_blur(x, kernel_size, sigma), x), *value_range)
+    Backward (g = dy where not clipped): dx = where(blur, gaussian_blur(g), g) — the kernel
+    is symmetric about its centre, so the "same" blur is its own transpose.
+
+    Args:
+        factor: the share of images blurred: f for (0, f), or a pair, in [0, 1]; default 1.0.
+        kernel_size: an odd number, or a pair of odd numbers; default 3.
+        sigma: f for (0, f), or a pair, in [0, 1]; default 1.0.
+        value_range: (low, high) the outputs are clipped to, default (0, 255).
+        seed, data_format: see ImagePreprocessingLayer.
+    """
+
+    def __init__(self, factor=1.0, kernel_size=3, sigma=1.0, value_range=(0, 255),
+                 data_format=None, seed=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = check_factor(factor, (0, 1))
+        self.kernel_size = check_kernel_size(kernel_size)
+        try:
+            self.sigma = check_factor(sigma, (0, 1))
+        except ValueError:  # Keras names `sigma` and then prints it as factor=
+            raise ValueError("The `sigma` argument should be a number (or a list of two "
+                             f"numbers) in the range [0, 1]. Received: factor={sigma}") from None
+        self.value_range = value_range  # as Keras's: neither checked nor sorted
+
+    def get_random_transformation(self, images, training=True):
+        if not training:
+            return None
+        g, n = self.generator(), len(images)
+        p = uniform(g, self.factor[0], self.factor[1], (n,))  # (N,)
+        blur = uniform(g, 0, 1, (n,)) < p  # (N,)
+        sigma = uniform(g, self.sigma[0], self.sigma[1], (2,)) + f32(1e-6)  # (2,)
+        return {"should_apply_blur": blur, "blur_factor": sigma}
+
+    def blur(self, x, sigma):
+        return gaussian_blur(x, self.kernel_size, tuple(sigma))  # (N,H,W,C)
+
+    def _transform(self, x, t, training):
+        if not training or t is None:
+            return x, None
+        sigma = np.asarray(t["blur_factor"]).astype(x.dtype)  # (2,)
+        blur = np.asarray(t["should_apply_blur"])[:, None, None, None]  # (N,1,1,1)
+        z = np.where(blur, self.blur(x, sigma), x)  # (N,H,W,C)
+        low, high = (x.dtype.type(v) for v in self.value_range)
+        return np.clip(z, low, high), (sigma, blur, (z >= low) & (z <= high))
+
+    def _transform_backward(self, dy, cache):
+        sigma, blur, inside = cache
+        g = np.where(inside, dy, dy.dtype.type(0))  # (N,H,W,C)
+        return np.where(blur, self.blur(g, sigma), g)  # (N,H,W,C)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor,
+                "kernel_size": self.kernel_size, "sigma": self.sigma,
+                "value_range": self.value_range, "seed": self.seed}
+
+
+# -- Equalization: not random ------------------------------------------------------------------
+class Equalization(ImagePreprocessingLayer):
+    """Spreads each channel's values evenly over the range (histogram equalization) in training.
+
+    Formula (keras equalization.py; per channel, over the whole batch; on the scale (0, 255)):
+        bin = clip(int(u * (bins - 1) / 255), 0, bins - 1);  hist = counts of the bins
+        cdf = cumsum(hist);  c0 = cdf at the first non-empty bin
+        table = clip(round((cdf - c0) * 255 / (cdf[-1] - c0)), 0, 255)   (a 0 denominator: 1)
+        y = table[int(clip(u / 255 * (bins - 1), 0, bins - 1))]
+    A channel whose values all fall in one bin passes unchanged.
+    Backward: y is a step function of x: dx = 0 (dy where the channel passed unchanged).
+
+    Args:
+        value_range: (low, high) of the images, default (0, 255).
+        bins: the histogram's number of bins, default 256.
+        data_format: see ImagePreprocessingLayer.
+    """
+
+    def __init__(self, value_range=(0, 255), bins=256, data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.bins = bins
+        self.value_range = check_value_range(value_range)
+
+    @staticmethod
+    def scale_values(values, source, target):
+        """Keras's _scale_values: values * scale + offset, scale and offset as float32."""
+        scale = (target[1] - target[0]) / (source[1] - source[0])
+        offset = target[0] - source[0] * scale
+        return values * values.dtype.type(scale) + values.dtype.type(offset)
+
+    def equalize_channel(self, u):
+        """One channel (N, H, W) on the scale (0, 255) -> (equalized, passed unchanged?)."""
+        nbins = self.bins
+        scaled = (u - u.dtype.type(0)) * u.dtype.type(nbins - 1) / u.dtype.type(255)
+        bins = np.clip(scaled.astype(np.int32), 0, nbins - 1)  # (N,H,W)
+        hist = np.bincount(bins.ravel(), minlength=nbins).astype(np.int32)  # (bins,)
+        if np.count_nonzero(hist) <= 1:
+            return u, True
+        cdf = np.cumsum(hist, dtype=np.int32)  # (bins,)
+        c0 = cdf[np.nonzero(cdf)[0][0]]
+        denominator = cdf[-1] - c0 if cdf[-1] != c0 else 1
+        table = ((cdf - c0) * 255).astype(f32) / f32(denominator)  # (bins,)
+        table = np.clip(np.round(table), 0, 255).astype(u.dtype)  # (bins,)
+        index = np.clip(u / u.dtype.type(255.0) * u.dtype.type(nbins - 1), 0, nbins - 1)
+        return table[index.astype(np.int32)], False  # (N,H,W)
+
+    def _transform(self, x, t, training):
+        if not training:
+            return x, None
+        channels, passed = [], []
+        for c in range(x.shape[-1]):
+            u = self.scale_values(x[..., c], self.value_range, (0, 255))  # (N,H,W)
+            y, same = self.equalize_channel(u)
+            channels.append(self.scale_values(y, (0, 255), self.value_range))
+            passed.append(same)
+        return np.stack(channels, axis=-1), np.array(passed)  # (N,H,W,C), (C,)
+
+    def _transform_backward(self, dy, passed):
+        return np.where(passed, dy, dy.dtype.type(0))  # (N,H,W,C)
+
+    def get_config(self):
+        return {**super().get_config(), "value_range": self.value_range, "bins": self.bins}
