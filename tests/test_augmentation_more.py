@@ -1,6 +1,6 @@
 """AutoContrast, Solarization, RandomInvert, RandomGrayscale, RandomPosterization,
-RandomColorDegeneration, RandomSharpness, MixUp, RandomErasing, RandomGaussianBlur and
-Equalization against Keras 3's.
+RandomColorDegeneration, RandomSharpness, MixUp, RandomErasing, RandomGaussianBlur,
+Equalization and RandomShear against Keras 3's.
 
 Keras's random numbers (TensorFlow's) cannot be reproduced, so a random layer is compared on
 a transformation minidl drew: `t = layer.get_random_transformation(x)`, then
@@ -19,6 +19,8 @@ call. Tolerances:
   it: atol = 2 * eps * max(|a|, |b|) (0 for (0, 255), where the scale is 1).
 - RandomGaussianBlur: a K0 x K1 depthwise convolution summed in TensorFlow's order:
   K0 * K1 roundings of values up to 255: atol = 2 * K0 * K1 * eps * 255.
+- RandomShear: exact (the transform holds the drawn numbers as they are, and the resampling
+  is TensorFlow's kernel's float32 formula in its order, as test_augmentation.py checks).
 - MixUp: w * x + (1 - w) * x[perm] in float32; TensorFlow may fuse the multiply-add:
   atol = 4 * eps * max|x|. RandomErasing: exact (where() picks values); its box from the
   same corners: exact (the same float32 comparisons).
@@ -35,7 +37,7 @@ import keras
 import minidl
 from minidl.layers import (AutoContrast, Equalization, Input, MixUp, RandomColorDegeneration,
                            RandomErasing, RandomGaussianBlur, RandomGrayscale, RandomInvert, RandomPosterization,
-                           RandomSharpness, Solarization)
+                           RandomSharpness, RandomShear, Solarization)
 from minidl.layers.augmentation_mix import erasing_mask
 from minidl.models import Sequential, load_model
 from minidl.saving.layer_config import layer_from_config
@@ -213,6 +215,38 @@ def test_gaussian_blur_equals_keras_on_the_same_draw():
     assert sum(changed) >= 2, changed
 
 
+@pytest.mark.parametrize("fill_mode", ["reflect", "wrap", "constant", "nearest"])
+def test_shear_equals_keras_on_the_same_draw(fill_mode):
+    x = pictures(14, shape=(4, 7, 6, 2))
+    # pairs: Keras's RandomShear(f) writes (-f, f) to its config and refuses it on reading
+    for layer in [RandomShear((0.1, 0.5), (0, 0.3), fill_mode=fill_mode, fill_value=9.0, seed=1),
+                  RandomShear((0.2, 0.9), interpolation="nearest", fill_mode=fill_mode, seed=2)]:
+        t = layer.get_random_transformation(x)
+        theirs = keras_layer(layer)
+        ours = layer.transform_images(x, t)
+        np.testing.assert_array_equal(ours, theirs.transform_images(x, t, training=True))
+        assert not np.array_equal(ours, x)
+        np.testing.assert_array_equal(layer(x, training=False), x)
+        np.testing.assert_array_equal(theirs(x, training=False), x)
+
+
+def test_shear_draws_one_sign_for_both_axes_within_the_factors():
+    x = np.zeros((2000, 1, 1, 1), np.float32)
+    s = RandomShear((0.2, 0.4), (0.1, 0.3), seed=3).get_random_transformation(x)["shear_factor"]
+    assert np.all(np.sign(s[:, 0]) == np.sign(s[:, 1]))
+    assert np.all((np.abs(s[:, 0]) >= 0.2) & (np.abs(s[:, 0]) < 0.4))
+    assert np.all((np.abs(s[:, 1]) >= 0.1) & (np.abs(s[:, 1]) < 0.3))
+    assert abs(np.mean(s[:, 0] < 0) - 0.5) < 0.06  # 5 standard deviations of a share, n=2000
+
+
+def test_shear_from_one_number_cannot_be_read_back_in_either():
+    # Keras 3.15: RandomShear(0.2) keeps x_factor=(-0.2, 0.2), which its own check refuses
+    with pytest.raises(TypeError, match="Received: input_number=-0.2"):
+        keras.layers.RandomShear.from_config(keras.layers.RandomShear(0.2).get_config())
+    with pytest.raises(ValueError, match="Received: input_number=-0.2"):
+        RandomShear.from_config(RandomShear(0.2).get_config())
+
+
 def test_factors_that_fix_the_draw_equal_keras_on_the_call():
     x = pictures(6, shape=(4, 3, 3, 3))
     for layer in [RandomInvert((1.0, 1.0)), RandomInvert(0.0), RandomGrayscale(1.0),
@@ -248,9 +282,11 @@ def gradient_cases():
     sharp = RandomSharpness((0.0, 1.0), (0, 1), seed=5)
     mix, erase = MixUp(seed=6), RandomErasing(seed=7, value_range=(0, 1))
     blur = RandomGaussianBlur(0.5, (3, 5), 0.8, (0, 1), seed=8)
+    shear = RandomShear(0.4, 0.3, fill_mode="constant", seed=9)  # (-0.4, 0.4), (-0.3, 0.3)
     return x, [(AutoContrast((0, 1)), None), (solar, solar.get_random_transformation(x)),
                (mix, mix.get_random_transformation(x)),
                (erase, erase.get_random_transformation(x)),
+               (shear, shear.get_random_transformation(x)),
                (blur, {"should_apply_blur": np.array([True, False]),
                        "blur_factor": np.array([0.6, 0.9])}),
                (degenerate, degenerate.get_random_transformation(x)),
@@ -283,7 +319,8 @@ def rows():
             RandomColorDegeneration(0.3, (0, 1), seed=4), RandomSharpness(0.4, (0, 1), seed=5),
             RandomPosterization(6, (0, 1), seed=6), MixUp(0.3, seed=7),
             RandomErasing(0.5, (0.1, 0.2), 0.5, (0, 1), seed=8),
-            RandomGaussianBlur(0.5, 3, (0.2, 0.8), (0, 1), seed=9)]
+            RandomGaussianBlur(0.5, 3, (0.2, 0.8), (0, 1), seed=9),
+            RandomShear((0.1, 0.2), (0, 0.1), fill_mode="nearest", seed=10)]
 
 
 def test_a_model_fits_and_predicts_as_keras_and_files_load_both_ways(tmp_path):
@@ -300,7 +337,7 @@ def test_a_model_fits_and_predicts_as_keras_and_files_load_both_ways(tmp_path):
     twin.save(tmp_path / "theirs.keras")
     theirs, ours = keras.models.load_model(tmp_path / "ours.keras"), load_model(
         tmp_path / "theirs.keras")
-    for a, b in zip(ours.layers[:10], theirs.layers[:10]):
+    for a, b in zip(ours.layers[:11], theirs.layers[:11]):
         assert type(a).__name__ == type(b).__name__
         _same(a, b)
     np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
@@ -344,7 +381,10 @@ BAD = [("AutoContrast", dict(value_range=5)), ("AutoContrast", dict(value_range=
        ("RandomGaussianBlur", dict(kernel_size=4)),
        ("RandomGaussianBlur", dict(kernel_size=(3, 4))),
        ("RandomGaussianBlur", dict(kernel_size=(3, 3, 3))),
-       ("RandomGaussianBlur", dict(sigma=1.5)), ("RandomGaussianBlur", dict(factor=-0.5))]
+       ("RandomGaussianBlur", dict(sigma=1.5)), ("RandomGaussianBlur", dict(factor=-0.5)),
+       ("RandomShear", dict(x_factor=1.5)), ("RandomShear", dict(y_factor=(-0.1, 0.2))),
+       ("RandomShear", dict(x_factor="x")), ("RandomShear", dict(fill_mode="mirror")),
+       ("RandomShear", dict(interpolation="bicubic"))]
 
 
 @pytest.mark.parametrize("name, kwargs", BAD)

@@ -29,6 +29,7 @@
                        RandomPosterization, RandomColorDegeneration, RandomSharpness,
                        RandomGaussianBlur, Equalization
     augmentation_mix.py  MixUp, RandomErasing (part of an image replaced)
+    augmentation_geometry.py  RandomShear
     activations.py     Softmax, ReLU, LeakyReLU, ELU, PReLU
     merging.py         Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot
     recurrent.py       RNN(cell), SimpleRNN, LSTM, GRU (a cell stepped over time; BPTT)
@@ -71,6 +72,7 @@ from minidl.layers.augmentation_color import (AutoContrast, Equalization,
                                               RandomPosterization, RandomSharpness,
                                               Solarization)
 from minidl.layers.augmentation_mix import MixUp, RandomErasing
+from minidl.layers.augmentation_geometry import RandomShear
 from minidl.layers.preprocessing import CenterCrop, Normalization, Rescaling, Resizing
 from minidl.layers.binning import Discretization, Hashing
 from minidl.layers.lookup import CategoryEncoding, IntegerLookup, StringLookup
@@ -132,6 +134,7 @@ __all__ += ["AutoContrast", "RandomGrayscale", "RandomInvert", "Solarization"]
 __all__ += ["RandomColorDegeneration", "RandomPosterization", "RandomSharpness"]
 __all__ += ["MixUp", "RandomErasing"]
 __all__ += ["Equalization", "RandomGaussianBlur"]
+__all__ += ["RandomShear"]
 
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
