@@ -534,31 +534,13 @@ def _train(model, train, validation, initial_epoch, epochs, callback_list, custo
     callback_list.on_train_begin()
     initial_epoch = getattr(model, "_initial_epoch", None) or initial_epoch  # BackupAndRestore
     logs, epoch_logs = {}, {}
-    # The batch hooks, and the logs they are given, only when a callback does something there.
-    batch_begin = callback_list.uses("on_train_batch_begin")
-    batch_end = custom or callback_list.uses("on_train_batch_end")
     for epoch in range(initial_epoch, epochs):
         if custom:
             model.reset_metrics()  # every metric in model.metrics, as Keras's fit
         else:
             metrics.reset()
         callback_list.on_epoch_begin(epoch)
-        stepped = False
-        for step, batch in train.epoch():
-            stepped = True
-            if batch_begin:
-                callback_list.on_train_batch_begin(step)
-            if custom:
-                logs = run_custom_step(model.train_step, batch, "train_step")
-            else:
-                train_step(model, batch, metrics)
-            if batch_end:
-                logs = logs if custom else metrics.logs()
-                callback_list.on_train_batch_end(step, logs)
-            if model.stop_training:
-                break
-        if stepped and not batch_end:
-            logs = metrics.logs()  # the last batch's, as the hooks would have had them
+        logs = _steps(model, "train", train.epoch(), callback_list, metrics, custom, logs)
         if train.ran_out:  # a generator stopped: Keras's step that found no batch still
             model.optimizer.iterations += 1  # counts (TensorFlow's graph), as Adam will see
         epoch_logs = custom_step.metrics_result_or_logs(model, logs) if custom else dict(logs)
@@ -600,6 +582,35 @@ def _check_unused(kwargs, method):
 
 
 # -- evaluate and predict ------------------------------------------------------------------------
+def _steps(model, phase, batches, callback_list, metrics, custom, logs):
+    """One pass of `phase` ("train" or "test") steps over `batches`, (step, batch) pairs; the
+    logs after the last batch (`logs` as given if there was none). fit stops after the batch
+    in which a callback set model.stop_training.
+
+    The batch hooks run, and the per-batch logs they are given are made, only when a callback
+    does something there; otherwise the logs are made once, after the last batch.
+    """
+    begin, end = f"on_{phase}_batch_begin", f"on_{phase}_batch_end"
+    batch_begin, batch_end = callback_list.uses(begin), custom or callback_list.uses(end)
+    stepped = False
+    for step, batch in batches:
+        stepped = True
+        if batch_begin:
+            getattr(callback_list, begin)(step)
+        if custom:  # the model's own train_step/test_step returns the logs
+            logs = run_custom_step(getattr(model, f"{phase}_step"), batch, f"{phase}_step")
+        else:
+            (train_step if phase == "train" else test_step)(model, batch, metrics)
+        if batch_end:
+            logs = logs if custom else metrics.logs()
+            getattr(callback_list, end)(step, logs)
+        if phase == "train" and model.stop_training:
+            break
+    if stepped and not batch_end:
+        logs = metrics.logs()  # the last batch's, as the hooks would have had them
+    return logs
+
+
 def _test_loop(model, iterator, callback_list, metrics, custom=False):
     """One pass of `iterator` (an EpochIterator) through test_step: the logs. `custom`: the
     model's test_step, on `model.metrics` (reset first), as Keras's evaluate."""
@@ -609,22 +620,7 @@ def _test_loop(model, iterator, callback_list, metrics, custom=False):
     else:
         metrics.reset()
     callback_list.on_test_begin()
-    batch_begin = callback_list.uses("on_test_batch_begin")
-    batch_end = custom or callback_list.uses("on_test_batch_end")
-    logs, stepped = {}, False
-    for step, batch in iterator.epoch():
-        stepped = True
-        if batch_begin:
-            callback_list.on_test_batch_begin(step)
-        if custom:
-            logs = run_custom_step(model.test_step, batch, "test_step")
-        else:
-            test_step(model, batch, metrics)
-        if batch_end:
-            logs = logs if custom else metrics.logs()
-            callback_list.on_test_batch_end(step, logs)
-    if stepped and not batch_end:
-        logs = metrics.logs()
+    logs = _steps(model, "test", iterator.epoch(), callback_list, metrics, custom, {})
     if custom:
         logs = custom_step.metrics_result_or_logs(model, logs)
     callback_list.on_test_end(logs)
