@@ -1,6 +1,6 @@
 """AutoContrast, Solarization, RandomInvert, RandomGrayscale, RandomPosterization,
 RandomColorDegeneration, RandomSharpness, MixUp, RandomErasing, RandomGaussianBlur,
-Equalization and RandomShear against Keras 3's.
+Equalization, RandomShear, RandomSaturation and RandomHue against Keras 3's.
 
 Keras's random numbers (TensorFlow's) cannot be reproduced, so a random layer is compared on
 a transformation minidl drew: `t = layer.get_random_transformation(x)`, then
@@ -21,6 +21,9 @@ call. Tolerances:
   K0 * K1 roundings of values up to 255: atol = 2 * K0 * K1 * eps * 255.
 - RandomShear: exact (the transform holds the drawn numbers as they are, and the resampling
   is TensorFlow's kernel's float32 formula in its order, as test_augmentation.py checks).
+- RandomSaturation, RandomHue: TensorFlow's rgb_to_hsv / hsv_to_rgb kernels' formulas in
+  float32 (ops/image.py), a division and a few products and sums apart in order: relative
+  rounding of a few eps on values up to m = max(|a|, |b|, 255): atol = 16 * eps * m.
 - MixUp: w * x + (1 - w) * x[perm] in float32; TensorFlow may fuse the multiply-add:
   atol = 4 * eps * max|x|. RandomErasing: exact (where() picks values); its box from the
   same corners: exact (the same float32 comparisons).
@@ -32,11 +35,12 @@ deviations of p; erased boxes' areas within `scale`.
 """
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import keras
 import minidl
 from minidl.layers import (AutoContrast, Equalization, Input, MixUp, RandomColorDegeneration,
-                           RandomErasing, RandomGaussianBlur, RandomGrayscale, RandomInvert, RandomPosterization,
+                           RandomErasing, RandomGaussianBlur, RandomHue, RandomSaturation, RandomGrayscale, RandomInvert, RandomPosterization,
                            RandomSharpness, RandomShear, Solarization)
 from minidl.layers.augmentation_mix import erasing_mask
 from minidl.models import Sequential, load_model
@@ -247,6 +251,36 @@ def test_shear_from_one_number_cannot_be_read_back_in_either():
         RandomShear.from_config(RandomShear(0.2).get_config())
 
 
+@pytest.mark.parametrize("value_range", [(0, 255), (0, 1)])
+def test_saturation_and_hue_equal_keras_on_the_same_draw(value_range):
+    x = pictures(15, shape=(6, 5, 4, 3), low=value_range[0], high=value_range[1])
+    x[0, 0, 0] = x[0, 0, 0, 0]  # a grey pixel: no hue
+    for layer in [RandomSaturation((0.1, 0.9), value_range, seed=1), RandomSaturation(0.7),
+                  RandomHue(0.8, value_range, seed=2), RandomHue((0.2, 0.4), value_range)]:
+        t = layer.get_random_transformation(x)
+        theirs = keras_layer(layer)
+        ours = layer.transform_images(x, t)
+        keras_out = np.asarray(theirs.transform_images(x, t, training=True))
+        # saturation is unclipped above for (0, 255): the outputs can leave the range
+        np.testing.assert_allclose(ours, keras_out, rtol=0, err_msg=layer.name,
+                                   atol=16 * EPS * max(255, *value_range, np.abs(keras_out).max()))
+        assert not np.allclose(ours, x)
+        np.testing.assert_array_equal(layer(x, training=False), x)
+        np.testing.assert_array_equal(theirs(x, training=False), x)
+
+
+def test_saturation_and_hue_pass_no_gradient_as_keras():
+    x = pictures(16, shape=(2, 3, 3, 3))
+    for layer in [RandomSaturation(0.5), RandomHue(0.5)]:
+        y, cache = layer.forward(x, training=True)
+        dx, grads = layer.backward(np.ones_like(y), cache)
+        np.testing.assert_array_equal(dx, 0)  # TensorFlow's None: nothing learns through it
+        xt = tf.Variable(x)
+        with tf.GradientTape() as tape:
+            out = tf.reduce_sum(keras_layer(layer)(xt, training=True))
+        assert tape.gradient(out, xt) is None  # Keras's: none either
+
+
 def test_factors_that_fix_the_draw_equal_keras_on_the_call():
     x = pictures(6, shape=(4, 3, 3, 3))
     for layer in [RandomInvert((1.0, 1.0)), RandomInvert(0.0), RandomGrayscale(1.0),
@@ -323,10 +357,14 @@ def rows():
             RandomShear((0.1, 0.2), (0, 0.1), fill_mode="nearest", seed=10)]
 
 
+def colour_rows():
+    return [RandomSaturation(0.3, (0, 1), seed=11), RandomHue(0.2, (0, 1), seed=12)]
+
+
 def test_a_model_fits_and_predicts_as_keras_and_files_load_both_ways(tmp_path):
     x = pictures(8, shape=(8, 6, 6, 3), low=0, high=1)
     y = np.arange(8) % 2
-    model = Sequential([Input((6, 6, 3))] + rows() + [minidl.layers.Flatten(),
+    model = Sequential([Input((6, 6, 3))] + colour_rows() + rows() + [minidl.layers.Flatten(),
                                                       minidl.layers.Dense(2)])
     model.compile("sgd", "sparse_categorical_crossentropy")
     assert np.isfinite(model.fit(x, y, epochs=2, batch_size=4, verbose=0).history["loss"]).all()
@@ -337,7 +375,7 @@ def test_a_model_fits_and_predicts_as_keras_and_files_load_both_ways(tmp_path):
     twin.save(tmp_path / "theirs.keras")
     theirs, ours = keras.models.load_model(tmp_path / "ours.keras"), load_model(
         tmp_path / "theirs.keras")
-    for a, b in zip(ours.layers[:11], theirs.layers[:11]):
+    for a, b in zip(ours.layers[:13], theirs.layers[:13]):
         assert type(a).__name__ == type(b).__name__
         _same(a, b)
     np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
@@ -356,7 +394,7 @@ def _same(ours, theirs):
 def test_configs_both_ways():
     # Keras's Equalization cannot sit in a Keras model (its compute_output_spec returns its
     # input, which Keras then finds to be a cycle), so it is checked here and not in a model
-    for layer in rows() + [Solarization(), RandomInvert(), RandomGrayscale(),
+    for layer in colour_rows() + rows() + [Solarization(), RandomInvert(), RandomGrayscale(),
                            Equalization((0, 1), 64)]:
         theirs = keras_layer(layer)
         _same(layer, theirs)
@@ -384,7 +422,9 @@ BAD = [("AutoContrast", dict(value_range=5)), ("AutoContrast", dict(value_range=
        ("RandomGaussianBlur", dict(sigma=1.5)), ("RandomGaussianBlur", dict(factor=-0.5)),
        ("RandomShear", dict(x_factor=1.5)), ("RandomShear", dict(y_factor=(-0.1, 0.2))),
        ("RandomShear", dict(x_factor="x")), ("RandomShear", dict(fill_mode="mirror")),
-       ("RandomShear", dict(interpolation="bicubic"))]
+       ("RandomShear", dict(interpolation="bicubic")), ("RandomHue", dict(factor=1.5)),
+       ("RandomHue", dict(factor=(0.1, 0.2, 0.3))), ("RandomSaturation", dict(factor=2)),
+       ("RandomSaturation", dict(factor=0.5, value_range=(1,)))]
 
 
 @pytest.mark.parametrize("name, kwargs", BAD)

@@ -27,7 +27,7 @@
                        RandomContrast, RandomBrightness (image_sampling.py: their resampling)
     augmentation_color.py  AutoContrast, Solarization, RandomInvert, RandomGrayscale,
                        RandomPosterization, RandomColorDegeneration, RandomSharpness,
-                       RandomGaussianBlur, Equalization
+                       RandomGaussianBlur, Equalization, RandomSaturation, RandomHue
     augmentation_mix.py  MixUp, RandomErasing (part of an image replaced)
     augmentation_geometry.py  RandomShear
     activations.py     Softmax, ReLU, LeakyReLU, ELU, PReLU
@@ -68,9 +68,9 @@ from minidl.layers.augmentation import (RandomBrightness, RandomContrast, Random
                                         RandomRotation, RandomTranslation, RandomZoom)
 from minidl.layers.augmentation_color import (AutoContrast, Equalization,
                                               RandomColorDegeneration, RandomGaussianBlur,
-                                              RandomGrayscale, RandomInvert,
-                                              RandomPosterization, RandomSharpness,
-                                              Solarization)
+                                              RandomGrayscale, RandomHue, RandomInvert,
+                                              RandomPosterization, RandomSaturation,
+                                              RandomSharpness, Solarization)
 from minidl.layers.augmentation_mix import MixUp, RandomErasing
 from minidl.layers.augmentation_geometry import RandomShear
 from minidl.layers.preprocessing import CenterCrop, Normalization, Rescaling, Resizing
@@ -135,6 +135,7 @@ __all__ += ["RandomColorDegeneration", "RandomPosterization", "RandomSharpness"]
 __all__ += ["MixUp", "RandomErasing"]
 __all__ += ["Equalization", "RandomGaussianBlur"]
 __all__ += ["RandomShear"]
+__all__ += ["RandomHue", "RandomSaturation"]
 
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D

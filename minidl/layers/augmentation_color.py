@@ -9,6 +9,8 @@
     RandomSharpness(0.3)              blur (or sharpen) each image by a random amount
     RandomGaussianBlur(1.0, 3, 1.0)   blur a random share of the images with a Gaussian
     Equalization((0, 255))            spread each channel's histogram evenly (not random)
+    RandomSaturation(0.5)             scale each image's saturation by a random amount
+    RandomHue(0.5)                    turn each image's hue by up to a quarter turn
 
 As in augmentation.py, each layer is Keras's two halves by Keras's names:
     t = layer.get_random_transformation(images, training)   the draw (minidl's generator)
@@ -20,7 +22,7 @@ Images are batches (N, H, W, C), channels_last; value ranges are (low, high) = (
 import numpy as np
 
 from minidl.layers.augmentation import ImagePreprocessingLayer, check_factor, uniform
-from minidl.ops.image import gaussian_blur, rgb_to_grayscale
+from minidl.ops.image import gaussian_blur, hsv_to_rgb, rgb_to_grayscale, rgb_to_hsv
 
 f32 = np.float32
 
@@ -538,3 +540,92 @@ class Equalization(ImagePreprocessingLayer):
 
     def get_config(self):
         return {**super().get_config(), "value_range": self.value_range, "bins": self.bins}
+
+
+# -- hue and saturation: through HSV ---------------------------------------------------------------
+class HSVLayer(ImagePreprocessingLayer):
+    """Base class of RandomHue and RandomSaturation: a change of h or s between rgb_to_hsv and
+    hsv_to_rgb. TensorFlow defines no gradient for hsv_to_rgb, so Keras's layers pass none to
+    their images, and nothing before them learns through them; minidl's pass zeros, to the
+    same effect."""
+
+    def _transform_backward(self, dy, cache):
+        return np.zeros_like(dy)  # (N,H,W,3): TensorFlow's None
+
+
+class RandomSaturation(HSVLayer):
+    """Scales each image's saturation by a random amount when training.
+
+    Formula (keras random_saturation.py; one draw per image):
+        f ~ U[factor[0], factor[1]);   k = f / (1 - f + 1e-7)     (f = 0.5 keeps the image)
+        h, s, v = rgb_to_hsv(x);   s = clip(s * k, *value_range);   y = hsv_to_rgb(h, s, v)
+    As Keras, the images go to HSV at their own scale, and s (in [0, 1]) is clipped to
+    value_range, which for (0, 255) clips only below.
+
+    Args:
+        factor: f for (-f, f), or a pair, in [-1, 1].
+        value_range: (low, high), default (0, 255).
+        seed, data_format: see ImagePreprocessingLayer.
+    """
+
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = check_factor(factor, (-1, 1))
+        self.value_range = check_value_range(value_range)
+
+    def get_random_transformation(self, images, training=True):
+        f = uniform(self.generator(), self.factor[0], self.factor[1], (len(images),))  # (N,)
+        return {"factor": f / (f32(1) - f + f32(1e-7))}
+
+    def _transform(self, x, t, training):
+        if not training:
+            return x, None
+        k = np.asarray(t["factor"]).astype(x.dtype).reshape(-1, 1, 1)  # (N,1,1)
+        hsv = rgb_to_hsv(x)  # (N,H,W,3)
+        s = np.clip(hsv[..., 1] * k, self.value_range[0], self.value_range[1])  # (N,H,W)
+        return hsv_to_rgb(np.stack([hsv[..., 0], s, hsv[..., 2]], axis=-1)), "none"
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor,
+                "value_range": self.value_range, "seed": self.seed}
+
+
+class RandomHue(HSVLayer):
+    """Turns each image's hue by a random amount when training.
+
+    Formula (keras random_hue.py; one draw per image):
+        d = (-1 or 1 with probability 1/2) * U[factor[0], factor[1]) * 0.5
+        h, s, v = rgb_to_hsv(to_range(x, value_range, (0, 1)))
+        h = h + d, brought back into [0, 1] by one turn
+        y = to_range(clip(hsv_to_rgb(h, s, v), 0, 1), (0, 1), value_range)
+
+    Args:
+        factor: f for (0, f), or a pair, in [0, 1]: up to half a turn either way.
+        value_range: (low, high) of the images, default (0, 255).
+        seed, data_format: see ImagePreprocessingLayer.
+    """
+
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = check_factor(factor, (0, 1))
+        self.value_range = value_range  # as Keras's: neither checked nor sorted
+
+    def get_random_transformation(self, images, training=True):
+        g, n = self.generator(), len(images)
+        sign = np.where(uniform(g, 0, 1, (n,)) > 0.5, f32(-1), f32(1))  # (N,)
+        return {"factor": sign * uniform(g, self.factor[0], self.factor[1], (n,)) * f32(0.5)}
+
+    def _transform(self, x, t, training):
+        if not training:
+            return x, None
+        d = np.asarray(t["factor"]).astype(x.dtype).reshape(-1, 1, 1)  # (N,1,1)
+        hsv = rgb_to_hsv(to_range(x, self.value_range, (0, 1)))  # (N,H,W,3)
+        h = hsv[..., 0] + d  # (N,H,W)
+        h = np.where(h > 1, h - 1, h)
+        h = np.where(h < 0, h + 1, h)
+        rgb = np.clip(hsv_to_rgb(np.stack([h, hsv[..., 1], hsv[..., 2]], axis=-1)), 0, 1)
+        return to_range(rgb, (0, 1), self.value_range), "none"  # (N,H,W,3)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor,
+                "value_range": self.value_range, "seed": self.seed}
