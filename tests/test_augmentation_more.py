@@ -1,6 +1,6 @@
 """AutoContrast, Solarization, RandomInvert, RandomGrayscale, RandomPosterization,
 RandomColorDegeneration, RandomSharpness, MixUp, RandomErasing, RandomGaussianBlur,
-Equalization, RandomShear, RandomSaturation and RandomHue against Keras 3's.
+Equalization, RandomShear, RandomSaturation, RandomHue and CutMix against Keras 3's.
 
 Keras's random numbers (TensorFlow's) cannot be reproduced, so a random layer is compared on
 a transformation minidl drew: `t = layer.get_random_transformation(x)`, then
@@ -25,7 +25,8 @@ call. Tolerances:
   float32 (ops/image.py), a division and a few products and sums apart in order: relative
   rounding of a few eps on values up to m = max(|a|, |b|, 255): atol = 16 * eps * m.
 - MixUp: w * x + (1 - w) * x[perm] in float32; TensorFlow may fuse the multiply-add:
-  atol = 4 * eps * max|x|. RandomErasing: exact (where() picks values); its box from the
+  atol = 4 * eps * max|x|. CutMix's images: exact (where() picks values); its label weights
+  1 - area / (W * H) as MixUp's labels. RandomErasing: exact (where() picks values); its box from the
   same corners: exact (the same float32 comparisons).
 - gradients by central differences in float64: relative error 1e-7 (the maps are piecewise
   linear: only rounding of ~1e-16 / h with h = 1e-6 is left, away from kinks), with a wrong
@@ -39,7 +40,7 @@ import tensorflow as tf
 
 import keras
 import minidl
-from minidl.layers import (AutoContrast, Equalization, Input, MixUp, RandomColorDegeneration,
+from minidl.layers import (AutoContrast, CutMix, Equalization, Input, MixUp, RandomColorDegeneration,
                            RandomErasing, RandomGaussianBlur, RandomHue, RandomSaturation, RandomGrayscale, RandomInvert, RandomPosterization,
                            RandomSharpness, RandomShear, Solarization)
 from minidl.layers.augmentation_mix import erasing_mask
@@ -148,7 +149,8 @@ def test_posterization_bits_as_keras_draws_them():
 def test_mix_up_and_erasing_equal_keras_on_the_same_draw():
     x = pictures(10, shape=(5, 6, 7, 3))
     labels = np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1]]
-    for layer, atol in [(MixUp(0.4, seed=1), 4 * EPS * 255),
+    for layer, atol in [(MixUp(0.4, seed=1), 4 * EPS * 255), (CutMix(seed=5), 0),
+                        (CutMix((0.5, 0.9), seed=6), 0),
                         (RandomErasing(0.8, seed=2), 0), (RandomErasing(seed=3, fill_value=7), 0),
                         (RandomErasing(fill_value=(1, 2, 300), seed=4), 0)]:
         t = layer.get_random_transformation(x)
@@ -159,7 +161,7 @@ def test_mix_up_and_erasing_equal_keras_on_the_same_draw():
         assert not np.array_equal(ours, x)
         np.testing.assert_array_equal(layer(x, training=False), x)
         np.testing.assert_array_equal(theirs(x, training=False), x)
-        if isinstance(layer, MixUp):
+        if isinstance(layer, (MixUp, CutMix)):
             np.testing.assert_allclose(layer.transform_labels(labels, t),
                                        theirs.transform_labels(labels, t), rtol=0,
                                        atol=4 * EPS)
@@ -173,6 +175,14 @@ def test_erasing_boxes_equal_keras_from_the_same_corners():
     corners[1], corners[3] = corners[0] + 2.5, corners[2] + 3.0
     theirs = keras.layers.RandomErasing()._generate_batch_mask(shape, corners)
     np.testing.assert_array_equal(erasing_mask(shape, corners), np.asarray(theirs))
+
+
+def test_cut_mix_boxes_and_weights_equal_keras_from_the_same_corners():
+    x = pictures(17, shape=(3, 8, 9, 2))
+    t = CutMix(seed=7).get_random_transformation(x)
+    area = t["batch_masks"][..., 0].mean(axis=(1, 2))
+    # the weight is 1 - the float box's area share; the pixels' share is within a border
+    assert np.all(np.abs((1 - t["mix_weight"]) - area) <= (8 + 9 + 1) / 72)
 
 
 def test_erased_shares_and_box_areas():
@@ -315,10 +325,12 @@ def gradient_cases():
     degenerate = RandomColorDegeneration((-0.5, 0.9), (0, 1), seed=4)
     sharp = RandomSharpness((0.0, 1.0), (0, 1), seed=5)
     mix, erase = MixUp(seed=6), RandomErasing(seed=7, value_range=(0, 1))
+    cut = CutMix(seed=10)
     blur = RandomGaussianBlur(0.5, (3, 5), 0.8, (0, 1), seed=8)
     shear = RandomShear(0.4, 0.3, fill_mode="constant", seed=9)  # (-0.4, 0.4), (-0.3, 0.3)
     return x, [(AutoContrast((0, 1)), None), (solar, solar.get_random_transformation(x)),
                (mix, mix.get_random_transformation(x)),
+               (cut, cut.get_random_transformation(x)),
                (erase, erase.get_random_transformation(x)),
                (shear, shear.get_random_transformation(x)),
                (blur, {"should_apply_blur": np.array([True, False]),
@@ -354,7 +366,7 @@ def rows():
             RandomPosterization(6, (0, 1), seed=6), MixUp(0.3, seed=7),
             RandomErasing(0.5, (0.1, 0.2), 0.5, (0, 1), seed=8),
             RandomGaussianBlur(0.5, 3, (0.2, 0.8), (0, 1), seed=9),
-            RandomShear((0.1, 0.2), (0, 0.1), fill_mode="nearest", seed=10)]
+            RandomShear((0.1, 0.2), (0, 0.1), fill_mode="nearest", seed=10), CutMix(0.5, seed=13)]
 
 
 def colour_rows():
@@ -375,7 +387,7 @@ def test_a_model_fits_and_predicts_as_keras_and_files_load_both_ways(tmp_path):
     twin.save(tmp_path / "theirs.keras")
     theirs, ours = keras.models.load_model(tmp_path / "ours.keras"), load_model(
         tmp_path / "theirs.keras")
-    for a, b in zip(ours.layers[:13], theirs.layers[:13]):
+    for a, b in zip(ours.layers[:14], theirs.layers[:14]):
         assert type(a).__name__ == type(b).__name__
         _same(a, b)
     np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
@@ -424,7 +436,8 @@ BAD = [("AutoContrast", dict(value_range=5)), ("AutoContrast", dict(value_range=
        ("RandomShear", dict(x_factor="x")), ("RandomShear", dict(fill_mode="mirror")),
        ("RandomShear", dict(interpolation="bicubic")), ("RandomHue", dict(factor=1.5)),
        ("RandomHue", dict(factor=(0.1, 0.2, 0.3))), ("RandomSaturation", dict(factor=2)),
-       ("RandomSaturation", dict(factor=0.5, value_range=(1,)))]
+       ("RandomSaturation", dict(factor=0.5, value_range=(1,))),
+       ("CutMix", dict(factor=1.5)), ("CutMix", dict(factor=(0.1, 0.2, 0.3)))]
 
 
 @pytest.mark.parametrize("name, kwargs", BAD)

@@ -28,7 +28,7 @@
     augmentation_color.py  AutoContrast, Solarization, RandomInvert, RandomGrayscale,
                        RandomPosterization, RandomColorDegeneration, RandomSharpness,
                        RandomGaussianBlur, Equalization, RandomSaturation, RandomHue
-    augmentation_mix.py  MixUp, RandomErasing (part of an image replaced)
+    augmentation_mix.py  MixUp, CutMix, RandomErasing (part of an image replaced)
     augmentation_geometry.py  RandomShear
     activations.py     Softmax, ReLU, LeakyReLU, ELU, PReLU
     merging.py         Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot
@@ -71,7 +71,7 @@ from minidl.layers.augmentation_color import (AutoContrast, Equalization,
                                               RandomGrayscale, RandomHue, RandomInvert,
                                               RandomPosterization, RandomSaturation,
                                               RandomSharpness, Solarization)
-from minidl.layers.augmentation_mix import MixUp, RandomErasing
+from minidl.layers.augmentation_mix import CutMix, MixUp, RandomErasing
 from minidl.layers.augmentation_geometry import RandomShear
 from minidl.layers.preprocessing import CenterCrop, Normalization, Rescaling, Resizing
 from minidl.layers.binning import Discretization, Hashing
@@ -136,6 +136,7 @@ __all__ += ["MixUp", "RandomErasing"]
 __all__ += ["Equalization", "RandomGaussianBlur"]
 __all__ += ["RandomShear"]
 __all__ += ["RandomHue", "RandomSaturation"]
+__all__ += ["CutMix"]
 
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D

@@ -2,11 +2,12 @@
 
     MixUp(alpha=0.2)                  y = w * x + (1 - w) * x[perm], w ~ Beta(alpha, alpha)
     RandomErasing(factor=1.0)         a random rectangle of some images filled with noise
+    CutMix(factor=1.0)                a random box of each image from another image
 
 As in augmentation.py, each layer is Keras's two halves by Keras's names:
     t = layer.get_random_transformation(images, training)   the draw (minidl's generator)
     y = layer.transform_images(images, t, training)          the maths, fixed once t is
-MixUp also has Keras's `transform_labels(labels, t)`, for mixing the labels of a batch of
+MixUp and CutMix also have Keras's `transform_labels(labels, t)`, for mixing the labels of a batch of
 data before it reaches a model (inside a model only the images pass through a layer).
 
 Images are batches (N, H, W, C), channels_last.
@@ -152,3 +153,65 @@ class RandomErasing(ImagePreprocessingLayer):
         return {**super().get_config(), "factor": self.factor, "scale": self.scale,
                 "fill_value": self.fill_value, "value_range": self.value_range,
                 "seed": self.seed}
+
+
+class CutMix(ImagePreprocessingLayer):
+    """Pastes a random box of another image of the batch into each image when training.
+
+    Formula (keras cut_mix.py; perm a random permutation of the batch):
+        a = U[factor[0], factor[1]) + 1e-6 (one per batch);  lam ~ Beta(a, a) per image
+        r = sqrt(1 - lam);  box sides r * W and r * H, placed as RandomErasing's
+        y = where(inside the box, x[perm], x)
+        labels: w * l + (1 - w) * l[perm], w = 1 - the box's area / (W * H)
+    Backward: dy outside the box stays; inside, image i sends dy_i to image perm[i].
+
+    Args:
+        factor: the range of the Beta distribution's parameter: f for (0, f), or a pair, in
+            [0, 1]; default 1.0.
+        seed, data_format: see ImagePreprocessingLayer.
+    """
+
+    def __init__(self, factor=1.0, seed=None, data_format=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = check_factor(factor, (0, 1))
+
+    def get_random_transformation(self, images, training=True):
+        if not training:
+            return None
+        g, (N, H, W, C) = self.generator(), images.shape
+        a = uniform(g, self.factor[0], self.factor[1], ()) + f32(1e-6)
+        lam = g.beta(a, a, N).astype(f32)  # (N,)
+        ratio = np.sqrt(f32(1) - lam)  # (N,)
+        corners = []
+        for side in (W, H):
+            length = ratio * f32(side)  # (N,)
+            start = uniform(g, 0, 1, (N,)) * (f32(side) - length)  # (N,)
+            corners += [start, start + length]
+        x0, x1, y0, y1 = corners
+        return {"permutation_order": g.permutation(N).astype(np.int32),
+                "batch_masks": erasing_mask(images.shape, corners),
+                "mix_weight": f32(1) - (x1 - x0) * (y1 - y0) / f32(W * H)}  # (N,)
+
+    def _transform(self, x, t, training):
+        if not training or t is None:
+            return x, None
+        perm, box = np.asarray(t["permutation_order"]), np.asarray(t["batch_masks"])
+        return np.where(box, x[perm], x), (perm, box)  # (N,H,W,C)
+
+    def _transform_backward(self, dy, cache):
+        perm, box = cache
+        zero = dy.dtype.type(0)
+        dx = np.where(box, zero, dy)  # (N,H,W,C): what each image kept
+        np.add.at(dx, perm, np.where(box, dy, zero))  # the boxes go back to where they came
+        return dx
+
+    def transform_labels(self, labels, transformation, training=True):
+        if not training or transformation is None:
+            return labels
+        labels = np.asarray(labels)
+        w = np.asarray(transformation["mix_weight"]).reshape(-1, 1)  # (N,1)
+        perm = np.asarray(transformation["permutation_order"])  # (N,)
+        return w * labels + (1.0 - w) * labels[perm]  # (N,K)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "seed": self.seed}
