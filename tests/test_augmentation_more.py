@@ -1,6 +1,6 @@
 """AutoContrast, Solarization, RandomInvert, RandomGrayscale, RandomPosterization,
 RandomColorDegeneration, RandomSharpness, MixUp, RandomErasing, RandomGaussianBlur,
-Equalization, RandomShear, RandomSaturation, RandomHue and CutMix against Keras 3's.
+Equalization, RandomShear, RandomSaturation, RandomHue, CutMix and RandomPerspective against Keras 3's.
 
 Keras's random numbers (TensorFlow's) cannot be reproduced, so a random layer is compared on
 a transformation minidl drew: `t = layer.get_random_transformation(x)`, then
@@ -24,6 +24,10 @@ call. Tolerances:
 - RandomSaturation, RandomHue: TensorFlow's rgb_to_hsv / hsv_to_rgb kernels' formulas in
   float32 (ops/image.py), a division and a few products and sums apart in order: relative
   rounding of a few eps on values up to m = max(|a|, |b|, 255): atol = 16 * eps * m.
+- RandomPerspective: the projective map comes from an 8 x 8 float32 solve (NumPy's LAPACK,
+  not TensorFlow's LU; test_ops_image.py saw 4e-6 of a pixel's coordinate), so a bilinear
+  read may differ by 1e-5 of the largest step between neighbouring values (<= 255 here):
+  atol = 1e-5 * 255; nearest reads land on the same pixels.
 - MixUp: w * x + (1 - w) * x[perm] in float32; TensorFlow may fuse the multiply-add:
   atol = 4 * eps * max|x|. CutMix's images: exact (where() picks values); its label weights
   1 - area / (W * H) as MixUp's labels. RandomErasing: exact (where() picks values); its box from the
@@ -42,7 +46,7 @@ import keras
 import minidl
 from minidl.layers import (AutoContrast, CutMix, Equalization, Input, MixUp, RandomColorDegeneration,
                            RandomErasing, RandomGaussianBlur, RandomHue, RandomSaturation, RandomGrayscale, RandomInvert, RandomPosterization,
-                           RandomSharpness, RandomShear, Solarization)
+                           RandomPerspective, RandomSharpness, RandomShear, Solarization)
 from minidl.layers.augmentation_mix import erasing_mask
 from minidl.models import Sequential, load_model
 from minidl.saving.layer_config import layer_from_config
@@ -244,6 +248,25 @@ def test_shear_equals_keras_on_the_same_draw(fill_mode):
         np.testing.assert_array_equal(theirs(x, training=False), x)
 
 
+def test_perspective_equals_keras_on_the_same_draw():
+    x = pictures(18, shape=(5, 8, 7, 2))
+    for layer, atol in [(RandomPerspective(seed=1), 1e-5 * 255),
+                        (RandomPerspective((0.5, 0.9), 0.4, fill_value=3.0, seed=2), 1e-5 * 255),
+                        (RandomPerspective(1.0, 0.3, "nearest", seed=3), 0)]:
+        t = layer.get_random_transformation(x)
+        theirs = keras_layer(layer)
+        ours = layer.transform_images(x, t)
+        np.testing.assert_allclose(ours, theirs.transform_images(x, t, training=True), rtol=0,
+                                   atol=atol, err_msg=layer.name)
+        assert not np.array_equal(ours, x)
+        np.testing.assert_array_equal(layer(x, training=False), x)
+        np.testing.assert_array_equal(theirs(x, training=False), x)
+    start, end = t["start_points"], t["end_points"]  # coordinates move by c * U[-0.15, 0.15)
+    moved = start > 0
+    assert np.all(np.abs(end[moved] / start[moved] - 1) <= 0.15 + 1e-6)
+    np.testing.assert_array_equal(end[~moved], 0)
+
+
 def test_shear_draws_one_sign_for_both_axes_within_the_factors():
     x = np.zeros((2000, 1, 1, 1), np.float32)
     s = RandomShear((0.2, 0.4), (0.1, 0.3), seed=3).get_random_transformation(x)["shear_factor"]
@@ -326,11 +349,14 @@ def gradient_cases():
     sharp = RandomSharpness((0.0, 1.0), (0, 1), seed=5)
     mix, erase = MixUp(seed=6), RandomErasing(seed=7, value_range=(0, 1))
     cut = CutMix(seed=10)
+    warp = RandomPerspective(seed=11, scale=0.3)
     blur = RandomGaussianBlur(0.5, (3, 5), 0.8, (0, 1), seed=8)
     shear = RandomShear(0.4, 0.3, fill_mode="constant", seed=9)  # (-0.4, 0.4), (-0.3, 0.3)
     return x, [(AutoContrast((0, 1)), None), (solar, solar.get_random_transformation(x)),
                (mix, mix.get_random_transformation(x)),
                (cut, cut.get_random_transformation(x)),
+               (warp, {**warp.get_random_transformation(x),
+                       "apply_perspective": np.array([True, False])}),
                (erase, erase.get_random_transformation(x)),
                (shear, shear.get_random_transformation(x)),
                (blur, {"should_apply_blur": np.array([True, False]),
@@ -366,7 +392,8 @@ def rows():
             RandomPosterization(6, (0, 1), seed=6), MixUp(0.3, seed=7),
             RandomErasing(0.5, (0.1, 0.2), 0.5, (0, 1), seed=8),
             RandomGaussianBlur(0.5, 3, (0.2, 0.8), (0, 1), seed=9),
-            RandomShear((0.1, 0.2), (0, 0.1), fill_mode="nearest", seed=10), CutMix(0.5, seed=13)]
+            RandomShear((0.1, 0.2), (0, 0.1), fill_mode="nearest", seed=10), CutMix(0.5, seed=13),
+            RandomPerspective(0.5, 0.2, seed=14)]
 
 
 def colour_rows():
@@ -387,7 +414,7 @@ def test_a_model_fits_and_predicts_as_keras_and_files_load_both_ways(tmp_path):
     twin.save(tmp_path / "theirs.keras")
     theirs, ours = keras.models.load_model(tmp_path / "ours.keras"), load_model(
         tmp_path / "theirs.keras")
-    for a, b in zip(ours.layers[:14], theirs.layers[:14]):
+    for a, b in zip(ours.layers[:15], theirs.layers[:15]):
         assert type(a).__name__ == type(b).__name__
         _same(a, b)
     np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
@@ -437,7 +464,9 @@ BAD = [("AutoContrast", dict(value_range=5)), ("AutoContrast", dict(value_range=
        ("RandomShear", dict(interpolation="bicubic")), ("RandomHue", dict(factor=1.5)),
        ("RandomHue", dict(factor=(0.1, 0.2, 0.3))), ("RandomSaturation", dict(factor=2)),
        ("RandomSaturation", dict(factor=0.5, value_range=(1,))),
-       ("CutMix", dict(factor=1.5)), ("CutMix", dict(factor=(0.1, 0.2, 0.3)))]
+       ("CutMix", dict(factor=1.5)), ("CutMix", dict(factor=(0.1, 0.2, 0.3))),
+       ("RandomPerspective", dict(scale=1.5)), ("RandomPerspective", dict(factor=2)),
+       ("RandomPerspective", dict(interpolation="bicubic"))]
 
 
 @pytest.mark.parametrize("name, kwargs", BAD)

@@ -29,7 +29,7 @@
                        RandomPosterization, RandomColorDegeneration, RandomSharpness,
                        RandomGaussianBlur, Equalization, RandomSaturation, RandomHue
     augmentation_mix.py  MixUp, CutMix, RandomErasing (part of an image replaced)
-    augmentation_geometry.py  RandomShear
+    augmentation_geometry.py  RandomShear, RandomPerspective
     activations.py     Softmax, ReLU, LeakyReLU, ELU, PReLU
     merging.py         Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot
     recurrent.py       RNN(cell), SimpleRNN, LSTM, GRU (a cell stepped over time; BPTT)
@@ -72,7 +72,7 @@ from minidl.layers.augmentation_color import (AutoContrast, Equalization,
                                               RandomPosterization, RandomSaturation,
                                               RandomSharpness, Solarization)
 from minidl.layers.augmentation_mix import CutMix, MixUp, RandomErasing
-from minidl.layers.augmentation_geometry import RandomShear
+from minidl.layers.augmentation_geometry import RandomPerspective, RandomShear
 from minidl.layers.preprocessing import CenterCrop, Normalization, Rescaling, Resizing
 from minidl.layers.binning import Discretization, Hashing
 from minidl.layers.lookup import CategoryEncoding, IntegerLookup, StringLookup
@@ -137,6 +137,7 @@ __all__ += ["Equalization", "RandomGaussianBlur"]
 __all__ += ["RandomShear"]
 __all__ += ["RandomHue", "RandomSaturation"]
 __all__ += ["CutMix"]
+__all__ += ["RandomPerspective"]
 
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
