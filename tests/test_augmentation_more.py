@@ -1,6 +1,7 @@
 """AutoContrast, Solarization, RandomInvert, RandomGrayscale, RandomPosterization,
 RandomColorDegeneration, RandomSharpness, MixUp, RandomErasing, RandomGaussianBlur,
-Equalization, RandomShear, RandomSaturation, RandomHue, CutMix and RandomPerspective against Keras 3's.
+Equalization, RandomShear, RandomSaturation, RandomHue, CutMix, RandomPerspective and
+RandomColorJitter against Keras 3's.
 
 Keras's random numbers (TensorFlow's) cannot be reproduced, so a random layer is compared on
 a transformation minidl drew: `t = layer.get_random_transformation(x)`, then
@@ -28,6 +29,8 @@ call. Tolerances:
   not TensorFlow's LU; test_ops_image.py saw 4e-6 of a pixel's coordinate), so a bilinear
   read may differ by 1e-5 of the largest step between neighbouring values (<= 255 here):
   atol = 1e-5 * 255; nearest reads land on the same pixels.
+- RandomColorJitter: its four layers' tolerances added: RandomContrast's (2*H*W + 4) * eps
+  * 255 (test_augmentation.py), then 16 * eps * 255 for each of brightness, saturation, hue.
 - MixUp: w * x + (1 - w) * x[perm] in float32; TensorFlow may fuse the multiply-add:
   atol = 4 * eps * max|x|. CutMix's images: exact (where() picks values); its label weights
   1 - area / (W * H) as MixUp's labels. RandomErasing: exact (where() picks values); its box from the
@@ -44,7 +47,7 @@ import tensorflow as tf
 
 import keras
 import minidl
-from minidl.layers import (AutoContrast, CutMix, Equalization, Input, MixUp, RandomColorDegeneration,
+from minidl.layers import (AutoContrast, CutMix, Equalization, RandomColorJitter, Input, MixUp, RandomColorDegeneration,
                            RandomErasing, RandomGaussianBlur, RandomHue, RandomSaturation, RandomGrayscale, RandomInvert, RandomPosterization,
                            RandomPerspective, RandomSharpness, RandomShear, Solarization)
 from minidl.layers.augmentation_mix import erasing_mask
@@ -314,6 +317,24 @@ def test_saturation_and_hue_pass_no_gradient_as_keras():
         assert tape.gradient(out, xt) is None  # Keras's: none either
 
 
+def test_color_jitter_equals_keras_layers_in_turn_on_the_same_draw():
+    x = pictures(19, shape=(4, 5, 6, 3))
+    layer = RandomColorJitter((0, 255), 0.2, 0.3, 0.4, 0.5, seed=1)
+    t = layer.get_random_transformation(x)
+    theirs = keras_layer(layer)
+    expected = x
+    for name in ("brightness", "contrast", "saturation", "hue"):
+        expected = getattr(theirs, "random_" + name).transform_images(expected, t[name])
+    atol = (2 * 5 * 6 + 4 + 3 * 16) * EPS * 255
+    np.testing.assert_allclose(layer.transform_images(x, t), expected, rtol=0, atol=atol)
+    np.testing.assert_array_equal(layer(x, training=False), x)
+    np.testing.assert_array_equal(theirs(x, training=False), x)
+    # factors that fix the draw: Keras's own call (it draws inside transform_images)
+    fixed = RandomColorJitter((0, 255), (0.1, 0.1), 0.0, (0.3, 0.3), 0.0)
+    np.testing.assert_allclose(fixed(x, training=True), keras_layer(fixed)(x, training=True),
+                               rtol=0, atol=atol)
+
+
 def test_factors_that_fix_the_draw_equal_keras_on_the_call():
     x = pictures(6, shape=(4, 3, 3, 3))
     for layer in [RandomInvert((1.0, 1.0)), RandomInvert(0.0), RandomGrayscale(1.0),
@@ -350,11 +371,13 @@ def gradient_cases():
     mix, erase = MixUp(seed=6), RandomErasing(seed=7, value_range=(0, 1))
     cut = CutMix(seed=10)
     warp = RandomPerspective(seed=11, scale=0.3)
+    jitter = RandomColorJitter((0, 1), 0.1, 0.2, seed=12)
     blur = RandomGaussianBlur(0.5, (3, 5), 0.8, (0, 1), seed=8)
     shear = RandomShear(0.4, 0.3, fill_mode="constant", seed=9)  # (-0.4, 0.4), (-0.3, 0.3)
     return x, [(AutoContrast((0, 1)), None), (solar, solar.get_random_transformation(x)),
                (mix, mix.get_random_transformation(x)),
                (cut, cut.get_random_transformation(x)),
+               (jitter, jitter.get_random_transformation(x)),
                (warp, {**warp.get_random_transformation(x),
                        "apply_perspective": np.array([True, False])}),
                (erase, erase.get_random_transformation(x)),
@@ -393,7 +416,8 @@ def rows():
             RandomErasing(0.5, (0.1, 0.2), 0.5, (0, 1), seed=8),
             RandomGaussianBlur(0.5, 3, (0.2, 0.8), (0, 1), seed=9),
             RandomShear((0.1, 0.2), (0, 0.1), fill_mode="nearest", seed=10), CutMix(0.5, seed=13),
-            RandomPerspective(0.5, 0.2, seed=14)]
+            RandomPerspective(0.5, 0.2, seed=14),
+            RandomColorJitter((0, 1), 0.1, 0.1, 0.2, 0.1, seed=15)]
 
 
 def colour_rows():
@@ -414,7 +438,7 @@ def test_a_model_fits_and_predicts_as_keras_and_files_load_both_ways(tmp_path):
     twin.save(tmp_path / "theirs.keras")
     theirs, ours = keras.models.load_model(tmp_path / "ours.keras"), load_model(
         tmp_path / "theirs.keras")
-    for a, b in zip(ours.layers[:15], theirs.layers[:15]):
+    for a, b in zip(ours.layers[:16], theirs.layers[:16]):
         assert type(a).__name__ == type(b).__name__
         _same(a, b)
     np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
@@ -466,7 +490,9 @@ BAD = [("AutoContrast", dict(value_range=5)), ("AutoContrast", dict(value_range=
        ("RandomSaturation", dict(factor=0.5, value_range=(1,))),
        ("CutMix", dict(factor=1.5)), ("CutMix", dict(factor=(0.1, 0.2, 0.3))),
        ("RandomPerspective", dict(scale=1.5)), ("RandomPerspective", dict(factor=2)),
-       ("RandomPerspective", dict(interpolation="bicubic"))]
+       ("RandomPerspective", dict(interpolation="bicubic")),
+       ("RandomColorJitter", dict(brightness_factor=2)),
+       ("RandomColorJitter", dict(hue_factor=(0.1, 0.2, 0.3)))]
 
 
 @pytest.mark.parametrize("name, kwargs", BAD)

@@ -27,7 +27,8 @@
                        RandomContrast, RandomBrightness (image_sampling.py: their resampling)
     augmentation_color.py  AutoContrast, Solarization, RandomInvert, RandomGrayscale,
                        RandomPosterization, RandomColorDegeneration, RandomSharpness,
-                       RandomGaussianBlur, Equalization, RandomSaturation, RandomHue
+                       RandomGaussianBlur, Equalization, RandomSaturation, RandomHue,
+                       RandomColorJitter
     augmentation_mix.py  MixUp, CutMix, RandomErasing (part of an image replaced)
     augmentation_geometry.py  RandomShear, RandomPerspective
     activations.py     Softmax, ReLU, LeakyReLU, ELU, PReLU
@@ -67,7 +68,7 @@ from minidl.layers.group_normalization import GroupNormalization, UnitNormalizat
 from minidl.layers.augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
                                         RandomRotation, RandomTranslation, RandomZoom)
 from minidl.layers.augmentation_color import (AutoContrast, Equalization,
-                                              RandomColorDegeneration, RandomGaussianBlur,
+                                              RandomColorDegeneration, RandomColorJitter, RandomGaussianBlur,
                                               RandomGrayscale, RandomHue, RandomInvert,
                                               RandomPosterization, RandomSaturation,
                                               RandomSharpness, Solarization)
@@ -138,6 +139,7 @@ __all__ += ["RandomShear"]
 __all__ += ["RandomHue", "RandomSaturation"]
 __all__ += ["CutMix"]
 __all__ += ["RandomPerspective"]
+__all__ += ["RandomColorJitter"]
 
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D

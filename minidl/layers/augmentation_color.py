@@ -11,6 +11,7 @@
     Equalization((0, 255))            spread each channel's histogram evenly (not random)
     RandomSaturation(0.5)             scale each image's saturation by a random amount
     RandomHue(0.5)                    turn each image's hue by up to a quarter turn
+    RandomColorJitter(...)            brightness, contrast, saturation and hue in turn
 
 As in augmentation.py, each layer is Keras's two halves by Keras's names:
     t = layer.get_random_transformation(images, training)   the draw (minidl's generator)
@@ -21,7 +22,8 @@ Images are batches (N, H, W, C), channels_last; value ranges are (low, high) = (
 """
 import numpy as np
 
-from minidl.layers.augmentation import ImagePreprocessingLayer, check_factor, uniform
+from minidl.layers.augmentation import (ImagePreprocessingLayer, RandomBrightness,
+                                        RandomContrast, check_factor, uniform)
 from minidl.ops.image import gaussian_blur, hsv_to_rgb, rgb_to_grayscale, rgb_to_hsv
 
 f32 = np.float32
@@ -629,3 +631,66 @@ class RandomHue(HSVLayer):
     def get_config(self):
         return {**super().get_config(), "factor": self.factor,
                 "value_range": self.value_range, "seed": self.seed}
+
+
+# -- RandomColorJitter: four layers in turn ---------------------------------------------------------
+class RandomColorJitter(ImagePreprocessingLayer):
+    """RandomBrightness, RandomContrast, RandomSaturation and RandomHue in turn, each that has a
+    factor (keras random_color_jitter.py), all drawing from this layer's generator.
+
+    Formula: y = hue(saturation(contrast(brightness(x))))   (the ones given)
+    The transformation is a dict of the four layers' own; Keras's layer draws them inside
+    transform_images (its get_random_transformation gives None), so a call with no
+    transformation draws here too. Backward: the four backwards in reverse (none through
+    saturation or hue, as TensorFlow's hsv_to_rgb).
+
+    Args:
+        value_range: (low, high) of the images, given to each layer; default (0, 255).
+        brightness_factor, contrast_factor, saturation_factor, hue_factor: each layer's
+            `factor`, or None (the default) to leave that layer out.
+        seed, data_format: see ImagePreprocessingLayer.
+    """
+
+    def __init__(self, value_range=(0, 255), brightness_factor=None, contrast_factor=None,
+                 saturation_factor=None, hue_factor=None, seed=None, data_format=None,
+                 **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.value_range, self.seed = value_range, seed
+        self.brightness_factor, self.contrast_factor = brightness_factor, contrast_factor
+        self.saturation_factor, self.hue_factor = saturation_factor, hue_factor
+        self.steps = {}  # name -> layer, in Keras's order
+        for name, cls, factor in [("brightness", RandomBrightness, brightness_factor),
+                                  ("contrast", RandomContrast, contrast_factor),
+                                  ("saturation", RandomSaturation, saturation_factor),
+                                  ("hue", RandomHue, hue_factor)]:
+            if factor is not None:
+                self.steps[name] = cls(factor=factor, value_range=value_range)
+                self.steps[name]._generator = self._generator  # one stream, as Keras's
+
+    def get_random_transformation(self, images, training=True):
+        if not training:
+            return None
+        return {name: layer.get_random_transformation(images)
+                for name, layer in self.steps.items()}
+
+    def _transform(self, x, t, training):
+        if not training:
+            return x, None
+        t = t if t is not None else self.get_random_transformation(x)
+        caches = []
+        for name, layer in self.steps.items():
+            x, cache = layer._transform(x, t[name], True)  # (N,H,W,C)
+            caches.append((layer, cache))
+        return x, caches
+
+    def _transform_backward(self, dy, caches):
+        for layer, cache in reversed(caches):
+            dy = dy if cache is None else layer._transform_backward(dy, cache)  # (N,H,W,C)
+        return dy
+
+    def get_config(self):
+        return {**super().get_config(), "value_range": self.value_range,
+                "brightness_factor": self.brightness_factor,
+                "contrast_factor": self.contrast_factor,
+                "saturation_factor": self.saturation_factor, "hue_factor": self.hue_factor,
+                "seed": self.seed}
