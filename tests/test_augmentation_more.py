@@ -32,14 +32,16 @@ call. Tolerances:
 - RandomColorJitter: its four layers' tolerances added: RandomContrast's (2*H*W + 4) * eps
   * 255 (test_augmentation.py), then 16 * eps * 255 for each of brightness, saturation, hue.
 - MixUp: w * x + (1 - w) * x[perm] in float32; TensorFlow may fuse the multiply-add:
-  atol = 4 * eps * max|x|. CutMix's images: exact (where() picks values); its label weights
-  1 - area / (W * H) as MixUp's labels. RandomErasing: exact (where() picks values); its box from the
-  same corners: exact (the same float32 comparisons).
+  atol = 4 * eps * max|x|. CutMix's images: exact (where() picks values); its label
+  weights 1 - area / (W * H) as MixUp's labels. RandomErasing: exact (where() picks values);
+  its box from the same corners: exact (the same float32 comparisons).
 - gradients by central differences in float64: relative error 1e-7 (the maps are piecewise
   linear: only rounding of ~1e-16 / h with h = 1e-6 is left, away from kinks), with a wrong
   backward that must fail.
 Draws: shares of inverted / grey / erased images over 4,000 images within 5 standard
-deviations of p; erased boxes' areas within `scale`.
+deviations of p; erased boxes' areas within `scale`; shear signs and ranges; perspective
+corners within their range. RandomSaturation and RandomHue pass no gradient, as TensorFlow
+(whose tape gives None through hsv_to_rgb, checked here).
 """
 import numpy as np
 import pytest
@@ -47,9 +49,11 @@ import tensorflow as tf
 
 import keras
 import minidl
-from minidl.layers import (AutoContrast, CutMix, Equalization, RandomColorJitter, Input, MixUp, RandomColorDegeneration,
-                           RandomErasing, RandomGaussianBlur, RandomHue, RandomSaturation, RandomGrayscale, RandomInvert, RandomPosterization,
-                           RandomPerspective, RandomSharpness, RandomShear, Solarization)
+from minidl.layers import (AutoContrast, CutMix, Equalization, Input, MixUp,
+                           RandomColorDegeneration, RandomColorJitter, RandomErasing,
+                           RandomGaussianBlur, RandomGrayscale, RandomHue, RandomInvert,
+                           RandomPerspective, RandomPosterization, RandomSaturation,
+                           RandomSharpness, RandomShear, Solarization)
 from minidl.layers.augmentation_mix import erasing_mask
 from minidl.models import Sequential, load_model
 from minidl.saving.layer_config import layer_from_config

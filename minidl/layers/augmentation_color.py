@@ -585,7 +585,8 @@ class RandomSaturation(HSVLayer):
         k = np.asarray(t["factor"]).astype(x.dtype).reshape(-1, 1, 1)  # (N,1,1)
         hsv = rgb_to_hsv(x)  # (N,H,W,3)
         s = np.clip(hsv[..., 1] * k, self.value_range[0], self.value_range[1])  # (N,H,W)
-        return hsv_to_rgb(np.stack([hsv[..., 0], s, hsv[..., 2]], axis=-1)), "none"
+        y = hsv_to_rgb(np.stack([hsv[..., 0], s, hsv[..., 2]], axis=-1))  # (N,H,W,3)
+        return y, True  # no gradient: see HSVLayer
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor,
@@ -626,14 +627,14 @@ class RandomHue(HSVLayer):
         h = np.where(h > 1, h - 1, h)
         h = np.where(h < 0, h + 1, h)
         rgb = np.clip(hsv_to_rgb(np.stack([h, hsv[..., 1], hsv[..., 2]], axis=-1)), 0, 1)
-        return to_range(rgb, (0, 1), self.value_range), "none"  # (N,H,W,3)
+        return to_range(rgb, (0, 1), self.value_range), True  # (N,H,W,3); no gradient
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor,
                 "value_range": self.value_range, "seed": self.seed}
 
 
-# -- RandomColorJitter: four layers in turn ---------------------------------------------------------
+# -- RandomColorJitter: four layers in turn ------------------------------------------------
 class RandomColorJitter(ImagePreprocessingLayer):
     """RandomBrightness, RandomContrast, RandomSaturation and RandomHue in turn, each that has a
     factor (keras random_color_jitter.py), all drawing from this layer's generator.

@@ -7,8 +7,8 @@
 As in augmentation.py, each layer is Keras's two halves by Keras's names:
     t = layer.get_random_transformation(images, training)   the draw (minidl's generator)
     y = layer.transform_images(images, t, training)          the maths, fixed once t is
-MixUp and CutMix also have Keras's `transform_labels(labels, t)`, for mixing the labels of a batch of
-data before it reaches a model (inside a model only the images pass through a layer).
+MixUp and CutMix also have Keras's `transform_labels(labels, t)`, for mixing the labels of a
+batch of data before it reaches a model (inside a model only the images pass through a layer).
 
 Images are batches (N, H, W, C), channels_last.
 """
