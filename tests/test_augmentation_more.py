@@ -1,7 +1,7 @@
 """AutoContrast, Solarization, RandomInvert, RandomGrayscale, RandomPosterization,
 RandomColorDegeneration, RandomSharpness, MixUp, RandomErasing, RandomGaussianBlur,
-Equalization, RandomShear, RandomSaturation, RandomHue, CutMix, RandomPerspective and
-RandomColorJitter against Keras 3's.
+Equalization, RandomShear, RandomSaturation, RandomHue, CutMix, RandomPerspective,
+RandomColorJitter and Pipeline against Keras 3's.
 
 Keras's random numbers (TensorFlow's) cannot be reproduced, so a random layer is compared on
 a transformation minidl drew: `t = layer.get_random_transformation(x)`, then
@@ -56,7 +56,7 @@ from minidl.layers import (AutoContrast, CutMix, Equalization, Input, MixUp,
                            RandomSharpness, RandomShear, Solarization)
 from minidl.layers.augmentation_mix import erasing_mask
 from minidl.models import Sequential, load_model
-from minidl.saving.layer_config import layer_from_config
+from minidl.saving.layer_config import layer_from_config, layer_to_config
 from minidl.testing import numerical_gradient, relative_error
 from reference.twins import keras_twin
 
@@ -524,3 +524,65 @@ def test_equalization_names_a_bad_value_range_where_keras_fails_on_its_own_attri
     with pytest.raises(ValueError, match="The `value_range` argument should be a list of two "
                                          "numbers. Received: value_range=1"):
         Equalization(value_range=1)
+
+
+# -- Pipeline ------------------------------------------------------------------------------------
+def fixed_pipeline():
+    """Layers whose factors fix the draw: the same result in Keras on every call."""
+    return minidl.layers.Pipeline([AutoContrast((0, 1)), RandomSharpness((0.3, 0.3), (0, 1)),
+                                   Solarization(value_range=(0, 1)),
+                                   RandomInvert((1.0, 1.0), (0, 1))])
+
+
+def test_pipeline_equals_keras_on_the_call_and_in_a_model(tmp_path):
+    x = pictures(20, shape=(8, 6, 6, 3), low=0, high=1)
+    pipeline = fixed_pipeline()
+    theirs = keras.layers.deserialize(layer_to_config(pipeline, "float32"))
+    assert [type(layer).__name__ for layer in theirs.layers] == \
+           [type(layer).__name__ for layer in pipeline.pipeline_layers]
+    for training in (True, False):  # AutoContrast works at inference too, as Keras's
+        np.testing.assert_allclose(pipeline(x, training=training),
+                                   theirs(x, training=training), rtol=0, atol=tol((0, 1)))
+    model = Sequential([Input((6, 6, 3)), fixed_pipeline(), minidl.layers.Flatten(),
+                        minidl.layers.Dense(2)])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    assert np.isfinite(model.fit(x, np.arange(8) % 2, epochs=2, batch_size=4,
+                                 verbose=0).history["loss"]).all()
+    twin = keras_twin(model, compile=False)
+    np.testing.assert_allclose(model.predict(x, verbose=0), twin.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-5)  # as the model test above
+    model.save(tmp_path / "ours.keras")
+    twin.save(tmp_path / "theirs.keras")
+    theirs_back, ours_back = keras.models.load_model(tmp_path / "ours.keras"), load_model(
+        tmp_path / "theirs.keras")
+    assert type(ours_back.layers[0]).__name__ == "Pipeline"
+    for a, b in zip(ours_back.layers[0].pipeline_layers, theirs_back.layers[0].layers):
+        _same(a, b)
+    np.testing.assert_allclose(ours_back.predict(x, verbose=0),
+                               theirs_back.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_pipeline_backward_by_central_differences():
+    x = np.random.default_rng(2).uniform(0.1, 0.9, (2, 4, 3, 3))
+    dy = np.random.default_rng(3).normal(size=x.shape)
+    pipeline = fixed_pipeline()
+    pipeline.build(x.shape)
+    v = x.copy()
+
+    def loss():
+        return np.sum(pipeline.forward(v, training=True)[0] * dy)
+    y, caches = pipeline.forward(x, training=True)
+    dx, _ = pipeline.backward(dy, caches)
+    numeric = numerical_gradient(loss, v)
+    assert relative_error(dx, numeric) < 1e-7
+    wrong = dx.copy()
+    wrong.flat[0] += 0.1  # the negative control
+    assert relative_error(wrong, numeric) > 1e-7
+
+
+def test_pipeline_error_as_keras():
+    with pytest.raises(ValueError) as theirs:
+        keras.layers.Pipeline.from_config({"layers": 3, "name": "p"})
+    with pytest.raises(ValueError) as ours:
+        minidl.layers.Pipeline(3)
+    assert str(ours.value) == str(theirs.value)

@@ -31,6 +31,7 @@
                        RandomColorJitter
     augmentation_mix.py  MixUp, CutMix, RandomErasing (part of an image replaced)
     augmentation_geometry.py  RandomShear, RandomPerspective
+    pipeline.py        Pipeline (layers in turn, as one layer)
     activations.py     Softmax, ReLU, LeakyReLU, ELU, PReLU
     merging.py         Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot
     recurrent.py       RNN(cell), SimpleRNN, LSTM, GRU (a cell stepped over time; BPTT)
@@ -74,6 +75,7 @@ from minidl.layers.augmentation_color import (AutoContrast, Equalization,
                                               RandomSharpness, Solarization)
 from minidl.layers.augmentation_mix import CutMix, MixUp, RandomErasing
 from minidl.layers.augmentation_geometry import RandomPerspective, RandomShear
+from minidl.layers.pipeline import Pipeline
 from minidl.layers.preprocessing import CenterCrop, Normalization, Rescaling, Resizing
 from minidl.layers.binning import Discretization, Hashing
 from minidl.layers.lookup import CategoryEncoding, IntegerLookup, StringLookup
@@ -140,6 +142,7 @@ __all__ += ["RandomHue", "RandomSaturation"]
 __all__ += ["CutMix"]
 __all__ += ["RandomPerspective"]
 __all__ += ["RandomColorJitter"]
+__all__ += ["Pipeline"]
 
 # Keras's other names for the same classes (keras/src/layers/__init__.py)
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
