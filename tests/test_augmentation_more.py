@@ -188,7 +188,7 @@ def test_erasing_boxes_equal_keras_from_the_same_corners():
     np.testing.assert_array_equal(erasing_mask(shape, corners), np.asarray(theirs))
 
 
-def test_cut_mix_boxes_and_weights_equal_keras_from_the_same_corners():
+def test_cut_mix_label_weights_match_its_boxes():
     x = pictures(17, shape=(3, 8, 9, 2))
     t = CutMix(seed=7).get_random_transformation(x)
     area = t["batch_masks"][..., 0].mean(axis=(1, 2))
