@@ -286,8 +286,15 @@ def check_axis_factor(factor, name, open_below):
                "argument" + ("s" if open_below else "") + " should be a number (or a list of "
                f"two numbers) in the range {'(' if open_below else '['}-1.0, 1.0]. ")
 
+    return symmetric_range(factor, name, message, lambda number: number > 1.0 or (
+        number <= -1.0 if open_below else number < -1.0))
+
+
+def symmetric_range(factor, name, message, out_of_range):
+    """(lower, upper) from a number f, as (-f, f), or from a pair (sorted), each end checked
+    (out_of_range(end) raises with Keras's `message`)."""
     def check(number):
-        if number > 1.0 or (number <= -1.0 if open_below else number < -1.0):
+        if out_of_range(number):
             raise ValueError(message + f"Received: input_number={number}")
 
     if isinstance(factor, (tuple, list)):

@@ -10,7 +10,7 @@ Images are batches (N, H, W, C), channels_last.
 import numpy as np
 
 from minidl.layers.augmentation import (AffineLayer, ImagePreprocessingLayer, INTERPOLATIONS,
-                                        check_factor, uniform)
+                                        check_factor, symmetric_range, uniform)
 from minidl.layers.image_sampling import affine_transform, resample_backward
 from minidl.ops.image import _homography
 
@@ -21,20 +21,7 @@ def check_shear_factor(factor, name):
     """(lower, upper): a number f is (-f, f); each end in [0, 1] (keras random_shear.py)."""
     message = ("The `factor` argument should be a number (or a list of two numbers) in the "
                "range [0, 1.0]. ")
-
-    def check(number):
-        if number > 1.0 or number < 0.0:
-            raise ValueError(message + f"Received: input_number={number}")
-    if isinstance(factor, (tuple, list)):
-        if len(factor) != 2:
-            raise ValueError(message + f"Received: {name}={factor}")
-        check(factor[0])
-        check(factor[1])
-        return tuple(sorted(factor))
-    if isinstance(factor, (int, float)) and not isinstance(factor, bool):
-        check(factor)
-        return -abs(factor), abs(factor)
-    raise ValueError(message + f"Received: {name}={factor}")
+    return symmetric_range(factor, name, message, lambda number: number > 1.0 or number < 0.0)
 
 
 class RandomShear(AffineLayer):
