@@ -41,3 +41,12 @@ def same_random_weights(models, seed):
     for model in models:
         model.set_weights(weights)
     return models
+
+
+def assert_same_summary(model, twin, capsys):
+    """model.summary() prints exactly what its Keras twin's summary() prints."""
+    capsys.readouterr()
+    twin.summary()
+    theirs = capsys.readouterr().out
+    model.summary()
+    assert capsys.readouterr().out == theirs

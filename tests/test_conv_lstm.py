@@ -25,7 +25,7 @@ from minidl.saving.layer_config import layer_from_config, layer_to_config
 from minidl.tape import Tape
 from minidl.testing import check_gradients
 from reference.twins import keras_twin
-from tests.parity import assert_same_fit, assert_same_loss_and_gradients
+from tests.parity import assert_same_fit, assert_same_loss_and_gradients, assert_same_summary
 
 RTOL, ATOL = 1e-5, 1e-5
 
@@ -157,11 +157,7 @@ def test_summary_matches_keras(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "100")
     model = small_model()
     twin = keras_twin(model)
-    capsys.readouterr()
-    twin.summary()
-    theirs = capsys.readouterr().out
-    model.summary()
-    assert capsys.readouterr().out == theirs
+    assert_same_summary(model, twin, capsys)
 
 
 def test_keras_files_both_ways(tmp_path):

@@ -28,7 +28,7 @@ from minidl.testing import check_gradients
 from minidl.variable import Variable
 from reference.gradients import keras_loss_and_gradients
 from reference.twins import keras_twin, minidl_twin
-from tests.parity import assert_same_fit, same_random_weights
+from tests.parity import assert_same_fit, assert_same_summary, same_random_weights
 
 POW_ULPS = 4
 V, D = 7, 3  # vocabulary size, vector size
@@ -261,11 +261,7 @@ def test_config_both_ways_summary_and_files(tmp_path, monkeypatch, capsys):
     assert back.layers[0].get_config()["input_dim"] == V
     assert back.count_params() == model.count_params() == twin.count_params() == V * D + D + 1
     monkeypatch.setenv("COLUMNS", "100")
-    capsys.readouterr()
-    twin.summary()
-    theirs = capsys.readouterr().out
-    model.summary()
-    assert capsys.readouterr().out == theirs
+    assert_same_summary(model, twin, capsys)
     x, _ = token_data()
     model.save(tmp_path / "m.keras")
     np.testing.assert_allclose(keras.models.load_model(tmp_path / "m.keras").predict(x, verbose=0),

@@ -28,7 +28,7 @@ from minidl.models import load_model
 from minidl.saving.layer_config import layer_from_config, layer_to_config
 from minidl.testing import check_gradients
 from reference.twins import keras_twin
-from tests.parity import assert_same_fit, assert_same_loss_and_gradients
+from tests.parity import assert_same_fit, assert_same_loss_and_gradients, assert_same_summary
 from tests.test_recurrent import (as_list, close, keras_outputs_and_grads, keras_twin_layer,
                                   minidl_outputs_and_grads)
 
@@ -175,11 +175,7 @@ def test_summary_matches_keras(capsys, monkeypatch):
                                layers.RNN(stack_cells(), return_sequences=True, name="stack"),
                                layers.RNN(layers.GRUCell(2), name="gru"), layers.Dense(2)])
     twin = keras_twin(model)
-    capsys.readouterr()
-    twin.summary()
-    theirs = capsys.readouterr().out
-    model.summary()
-    assert capsys.readouterr().out == theirs
+    assert_same_summary(model, twin, capsys)
 
 
 def test_files_both_ways(tmp_path):
