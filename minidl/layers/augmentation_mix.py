@@ -19,6 +19,17 @@ from minidl.layers.augmentation import ImagePreprocessingLayer, check_factor, un
 f32 = np.float32
 
 
+
+def mixed_labels(labels, transformation):
+    """Each row's labels mixed with its partner's by the share of the image that is its own.
+
+    Formula:  y = w * y + (1 - w) * y[permutation]       w (N,1), y (N,K)
+    """
+    labels = np.asarray(labels)
+    w = np.asarray(transformation["mix_weight"]).reshape(-1, 1)  # (N,1)
+    perm = np.asarray(transformation["permutation_order"])  # (N,)
+    return w * labels + (1.0 - w) * labels[perm]  # (N,K)
+
 class MixUp(ImagePreprocessingLayer):
     """Blends each image with another image of the batch when training.
 
@@ -58,10 +69,7 @@ class MixUp(ImagePreprocessingLayer):
     def transform_labels(self, labels, transformation, training=True):
         if not training:
             return labels
-        labels = np.asarray(labels)
-        w = np.asarray(transformation["mix_weight"]).reshape(-1, 1)  # (N,1)
-        perm = np.asarray(transformation["permutation_order"])  # (N,)
-        return w * labels + (1.0 - w) * labels[perm]  # (N,K)
+        return mixed_labels(labels, transformation)
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha, "seed": self.seed}
@@ -208,10 +216,7 @@ class CutMix(ImagePreprocessingLayer):
     def transform_labels(self, labels, transformation, training=True):
         if not training or transformation is None:
             return labels
-        labels = np.asarray(labels)
-        w = np.asarray(transformation["mix_weight"]).reshape(-1, 1)  # (N,1)
-        perm = np.asarray(transformation["permutation_order"])  # (N,)
-        return w * labels + (1.0 - w) * labels[perm]  # (N,K)
+        return mixed_labels(labels, transformation)
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor, "seed": self.seed}
