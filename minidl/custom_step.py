@@ -26,6 +26,8 @@ logits of an output's sigmoid or softmax (Keras's TensorFlow backend differentia
 `_keras_logits`), each penalty's gradient to its layer output or weight. With target = loss,
 g = 1 and the gradients are those of fit's own step, bit for bit.
 """
+import warnings
+
 import numpy as np
 
 from minidl import regularizers
@@ -240,13 +242,41 @@ def pythonify_logs(logs, method="train_step"):
 
 # -- the defaults of Model.train_step / test_step / predict_step ------------------------------------
 def default_train_step(model, data):
-    """minidl's own step (training.train_step) on `data`; returns the logs."""
+    """minidl's own step (training.train_step) on `data`; returns the logs. Compiled without
+    a loss, Keras's train_step: the loss is compute_loss's sum of `model.losses`."""
     from minidl import training
     x, y, sample_weight = unpack_x_y_sample_weight(data)
+    if model.compiled_loss is None:
+        return _train_step_on_losses(model, x, y, sample_weight)
     batch = training.prepare_data(model, x, y, sample_weight)
     training.get_ready(model, batch)
     training.train_step(model, batch, model.compiled_metrics)
     return get_metrics_result(model)
+
+
+def _train_step_on_losses(model, x, y, sample_weight):
+    """Keras's train_step (keras/src/backend/tensorflow/trainer.py) with no compiled loss:
+    the add_loss terms and penalties of this call are the loss."""
+    from minidl.gradient_tape import GradientTape
+    with GradientTape() as tape:
+        y_pred = model(x, training=True)
+        loss = compute_loss(model, x, y, y_pred, sample_weight)
+    weights = model.trainable_weights
+    if weights:
+        model.optimizer.apply(tape.gradient(loss, weights), weights)
+    else:
+        warn_no_trainable_weights(model)
+    model.compiled_metrics.loss_tracker.update_state(
+        backprop.untracked(loss), sample_weight=len(flatten(x)[0]))
+    return compute_metrics(model, x, y, y_pred, sample_weight)
+
+
+def warn_no_trainable_weights(model):
+    """Keras's warning for a training step with nothing to train, given while TensorFlow
+    traces the step: once after each compile()."""
+    if not getattr(model, "_warned_no_weights", False):
+        model._warned_no_weights = True
+        warnings.warn("The model does not have any trainable weights.", stacklevel=3)
 
 
 def default_test_step(model, data):

@@ -241,6 +241,9 @@ class Tape:
             if len(item) > 2 and isinstance(item[2], Exception):
                 raise item[2]  # a loss that cannot start backward (head.py says why)
             made_by = self._made_by.get(id(array))
+            if made_by is None and id(array) in self._watched:
+                continue  # an input passed straight out (a layer returned its inputs): no
+                # layer's weights lie behind it, so its gradient reaches none of them
             if made_by is None:
                 raise ValueError("The output given to `gradient` was not made by a layer "
                                  "call recorded on this tape.")

@@ -142,6 +142,13 @@ def customized(model, steps=("train_step", "test_step", "compute_loss", "compute
     return any(getattr(kind, name) is not getattr(Model, name) for name in steps)
 
 
+def runs_model_steps(model):
+    """Whether fit and evaluate hand each batch to model.train_step / test_step: a model of
+    its own steps, or one compiled without a loss, whose loss is then the sum of
+    `model.losses` (add_loss), as Keras's compute_loss (custom_step.default_train_step)."""
+    return customized(model) or (model.compiled and model.compiled_loss is None)
+
+
 def prepare_custom(model, x, y=None, sample_weight=None, class_weight=None, names=("x", "y")):
     """The data of a custom train_step: as prepare_data when the model has a loss for y;
     else x checked, and y and sample_weight as floatx arrays, as Keras's data adapters."""
@@ -318,6 +325,8 @@ def train_step(model, batch, metrics, keep_gradients=False):
     """
     with deferred_interrupt(), flushed():
         step = compute_gradients(model, batch, keep_gradients)
+        if not step.weights:
+            custom_step.warn_no_trainable_weights(model)
         weights, grads = reached(model, step.weights, step.grads, len(batch))
         if not model.optimizer.built:  # slots for every trainable weight, as Keras's fit
             model.optimizer.build(step.weights)
@@ -410,8 +419,8 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         validation_freq: validate every n-th epoch (an int), or after the epochs listed
             (1-based, as Keras counts them for this argument).
     """
-    custom = customized(model)  # a train_step of the model's own: fit runs it
-    check_compiled(model, "fit", needs_loss=not custom)
+    custom = runs_model_steps(model)  # a train_step of the model's own (or Keras's): fit runs it
+    check_compiled(model, "fit", needs_loss=False)
     prepare = prepare_custom if custom else prepare_data
     if batch_size is not None:
         data.check_batch_size(batch_size)
@@ -649,8 +658,8 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
     It keeps its running means apart from fit's, so an evaluate in another thread cannot
     change what a running fit reports.
     """
-    custom = customized(model)
-    check_compiled(model, "evaluate", needs_loss=not custom)
+    custom = runs_model_steps(model)
+    check_compiled(model, "evaluate", needs_loss=False)
     _check_unused(kwargs, "evaluate")
     verbose = data.check_verbose(verbose)
     steps = _check_steps("steps", steps)
@@ -711,7 +720,7 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=Non
 
 def train_on_batch(model, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
     """One optimizer step on (x, y) as a single batch; returns its pre-update loss/metrics."""
-    if customized(model):
+    if runs_model_steps(model):
         return _custom_on_batch(model, "train_step", x, y, sample_weight, class_weight,
                                 return_dict)
     check_compiled(model, "train_on_batch")
@@ -724,7 +733,7 @@ def train_on_batch(model, x, y=None, sample_weight=None, class_weight=None, retu
 
 def test_on_batch(model, x, y=None, sample_weight=None, return_dict=False):
     """Loss and metrics of (x, y) as a single batch."""
-    if customized(model):
+    if runs_model_steps(model):
         return _custom_on_batch(model, "test_step", x, y, sample_weight, None, return_dict)
     check_compiled(model, "test_on_batch")
     batch = prepare_data(model, x, y, sample_weight)

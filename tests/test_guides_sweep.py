@@ -1,0 +1,157 @@
+"""keras.io's developer guides, run on minidl with only the imports changed: what they hit that
+minidl lacked, against Keras.
+
+Each test writes the guide's own code once, as a function of the framework (`minidl` or
+`keras`), gives both the same weights, and compares the numbers. Tolerances: float32 maths
+done in a different order (NumPy's against TensorFlow's kernels) agrees to a few ulps per
+operation; over a handful of layers and optimizer steps that is rtol 1e-5 on losses and
+weights (atol 1e-6 for values near zero), as tests/parity.py uses throughout.
+
+making_new_layers_and_models_via_subclassing.py:
+- a layer that returns its inputs and only adds a loss (ActivityRegularizationLayer) in a
+  model with no trainable weights: fit with loss="mse" and with no loss at all (the
+  add_loss terms are then the loss), evaluate, Keras's warning once per compile, and its
+  error when there is no loss of any kind;
+- the end-to-end VAE, a Model subclass of nested Layer subclasses with a KL add_loss, fitted
+  by both with the same weights and the same noise.
+"""
+import warnings
+
+import numpy as np
+import pytest
+
+import keras
+import minidl
+
+RNG = np.random.default_rng(7)
+
+
+def _fitted(model, *args, **kwargs):
+    """fit's history, and the messages of the warnings it gave."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(*args, verbose=0, shuffle=False, **kwargs).history
+    return history, [str(w.message) for w in caught
+                     if "trainable weights" in str(w.message)]
+
+
+# -- making_new_layers_and_models_via_subclassing.py ------------------------------------------
+def _activity_model(framework):
+    """The guide's ActivityRegularizationLayer alone in a functional model: its output is its
+    input, its only loss the one it adds."""
+    ops = framework.ops
+
+    class ActivityRegularizationLayer(framework.layers.Layer):
+        def __init__(self, rate=1e-2):
+            super().__init__()
+            self.rate = rate
+
+        def call(self, inputs):
+            self.add_loss(self.rate * ops.mean(inputs))
+            return inputs
+
+    inputs = framework.Input(shape=(3,))
+    return framework.Model(inputs, ActivityRegularizationLayer()(inputs))
+
+
+def test_a_model_of_no_weights_fits_on_its_add_loss_with_and_without_a_compiled_loss():
+    x, y = RNG.random((5, 3)), RNG.random((5, 3))
+    ours, theirs = _activity_model(minidl), _activity_model(keras)
+    for loss in [None, "mse"]:  # (Keras keeps the first compile's step if mse comes first)
+        results = []
+        for model in (ours, theirs):
+            model.compile(optimizer="adam", loss=loss)
+            first = _fitted(model, x, y, batch_size=2, epochs=2)
+            again = _fitted(model, x, y, batch_size=2)
+            results.append((first, again, model.evaluate(x, y, batch_size=2, verbose=0)))
+        (first, again, evaluated), (k_first, k_again, k_evaluated) = results
+        assert first[1] == k_first[1] == ["The model does not have any trainable weights."]
+        assert again[1] == k_again[1] == []  # once a compile, as Keras's traced step
+        for key in k_first[0]:
+            np.testing.assert_allclose(first[0][key], k_first[0][key], rtol=1e-5)
+        np.testing.assert_allclose(again[0]["loss"], k_again[0]["loss"], rtol=1e-5)
+        np.testing.assert_allclose(evaluated, k_evaluated, rtol=1e-5)
+
+
+@pytest.mark.parametrize("framework", [minidl, keras])
+def test_no_loss_of_any_kind_is_keras_error(framework):
+    model = framework.Sequential([framework.Input((3,)), framework.layers.Dense(2)])
+    model.compile(optimizer="adam")
+    x, y = RNG.random((4, 3)), RNG.random((4, 2))
+    for run in (lambda: model.fit(x, y, verbose=0), lambda: model.evaluate(x, y, verbose=0),
+                lambda: model.train_on_batch(x, y)):
+        with pytest.raises(ValueError, match=r"^No loss to compute\. Provide a `loss` "
+                                             r"argument in `compile\(\)`\.$"):
+            run()
+
+
+def _vae(framework, epsilon, original_dim=6, intermediate_dim=5, latent_dim=3):
+    """The guide's VariationalAutoEncoder, small, with Sampling's noise given (the same
+    draws in both frameworks) instead of keras.random.normal's."""
+    ops, layers = framework.ops, framework.layers
+
+    class Sampling(layers.Layer):
+        def call(self, inputs):
+            z_mean, z_log_var = inputs
+            return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+    class Encoder(layers.Layer):
+        def __init__(self, latent_dim=32, intermediate_dim=64, name="encoder", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.dense_proj = layers.Dense(intermediate_dim, activation="relu")
+            self.dense_mean = layers.Dense(latent_dim)
+            self.dense_log_var = layers.Dense(latent_dim)
+            self.sampling = Sampling()
+
+        def call(self, inputs):
+            x = self.dense_proj(inputs)
+            z_mean = self.dense_mean(x)
+            z_log_var = self.dense_log_var(x)
+            z = self.sampling((z_mean, z_log_var))
+            return z_mean, z_log_var, z
+
+    class Decoder(layers.Layer):
+        def __init__(self, original_dim, intermediate_dim=64, name="decoder", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.dense_proj = layers.Dense(intermediate_dim, activation="relu")
+            self.dense_output = layers.Dense(original_dim, activation="sigmoid")
+
+        def call(self, inputs):
+            return self.dense_output(self.dense_proj(inputs))
+
+    class VariationalAutoEncoder(framework.Model):
+        def __init__(self, original_dim, intermediate_dim=64, latent_dim=32,
+                     name="autoencoder", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.original_dim = original_dim
+            self.encoder = Encoder(latent_dim=latent_dim, intermediate_dim=intermediate_dim)
+            self.decoder = Decoder(original_dim, intermediate_dim=intermediate_dim)
+
+        def call(self, inputs):
+            z_mean, z_log_var, z = self.encoder(inputs)
+            reconstructed = self.decoder(z)
+            kl_loss = -0.5 * ops.mean(z_log_var - ops.square(z_mean) - ops.exp(z_log_var) + 1)
+            self.add_loss(kl_loss)
+            return reconstructed
+
+    return VariationalAutoEncoder(original_dim, intermediate_dim, latent_dim)
+
+
+@pytest.mark.parametrize("loss", ["mse", None])
+def test_the_guides_vae_fits_as_keras(loss):
+    x = RNG.random((8, 6)).astype(np.float32)
+    epsilon = RNG.normal(size=(8, 3)).astype(np.float32)
+    ours, theirs = _vae(minidl, epsilon), _vae(keras, epsilon)
+    ours(x), theirs(x)
+    theirs.set_weights(ours.get_weights())
+    for model, framework in ((ours, minidl), (theirs, keras)):
+        model.compile(framework.optimizers.Adam(learning_rate=1e-2),
+                      loss=None if loss is None else framework.losses.MeanSquaredError())
+    mine, _ = _fitted(ours, x, x, epochs=3, batch_size=8)
+    keras_history, _ = _fitted(theirs, x, x, epochs=3, batch_size=8)
+    np.testing.assert_allclose(mine["loss"], keras_history["loss"], rtol=1e-5)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    ours(x), theirs(x)  # layer.losses: the KL term of the last call
+    np.testing.assert_allclose([float(v) for v in ours.losses],
+                               [float(v) for v in theirs.losses], rtol=1e-5)
