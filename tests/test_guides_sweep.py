@@ -15,6 +15,7 @@ making_new_layers_and_models_via_subclassing.py:
 - the end-to-end VAE, a Model subclass of nested Layer subclasses with a KL add_loss, fitted
   by both with the same weights and the same noise.
 """
+import json
 import warnings
 
 import numpy as np
@@ -24,6 +25,11 @@ import keras
 import minidl
 
 RNG = np.random.default_rng(7)
+
+
+def _as_json(config):
+    """A config as its JSON file holds it (tuples as lists)."""
+    return json.loads(json.dumps(config))
 
 
 def _fitted(model, *args, **kwargs):
@@ -155,3 +161,51 @@ def test_the_guides_vae_fits_as_keras(loss):
     ours(x), theirs(x)  # layer.losses: the KL term of the last call
     np.testing.assert_allclose([float(v) for v in ours.losses],
                                [float(v) for v in theirs.losses], rtol=1e-5)
+
+
+# -- functional_api.py ------------------------------------------------------------------------
+def _custom_dense_model(framework):
+    """The guide's CustomDense, whose get_config returns its units alone (no super() call:
+    no name, no dtype), in a functional model."""
+    ops = framework.ops
+
+    class CustomDense(framework.layers.Layer):
+        def __init__(self, units=32):
+            super().__init__()
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units),
+                                     initializer="random_normal", trainable=True)
+            self.b = self.add_weight(shape=(self.units,), initializer="random_normal",
+                                     trainable=True)
+
+        def call(self, inputs):
+            return ops.matmul(inputs, self.w) + self.b
+
+        def get_config(self):
+            return {"units": self.units}
+
+    CustomDense.__module__ = "__main__"  # defined in a script, as the guide's
+    inputs = framework.Input((4,))
+    return framework.Model(inputs, CustomDense(10)(inputs)), CustomDense
+
+
+def test_a_functional_model_of_a_layer_whose_config_has_no_name_round_trips_as_keras():
+    (ours, custom), (theirs, their_custom) = (_custom_dense_model(f) for f in (minidl, keras))
+    theirs.set_weights(ours.get_weights())
+    config, their_config = ours.get_config(), theirs.get_config()
+    assert _as_json(config["layers"][1]) == _as_json(their_config["layers"][1])  # no dtype
+    assert config["layers"][1]["module"] is None  # Keras's, for a class of a script
+    copies = [minidl.Model.from_config(config, custom_objects={"CustomDense": custom}),
+              keras.Model.from_config(their_config, custom_objects={"CustomDense": their_custom})]
+    # a new name for the layer (its config has none), the graph wired by the config's names
+    for copy, model in zip(copies, (ours, theirs)):
+        assert copy.layers[1].name != model.layers[1].name
+    assert [type(l).__name__ for l in copies[0].layers] == \
+        [type(l).__name__ for l in copies[1].layers]
+    x = RNG.normal(size=(3, 4)).astype(np.float32)
+    for copy in copies:
+        copy.set_weights(ours.get_weights())
+    np.testing.assert_allclose(copies[0].predict(x, verbose=0), copies[1].predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)

@@ -148,24 +148,25 @@ def model_from_config(config, custom_objects=None, depth=0):
         if _computes_a_mask_only(layer_config, model_config["layers"]):
             continue  # minidl's layers make their masks themselves (minidl/masks.py)
         layer = _from_config(layer_config, custom_objects, depth + 1)
+        name = layer_config.get("name", layer.name)  # the graph's: a layer of your own whose
+        # get_config has no name gets a new one, as in Keras
         if isinstance(layer, InputLayer):
-            tensors[(layer.name, 0)] = layer.output
+            tensors[(name, 0)] = layer.output
             continue
         first = 1 if type(layer).__name__ == "Functional" else 0  # see node_index
         for index, node in enumerate(layer_config["inbound_nodes"]):
-            pending.append((layer, first + index, node))
+            pending.append((layer, name, first + index, node))
     while pending:
-        ready = [item for item in pending if _inputs_known(item[2], tensors)]
+        ready = [item for item in pending if _inputs_known(item[3], tensors)]
         if not ready:
-            names = sorted({layer.name for layer, _, _ in pending})
+            names = sorted({name for _, name, _, _ in pending})
             raise ValueError(f"The model config's graph is disconnected at layers {names}.")
-        for layer, index, node in ready:
+        for layer, name, index, node in ready:
             args = [_fill(arg, tensors) for arg in node["args"]]
             if len(args) == 1:
-                tensors[(layer.name, index)] = layer(args[0],
-                                                     **_call_options(layer, node, tensors))
+                tensors[(name, index)] = layer(args[0], **_call_options(layer, node, tensors))
             else:  # layer(query, value): MultiHeadAttention
-                tensors[(layer.name, index)] = layer(*args, **_call_options(layer, node, tensors))
+                tensors[(name, index)] = layer(*args, **_call_options(layer, node, tensors))
         pending = [item for item in pending if item not in ready]
 
     def find(spec):
@@ -182,7 +183,8 @@ def _computes_a_mask_only(entry, entries):
     """Keras writes the ops that compute masks (a NotEqual for Embedding(mask_zero=True))
     as nodes feeding only the `mask=` argument of later calls; minidl skips them."""
     def is_op(item):
-        return item.get("module", "").startswith("keras.src.ops")
+        return (item.get("module") or "").startswith("keras.src.ops")  # None: a class of
+        # the user's own, as Keras writes it
 
     return is_op(entry) and all(
         spec[0] != entry.get("name") for other in entries if not is_op(other)

@@ -101,8 +101,9 @@ def layer_to_config(layer, dtype, naming=own_name):
             "ragged": False, "name": layer.name, "optional": False})
     config = {key: constraints.serialize(value) if key.endswith("_constraint") else
               _value_to_config(value) for key, value in layer.get_config().items()}
-    if getattr(layer, "config_has_dtype", True):  # Pipeline's config has none, as Keras's
-        config["dtype"] = dtype_policy(dtype)
+    if getattr(layer, "config_has_dtype", True) and "name" in config:  # Keras's base
+        config["dtype"] = dtype_policy(dtype)  # get_config writes name and dtype together: a
+    # get_config of your own without super()'s has neither, and Pipeline's has no dtype
     class_name = naming(layer)
     config.update(_KERAS_ONLY.get(class_name, {}))
     result = object_config("keras.layers", class_name, config)
