@@ -11,12 +11,17 @@ With several outputs (named after the layers that make them, e.g. "cls" and "reg
     loss_weights=[2.0, 0.5]           total = 2.0 * cls loss + 0.5 * reg loss
     metrics=[["accuracy"], ["mae"]] or {"cls": "accuracy"}  per output, logged "cls_accuracy"
 and fit logs each output's own loss as "cls_loss", "reg_loss" when there are several.
+
+A model with a dict of outputs, Model(inputs, {"price": reg, "kind": cls}), goes by its keys
+(keras/src/trainers/compile_utils.py): loss={"price": "mse"} (an output left out has no
+loss), metrics={"kind": ["accuracy"]}, y={"price": ..., "kind": ...}, logged "kind_accuracy",
+"price_loss". Lists go by the outputs' order, which is the keys' sorted order.
 """
 import copy
 
 import numpy as np
 
-from minidl import losses as losses_module, masks, metrics as metrics_module, optimizers
+from minidl import losses as losses_module, masks, metrics as metrics_module, optimizers, tree
 from minidl.head import Head
 from minidl.tape import flatten
 
@@ -37,6 +42,40 @@ def _by_output(value, output_names, what):
     return [value] * len(output_names)
 
 
+def _by_key(loss, loss_weights, keys, outputs_dict):
+    """The loss and weight of each output of a dict of outputs, and the order in which Keras
+    keeps their losses (keras/src/trainers/compile_utils.py::CompileLoss.build).
+
+    keys: the outputs' keys in output (sorted) order; outputs_dict: the model's dict of
+    outputs. A loss dict names some of the keys (the others get no loss) in its own order;
+    one loss, or a list in output order, serves the outputs in the outputs dict's order.
+    """
+    if isinstance(loss, dict):
+        for key, value in loss.items():
+            if value is not None and key not in keys:
+                raise KeyError(f"The path: {(key,)} in the `loss` argument, can't be found in "
+                               "either the model's output (`y_pred`) or in the labels "
+                               "(`y_true`).")
+        given, order = [loss.get(key) for key in keys], [key for key in loss if key in keys]
+    else:
+        given, order = _by_output(loss, keys, "loss"), list(outputs_dict)
+    weights = [None] * len(keys)
+    if loss_weights is not None:
+        same = (isinstance(loss, dict) and isinstance(loss_weights, dict)
+                and set(loss) == set(loss_weights)) or not (tree.is_nested(loss) or
+                                                            tree.is_nested(loss_weights))
+        flat_losses, flat_weights = tree.flatten(loss), tree.flatten(loss_weights)
+        if not same and len(flat_losses) != len(flat_weights):
+            raise ValueError(f"`loss_weights` must match the number of losses, got "
+                             f"{len(flat_losses)} losses and {len(flat_weights)} weights.")
+        if isinstance(loss, dict):  # the weights go with the loss dict's keys
+            by_key = loss_weights if same else dict(zip(sorted(loss), flat_weights))
+            weights = [by_key.get(key) for key in keys]
+        else:
+            weights = flat_weights * len(keys) if len(flat_weights) == 1 else flat_weights
+    return given, weights, [keys.index(key) for key in order]
+
+
 class CompileLoss:
     """The training loss: the sum over outputs of loss_weight * loss."""
 
@@ -45,30 +84,37 @@ class CompileLoss:
         self.heads = self.weights = self.output_names = None
         self.traced_batch_sizes = set()  # training.reached: when Keras would warn
 
-    def build(self, output_names):
-        """One Head per output (None where an output has no loss)."""
+    def build(self, output_names, outputs_dict=None):
+        """One Head per output (None where an output has no loss). outputs_dict: a model's
+        dict of outputs, whose keys `output_names` then are (sorted)."""
         if self.heads is not None:
             return
         loss = self.loss
         if isinstance(loss, (list, tuple)) and len(loss) == 1 and len(output_names) == 1:
             loss = loss[0]
-        given = _by_output(loss, output_names, "loss")
-        weights = [None] * len(output_names)
-        if isinstance(self.loss_weights, dict) and set(self.loss_weights) != set(output_names):
-            raise ValueError(f"`loss_weights` must match the number of losses, got "
-                             f"{len(given)} losses and {len(self.loss_weights)} weights.")
-        if self.loss_weights is not None:
-            weights = _by_output(self.loss_weights, output_names, "loss_weights")
+        if outputs_dict is not None:
+            given, weights, order = _by_key(loss, self.loss_weights, output_names, outputs_dict)
+        else:
+            given = _by_output(loss, output_names, "loss")
+            weights, order = [None] * len(output_names), range(len(output_names))
+            if isinstance(self.loss_weights, dict) and \
+                    set(self.loss_weights) != set(output_names):
+                raise ValueError(f"`loss_weights` must match the number of losses, got "
+                                 f"{len(given)} losses and {len(self.loss_weights)} weights.")
+            if self.loss_weights is not None:
+                weights = _by_output(self.loss_weights, output_names, "loss_weights")
         if all(l is None for l in given):
             raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
         self.heads = [None if l is None else Head(losses_module.get(l)) for l in given]
         self.weights = [None if w is None else float(w) for w in weights]
         self.output_names = list(output_names)
+        self.order = [i for i in order if self.heads[i] is not None]  # the trackers' order
 
     @property
     def tracked_outputs(self):
-        """The outputs whose own loss fit logs ("<name>_loss"): all, when more than one."""
-        named = [n for n, head in zip(self.output_names, self.heads) if head is not None]
+        """The outputs whose own loss fit logs ("<name>_loss"): all, when more than one, in
+        Keras's order (a loss dict's own, for a dict of outputs)."""
+        named = [self.output_names[i] for i in self.order]
         return named if len(named) > 1 else []
 
     def __call__(self, y_true, y_pred, tape, sample_weight=None):
@@ -104,21 +150,26 @@ class CompileMetrics:
     def __init__(self, metrics, weighted_metrics=None):
         self.identifiers, self.weighted_identifiers = metrics, weighted_metrics
         self.loss_tracker = metrics_module.Mean(name="loss")
-        self.output_loss_trackers = []
+        self.output_loss_trackers, self.loss_positions = [], []  # and the outputs they track
         self.by_output = self.weighted_by_output = None  # resolved from the first data
         self.keys = []  # each compiled metric's key in the logs ("reg_mae"), in order
 
-    def build(self, output_names, loss_outputs, y_true, y_pred_shapes):
-        """Resolve metric names with the shapes of the labels and the outputs (as Keras)."""
+    def build(self, output_names, loss_outputs, y_true, y_pred_shapes, outputs_dict=None,
+              layer_names=None):
+        """Resolve metric names with the shapes of the labels and the outputs (as Keras).
+        outputs_dict, layer_names: a dict of outputs and its layers' names, for the errors."""
         if self.by_output is not None:
             return self._check_targets(output_names, y_true)
         self.output_loss_trackers = [metrics_module.Mean(name=f"{name}_loss")
                                      for name in loss_outputs]
+        self.loss_positions = [output_names.index(name) for name in loss_outputs]
         shapes = [(None if t is None else np.empty((1,) + t.shape[1:]),
                    np.empty((1,) + _known(s[1:], t))) for t, s in zip(y_true, y_pred_shapes)]
-        self.by_output = _resolve(self.identifiers, output_names, shapes, "metrics")
+        outputs = None if outputs_dict is None else (
+            layer_names, tree.map_structure(lambda _: "X", outputs_dict))
+        self.by_output = _resolve(self.identifiers, output_names, shapes, "metrics", outputs)
         self.weighted_by_output = _resolve(self.weighted_identifiers, output_names, shapes,
-                                           "weighted_metrics")
+                                           "weighted_metrics", outputs)
         self._check_targets(output_names, y_true)
         self.keys = _log_keys(output_names if len(output_names) > 1 else [None],
                               self.by_output, self.weighted_by_output)
@@ -189,9 +240,8 @@ class CompileMetrics:
         it (inside a compiled step the batch size is unknown, so its weight is dropped).
         """
         self.loss_tracker.update_state(loss, sample_weight=batch_size)
-        named = [value for value in output_losses if value is not None]
-        for tracker, value in zip(self.output_loss_trackers, named):
-            tracker.update_state(value)
+        for tracker, i in zip(self.output_loss_trackers, self.loss_positions):
+            tracker.update_state(output_losses[i])
         self.update_compiled(y_true, y_pred, sample_weight)
 
     def update_compiled(self, y_true, y_pred, sample_weight=None):
@@ -234,8 +284,9 @@ def _known(sample_shape, y_true):
     return tuple(sizes)
 
 
-def _resolve(identifiers, output_names, shapes, what):
-    """[[Metric, ...] per output] from compile's `metrics` (Keras's rules)."""
+def _resolve(identifiers, output_names, shapes, what, outputs=None):
+    """[[Metric, ...] per output] from compile's `metrics` (Keras's rules). outputs: for a
+    dict of outputs, (the layers' names, the dict with "X" for each output)."""
     if not identifiers:
         return [[] for _ in output_names]
     if len(output_names) == 1:
@@ -246,6 +297,12 @@ def _resolve(identifiers, output_names, shapes, what):
         per_output = [identifiers.get(name) for name in output_names]
     elif isinstance(identifiers, (list, tuple)) and len(identifiers) == len(output_names):
         per_output = list(identifiers)
+    elif outputs is not None:
+        raise ValueError(
+            f"Invalid `{what}`. `{what}` should contain metrics objects and either be a dict "
+            f"or a list matching the output names of the functional model {outputs[0]} or "
+            f"match the output structure of the model: {outputs[1]}.\n"
+            f"Received: {what}={identifiers}")
     else:
         raise ValueError(
             f"Invalid `{what}`. `{what}` should contain metrics objects and either be a dict "

@@ -30,7 +30,7 @@ import warnings
 
 import numpy as np
 
-from minidl import regularizers
+from minidl import regularizers, tree
 from minidl.data_adapters import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from minidl.metrics import Metric
 from minidl.ops import backprop
@@ -123,19 +123,25 @@ def compute_loss(model, x=None, y=None, y_pred=None, sample_weight=None, trainin
         loss = sum_k loss_weight_k * loss_k(y_k, y_pred_k) + activity penalties + weight penalties
     """
     tape = active_tape()
-    preds = [backprop.untracked(p) for p in flatten(y_pred)]
+    preds = [backprop.untracked(p) for p in tree.flatten(y_pred)]  # a dict by sorted key
     if model.compiled_loss is None:
         return _losses_only(model, tape)
     from minidl import training  # (training imports this module)
     names = training._output_names(model) if len(preds) == 1 else \
-        (model.output_names if model.outputs is not None else
+        (model.output_keys if model.outputs is not None else
          [f"output_{i}" for i in range(len(preds))])
-    model.compiled_loss.build(names)
-    ys = [None if t is None else _target(t, p) for t, p in
-          zip(flatten(y) if len(preds) > 1 else [y], preds)]
+    model.compiled_loss.build(names, training._outputs_dict(model))
+
+    def per_output(value):  # a dict by the outputs' keys, a list by position
+        if isinstance(value, dict):
+            return [value.get(name) for name in names]
+        return tree.flatten(value) if len(preds) > 1 else [value]
+
+    ys = [None if t is None else _target(t, p) for t, p in zip(per_output(y), preds)]
     weights = None if sample_weight is None else [
-        np.asarray(w, np.float32) for w in
-        (flatten(sample_weight) if len(preds) > 1 else [sample_weight] * len(preds))]
+        None if w is None else np.asarray(w, np.float32) for w in
+        (per_output(sample_weight) if tree.is_nested(sample_weight) else
+         [sample_weight] * len(preds))]
     loss, _, seeds = model.compiled_loss(ys, preds, tape, weights)
     if tape is None:
         return loss + _sum(model.losses, loss.dtype) if model.losses else loss

@@ -318,6 +318,9 @@ def sample_weights(sample_weight, class_weight, ys, n, outputs):
                          f"has {outputs} outputs, received {len(given)} arrays.")
     result = []
     for i, weights in enumerate(given):
+        if weights is None:  # an output left out of a dict of targets and weights
+            result.append(None)
+            continue
         name = "sample_weight" if outputs == 1 else f"sample_weight[{i}]"
         weights = as_array(name, weights).astype(config.floatx())  # a copy, like x
         if weights.ndim == 2 and weights.shape[1] == 1:

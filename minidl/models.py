@@ -15,7 +15,7 @@ metrics, and the optimizer.
 """
 import numpy as np
 
-from minidl import compile_utils, custom_step, naming, training
+from minidl import compile_utils, custom_step, naming, training, tree
 from minidl.graph import Graph
 from minidl.layers.base import GRAPH_CALLS, Layer
 from minidl.layers.input_layer import InputLayer
@@ -47,11 +47,15 @@ class Model(Layer):
         self.stop_training = False
         self.history = None
         if inputs is not None or outputs is not None:
-            self._graph = Graph(_check_symbolic("inputs", inputs),
-                                _check_symbolic("outputs", outputs))
+            _check_symbolic("inputs", inputs), _check_symbolic("outputs", outputs)
+            _warn_if_keys_are_not_names(inputs)
+            # Keras's order for `model.inputs` and `model.outputs`: a dict's by sorted key
+            self._graph = Graph(tree.flatten(inputs), tree.flatten(outputs))
             self._inputs_struct, self._outputs_struct = inputs, outputs  # as given
             self._single_input = not isinstance(inputs, (list, tuple, dict))
-            self._single_output = not isinstance(outputs, (list, tuple, dict))
+            # model(x) gives one array for one output, or for a list of one (Keras's
+            # unpack_singleton, keras/src/models/functional.py), else the structure given
+            self._single_output = not isinstance(outputs, dict) and len(tree.flatten(outputs)) == 1
             self.built = True
         elif type(self) in (Model, Functional):
             raise ValueError("A Model needs `inputs` and `outputs` (a functional model), or "
@@ -116,6 +120,23 @@ class Model(Layer):
         return [t.node.layer.name for t in self.inputs or []]
 
     @property
+    def input_keys(self):
+        """The keys the data of each input goes by, in `inputs` order: a dict of inputs'
+        (sorted) keys, else the Input layers' names."""
+        if self._graph is not None and isinstance(self._inputs_struct, dict):
+            return sorted(self._inputs_struct)
+        return self.input_names
+
+    @property
+    def output_keys(self):
+        """The keys of each output in `outputs` order, as compile's dicts, y and History
+        name them: a dict of outputs' (sorted) keys ("price" -> "price_loss"), else the
+        layers' names."""
+        if self._graph is not None and isinstance(self._outputs_struct, dict):
+            return sorted(self._outputs_struct)
+        return self.output_names
+
+    @property
     def output_names(self):
         """The names of the layers that make the outputs (History keys use them)."""
         if self._graph is not None:
@@ -135,9 +156,9 @@ class Model(Layer):
 
     @property
     def output_shape(self):
-        if self._graph is not None:
+        if self._graph is not None:  # a list of one shape as the shape, as Keras's
             shapes = [t.shape for t in self._graph.outputs]
-            return shapes[0] if self._single_output else shapes
+            return shapes[0] if len(shapes) == 1 else shapes
         return self.__dict__.get("output_shape")
 
     @output_shape.setter
@@ -145,15 +166,41 @@ class Model(Layer):
         self.__dict__["output_shape"] = value
 
     # -- running --------------------------------------------------------------------------------
+    def __call__(self, inputs, training=None, **kwargs):
+        if self._graph is not None and isinstance(inputs, dict):
+            inputs = self._by_key(inputs)  # a dict of data: the arrays in `inputs` order
+        return super().__call__(inputs, training=training, **kwargs)
+
     def call(self, inputs, training=None):
         """A functional model runs its graph; a subclassed model defines its own `call`."""
         if self._graph is None:
             raise NotImplementedError(
                 f"Model {type(self).__name__} must define `call(self, inputs)`, or be made "
                 "with Model(inputs, outputs).")
-        arrays = flatten(inputs) if not self._single_input else [inputs]
+        if isinstance(inputs, dict):
+            arrays = self._by_key(inputs)
+        else:
+            arrays = tree.flatten(inputs) if not self._single_input else [inputs]
         outputs = self._graph.run(arrays, training=training)
-        return outputs[0] if self._single_output else outputs
+        if self._single_output:
+            return outputs[0]
+        return tree.pack_sequence_as(self._outputs_struct, outputs)  # a dict stays a dict
+
+    def _by_key(self, inputs):
+        """A dict of input data as a list in `inputs` order, each array by its key (Keras's
+        InputSpec check, keras/src/layers/input_spec.py)."""
+        keys = self.input_keys
+        for key in keys:
+            if key not in inputs:
+                raise ValueError(f'Missing data for input "{key}". You passed a data '
+                                 f"dictionary with keys {list(inputs.keys())}. Expected the "
+                                 f"following keys: {keys}")
+        if isinstance(self._inputs_struct, dict) and set(inputs) != set(keys):
+            raise ValueError(
+                "The structure of `inputs` doesn't match the expected structure.\n"
+                f"Expected: {tree.map_structure(lambda t: t.node.layer.name, self._inputs_struct)}"
+                f"\nReceived: inputs={tree.map_structure(_shape_text, inputs)}")
+        return [inputs[key] for key in keys]
 
     def compute_output_shape(self, input_shape):
         if self._graph is not None:
@@ -351,6 +398,24 @@ def clone_model(model, input_tensors=None, clone_function=None, **kwargs):
             "models or Functional models. A subclassed model cannot be cloned from its "
             f"config. Received: model={model!r}")
     return config.model_from_config(config.model_to_config(model, with_compile=False))
+
+
+def _warn_if_keys_are_not_names(inputs):
+    """Keras's warning for a dict of inputs keyed otherwise than the Inputs are named (the
+    data then goes by the keys)."""
+    import warnings
+
+    for key, tensor in (inputs.items() if isinstance(inputs, dict) else ()):
+        if isinstance(tensor, KerasTensor) and key != tensor.node.layer.name:
+            warnings.warn(
+                "When providing `inputs` as a dict, all keys in the dict must match the names "
+                f"of the corresponding tensors. Received key '{key}' mapping to value "
+                f"{tensor} which has name '{tensor.node.layer.name}'. Change the tensor name "
+                f"to '{key}' (via `Input(..., name='{key}')`)", stacklevel=3)
+
+
+def _shape_text(x):
+    return f"Tensor(shape={tuple(np.shape(x))})"
 
 
 def _check_symbolic(name, value):

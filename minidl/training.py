@@ -24,10 +24,10 @@ import warnings
 import numpy as np
 
 from minidl import (callbacks as callbacks_module, custom_step, data, data_adapters,
-                    regularizers, threads)
+                    regularizers, threads, tree)
 from minidl.denormals import flushed
 from minidl.interrupts import deferred_interrupt
-from minidl.tape import Tape, flatten
+from minidl.tape import Tape
 
 
 def check_compiled(model, method, needs_loss=True):
@@ -44,27 +44,40 @@ def check_compiled(model, method, needs_loss=True):
 
 # -- data at the boundary -------------------------------------------------------------------
 class Batch:
-    """The arrays of one batch: inputs, targets and sample weights, as lists."""
+    """The arrays of one batch: inputs, targets and sample weights, as lists.
 
-    def __init__(self, xs, ys=None, weights=None, single_input=True):
+    `keys`: a model with a dict of inputs takes x as a dict with these keys.
+    """
+
+    def __init__(self, xs, ys=None, weights=None, single_input=True, keys=None):
         self.xs, self.ys, self.weights, self.single_input = xs, ys, weights, single_input
+        self.keys = keys
 
     def __len__(self):
         return len(self.xs[0])
 
     @property
     def x(self):
-        """The inputs as the model takes them: one array, or a list of them."""
+        """The inputs as the model takes them: one array, a list of them, or a dict."""
+        if self.keys is not None:
+            return dict(zip(self.keys, self.xs))
         return self.xs[0] if self.single_input else self.xs
 
     def rows(self, rows):
         pick = (lambda arrays: None if arrays is None else
                 [None if a is None else a[rows] for a in arrays])
-        return Batch(pick(self.xs), pick(self.ys), pick(self.weights), self.single_input)
+        return Batch(pick(self.xs), pick(self.ys), pick(self.weights), self.single_input,
+                     self.keys)
 
 
 def _as_list(value, names, what):
     """One array, a list of arrays, or a dict keyed by name -> a list."""
+    if isinstance(value, dict) and what == "input":
+        for name in names:  # Keras's InputSpec check (keras/src/layers/input_spec.py)
+            if name not in value:
+                raise ValueError(f'Missing data for input "{name}". You passed a data '
+                                 f"dictionary with keys {list(value.keys())}. Expected the "
+                                 f"following keys: {names}")
     if isinstance(value, dict):
         missing = [n for n in names if n not in value]
         if missing:
@@ -82,12 +95,15 @@ def _as_list(value, names, what):
 def prepare_inputs(model, x, name="x"):
     """x checked and cast against the model's input shape(s): a Batch without targets."""
     shapes = model.input_shape
+    keys = model.input_keys if model.inputs is not None else None
     if model.inputs is not None and len(model.inputs) == 1 and isinstance(shapes, list):
-        shapes = shapes[0]  # Model([x_in], ...): one input, given in a list
-        x = _as_list(x, model.input_names, "input")[0] if isinstance(x, dict) else (
+        shapes = shapes[0]  # Model([x_in], ...) or Model({"a": x_in}, ...): one input
+        x = _as_list(x, keys, "input")[0] if isinstance(x, dict) else (
             x[0] if isinstance(x, (list, tuple)) and len(x) == 1 else x)
     if model.inputs is not None and len(model.inputs) > 1:
-        xs = _as_list(x, model.input_names, "input")
+        if isinstance(x, dict) and isinstance(model._inputs_struct, dict):
+            model._by_key(x)  # Keras's errors for a key missing or one too many
+        xs = _as_list(x, keys, "input")
         names = [f"{name}[{n!r}]" for n in model.input_names]
         raw = ([t.node.layer for t in model._graph.inputs] if model._graph is not None
                else [None] * len(xs))
@@ -100,7 +116,8 @@ def prepare_inputs(model, x, name="x"):
                 raise ValueError("Data cardinality is ambiguous: every input must have the "
                                  f"same number of samples. Received: {nm} has {len(a)}, "
                                  f"the first input has {n}.")
-        return Batch(xs, single_input=False)
+        return Batch(xs, single_input=False, keys=keys if isinstance(
+            model._inputs_struct, dict) else None)
     if model.layers == [] and model.__dict__.get("_layers") == []:
         raise ValueError("The model has no layers: add at least one before using it.")
     first = model._graph.inputs[0].node.layer if getattr(model, "_graph", None) else None
@@ -124,7 +141,9 @@ def prepare_data(model, x, y, sample_weight=None, class_weight=None, names=("x",
     n = len(batch)
     output_names = _output_names(model)
     heads = _heads(model, output_names)
-    ys = _targets(y, output_names, heads)
+    if isinstance(sample_weight, dict):
+        sample_weight = _weights_by_key(sample_weight, y, output_names)
+    ys = _targets(y, output_names, heads, _outputs_dict(model))
     shapes = _expected_output_shapes(model, batch, len(ys))
     label_names = [names[1]] if len(ys) == 1 else [f"{names[1]}[{i}]" for i in range(len(ys))]
     batch.ys = [None if t is None else data.prepare_y(t, n, None if h is None else h.loss, s, nm)
@@ -170,13 +189,19 @@ def _floatx_arrays(value):
     return [a.astype(np.float32) if a.dtype.kind == "f" else a for a in arrays]
 
 
-def _targets(y, output_names, heads):
+def _targets(y, output_names, heads, outputs_dict=None):
     """y as a list with one entry per output, None for an output with no loss left out of y.
 
     As Keras's CompileLoss: targets may be given for the outputs that have a loss only (a
     dict without the others' keys, or a list or single array with one entry per loss).
     """
     lossed = [name for name, head in zip(output_names, heads) if head is not None]
+    if outputs_dict is not None and isinstance(y, dict) and (
+            not set(y) <= set(output_names) or not set(lossed) <= set(y)):
+        raise ValueError(  # Keras's CompileLoss.call
+            "y_true and y_pred have different structures.\n"
+            f"y_true: {tree.map_structure(lambda _: '*', y)}\n"
+            f"y_pred: {tree.map_structure(lambda _: '*', outputs_dict)}\n")
     if len(output_names) > 1 and 0 < len(lossed) < len(output_names):
         if isinstance(y, dict) and set(lossed) <= set(y):
             y = {name: y.get(name) for name in output_names}
@@ -201,13 +226,37 @@ def _expected_output_shapes(model, batch, outputs):
 
 
 def _output_names(model):
-    if model.outputs is not None:
-        return model.output_names
-    return ["output"]
+    """What compile's dicts, y and the History call each output (Model.output_keys)."""
+    if model.outputs is None:
+        return ["output"]
+    outputs = getattr(model, "_outputs_struct", None)
+    if tree.is_nested(outputs) and any(tree.is_nested(o) for _, o in tree._children(outputs)):
+        raise ValueError(  # Keras names their losses by path ("1/cls_loss"): not written
+            "minidl trains a model whose `outputs` are one tensor, or a flat list, tuple or "
+            "dict of them; call and predict keep a nested structure, but fit, evaluate and "
+            "the *_on_batch methods do not take one. Received: outputs="
+            f"{tree.map_structure(lambda _: 'X', outputs)}")
+    return model.output_keys
+
+
+def _outputs_dict(model):
+    """A model's dict of outputs as it was given them (its key order), else None."""
+    outputs = getattr(model, "_outputs_struct", None) if model.outputs is not None else None
+    return outputs if isinstance(outputs, dict) else None
+
+
+def _weights_by_key(sample_weight, y, output_names):
+    """A dict of sample weights as a list in output order: the same keys as y's, as
+    Keras's ArrayDataAdapter asks (None for an output left out of both)."""
+    if not isinstance(y, dict) or set(y) != set(sample_weight):
+        raise ValueError("You should provide one `sample_weight` array per output in `y`. "
+                         f"The two structures did not match:\n- y: {y}\n"
+                         f"- sample_weight: {sample_weight}\n")
+    return [sample_weight.get(name) for name in output_names]
 
 
 def _heads(model, output_names):
-    model.compiled_loss.build(output_names)
+    model.compiled_loss.build(output_names, _outputs_dict(model))
     return model.compiled_loss.heads
 
 
@@ -257,7 +306,8 @@ def get_ready(model, batch, batch_size=None, unknown_batch_size=False):
     shapes = _output_shape(model, batch, batch_size or len(batch), unknown_batch_size)
     names = _output_names(model)
     _heads(model, names)
-    model.compiled_metrics.build(names, model.compiled_loss.tracked_outputs, batch.ys, shapes)
+    model.compiled_metrics.build(names, model.compiled_loss.tracked_outputs, batch.ys, shapes,
+                                 _outputs_dict(model), model.outputs and model.output_names)
 
 
 # -- one step ----------------------------------------------------------------------------------
@@ -269,7 +319,8 @@ def forward_and_loss(model, batch, training, keep_gradients=False, weights=None)
     """
     with Tape(keep_gradients) as tape:
         y_pred = model(batch.x, training=training)
-    preds = flatten(y_pred) if len(batch.ys) > 1 else [y_pred]
+    many = len(batch.ys) > 1 or isinstance(y_pred, dict)
+    preds = tree.flatten(y_pred) if many else [y_pred]  # a dict's in sorted-key order
     loss, output_losses, seeds = model.compiled_loss(batch.ys, preds, tape, batch.weights)
     weights = model.trainable_weights if weights is None else weights
     loss, seeds = add_penalties(weights, tape, loss, seeds)
@@ -713,8 +764,9 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=Non
                 outputs.append(predict_step(model, batch.x))
             callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
     callback_list.on_predict_end()
-    if isinstance(outputs[0], (list, tuple)):
-        return [np.concatenate(parts) for parts in zip(*outputs)]
+    if tree.is_nested(outputs[0]):  # a list, tuple or dict of outputs: the same structure
+        parts = zip(*(tree.flatten(batch_outputs) for batch_outputs in outputs))
+        return tree.pack_sequence_as(outputs[0], [np.concatenate(part) for part in parts])
     return np.concatenate(outputs)
 
 

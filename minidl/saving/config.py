@@ -6,7 +6,7 @@ calls the layers again in an order where every input is ready. A model inside a 
 written and read the same way, recursively. layer_config.py does each layer,
 compile_config.py the compile settings.
 """
-from minidl import config as config_module
+from minidl import config as config_module, tree
 from minidl.layers.input_layer import InputLayer
 from minidl.saving.compile_config import compile_to_config
 from minidl.saving.layer_config import (dtype_policy, layer_from_config, layer_to_config,
@@ -112,11 +112,10 @@ def _functional_config(model, dtype, naming):
     def history(tensor):
         return [tensor.node.layer.name, node_index(tensor.node.layer, tensor.node), tensor.index]
 
-    inputs = [history(t) for t in model._graph.inputs]
-    outputs = [history(t) for t in model._graph.outputs]
+    # the inputs and outputs as the model was given them: a tensor, a list, a dict (Keras's)
     return {"name": model.name, "trainable": model.trainable, "layers": layer_configs,
-            "input_layers": inputs[0] if model._single_input else inputs,
-            "output_layers": outputs[0] if model._single_output else outputs}
+            "input_layers": tree.map_structure(history, model._inputs_struct),
+            "output_layers": tree.map_structure(history, model._outputs_struct)}
 
 
 def _is_functional(layer):
@@ -173,10 +172,15 @@ def model_from_config(config, custom_objects=None, depth=0):
         outputs = tensors[(spec[0], spec[1])]
         return outputs[spec[2]] if isinstance(outputs, list) else outputs
 
-    inputs, outputs = model_config["input_layers"], model_config["output_layers"]
-    inputs = find(inputs) if not isinstance(inputs[0], list) else [find(s) for s in inputs]
-    outputs = find(outputs) if not isinstance(outputs[0], list) else [find(s) for s in outputs]
-    return Model(inputs=inputs, outputs=outputs, name=model_config["name"])
+    def structure(specs):  # Keras's map_tensors: a [name, node, index] leaf, or a list/dict
+        if isinstance(specs, dict):
+            return {key: structure(value) for key, value in specs.items()}
+        if len(specs) == 3 and isinstance(specs[0], str):
+            return find(specs)
+        return [structure(value) for value in specs]
+
+    return Model(inputs=structure(model_config["input_layers"]),
+                 outputs=structure(model_config["output_layers"]), name=model_config["name"])
 
 
 def _computes_a_mask_only(entry, entries):
