@@ -172,7 +172,9 @@ def test_one_loss_for_every_output_and_loss_weights_as_a_list_in_key_order(twins
           metrics={"reg": ["mae"]}), {}),
     (dict(loss={"price": "mse", "kind": "sparse_categorical_crossentropy"}),
      dict(y={"price": Y["price"]})),
-], ids=["layer-names", "unknown-key", "loss-weights", "metrics-keys", "y-keys"])
+    (dict(loss={"price": "mse", "kind": "sparse_categorical_crossentropy"}),
+     dict(sample_weight={"price": SAMPLE_WEIGHT["price"]})),
+], ids=["layer-names", "unknown-key", "loss-weights", "metrics-keys", "y-keys", "weight-keys"])
 def test_keys_that_do_not_fit_the_outputs_get_keras_errors(twins, settings, fit_kwargs):
     model, _, weights = twins
     twin = restart(model, weights, **settings)
