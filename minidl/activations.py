@@ -13,6 +13,9 @@ sparse_sigmoid, sparsemax, squareplus, tanh_shrink, threshold) are in rest_activ
 
 Shapes: z, a, da, dz are all (N, U): N rows in the batch, U units.
 """
+import functools
+import inspect
+
 import numpy as np
 
 from minidl.more_activations import (elu, elu_backward, exponential, exponential_backward, gelu,
@@ -145,11 +148,41 @@ _FORWARD_AND_BACKWARD = {
     "tanh_shrink": (tanh_shrink, tanh_shrink_backward),
     "threshold": (threshold, threshold_backward),
 }
+
+
+def _taking_tensors(plain, name):
+    """The activation `plain`, except that given something other than a NumPy array it is the
+    minidl.ops function of the same name: in a call() of your own in a training step
+    (`self.activation(z)` on a Tracked array) it is then recorded on the tape, and on a
+    functional model's KerasTensor it adds a node, as Keras's activations call keras.ops."""
+    signature = inspect.signature(plain)
+
+    @functools.wraps(plain)
+    def activation(x, *args, **kwargs):
+        if type(x) is np.ndarray:  # the layers' own calls: the plain maths
+            return plain(x, *args, **kwargs)
+        given = signature.bind(x, *args, **kwargs)
+        given.apply_defaults()  # this activation's defaults (gelu's differ from ops.gelu's)
+        return _op_of(name)(**given.arguments)
+    return activation
+
+
+def _op_of(name):
+    from minidl import ops  # (ops imports this file)
+
+    special = {"linear": lambda x: x, "exponential": ops.exp,
+               "mish": lambda x: ops.multiply(x, ops.tanh(ops.softplus(x)))}
+    return special.get(name) or getattr(ops, name)
+
+
+for _name, (_plain, _backward) in list(_FORWARD_AND_BACKWARD.items()):
+    _FORWARD_AND_BACKWARD[_name] = (_taking_tensors(_plain, _name), _backward)
+    globals()[_name] = _FORWARD_AND_BACKWARD[_name][0]  # activations.sigmoid is that one
 _FORWARD = {name: pair[0] for name, pair in _FORWARD_AND_BACKWARD.items()}
 _BACKWARD = {name: pair[1] for name, pair in _FORWARD_AND_BACKWARD.items()}
 # Other names Keras accepts for the same functions (keras/src/activations/__init__.py).
 _ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
-swish, hard_swish = silu, hard_silu
+swish, hard_swish = silu, hard_silu  # noqa: F821 (set just above)
 
 
 def get(identifier):

@@ -97,12 +97,16 @@ class ValuesCall:
         return [d * dy.reshape(dy.shape + (1,) * (d.ndim - dy.ndim))], {}
 
 
-def recorded_values(loss, y_true, y_pred, tape):
-    """A loss function's per-sample values for the tape's y_pred, recorded (ValuesCall)."""
+def recorded_values(loss, y_true, y_pred, tape, same_rank=True):
+    """A loss function's per-sample values for the tape's y_pred, recorded (ValuesCall).
+    `same_rank` False: y_true as given, not matched to y_pred's rank (losses/__init__.py)."""
     from minidl.head import Head
     y_pred = backprop.untracked(y_pred)
     head = Head(loss)
-    y_true, checked = loss.prepare(np.asarray(backprop.untracked(y_true)), y_pred)
+    given = np.asarray(backprop.untracked(y_true))
+    y_true, checked = loss.prepare(given, y_pred)
+    if not same_rank:
+        y_true = np.broadcast_to(given.astype(checked.dtype), np.shape(checked))
     z = head.logits(y_pred, tape)
     if z is not None:
         values, d_values = loss.values_and_gradient_from_logits(y_true, z)

@@ -18,6 +18,7 @@ import numpy as np
 from minidl import compile_utils, custom_step, naming, training, tree
 from minidl.graph import Graph
 from minidl.layers.base import GRAPH_CALLS, Layer
+from minidl.layers.operation import Operation
 from minidl.layers.input_layer import InputLayer
 from minidl.layers.symbolic import KerasTensor
 from minidl.tape import flatten
@@ -70,8 +71,8 @@ class Model(Layer):
     @property
     def layers(self):
         """The model's layers (a functional model lists its input layers too, as Keras)."""
-        if self._graph is not None:
-            return list(self._graph.layers)
+        if self._graph is not None:  # its ops (`x + y`, ops.expand_dims) are not layers
+            return [layer for layer in self._graph.layers if not isinstance(layer, Operation)]
         return super().layers
 
     def get_layer(self, name=None, index=None):

@@ -60,8 +60,9 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
                                          else (GRAPH_LINE_LENGTH, GRAPH_POSITIONS))
     line_length = line_length or min(default_length, columns - 4)
     widths = _column_widths(line_length, positions or default_positions)
+    layers = model.layers if graph is None else graph.layers  # with its ops, as Keras's
     rows = [_layer_row(layer) + ([] if chain else [_connections(layer, graph)])
-            for layer in model.layers]
+            for layer in layers]
 
     lines = [f'Model: "{model.name}"']
     lines += [line[:columns] for line in _draw_table(header, justify, rows, widths)]
@@ -75,7 +76,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
 
 def _layer_row(layer):
     """The three cells of one layer: 'dense (Dense)', '(None, 512)', '401,920'."""
-    name = f"{layer.name} ({type(layer).__name__})"
+    name = f"{layer.name} ({getattr(layer, 'class_name', type(layer).__name__)})"
     shape = layer.output_shape
     if shape is None:
         shape_text = "?"

@@ -74,6 +74,12 @@ class Variable:
     def __matmul__(self, other): return np.matmul(self, other)
     def __rmatmul__(self, other): return np.matmul(other, self)
     def __neg__(self): return np.negative(self)
+    def __pow__(self, other): return np.power(self, other)
+
+    def __getitem__(self, key):  # a slice of a weight (`self.kernel[:, :units]`), recorded
+        from minidl import ops  # (ops import this file)
+
+        return ops.get_item(self, key)
 
     def __repr__(self):
         return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}>"

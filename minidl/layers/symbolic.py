@@ -25,6 +25,48 @@ class KerasTensor:
     def __repr__(self):
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 
+    # Operators add the op of the same meaning to the graph, as Keras's KerasTensor
+    # (keras/src/backend/common/keras_tensor.py): `h + x` is ops.add(h, x), `x[:, -1]` is
+    # ops.get_item(x, (slice(None), -1)). minidl/layers/operation.py says how.
+    def __add__(self, other): return _ops().add(self, other)
+    def __radd__(self, other): return _ops().add(other, self)
+    def __sub__(self, other): return _ops().subtract(self, other)
+    def __rsub__(self, other): return _ops().subtract(other, self)
+    def __mul__(self, other): return _ops().multiply(self, other)
+    def __rmul__(self, other): return _ops().multiply(other, self)
+    def __matmul__(self, other): return _ops().matmul(self, other)
+    def __rmatmul__(self, other): return _ops().matmul(other, self)
+    def __truediv__(self, other): return _ops().true_divide(self, other)
+    def __rtruediv__(self, other): return _ops().true_divide(other, self)
+    def __floordiv__(self, other): return _ops().floor_divide(self, other)
+    def __rfloordiv__(self, other): return _ops().floor_divide(other, self)
+    def __mod__(self, other): return _ops().mod(self, other)
+    def __rmod__(self, other): return _ops().mod(other, self)
+    def __pow__(self, other): return _ops().power(self, other)
+    def __rpow__(self, other): return _ops().power(other, self)
+    def __neg__(self): return _ops().negative(self)
+    def __abs__(self): return _ops().absolute(self)
+    def __lt__(self, other): return _ops().less(self, other)
+    def __le__(self, other): return _ops().less_equal(self, other)
+    def __gt__(self, other): return _ops().greater(self, other)
+    def __ge__(self, other): return _ops().greater_equal(self, other)
+    def __ne__(self, other): return _ops().not_equal(self, other)
+    def __and__(self, other): return _ops().logical_and(self, other)
+    def __rand__(self, other): return _ops().logical_and(other, self)
+    def __or__(self, other): return _ops().logical_or(self, other)
+    def __ror__(self, other): return _ops().logical_or(other, self)
+    def __xor__(self, other): return _ops().logical_xor(self, other)
+    def __rxor__(self, other): return _ops().logical_xor(other, self)
+    def __invert__(self): return _ops().logical_not(self)
+    def __getitem__(self, key): return _ops().get_item(self, key)
+    __hash__ = object.__hash__  # defining __ne__ leaves == and hashing as identity
+
+
+def _ops():
+    from minidl import ops  # (ops imports layers lazily; layers import this file)
+
+    return ops
+
 
 class Node:
     """One call of a layer on symbolic tensors: the edge list of a functional model."""

@@ -249,9 +249,9 @@ def _per_sample(loss, y_true, y_pred, same_rank=True):
     """loss.call on y_true and y_pred prepared as the loss prepares them (see Loss.prepare).
     On a y_pred a GradientTape recorded, the values are recorded too (custom_step.py)."""
     from minidl import custom_step
-    tape = custom_step.on_tape(y_pred) if same_rank else None
+    tape = custom_step.on_tape(y_pred)
     if tape is not None:
-        return custom_step.recorded_values(loss, y_true, y_pred, tape)
+        return custom_step.recorded_values(loss, y_true, y_pred, tape, same_rank)
     ranked_y_true, y_pred = loss.prepare(y_true, y_pred)
     if not same_rank:
         ranked_y_true = np.asarray(y_true, y_pred.dtype)

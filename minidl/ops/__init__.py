@@ -130,6 +130,10 @@ from minidl.ops.backprop_numpy import (append, arccos, arccosh, arcsin, arcsinh,
                                        split, stack, swapaxes, tan, trace, trapezoid, tril,
                                        triu, vdot, vstack)
 from minidl.ops.backprop_numpy import dot, tensordot  # noqa: E402,F811 (recorded)
+from minidl.ops.backprop_numpy import (amax, amin, broadcast_to, cumsum,  # noqa: E402,F811
+                                       expand_dims, flip, reciprocal, repeat, squeeze, tile,
+                                       true_divide)
+from minidl.ops.backprop_numpy import amax as max, amin as min  # noqa: E402,F811,A004
 
 
 # keras.ops.nn.gelu and keras.ops.gelu are one function: the submodules' names reach the
@@ -137,3 +141,9 @@ from minidl.ops.backprop_numpy import dot, tensordot  # noqa: E402,F811 (recorde
 from minidl.ops.submodules import link as _link  # noqa: E402
 
 _link(globals())
+
+# ... and every op takes symbolic tensors too: on a functional model's KerasTensors it adds a
+# node to the graph (symbolic.py, layers/operation.py).
+from minidl.ops.symbolic import link as _link_symbolic  # noqa: E402
+
+_link_symbolic(globals())

@@ -693,3 +693,112 @@ RECORDED_UFUNCS.update({
     np.exp2: exp2, np.fabs: fabs, np.deg2rad: deg2rad, np.rad2deg: rad2deg,
     np.logaddexp2: logaddexp2,
 })
+
+
+# -- what functional models write between layers: `x / 255`, ops.expand_dims, ops.max, ... ------
+def true_divide(x1, x2):
+    """`x1 / x2` on symbolic tensors: divide (keras.ops.true_divide is ops.divide)."""
+    return divide(x1, x2)
+
+
+def expand_dims(x, axis):
+    """y = x with a new axis of length 1;  dx = dy reshaped back."""
+    x, = values(x)
+    return record(numpy_ops.expand_dims(x, axis), "expand_dims", [x],
+                  lambda dy: [dy.reshape(np.shape(x))])
+
+
+def squeeze(x, axis=None):
+    """y = x without its axes of length 1 (or those of `axis`);  dx = dy reshaped back."""
+    x, = values(x)
+    return record(numpy_ops.squeeze(x, axis), "squeeze", [x],
+                  lambda dy: [dy.reshape(np.shape(x))])
+
+
+def broadcast_to(x, shape):
+    """y = x broadcast to `shape`;  dx = dy summed over the axes broadcasting stretched."""
+    x, = values(x)
+    return record(numpy_ops.broadcast_to(x, shape), "broadcast_to", [x],
+                  lambda dy: [unbroadcast(dy, x)])
+
+
+def flip(x, axis=None):
+    """y = x reversed along `axis` (all axes if None);  dx = dy reversed back."""
+    x, = values(x)
+    return record(numpy_ops.flip(x, axis), "flip", [x],
+                  lambda dy: [numpy_ops.flip(dy, axis)])
+
+
+def tile(x, repeats):
+    """y = x repeated `repeats` times along each axis;  dx = the sum of dy over the copies."""
+    x, = values(x)
+    y = numpy_ops.tile(x, repeats)
+    return record(y, "tile", [x], lambda dy: [_sum_of_tiles(dy, np.shape(x), repeats)])
+
+
+def _sum_of_tiles(dy, x_shape, repeats):
+    reps = np.atleast_1d(repeats).tolist()
+    rank = max(len(x_shape), len(reps))  # np.tile pads the shorter one with leading 1s
+    shape = [1] * (rank - len(x_shape)) + list(x_shape)
+    reps = [1] * (rank - len(reps)) + reps
+    pairs = [n for r, s in zip(reps, shape) for n in (r, s)]  # (r0, s0, r1, s1, ...)
+    summed = dy.reshape(pairs).sum(axis=tuple(range(0, 2 * rank, 2)))  # over the copies
+    return summed.reshape(x_shape)
+
+
+def repeat(x, repeats, axis=None):
+    """y = each entry of x repeated (along `axis`, or of x flattened);  dx = dy summed over
+    each entry's repeats."""
+    x, = values(x)
+    y = numpy_ops.repeat(x, repeats, axis)
+
+    def gradient(dy):
+        along = 0 if axis is None else axis % np.ndim(x)
+        source = np.ravel(x) if axis is None else x
+        counts = np.broadcast_to(repeats, (np.shape(source)[along],))
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        dx = np.add.reduceat(dy, starts, axis=along)  # (..., n, ...): one sum per entry
+        return [dx.reshape(np.shape(x))]
+    return record(y, "repeat", [x], gradient)
+
+
+def amax(x, axis=None, keepdims=False, initial=None):
+    """ops.max and ops.amax. y = the largest entry over the axes;  dx = dy shared equally by the entries equal to
+    it, as TensorFlow's gradient of reduce_max (math_grad.py::_MinOrMaxGrad)."""
+    return _extreme(numpy_ops.max, "max", x, axis, keepdims, initial)
+
+
+def amin(x, axis=None, keepdims=False, initial=None):
+    """ops.min and ops.amin. y = the smallest entry over the axes;  dx as amax's."""
+    return _extreme(numpy_ops.min, "min", x, axis, keepdims, initial)
+
+
+def _extreme(reduce, name, x, axis, keepdims, initial):
+    x, = values(x)
+    y = reduce(x, axis, keepdims, initial)
+
+    def gradient(dy):
+        chosen = (x == _spread(y, x, axis, keepdims)).astype(y.dtype)  # 1 where x is the max
+        count = chosen.sum(axis=axis, keepdims=True)
+        return [chosen / count * _spread(dy, x, axis, keepdims)]
+    return record(y, name, [x], gradient)
+
+
+def cumsum(x, axis=None, dtype=None):
+    """y = running sums of x along `axis` (of x flattened if None);  dx = running sums of dy
+    from the other end."""
+    x, = values(x)
+    y = numpy_ops.cumsum(x, axis, dtype)
+
+    def gradient(dy):
+        along = 0 if axis is None else axis
+        back = np.flip(np.cumsum(np.flip(dy, along), axis=along), along)
+        return [back.reshape(np.shape(x))]
+    return record(y, "cumsum", [x], gradient)
+
+
+def reciprocal(x):
+    """y = 1 / x;  dx = -dy * y**2."""
+    x, = values(x)
+    y = numpy_ops.reciprocal(x)
+    return record(y, "reciprocal", [x], lambda dy: [-dy * (y * y)])

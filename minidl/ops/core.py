@@ -77,11 +77,12 @@ def _axis(axis):
 
 
 def shape(x):
-    return np.shape(x)
+    """x's shape, a tuple; None for a symbolic tensor's unknown dimensions, as Keras's."""
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
 
 
 def ndim(x):
-    return np.ndim(x)
+    return len(x.shape) if hasattr(x, "shape") else np.ndim(x)
 
 
 def size(x):

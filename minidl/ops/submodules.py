@@ -29,7 +29,7 @@ def handing_tracked_arrays_on(plain, recorded):
     return op
 
 
-def _defined_for(plain, module):
+def defined_for(plain, module):
     """Whether `plain` is the submodule's own function: defined in it, or in one of the files
     of its kind it gathers (numpy.py's names from numpy_shapes.py, numpy_statistics.py, ...),
     not a helper it imports (convert_to_tensor)."""
@@ -45,6 +45,6 @@ def link(ops_namespace):
             recorded = ops_namespace.get(name)
             if (not name.startswith("_") and callable(plain) and recorded is not None
                     and recorded is not plain
-                    and _defined_for(plain, module)
+                    and defined_for(plain, module)
                     and getattr(recorded, "__module__", "").startswith("minidl.ops.backprop")):
                 setattr(module, name, handing_tracked_arrays_on(plain, recorded))

@@ -1,0 +1,205 @@
+"""Operators, minidl.ops and activations on a functional model's KerasTensors, and activations
+called inside a call() of your own, against live Keras 3.
+
+Keras 3 lets a functional model compute between layers with operators and ops
+(`res = x + inputs`, `inputs / 255.0`, `ops.expand_dims(x, -1)`, `x[:, -1]`): each becomes a
+node (minidl/layers/operation.py). The same builder runs on both libraries, the weights are
+copied from Keras, and the summaries, predictions, fits and gradients are compared.
+
+Tolerances: forward values to float32 rounding (rtol 1e-6: the same float32 operations in
+the same order); a History and the weights after two epochs to rtol 1e-5 (the matrix
+products' sums are ordered differently by TensorFlow's kernels and NumPy's BLAS, an ULP or
+two a step); gradients of single ops to rtol 1e-6, atol 1e-7 (one rounding each).
+"""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import minidl
+from tests.parity import assert_same_summary
+
+
+def build(lib):
+    """A functional model wired with operators and ops between its layers, on `lib`."""
+    ops, layers = lib.ops, lib.layers
+    inputs = lib.Input((4,), name="features")
+    scaled = inputs / 2.0 - 0.25
+    h = layers.Dense(4, activation="tanh", name="hidden")(scaled)
+    res = h + scaled  # the residual of keras.io's Transformer encoder, as it writes it
+    res = ops.expand_dims(res * res, -1)  # (None, 4, 1)
+    tiled = ops.concatenate([res, ops.flip(res, axis=1), -res], axis=-1)  # (None, 4, 3)
+    pooled = ops.max(tiled, axis=-1) + ops.mean(tiled, axis=-1)  # (None, 4)
+    squeezed = ops.squeeze(ops.expand_dims(pooled[:, 1:], 1), 1)  # (None, 3)
+    z = layers.Dense(2, name="head")(ops.cumsum(squeezed, axis=-1) ** 2)
+    outputs = lib.activations.sigmoid(z)
+    return lib.Model(inputs, outputs)
+
+
+@pytest.fixture(scope="module")
+def twins():
+    keras.utils.set_random_seed(3)
+    theirs, ours = build(keras), build(minidl)
+    ours.set_weights(theirs.get_weights())
+    return theirs, ours
+
+
+def test_the_graph_and_its_summary_are_keras_s(twins, capsys):
+    theirs, ours = twins
+    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers]
+    assert ours.output.shape == theirs.output.shape
+    assert_same_summary(ours, theirs, capsys)
+
+
+def test_predict_and_fit_agree(twins):
+    theirs, ours = twins
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(48, 4)).astype(np.float32)
+    y = (rng.random((48, 2)) > 0.5).astype(np.float32)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
+                               rtol=1e-6, atol=1e-7)
+    for model in twins:
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    fit = dict(epochs=2, batch_size=16, shuffle=False, verbose=0)
+    history_theirs, history_ours = theirs.fit(x, y, **fit).history, ours.fit(x, y, **fit).history
+    assert sorted(history_ours) == sorted(history_theirs)
+    for key in history_theirs:
+        np.testing.assert_allclose(history_ours[key], history_theirs[key], rtol=1e-5)
+    for w_ours, w_theirs in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(w_ours, w_theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_symbolic_dtypes_and_shapes_are_keras_s():
+    for lib in (keras, minidl):
+        x = lib.Input((3, 5))
+        checks = [x > 0, lib.ops.argmax(x, -1), lib.ops.cast(x, "int32"), x[:, -1],
+                  lib.ops.reshape(x, (-1, 15)), lib.ops.transpose(x, (0, 2, 1))]
+        found = [(tuple(t.shape), str(t.dtype)) for t in checks]
+        if lib is keras:
+            expected = found
+    assert found == expected
+
+
+# -- the newly recorded ops' gradients, each against tf.GradientTape -------------------------
+X = np.array([[3.0, -1.0, 3.0, 0.5], [2.0, 2.0, -4.0, 2.0]], np.float32)  # ties for max/min
+CASES = {
+    "max": lambda ops, x: ops.max(x, axis=1),
+    "min": lambda ops, x: ops.min(x, axis=0, keepdims=True),
+    "max_all": lambda ops, x: ops.max(x),
+    "expand_dims": lambda ops, x: ops.expand_dims(x, 1) * x[:, None, :],
+    "squeeze": lambda ops, x: ops.squeeze(ops.expand_dims(x, 0)) * x,
+    "broadcast_to": lambda ops, x: ops.broadcast_to(x[:1], (3, 4)),
+    "flip": lambda ops, x: ops.flip(x, axis=1) * x,
+    "tile": lambda ops, x: ops.tile(x, (2, 3)),
+    "repeat": lambda ops, x: ops.repeat(x, 3, axis=1),
+    "repeat_flat": lambda ops, x: ops.repeat(x, 2),
+    "cumsum": lambda ops, x: ops.cumsum(x, axis=1),
+    "cumsum_flat": lambda ops, x: ops.cumsum(x),
+    "reciprocal": lambda ops, x: ops.reciprocal(x),
+    "true_divide": lambda ops, x: ops.true_divide(x, x * x + 1.0),
+}
+
+
+def _gradients(case):
+    """d(sum(out * weights))/dx in Keras (tf.GradientTape) and in minidl (minidl.GradientTape)."""
+    out_tf = None
+    x_tf = tf.Variable(X)
+    with tf.GradientTape() as tape:
+        out_tf = CASES[case](keras.ops, x_tf)
+        weights = np.arange(1, np.size(out_tf) + 1, dtype=np.float32).reshape(out_tf.shape)
+        target = tf.reduce_sum(out_tf * weights)
+    theirs = tape.gradient(target, x_tf).numpy()
+    x = minidl.Variable(X.copy())
+    with minidl.GradientTape() as tape:
+        target = minidl.ops.sum(CASES[case](minidl.ops, x) * weights)
+    ours, = tape.gradient(target, [x])
+    return ours, theirs
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_recorded_op_gradients_match_tensorflow(case):
+    ours, theirs = _gradients(case)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+
+
+def test_the_gradient_comparison_can_fail():
+    """Negative control: max's gradient sent whole to the first of its tied entries (what
+    np.argmax would pick) is not TensorFlow's, which shares it among the ties."""
+    ours, theirs = _gradients("max")
+    first_only = np.zeros_like(X)
+    first_only[np.arange(len(X)), X.argmax(axis=1)] = np.arange(1, len(X) + 1)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+    with pytest.raises(AssertionError):
+        np.testing.assert_allclose(first_only, theirs, rtol=1e-6, atol=1e-7)
+
+
+# -- activations called in a call() of your own (Géron's tied-weights autoencoder) ------------
+def tied_autoencoder(lib, activation):
+    class DenseTranspose(lib.layers.Layer):
+        def __init__(self, dense, activation=None, **kwargs):
+            self.dense = dense
+            self.activation = lib.activations.get(activation)
+            super().__init__(**kwargs)
+
+        def build(self, batch_input_shape):
+            self.biases = self.add_weight(name="bias", shape=[self.dense.kernel.shape[0]],
+                                          initializer="zeros")
+
+        def call(self, inputs):
+            z = lib.ops.matmul(inputs, lib.ops.transpose(self.dense.kernel))
+            return self.activation(z + self.biases)
+
+    dense = lib.layers.Dense(3, activation=activation)
+    inputs = lib.Input((6,))
+    outputs = DenseTranspose(dense, activation="sigmoid")(dense(inputs))
+    model = lib.Model(inputs, outputs)
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+@pytest.mark.parametrize("activation", ["selu", "gelu", "mish", "elu"])
+def test_activations_inside_call_train_as_keras(activation):
+    keras.utils.set_random_seed(5)
+    theirs, ours = tied_autoencoder(keras, activation), tied_autoencoder(minidl, activation)
+    ours.set_weights(theirs.get_weights())
+    x = np.random.default_rng(1).random((32, 6)).astype(np.float32)
+    fit = dict(epochs=2, batch_size=8, shuffle=False, verbose=0)
+    np.testing.assert_allclose(ours.fit(x, x, **fit).history["loss"],
+                               theirs.fit(x, x, **fit).history["loss"], rtol=1e-5)
+    for w_ours, w_theirs in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(w_ours, w_theirs, rtol=1e-5, atol=1e-6)
+
+
+# -- a loss function inside a regularizer of your own (Géron's sparse autoencoder) ------------
+def sparse_autoencoder(lib):
+    class KLDivergenceRegularizer(lib.regularizers.Regularizer):
+        def __init__(self, weight, target=0.1):
+            self.weight, self.target = weight, target
+
+        def __call__(self, inputs):
+            mean_activities = lib.ops.mean(inputs, axis=0)
+            return self.weight * (
+                lib.losses.kl_divergence(self.target, mean_activities)
+                + lib.losses.kl_divergence(1.0 - self.target, 1.0 - mean_activities))
+
+    model = lib.Sequential([
+        lib.Input((6,)),
+        lib.layers.Dense(5, activation="sigmoid",
+                         activity_regularizer=KLDivergenceRegularizer(0.05)),
+        lib.layers.Dense(6, activation="sigmoid")])
+    model.compile(optimizer=lib.optimizers.SGD(learning_rate=1.0), loss="binary_crossentropy")
+    return model
+
+
+def test_a_loss_function_in_a_regularizer_trains_as_keras():
+    """kl_divergence(target, mean) compares a number with a vector: Keras matches no ranks
+    there, and minidl records it on the tape without matching them either."""
+    keras.utils.set_random_seed(7)
+    theirs, ours = sparse_autoencoder(keras), sparse_autoencoder(minidl)
+    ours.set_weights(theirs.get_weights())
+    x = np.random.default_rng(2).random((32, 6)).astype(np.float32)
+    fit = dict(epochs=2, batch_size=8, shuffle=False, verbose=0)
+    np.testing.assert_allclose(ours.fit(x, x, **fit).history["loss"],
+                               theirs.fit(x, x, **fit).history["loss"], rtol=1e-5)
+    for w_ours, w_theirs in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(w_ours, w_theirs, rtol=1e-5, atol=1e-6)
