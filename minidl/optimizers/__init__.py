@@ -6,6 +6,7 @@
     adadelta.py   Adadelta: RMSprop scaled by the root-mean-square of the past steps
     lion.py       Lion: a step of lr by the sign of momentum and gradient mixed
     lamb.py       Lamb: Adam's step scaled per weight by ||w|| / ||step||
+    adafactor.py  Adafactor: a step relative to ||w||, over a factored average of g**2
     ftrl.py       Ftrl: weights solved for in closed form each step, with L1 zeros
     schedules.py  ExponentialDecay, PiecewiseConstantDecay, InverseTimeDecay,
                   PolynomialDecay, CosineDecay (with warmup), CosineDecayRestarts
@@ -16,6 +17,7 @@ Each optimizer is its `update_step(g, w, lr, **slots)`, the formula, operation f
 as Keras writes it, so that float32 results are Keras's (see base.py).
 """
 from minidl.optimizers import schedules
+from minidl.optimizers.adafactor import Adafactor
 from minidl.optimizers.adadelta import Adadelta
 from minidl.optimizers.adam import Adam, Adamax, AdamW, Nadam
 from minidl.optimizers.base import Optimizer, constants, power
@@ -26,11 +28,12 @@ from minidl.optimizers.rmsprop import Adagrad, RMSprop
 from minidl.optimizers.sgd import SGD
 
 __all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "Nadam", "Adadelta", "Lion",
-           "Ftrl", "Lamb", "Optimizer",
+           "Ftrl", "Lamb", "Adafactor", "Optimizer",
            "schedules", "constants", "power", "get", "serialize", "deserialize"]
 
 _BY_NAME = {cls.__name__.lower(): cls for cls in (SGD, Adagrad, RMSprop, Adam, AdamW, Adamax,
-                                                  Nadam, Adadelta, Lion, Ftrl, Lamb)}
+                                                  Nadam, Adadelta, Lion, Ftrl, Lamb,
+                                                  Adafactor)}
 
 
 def get(identifier):
