@@ -350,20 +350,26 @@ class Step:
         self.seeds, self.tape, self.weights, self.grads = seeds, tape, weights, grads
 
 
-def compute_gradients(model, batch, keep_gradients=False):
+def compute_gradients(model, batch, keep_gradients=False, scale_loss=None):
     """The training loss on one batch and its gradient for every trainable weight: a Step.
 
     A weight the loss does not reach (the head of an output with no loss, a layer whose
     output is unused) gets None, as in tf.GradientTape; a weight with a regularizer is
     always reached (the penalty depends on it).
+    `scale_loss` (a LossScaleOptimizer's): the gradients are those of scale_loss(loss), as
+    Keras's train step differentiates; scale_loss is linear, so it scales the seeds. The
+    Step's loss is the unscaled one, as Keras's logs.
     """
     weights = model.trainable_weights
     loss, output_losses, preds, seeds, tape = forward_and_loss(model, batch, True,
                                                                keep_gradients, weights)
+    if scale_loss is not None:
+        seeds = [(seed[0], scale_loss(seed[1]), *seed[2:]) for seed in seeds]
     grads = tape.gradient(seeds, weights, unconnected_gradients="none")
     for i, w in enumerate(weights):  # d(weight penalty)/dw
         if w.regularizer is not None:
             penalty = regularizers.gradient(w.regularizer, w.value)  # same shape as w
+            penalty = penalty if scale_loss is None else scale_loss(penalty)
             grads[i] = penalty if grads[i] is None else grads[i] + penalty
     return Step(loss, output_losses, preds, seeds, tape, weights, grads)
 
@@ -375,7 +381,12 @@ def train_step(model, batch, metrics, keep_gradients=False):
     decay, their optimizer slots untouched, as Keras's optimizer.
     """
     with deferred_interrupt(), flushed():
-        step = compute_gradients(model, batch, keep_gradients)
+        scale_loss = getattr(model.optimizer, "scale_loss", None)  # a LossScaleOptimizer's
+        if scale_loss is None:
+            step = compute_gradients(model, batch, keep_gradients)
+        else:  # an overflow is how it finds too large a scale (it halves it): no warning
+            with np.errstate(over="ignore", invalid="ignore"):
+                step = compute_gradients(model, batch, keep_gradients, scale_loss)
         if not step.weights:
             custom_step.warn_no_trainable_weights(model)
         weights, grads = reached(model, step.weights, step.grads, len(batch))

@@ -12,6 +12,7 @@
                   PolynomialDecay, CosineDecay (with warmup), CosineDecayRestarts
     base.py       what every optimizer shares: the learning rate (a float or a schedule),
                   weight decay, gradient clipping, slots, one step
+    loss_scale.py LossScaleOptimizer: another optimizer, with dynamic loss scaling
 
 Each optimizer is its `update_step(g, w, lr, **slots)`, the formula, operation for operation
 as Keras writes it, so that float32 results are Keras's (see base.py).
@@ -24,11 +25,12 @@ from minidl.optimizers.base import Optimizer, constants, power
 from minidl.optimizers.ftrl import Ftrl
 from minidl.optimizers.lamb import Lamb
 from minidl.optimizers.lion import Lion
+from minidl.optimizers.loss_scale import LossScaleOptimizer
 from minidl.optimizers.rmsprop import Adagrad, RMSprop
 from minidl.optimizers.sgd import SGD
 
 __all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "Nadam", "Adadelta", "Lion",
-           "Ftrl", "Lamb", "Adafactor", "Optimizer",
+           "Ftrl", "Lamb", "Adafactor", "LossScaleOptimizer", "Optimizer",
            "schedules", "constants", "power", "get", "serialize", "deserialize"]
 
 _BY_NAME = {cls.__name__.lower(): cls for cls in (SGD, Adagrad, RMSprop, Adam, AdamW, Adamax,
@@ -60,7 +62,8 @@ def serialize(optimizer):
 def deserialize(config, custom_objects=None):
     """An optimizer from `serialize`'s dict (or Keras's), without its state."""
     name = str(config.get("class_name", "")).lower()
-    classes = {**_BY_NAME, **{k.lower(): v for k, v in (custom_objects or {}).items()}}
+    classes = {**_BY_NAME, "lossscaleoptimizer": LossScaleOptimizer,  # (it wraps another:
+               **{k.lower(): v for k, v in (custom_objects or {}).items()}}  # no name alone)
     if name not in classes:
         raise ValueError(
             f"Could not interpret optimizer identifier: {config}. "

@@ -24,8 +24,10 @@ def compile_to_config(model):
 
 def optimizer_to_config(optimizer):
     """The optimizer's class and settings, clipping options included, as Keras writes them."""
-    config = {**optimizer.get_config(), "clipnorm": optimizer.clipnorm,
-              "clipvalue": optimizer.clipvalue, "global_clipnorm": optimizer.global_clipnorm}
+    config = optimizer.get_config()
+    if not hasattr(optimizer, "inner_optimizer"):  # (a LossScaleOptimizer's are the inner's)
+        config = {**config, "clipnorm": optimizer.clipnorm, "clipvalue": optimizer.clipvalue,
+                  "global_clipnorm": optimizer.global_clipnorm}
     return object_registration.class_config(optimizer, "keras.optimizers", optimizers,
                                             _plain(config))
 
@@ -117,6 +119,8 @@ def _optimizer_from_config(spec, custom=None):
     yours = object_registration.get_registered_object(spec.get("registered_name"), custom)
     if yours is not None:  # an optimizer class of one's own
         return yours.from_config(config)
+    if class_name == "LossScaleOptimizer":  # its config holds the inner optimizer's
+        return optimizers.deserialize(spec, custom)
     cls = type(optimizers.get(class_name))  # an unknown name lists the valid ones
     _check_defaults(f"optimizer {class_name}", config, _KERAS_OPTIMIZER_DEFAULTS)
     accepted = accepted_arguments(cls) | {"clipnorm", "clipvalue", "global_clipnorm"}

@@ -87,8 +87,15 @@ def write_weights(h5, model):
     if model.compiled:
         group = h5.create_group("optimizer/vars")
         group.attrs["name"] = model.optimizer.name
-        for i, value in enumerate(built_optimizer(model.optimizer, model).variables):
+        optimizer = built_optimizer(model.optimizer, model)
+        for i, value in enumerate(optimizer.variables):
             group[str(i)] = value
+        inner = getattr(optimizer, "inner_optimizer", None)
+        if inner is not None:  # a LossScaleOptimizer's: Keras writes the inner's again, apart
+            group = h5.create_group("optimizer/inner_optimizer/vars")
+            group.attrs["name"] = inner.name
+            for i, value in enumerate(inner.variables):
+                group[str(i)] = value
 
 
 def built_optimizer(optimizer, model):
@@ -258,6 +265,10 @@ def _checked_scalar(filepath, index, what, value, whole):
 
 def _assign_optimizer_state(optimizer, state):
     """Set every optimizer variable from checked values (`read_weights`)."""
+    if hasattr(optimizer, "inner_optimizer"):  # a LossScaleOptimizer: its own, then the inner's
+        if state["arrays"]:
+            optimizer.set_weights([state["iterations"], 0.0, *state["arrays"]])
+        return
     optimizer.iterations = state["iterations"]
     rate = state["learning_rate"]
     if rate is not None and optimizer.learning_rate != rate:  # the file holds the rate as

@@ -131,17 +131,29 @@ def write_weights(group, model):
 
 
 def _write_optimizer_weights(f, model):
-    """Keras writes `optimizer.variables`: before the first step only iteration and rate."""
+    """Keras writes `optimizer.variables`: before the first step only iteration and rate; a
+    LossScaleOptimizer's own four, then its inner optimizer's, slots under its name."""
     optimizer = model.optimizer
-    values = optimizer.variables
+    inner = getattr(optimizer, "inner_optimizer", None)
+    if inner is None:
+        names = _optimizer_weight_names(model, optimizer)
+    else:
+        own = ("iteration", "learning_rate") + (("step_counter", "dynamic_scale")
+                                                if optimizer.built else ())
+        names = [f"{optimizer.name}/{name}" for name in own] + _optimizer_weight_names(
+            model, inner, slots_under=f"{optimizer.name}/")
+    _write_subset(f.create_group("optimizer_weights"), names, optimizer.variables)
+
+
+def _optimizer_weight_names(model, optimizer, slots_under=""):
     names = [f"{optimizer.name}/iteration"]
-    if len(values) > len(optimizer.slots()) + len(optimizer.extra_variables()) + 1:
+    if len(optimizer.variables) > len(optimizer.slots()) + len(optimizer.extra_variables()) + 1:
         names.append(f"{optimizer.name}/learning_rate")  # none for a schedule, as Keras
-    names += [f"{optimizer.name}/"  # a slot is named after its variable's path, as Keras does
+    names += [f"{slots_under}{optimizer.name}/"  # a slot is named after its variable's path
               f"{weight_path(model, optimizer._variables[index]).replace('/', '_')}_{name}"
               for name, index, _ in optimizer.named_slots()]
     names += [f"{optimizer.name}/u_product"] * len(optimizer.extra_variables())  # Nadam's
-    _write_subset(f.create_group("optimizer_weights"), names, values)
+    return names
 
 
 def _write_subset(group, names, values):
