@@ -11,6 +11,8 @@ the same order); a History and the weights after two epochs to rtol 1e-5 (the ma
 products' sums are ordered differently by TensorFlow's kernels and NumPy's BLAS, an ULP or
 two a step); gradients of single ops to rtol 1e-6, atol 1e-7 (one rounding each).
 """
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -203,3 +205,58 @@ def test_a_loss_function_in_a_regularizer_trains_as_keras():
                                theirs.fit(x, x, **fit).history["loss"], rtol=1e-5)
     for w_ours, w_theirs in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(w_ours, w_theirs, rtol=1e-5, atol=1e-6)
+
+
+# -- .keras files: the ops between layers, written and read as Keras's ------------------------
+def build_for_saving(lib):
+    ops, layers = lib.ops, lib.layers
+    x = lib.Input((3, 4), name="inp")
+    h = layers.Dense(4, name="d")(x)
+    y = (h + x) * 2.0 - 1
+    y = ops.concatenate([ops.expand_dims(y, 1), -ops.expand_dims(x, 1)], axis=1)
+    y = y[:, 0, ..., 1:3] ** 2
+    y = ops.where(y > 0.5, y, 0.0)
+    y = ops.max(ops.reshape(y, (-1, 6)), axis=-1, keepdims=True)
+    return lib.Model(x, ops.cast(lib.activations.sigmoid(y), "float32"))
+
+
+def test_ops_are_written_and_read_as_keras_s(tmp_path):
+    keras.utils.set_random_seed(0)
+    theirs, ours = build_for_saving(keras), build_for_saving(minidl)
+    ours.set_weights(theirs.get_weights())
+    x = np.random.default_rng(3).random((5, 3, 4)).astype(np.float32)
+    expected = theirs.predict(x, verbose=0)
+
+    def ops_of(model):  # as the file holds them (JSON: Keras's tuples become lists)
+        return [entry for entry in json.loads(json.dumps(model.get_config()["layers"]))
+                if entry["module"].startswith("keras.src.ops")]
+    assert ops_of(theirs) and ops_of(ours) == ops_of(theirs)
+    ours.save(tmp_path / "minidl.keras")
+    theirs.save(tmp_path / "keras.keras")
+    from_minidl = keras.models.load_model(tmp_path / "minidl.keras")
+    from_keras = minidl.models.load_model(tmp_path / "keras.keras")
+    np.testing.assert_allclose(from_minidl.predict(x, verbose=0), expected, rtol=1e-6)
+    np.testing.assert_allclose(from_keras.predict(x, verbose=0), expected, rtol=1e-6)
+    assert ops_of(from_keras) == ops_of(theirs)
+
+
+def test_the_saved_ops_split_their_arguments_as_keras_s_classes():
+    """Each op minidl writes: Keras's class of that name, in that module, calls on exactly
+    the arguments minidl writes as the node's args (the rest are the class's config)."""
+    import importlib
+    import inspect
+
+    from minidl.layers.operation import SAVED_CALL_ARGUMENTS
+    for name, (kind, call_names) in SAVED_CALL_ARGUMENTS.items():
+        class_name = "".join(part.capitalize() for part in name.split("_"))
+        cls = getattr(importlib.import_module(f"keras.src.ops.{kind}"), class_name)
+        call = [p for p in inspect.signature(cls.call).parameters if p != "self"]
+        assert tuple(call) == call_names, name
+
+
+def test_an_op_minidl_cannot_write_is_refused_before_the_file_is_made(tmp_path):
+    x = minidl.Input((4,))
+    model = minidl.Model(x, minidl.ops.logsumexp(x, axis=-1))
+    with pytest.raises(ValueError, match="ops.logsumexp"):
+        model.save(tmp_path / "m.keras")
+    assert not (tmp_path / "m.keras").exists()

@@ -17,6 +17,8 @@ As in Keras, an Operation is in the graph and in `summary()` ("add (Add)") but n
 ones, `_output_shape`). `.keras` files hold the ops whose arguments keras.ops splits as
 Keras does (`SAVED_CALL_ARGUMENTS`): the ones a functional model writes most.
 """
+import inspect
+
 import numpy as np
 
 from minidl import naming
@@ -70,7 +72,10 @@ class Operation(Layer):
 def symbolic_call(function, op_name, args, kwargs):
     """`function(*args, **kwargs)` with KerasTensors among the arguments: a new node of the
     graph, and its output KerasTensor(s)."""
-    operation = Operation(function, op_name, args, kwargs)
+    return _call(Operation(function, op_name, args, kwargs))
+
+
+def _call(operation):
     tensors = operation.tensors
     outputs = operation(tensors[0] if len(tensors) == 1 else tensors)
     for tensor, dtype in zip(flatten(outputs), operation.output_dtypes):
@@ -126,3 +131,95 @@ def _replace_tensors(structure, arrays):
     if isinstance(structure, dict):
         return {key: _replace_tensors(item, arrays) for key, item in structure.items()}
     return structure
+
+
+# -- in .keras files ------------------------------------------------------------------------------
+# The ops a functional model's file can hold, with keras.ops's split of their arguments: these
+# are the op's call arguments ("args" of its node, tensors or numbers); its other arguments are
+# the op's config (`ExpandDims(axis=-1)`). Keras's module for each: keras.src.ops.<kind>.
+_BINARY = ("x1", "x2")
+SAVED_CALL_ARGUMENTS = {
+    **{name: ("numpy", _BINARY) for name in (
+        "add", "subtract", "multiply", "divide", "true_divide", "power", "matmul", "maximum",
+        "minimum", "floor_divide", "mod", "equal", "not_equal", "less", "less_equal",
+        "greater", "greater_equal", "logical_and", "logical_or", "logical_xor")},
+    **{name: ("numpy", ("x",)) for name in (
+        "negative", "absolute", "abs", "exp", "log", "sqrt", "square", "tanh", "logical_not",
+        "expand_dims", "squeeze", "reshape", "transpose", "mean", "sum", "max", "min", "clip",
+        "flip", "cumsum", "tile", "repeat", "broadcast_to", "stack")},
+    "concatenate": ("numpy", ("xs",)),
+    "where": ("numpy", ("condition", "x1", "x2")),
+    "get_item": ("numpy", ("x", "key")),
+    **{name: ("nn", ("x",)) for name in ("relu", "sigmoid", "softmax", "silu", "gelu")},
+    "cast": ("core", ("x",)),
+}
+
+
+def to_config(operation, value_config):
+    """The op as Keras's Functional.get_config writes it; `value_config(tensor)` writes a
+    KerasTensor. Raises for an op minidl cannot write as Keras would."""
+    if operation.op_name not in SAVED_CALL_ARGUMENTS:
+        raise ValueError(
+            f"minidl cannot save a functional model that calls ops.{operation.op_name} on its "
+            f"symbolic tensors (node '{operation.name}'): it writes only the ops whose "
+            f"arguments it splits as Keras does ({sorted(SAVED_CALL_ARGUMENTS)}). Wrap the "
+            "computation in a Layer of your own (with get_config), or use those ops.")
+    kind, call_names = SAVED_CALL_ARGUMENTS[operation.op_name]
+    function = getattr(operation.function, "on_arrays", operation.function)
+    given = inspect.signature(function).bind(*operation.args, **operation.kwargs)
+    given.apply_defaults()
+    arguments = dict(given.arguments)
+    args = [_encode(arguments.pop(name), value_config) for name in call_names]
+    return {"module": f"keras.src.ops.{kind}", "class_name": operation.class_name,
+            "config": {"name": operation.name, **{k: _encode(v, value_config)
+                                                   for k, v in arguments.items()}},
+            "registered_name": operation.class_name, "name": operation.name,
+            "inbound_nodes": [{"args": args, "kwargs": {}}]}
+
+
+def from_config(entry, args):
+    """The op a `.keras` file's `entry` holds, called on `args` (its node's arguments, the
+    KerasTensors filled in): its output KerasTensor(s)."""
+    from minidl import ops
+
+    op_name = naming.to_snake_case(entry["class_name"])
+    if op_name not in SAVED_CALL_ARGUMENTS:
+        raise ValueError(
+            f"minidl cannot load the op {entry['class_name']} (node '{entry.get('name')}') of "
+            f"this functional model: it reads the ops {sorted(SAVED_CALL_ARGUMENTS)}.")
+    _, call_names = SAVED_CALL_ARGUMENTS[op_name]
+    config = {k: v for k, v in entry["config"].items() if k != "name"}
+    kwargs = {**dict(zip(call_names, [_decode(a) for a in args])), **config}
+    operation = Operation(getattr(ops, op_name), op_name, (), kwargs, name=entry["config"]["name"])
+    return _call(operation)
+
+
+def _encode(value, value_config):
+    """A call argument in a config: a KerasTensor, a number, a list, or an index (get_item's
+    slices, None and ... as Keras writes them)."""
+    if isinstance(value, KerasTensor):
+        return value_config(value)
+    if isinstance(value, (list, tuple)):
+        return [_encode(item, value_config) for item in value]
+    if isinstance(value, slice):
+        return {"class_name": "__slice__",
+                "config": {"start": value.start, "stop": value.stop, "step": value.step}}
+    if value is Ellipsis:
+        return {"class_name": "__ellipsis__", "config": {}}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.dtype):
+        return value.name
+    return value
+
+
+def _decode(value):
+    if isinstance(value, dict) and value.get("class_name") == "__slice__":
+        return slice(value["config"]["start"], value["config"]["stop"], value["config"]["step"])
+    if isinstance(value, dict) and value.get("class_name") == "__ellipsis__":
+        return Ellipsis
+    if isinstance(value, list) and not any(isinstance(v, KerasTensor) for v in value):
+        return tuple(_decode(v) for v in value)  # an index: a tuple, as it was given
+    if isinstance(value, list):
+        return [_decode(v) for v in value]  # ops.concatenate's list of tensors
+    return value

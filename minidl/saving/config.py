@@ -7,7 +7,9 @@ written and read the same way, recursively. layer_config.py does each layer,
 compile_config.py the compile settings.
 """
 from minidl import config as config_module, tree
+from minidl.layers import operation
 from minidl.layers.input_layer import InputLayer
+from minidl.layers.operation import Operation
 from minidl.saving.compile_config import compile_to_config
 from minidl.saving.layer_config import (dtype_policy, layer_from_config, layer_to_config,
                                         nearest_builtin_name, own_name, shape_list)
@@ -101,7 +103,10 @@ def _functional_config(model, dtype, naming):
         return {"args": args, "kwargs": kwargs}
 
     layer_configs = []
-    for layer in model.layers:
+    for layer in model._graph.layers:  # the layers and the ops between them, as Keras's
+        if isinstance(layer, Operation):
+            layer_configs.append(operation.to_config(layer, tensor_config))
+            continue
         layer_config = _to_config(layer, dtype, naming)
         layer_config["name"] = layer.name
         layer_config["inbound_nodes"] = [
@@ -143,9 +148,13 @@ def model_from_config(config, custom_objects=None, depth=0):
             "a functional Model.")
     tensors = {}  # (layer name, node index) -> the outputs of that call
     pending = []  # (layer, node data) whose inputs are not all made yet
+    needed = _needed(model_config)
     for layer_config in model_config["layers"]:
-        if _computes_a_mask_only(layer_config, model_config["layers"]):
-            continue  # minidl's layers make their masks themselves (minidl/masks.py)
+        if _is_op(layer_config):
+            if layer_config["name"] in needed:  # (not an op that computes a mask only:
+                pending.append((layer_config, layer_config["name"], 0,  # minidl's layers
+                                layer_config["inbound_nodes"][0]))  # make masks themselves)
+            continue
         layer = _from_config(layer_config, custom_objects, depth + 1)
         name = layer_config.get("name", layer.name)  # the graph's: a layer of your own whose
         # get_config has no name gets a new one, as in Keras
@@ -162,7 +171,9 @@ def model_from_config(config, custom_objects=None, depth=0):
             raise ValueError(f"The model config's graph is disconnected at layers {names}.")
         for layer, name, index, node in ready:
             args = [_fill(arg, tensors) for arg in node["args"]]
-            if len(args) == 1:
+            if isinstance(layer, dict):  # an op between layers (layers/operation.py)
+                tensors[(name, index)] = operation.from_config(layer, args)
+            elif len(args) == 1:
                 tensors[(name, index)] = layer(args[0], **_call_options(layer, node, tensors))
             else:  # layer(query, value): MultiHeadAttention
                 tensors[(name, index)] = layer(*args, **_call_options(layer, node, tensors))
@@ -183,16 +194,36 @@ def model_from_config(config, custom_objects=None, depth=0):
                  outputs=structure(model_config["output_layers"]), name=model_config["name"])
 
 
-def _computes_a_mask_only(entry, entries):
-    """Keras writes the ops that compute masks (a NotEqual for Embedding(mask_zero=True))
-    as nodes feeding only the `mask=` argument of later calls; minidl skips them."""
-    def is_op(item):
-        return (item.get("module") or "").startswith("keras.src.ops")  # None: a class of
-        # the user's own, as Keras writes it
+def _is_op(entry):
+    return (entry.get("module") or "").startswith("keras.src.ops")  # None: a class of the
+    # user's own, as Keras writes it
 
-    return is_op(entry) and all(
-        spec[0] != entry.get("name") for other in entries if not is_op(other)
-        for node in other.get("inbound_nodes", []) for spec in _tensor_specs(node["args"]))
+
+def _needed(model_config):
+    """The names of the layers and ops the outputs are computed from, through the calls'
+    arguments. Keras also writes the ops that compute masks (a NotEqual for
+    Embedding(mask_zero=True)), which feed only the `mask=` of later calls: not needed."""
+    entries = {entry["name"]: entry for entry in model_config["layers"]}
+    needed, todo = set(), [spec[0] for spec in _specs_in(model_config["output_layers"])]
+    while todo:
+        name = todo.pop()
+        if name in needed or name not in entries:
+            continue
+        needed.add(name)
+        for node in entries[name].get("inbound_nodes", []):
+            todo += [spec[0] for spec in _tensor_specs(node["args"])]
+            todo += [spec[0] for key in ("key", "initial_state")
+                     for spec in _tensor_specs(node.get("kwargs", {}).get(key, []))]
+    return needed
+
+
+def _specs_in(structure):
+    """The [name, node, index] leaves of input_layers / output_layers."""
+    if isinstance(structure, dict):
+        return [spec for value in structure.values() for spec in _specs_in(value)]
+    if len(structure) == 3 and isinstance(structure[0], str):
+        return [structure]
+    return [spec for value in structure for spec in _specs_in(value)]
 
 
 def _call_options(layer, node, tensors=None):
@@ -218,6 +249,9 @@ def _tensor_specs(args):
         return [spec for item in args for spec in _tensor_specs(item)]
     if isinstance(args, dict) and args.get("class_name") == "__keras_tensor__":
         return [args["config"]["keras_history"]]
+    if args is None or isinstance(args, (bool, int, float, str)) or (
+            isinstance(args, dict) and args.get("class_name") in ("__slice__", "__ellipsis__")):
+        return []  # an op's number or index (`x * 2.0`, `x[:, -1]`)
     raise ValueError(f"Unexpected layer call argument in the model config: {args!r}")
 
 
@@ -232,6 +266,8 @@ def _inputs_known(node, tensors):
 def _fill(args, tensors):
     if isinstance(args, (list, tuple)):
         return [_fill(item, tensors) for item in args]
+    if not (isinstance(args, dict) and args.get("class_name") == "__keras_tensor__"):
+        return args  # an op's number or index, decoded by layers/operation.py
     name, node, index = args["config"]["keras_history"]
     outputs = tensors[(name, node)]
     return outputs[index] if isinstance(outputs, list) else outputs
