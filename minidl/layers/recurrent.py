@@ -41,10 +41,11 @@ import numpy as np
 
 from minidl import activations
 from minidl.layers.base import Layer
+from minidl.layers import recurrent_own_cells as own_cells
 from minidl.layers.core import check_rank
-from minidl.layers.recurrent_cells import (DropoutMasks, GRUCell, LSTMCell, SimpleRNNCell,
-                                           StackedRNNCells, _cell_from_config,
-                                           check_builtin_cell, check_off, check_units)
+from minidl.layers.recurrent_cells import (Cell, DropoutMasks, GRUCell, LSTMCell,
+                                           SimpleRNNCell, StackedRNNCells, _cell_from_config,
+                                           check_cell, check_off, check_units)
 
 
 def add_grads(total, grads):
@@ -62,8 +63,10 @@ class RNN(Layer):
 
     Args:
         cell: a SimpleRNNCell, LSTMCell or GRUCell, or a list of them (StackedRNNCells: at
-            every step each cell reads the output of the one before). A cell of one's own is
-            refused by name (recurrent_cells.py, check_builtin_cell).
+            every step each cell reads the output of the one before), or a cell of your own:
+            a layer with a `state_size` (an int or a list of ints) and a
+            `call(inputs, states) -> (output, new_states)`, whose loop is recorded on a tape
+            and differentiated through every step (recurrent_own_cells.py).
         return_sequences, return_state, go_backwards, unroll, zero_output_for_mask: as
             SimpleRNN's (return_state with stacked cells is refused: Keras nests each cell's
             states in a list, which minidl's functional graphs do not carry).
@@ -102,7 +105,9 @@ class RNN(Layer):
             cell = StackedRNNCells(cell)
         cell = _cell_from_config(cell)
         if not isinstance(cell, StackedRNNCells):
-            check_builtin_cell(cell, "cell")
+            check_cell(cell, "cell")
+            if not isinstance(cell, Cell):
+                own_cells.state_sizes(cell), own_cells.output_size(cell)  # Keras's checks
         elif return_state:
             raise ValueError(
                 "minidl does not support `return_state=True` with StackedRNNCells (Keras "
@@ -110,6 +115,7 @@ class RNN(Layer):
                 f"cell. Received: return_state={return_state}, cell={cell.name!r}")
         super().__init__(**kwargs)
         self.cell = cell
+        self.own_cell = not isinstance(cell, (Cell, StackedRNNCells))  # recurrent_own_cells.py
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
@@ -119,7 +125,13 @@ class RNN(Layer):
 
     @property
     def units(self):
-        return self.cell.output_size  # U: the (last) cell's
+        """U: the (last) cell's output size."""
+        return own_cells.output_size(self.cell) if self.own_cell else self.cell.output_size
+
+    @property
+    def state_sizes(self):
+        """[S, ...]: the size of each state (LSTM: [U, U]; stacked cells: every cell's)."""
+        return own_cells.state_sizes(self.cell) if self.own_cell else self.cell.state_sizes
 
     def __call__(self, inputs, initial_state=None, training=None, **kwargs):
         """As any layer's call; with `initial_state` (one array or KerasTensor per state, as
@@ -133,11 +145,11 @@ class RNN(Layer):
                              f"{initial_state!r}")
         states = list(initial_state) if isinstance(initial_state, (list, tuple)) \
             else [initial_state]
-        if len(states) != len(self.cell.state_sizes):
+        if len(states) != len(self.state_sizes):
             raise ValueError(
-                f"Layer {self.name} expects {len(self.cell.state_sizes)} state(s) in "
+                f"Layer {self.name} expects {len(self.state_sizes)} state(s) in "
                 f"`initial_state` (one per entry of the cell's state_size "
-                f"{list(self.cell.state_sizes)}), but it received {len(states)} state(s).")
+                f"{list(self.state_sizes)}), but it received {len(states)} state(s).")
         outputs = super().__call__([inputs] + states, training=training, **kwargs)
         if self._inbound_nodes and self._inbound_nodes[-1].inputs[0] is inputs:
             self._inbound_nodes[-1].states_as_kwargs = True  # a .keras file: Keras's kwargs
@@ -153,7 +165,7 @@ class RNN(Layer):
     def check_input_shape(self, shape):
         if isinstance(shape, list) and shape and isinstance(shape[0], (tuple, list)):
             shape, states = shape[0], shape[1:]
-            for given, size in zip(states, self.cell.state_sizes):
+            for given, size in zip(states, self.state_sizes):
                 if len(given) != 2 or given[-1] not in (None, size):
                     raise ValueError(
                         f"Layer {self.name}'s `initial_state` must be (batch_size, {size}) "
@@ -168,7 +180,7 @@ class RNN(Layer):
                 "Sequential model, specify the time dimension by passing an `Input()` as your "
                 "first layer.\n- If using the functional API, specify the time dimension by "
                 "passing a `shape` or `batch_shape` argument to your `Input()`.")
-        if self.built and shape[-1] != self.cell.input_size:
+        if self.built and not self.own_cell and shape[-1] != self.cell.input_size:
             raise ValueError(
                 f"Input 0 of layer \"{self.name}\" is incompatible with the layer: expected "
                 f"axis -1 of input shape to have value {self.cell.input_size}, but "
@@ -177,6 +189,8 @@ class RNN(Layer):
     def build(self, input_shape):
         input_shape, _ = self._with_states(input_shape) if isinstance(input_shape[0], (
             tuple, list)) else (input_shape, None)
+        if self.own_cell:  # (and the weight paths of the cell's sublayers)
+            return own_cells.build(self, (input_shape[0], input_shape[-1]))
         self.cell.build((input_shape[0], input_shape[-1]))  # one step's input: (N,D)
         self.cell.built = True
         for weight in self.cell.weights:
@@ -198,7 +212,7 @@ class RNN(Layer):
         n, t = input_shape[0], input_shape[1]
         output = (n, t, self.units) if self.return_sequences else (n, self.units)
         if self.return_state:
-            return [output] + [(n, size) for size in self.cell.state_sizes]
+            return [output] + [(n, size) for size in self.state_sizes]
         return output
 
     def compute_mask(self, inputs, mask):
@@ -208,7 +222,7 @@ class RNN(Layer):
             mask = mask[0]  # called with initial states: x's mask
         output_mask = mask if self.return_sequences else None
         if self.return_state:
-            return [output_mask] + [None] * len(self.cell.state_sizes)
+            return [output_mask] + [None] * len(self.state_sizes)
         return output_mask
 
     def forward(self, x, training=False, mask=None):
@@ -216,6 +230,8 @@ class RNN(Layer):
         if initial is not None:  # Keras passes no mask to a call with two tensor arguments
             mask = None  # (keras/src/layers/layer.py, "Populate mask argument(s)"): the loop
             # runs every step; the output still carries x's mask on (compute_mask)
+        if self.own_cell:  # a cell of your own: its call() step by step, on a tape
+            return own_cells.forward(self, x, initial, mask, training)
         masks = self.cell.draw_masks(len(x), x.dtype) if training else None
         xs = x[:, ::-1] if self.go_backwards else x  # (N,T,D), a view
         x_mask = None  # the input's one mask, applied here (implementation 2)
@@ -251,7 +267,7 @@ class RNN(Layer):
     def zero_states(self, n, dtype):
         """The states before the first step (and their gradients after the last): zeros,
         (N,U) each. ConvLSTM's are images (conv_lstm.py)."""
-        return [np.zeros((n, size), dtype) for size in self.cell.state_sizes]
+        return [np.zeros((n, size), dtype) for size in self.state_sizes]
 
     def step(self, x_t, states, masks):
         """The cell's step: implementation 1 (per gate) or 2, with the recurrent mask if any."""
@@ -303,6 +319,8 @@ class RNN(Layer):
         return output, (caches, keep, x_mask, given)
 
     def backward(self, dy, cache, need_dx=True):
+        if self.own_cell:
+            return own_cells.backward(self, dy, cache, need_dx)
         caches, keep, x_mask, given = cache
         dout, dstates = (dy[0], list(dy[1:])) if self.return_state else (dy, None)
         n, steps = len(dout), len(caches)

@@ -158,6 +158,48 @@ class Cell(Layer):
 
     output_state = 0  # the step's output h is also its state 0
 
+    # -- called by itself, as Keras's cells are (a cell of your own calling a built-in one) -----
+    def __call__(self, inputs, states=None, training=None, **kwargs):
+        """Keras's cell call: `h, new_states = cell(x_t, states)`, one step on (N,D) and the
+        states, written on the tape as any layer call (forward and backward below), so that
+        a cell of your own can use a built-in one (Géron's LNSimpleRNNCell). Keras's
+        SimpleRNNCell and GRUCell return a single new state when given a single state."""
+        if states is None:  # Keras's message
+            raise TypeError(f"{type(self).__name__}.call() missing 1 required positional "
+                            "argument: 'states'")
+        if self.dropout or self.recurrent_dropout:
+            raise ValueError(
+                "minidl does not support `dropout` or `recurrent_dropout` in a "
+                f"{type(self).__name__} called by itself (Keras's cell keeps the masks of its first training call for "
+                "every later call unless an RNN around it resets them): give the dropout to "
+                f"the RNN's cell or a Dropout layer. Received: {self.name}.dropout="
+                f"{self.dropout}, {self.name}.recurrent_dropout={self.recurrent_dropout}")
+        nested = isinstance(states, (list, tuple))
+        states = list(states) if nested else [states]
+        if len(states) != len(self.state_sizes):
+            raise ValueError(f"{type(self).__name__} '{self.name}' takes {len(self.state_sizes)} "
+                             f"state(s) (state_size {self.state_size}). Received "
+                             f"{len(states)} state(s)")
+        if not self.built:
+            self._maybe_build(tuple(np.shape(inputs)))  # (N,D): the weights, as in an RNN
+        outputs = super().__call__([inputs] + states, training=training, **kwargs)
+        h, new_states = outputs[0], list(outputs[1:])
+        return h, new_states if nested or len(new_states) > 1 else new_states[0]
+
+    def forward(self, inputs, training=False):
+        """[x, *states] -> [h, *new_states]: step() on what Cell.__call__ was given."""
+        x, states = inputs[0], list(inputs[1:])
+        h, new_states, cache = self.step(x, states)
+        return [h] + new_states, cache
+
+    def backward(self, dy, cache, need_dx=True):
+        """[dh, *dnew_states] -> [dx, *dstates]: step_backward(), h's gradient added to
+        state output_state's (h is both the output and that state)."""
+        dstates = list(dy[1:])
+        dstates[self.output_state] = dstates[self.output_state] + dy[0]
+        dx, dprev, grads = self.step_backward(dstates, cache, need_dx)
+        return [dx] + dprev, grads
+
     @property
     def input_size(self):
         """D, once built."""
@@ -716,20 +758,29 @@ class StackedRNNCells(Layer):
                 "cells": [layer_to_config(cell, cell.dtype) for cell in self.cells]}
 
 
-def check_builtin_cell(cell, name):
-    """minidl steps its own cells only: a cell of one's own is refused by name."""
+def check_cell(cell, name="cell"):
+    """Keras's two checks of an RNN's cell (keras/src/layers/rnn/rnn.py): a `state_size` and
+    a `call` (minidl's own cells step with `step` instead)."""
     if isinstance(cell, Cell):
         return
     if "state_size" not in dir(cell):
         raise ValueError("The RNN cell should have a `state_size` attribute (single integer or "
                          "list of integers, one integer per RNN state). "
                          f"Received: {name if name == 'cells' else 'cell'}={cell}")
-    raise ValueError(
-        "minidl's RNN runs Keras's built-in cells only (SimpleRNNCell, LSTMCell, GRUCell, or "
-        "StackedRNNCells of them), whose step and backward it has written out; a cell of "
-        "your own would need its `call(inputs, states)` differentiated at every time step, "
-        "which minidl does not do. Write the step with a built-in cell, or as a layer with "
-        f"its own forward/backward over the whole sequence. Received: {name}={cell!r}")
+    if "call" not in dir(cell):
+        raise ValueError(f"Argument `cell` should have a `call` method. Received: cell={cell}")
+
+
+def check_builtin_cell(cell, name):
+    """StackedRNNCells steps minidl's own cells only: a cell of your own is refused by name."""
+    check_cell(cell, name)
+    if not isinstance(cell, Cell):
+        raise ValueError(
+            "minidl's StackedRNNCells (an RNN given a list of cells) takes Keras's built-in "
+            "cells only (SimpleRNNCell, LSTMCell, GRUCell), whose step and backward it has "
+            "written out; a cell of your own runs in an RNN of its own: stack the layers, "
+            "RNN(cell_1, return_sequences=True) then RNN(cell_2). "
+            f"Received: {name}={cell!r}")
 
 
 def _cell_from_config(cell):

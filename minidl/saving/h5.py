@@ -42,6 +42,9 @@ def layer_paths(model, prefix=""):
             yield f"{path}/cell", layer.cell, []
             for cell_path, cell, weights in _named_paths(layer.cell.cells, f"{path}/cell/cells"):
                 yield cell_path, cell, weights
+        elif isinstance(layer, RNN) and layer.own_cell:  # layers/rnn/cell/layer_norm/vars/0
+            yield path, layer, []
+            yield from _attribute_paths(layer.cell, f"{path}/cell", set())
         elif isinstance(layer, RNN):
             yield path, layer, []
             yield f"{path}/cell", layer.cell, layer.cell.weights
@@ -63,6 +66,25 @@ def layer_paths(model, prefix=""):
                 yield f"{path}/{key}/cell", sublayer.cell, sublayer.cell.weights
         else:
             yield path, layer, layer.weights
+
+
+def _attribute_paths(layer, path, seen):
+    """(path, layer, its own weights) for a layer of yours and each layer it holds, under the
+    attribute's name (a list's by class: blocks/dense_1), as Keras's saving_lib walks them."""
+    from minidl.layers.base import Layer
+
+    if id(layer) in seen:  # a layer held twice is saved once, where it is met first
+        return
+    seen.add(id(layer))
+    yield path, layer, sorted(layer._own_weights, key=lambda w: not w.trainable)
+    for attribute in sorted(a for a in vars(layer) if not a.startswith("_")):
+        value = getattr(layer, attribute)
+        if isinstance(value, Layer):
+            yield from _attribute_paths(value, f"{path}/{attribute}", seen)
+        elif isinstance(value, (list, tuple)):
+            items = [v for v in value if isinstance(v, Layer)]
+            for item_path, item, _ in _named_paths(items, f"{path}/{attribute}"):
+                yield from _attribute_paths(item, item_path, seen)
 
 
 def _named_paths(cells, prefix):

@@ -167,6 +167,9 @@ def layer_from_config(layer_config, custom_objects=None):
               for key, value in config.items()}
     if hasattr(cls, "resolve_functions"):  # a Lambda's functions: from custom_objects only
         config = cls.resolve_functions(config, custom_objects or {})
+    if cls not in layer_classes().values() and \
+            getattr(cls.from_config, "__func__", None) is not Layer.from_config.__func__:
+        return cls.from_config(config)  # a class of yours with its own from_config, as Keras
     accepted = accepted_arguments(cls)
     unknown = {key: value for key, value in config.items() if key not in accepted}
     refused = sorted(key for key, value in unknown.items() if value not in INERT)
@@ -212,6 +215,8 @@ def _value_from_config(key, value, custom_objects=None):
         return value
     yours = object_registration.get_registered_object(value.get("registered_name"),
                                                       custom_objects)
+    if isinstance(yours, type) and issubclass(yours, Layer):  # a layer of yours in a layer
+        return layer_from_config(value, custom_objects)  # (an RNN's cell): as any layer
     if isinstance(yours, type):  # an initializer or regularizer class of one's own
         return yours.from_config(value.get("config") or {})
     if key.endswith("_initializer"):
