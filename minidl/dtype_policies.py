@@ -3,7 +3,8 @@
 minidl computes in one float type, minidl.config.floatx(): float32 (Keras's default) or
 float64 (for gradient checks). A policy naming one of them is that float type; the half and
 mixed policies ("mixed_float16", "mixed_bfloat16", "float16", "bfloat16") are refused by
-name, since minidl has no half-precision arithmetic and no loss scaling.
+name, since minidl has no half-precision arithmetic (optimizers.LossScaleOptimizer scales
+the loss as Keras's does, in float32).
 """
 from minidl import config
 
@@ -26,8 +27,8 @@ class DTypePolicy:
                              "of any float dtype such as 'float32'.")
         if name in HALF:
             raise ValueError("minidl computes in float32 (or float64, for gradient checks) "
-                             "only: it has no half-precision arithmetic or loss scaling, so "
-                             f"mixed and 16-bit policies are not available. Received: "
+                             "only: it has no half-precision arithmetic, so mixed and "
+                             f"16-bit policies are not available. Received: "
                              f"name={name!r}")
         self.name = name
         self.compute_dtype = self.variable_dtype = name

@@ -1,7 +1,8 @@
 """Adafactor and LossScaleOptimizer against Keras: Adafactor's steps on weights of rank 0, 1, 2
 and 4 (factored from rank 2), dense and as an Embedding's rows; LossScaleOptimizer's skipped
-steps, halving and doubling of the scale; fits against the Keras twin; configs, names and
-`.keras` files both ways; Keras's errors.
+steps, halving and doubling of the scale, and fit's loss scaled before differentiation; fits
+against the Keras twin; configs, names, `.keras` and legacy `.h5` files both ways; Keras's
+errors.
 
 Tolerances (float32):
 - Adafactor's slots r, c and v depend on the gradients only, through Keras's operations in
