@@ -319,3 +319,20 @@ def test_masks_given_to_the_call_as_in_keras(masks):
     if "value_mask" in masks and "causal" not in masks:  # negative control: the mask counts
         unmasked = ours(q, v, k, use_causal_mask=kwargs["use_causal_mask"])
         assert not np.allclose(unmasked, outs[0], rtol=RTOL, atol=ATOL)
+
+
+def test_layers_made_after_an_attention_layer_are_named_as_in_keras():
+    """Keras's MultiHeadAttention makes a Softmax and a Dropout layer when it is built,
+    which take the next "softmax" and "dropout" names (keras.io's Transformer encoder's
+    Dropout after it is "dropout_1")."""
+    import keras
+
+    names = []
+    for lib in (keras, minidl):
+        lib.backend.clear_session()
+        inputs = lib.Input((5, 4))
+        x = lib.layers.MultiHeadAttention(num_heads=2, key_dim=3)(inputs, inputs)
+        x = lib.layers.Dropout(0.1)(x)
+        x = lib.layers.Softmax()(lib.layers.MultiHeadAttention(num_heads=1, key_dim=2)(x, x))
+        names.append([layer.name for layer in lib.Model(inputs, x).layers])
+    assert names[1] == names[0]

@@ -22,7 +22,7 @@ import threading
 
 import numpy as np
 
-from minidl import activations, constraints, regularizers
+from minidl import activations, constraints, naming, regularizers
 from minidl.layers.base import Layer
 from minidl.layers.regularization import Dropout
 from minidl.layers.symbolic import KerasTensor
@@ -270,6 +270,9 @@ class MultiHeadAttention(Layer):
                                         name="attention_output")
         self._input_dims = (query_shape[-1], value_shape[-1], key_shape[-1])
         self.attention_axes = (1,)  # Keras's _build_attention: the axes, as a tuple, once built
+        # which also makes a Softmax and a Dropout layer, taking the next "softmax" and
+        # "dropout" names: the layers made after this one are named as Keras names them.
+        naming.auto_name("softmax"), naming.auto_name("dropout")
 
     def build_config(self):
         """Keras's build_config for a layer built from several shapes: by argument name."""
