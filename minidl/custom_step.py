@@ -268,12 +268,14 @@ def _train_step_on_losses(model, x, y, sample_weight):
     """Keras's train_step (keras/src/backend/tensorflow/trainer.py) with no compiled loss:
     the add_loss terms and penalties of this call are the loss."""
     from minidl.gradient_tape import GradientTape
+    scale_loss = getattr(model.optimizer, "scale_loss", None)  # a LossScaleOptimizer's
     with GradientTape() as tape:
         y_pred = model(x, training=True)
         loss = compute_loss(model, x, y, y_pred, sample_weight)
+        scaled = loss if scale_loss is None else scale_loss(loss)  # as Keras's, on the tape
     weights = model.trainable_weights
     if weights:
-        model.optimizer.apply(tape.gradient(loss, weights), weights)
+        model.optimizer.apply(tape.gradient(scaled, weights), weights)
     else:
         warn_no_trainable_weights(model)
     model.compiled_metrics.loss_tracker.update_state(

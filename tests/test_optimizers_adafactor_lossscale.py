@@ -34,7 +34,7 @@ import minidl
 from minidl import optimizers
 from minidl.sparse import SparseRows
 from minidl.variable import Variable
-from reference.twins import keras_twin
+from reference.twins import keras_optimizer, keras_twin
 from tests.parity import assert_same_fit, assert_same_summary
 
 SHAPES = [(), (5,), (4, 3), (2, 3, 4, 5)]  # rank 0 and 1 keep v; rank 2 and 4 factor it
@@ -242,6 +242,34 @@ def test_a_fit_with_loss_scaling_matches_keras_and_the_inner_optimizer_bit_for_b
     assert float(model.optimizer.dynamic_scale) == float(twin.optimizer.dynamic_scale.numpy())
     assert model.optimizer.iterations == int(twin.optimizer.iterations.numpy()) == 8
     assert_same_summary(model, twin, capsys)
+
+
+def test_a_model_compiled_without_a_loss_scales_the_sum_of_its_losses():
+    """Compiled with no loss, fit's step is Keras's train_step on the sum of model.losses
+    (custom_step.py): scale_loss on that sum too. Weights bit for bit with the inner SGD
+    alone, and the History as the Keras twin's."""
+    def model_of(optimizer):
+        minidl.utils.set_random_seed(0)
+        model = minidl.Sequential([minidl.layers.Input((6,)),
+                                   minidl.layers.Dense(4, activity_regularizer="l2"),
+                                   minidl.layers.Dense(2, kernel_regularizer="l1")])
+        model.compile(optimizer=optimizer)
+        return model
+
+    x, _ = data(5, n=16)
+    model = model_of(optimizers.LossScaleOptimizer(optimizers.SGD(0.1)))
+    alone = model_of(optimizers.SGD(0.1))
+    twin = keras_twin(model, compile=False)
+    twin.compile(optimizer=keras_optimizer(model.optimizer))
+    histories = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # both: "Gradients do not exist for ... bias"
+        for m in (twin, model, alone):
+            histories.append(m.fit(x, epochs=2, batch_size=8, shuffle=False, verbose=0).history)
+    np.testing.assert_allclose(histories[1]["loss"], histories[0]["loss"], rtol=1e-5)
+    assert histories[1] == histories[2]
+    for ours, plain in zip(model.get_weights(), alone.get_weights()):
+        np.testing.assert_array_equal(ours, plain)
 
 
 def test_fit_scales_the_loss_before_differentiating_it():

@@ -122,8 +122,9 @@ class LossScaleOptimizer(Optimizer):
     # -- one step ---------------------------------------------------------------------------------
     def scale_loss(self, loss):
         """loss * S: what fit differentiates (so that it is linear: seeds scale as the loss)."""
-        scale = self.dynamic_scale if self.built else np.float32(self.initial_scale)
-        return loss * scale
+        scale = self.dynamic_scale[()] if self.built else np.float32(self.initial_scale)
+        with np.errstate(over="ignore"):  # an inf is how too large a scale shows (see apply)
+            return loss * scale
 
     def apply(self, grads, variables):
         """The inner optimizer's step on the unscaled gradients, or none if any is not finite;
