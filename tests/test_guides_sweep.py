@@ -14,6 +14,18 @@ making_new_layers_and_models_via_subclassing.py:
   error when there is no loss of any kind;
 - the end-to-end VAE, a Model subclass of nested Layer subclasses with a KL add_loss, fitted
   by both with the same weights and the same noise.
+
+functional_api.py: CustomDense, whose get_config returns its units alone, in a functional
+model: its config as Keras writes it (no dtype, no module for a script's class), from_config
+wiring the graph by the config's names, and the copies' predictions.
+
+understanding_masking_and_padding.py: MyLayer's `lstm(x, mask=...)`, TemporalSoftmax's
+`call(inputs, mask=None)` and CustomEmbedding's `compute_mask` against Keras (predict; a
+fit's History and weights where minidl can train it); a mask by hand in a functional model
+refused by name.
+
+training_with_built_in_methods.py: LogisticEndpoint's `layer(targets, logits)` refused by
+name (minidl's layers take one argument; a list for several).
 """
 import json
 import warnings
