@@ -26,6 +26,7 @@ What is checked, against live Keras:
   state (a truncated BPTT: the same forward, a wrong gradient) must fail the SGD-step
   comparison and the float64 central differences (minidl.testing.check_gradients, every
   weight and the input, tolerance 1e-5 relative), which the three cells pass.
+- Bidirectional over Géron's cell (the cell a custom object in both), outputs and gradients.
 - built-in cells called by themselves, `cell(x, states)`, as Keras's (what Géron's cell does).
 - configs, and .keras files both ways with the cells as custom objects.
 - the refusals: nested states (the Keras guide's NestedCell), a list of own cells, stateful,
@@ -229,6 +230,37 @@ def test_outputs_and_gradients_match_keras(case):
         close(grad, keras_grad, steps)
     for y, keras_y in zip(as_list(layer(x, initial_state=states or None)), keras_ys):
         close(y, keras_y, steps)  # outside a training step: the same loop, unrecorded
+
+
+def test_bidirectional_over_an_own_cell_matches_keras():
+    """Bidirectional copies its layer through the config, so the cell must be a custom object
+    there, in both libraries."""
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(2, 4, 3)).astype(np.float32)
+    with minidl.saving.custom_object_scope(OURS):
+        layer = layers.Bidirectional(layers.RNN(ours("LNSimpleRNNCell", 3),
+                                                return_sequences=True), merge_mode="sum")
+        layer(x)
+    randomize(layer, 9)
+    with keras.saving.custom_object_scope(THEIRS):
+        twin = keras.layers.Bidirectional(keras.layers.RNN(
+            THEIRS["LNSimpleRNNCell"](3), return_sequences=True), merge_mode="sum")
+        twin(x)
+    twin.set_weights(layer.get_weights())
+    with Tape() as tape:
+        y = layer(x, training=True)
+    dy = rng.normal(size=y.shape).astype(np.float32)
+    grads = tape.gradient([(y, dy)], layer.trainable_weights, inputs=[x])
+    x_tf = tf.constant(x)
+    with tf.GradientTape() as keras_tape:
+        keras_tape.watch(x_tf)
+        keras_y = twin(x_tf)
+    keras_grads = keras_tape.gradient(keras_y, twin.trainable_weights + [x_tf],
+                                      output_gradients=tf.constant(dy))
+    close(y, keras_y, 4)
+    assert len(grads) == len(keras_grads) == 11
+    for grad, keras_grad in zip(grads, keras_grads):
+        close(grad, keras_grad, 4)
 
 
 # -- models with masks: a fit, and one SGD step ------------------------------------------------
