@@ -147,6 +147,8 @@ class Optimizer:
         self._slot_groups = []  # names created together (Keras interleaves those per variable)
         self._variables = []  # those of the first apply (build): slot i belongs to the i-th
         self._exclude_ids, self._exclude_pattern = set(), None
+        self.ema_momentum = kwargs.get("ema_momentum", 0.99)  # kept for get_config only:
+        self.ema_overwrite_frequency = kwargs.get("ema_overwrite_frequency")  # no use_ema
 
     # -- the learning rate ------------------------------------------------------------------------
     @property
@@ -419,7 +421,9 @@ class Optimizer:
             rate = float(rate)  # the stored float32, e.g. 0.0010000000474974513, as Keras
         return {"name": self.name, "learning_rate": rate, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm,
-                "clipvalue": self.clipvalue}
+                "clipvalue": self.clipvalue, "use_ema": False, "ema_momentum": self.ema_momentum,
+                "ema_overwrite_frequency": self.ema_overwrite_frequency,
+                "loss_scale_factor": None, "gradient_accumulation_steps": None}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
