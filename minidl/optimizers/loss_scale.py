@@ -7,7 +7,9 @@ halved (and the step skipped) when a gradient overflowed to inf or nan, doubled 
 `dynamic_growth_steps` steps in a row without one. In float32 and with S a power of two the
 scaling changes no bit of a finite gradient: the steps are the inner optimizer's.
 fit scales the loss (`scale_loss`) before differentiating it, as Keras's train step
-(keras/src/backend/tensorflow/trainer.py): minidl/training.py::train_step.
+(keras/src/backend/tensorflow/trainer.py): minidl/training.py::train_step, and
+minidl/custom_step.py for a model compiled without a loss. A train_step of your own scales
+nothing unless it calls `self.optimizer.scale_loss(loss)` on the tape, as in Keras.
 Source: keras/src/optimizers/loss_scale_optimizer.py.
 """
 import numpy as np
