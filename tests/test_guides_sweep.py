@@ -24,6 +24,10 @@ understanding_masking_and_padding.py: MyLayer's `lstm(x, mask=...)`, TemporalSof
 fit's History and weights where minidl can train it); a mask by hand in a functional model
 refused by name.
 
+transfer_learning.py: `base.trainable = False` freezes the layers inside, as Keras's; a frozen
+base called with training=False trains a new head, then fine-tunes unfrozen after a
+recompile: History and every weight against Keras's.
+
 training_with_built_in_methods.py: LogisticEndpoint's `layer(targets, logits)` refused by
 name (minidl's layers take one argument; a list for several).
 """
@@ -337,3 +341,46 @@ def test_a_layer_called_on_two_tensors_is_refused_by_name():
         with pytest.raises(ValueError, match=r"as a list, `layer\(\[targets, logits\]\)`.*"
                                              r"Received: training of type"):
             LogisticEndpoint(name="predictions")(a, b)
+
+
+# -- transfer_learning.py ---------------------------------------------------------------------
+def _transfer_model(framework, weights):
+    """The guide's fine-tuning model, small: a frozen base (Conv2D, BatchNormalization,
+    pooling; a nested model) called with training=False, and a new head."""
+    layers = framework.layers
+    inputs = framework.Input((6, 6, 3))
+    x = layers.BatchNormalization()(layers.Conv2D(4, 3)(inputs))
+    base = framework.Model(inputs, layers.GlobalAveragePooling2D()(x))
+    base.set_weights(weights)
+    base.trainable = False
+    inputs = framework.Input(shape=(6, 6, 3))
+    x = layers.Rescaling(scale=1 / 127.5, offset=-1)(inputs)
+    outputs = layers.Dense(1)(base(x, training=False))
+    return framework.Model(inputs, outputs), base
+
+
+def test_a_frozen_base_trains_and_fine_tunes_as_keras():
+    rng = np.random.default_rng(11)
+    shapes = [(3, 3, 3, 4), (4,), (4,), (4,), (4,), (4,)]
+    weights = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    weights[-1] = np.abs(weights[-1]) + 0.5  # a moving variance
+    (ours, base), (theirs, their_base) = (_transfer_model(f, weights) for f in (minidl, keras))
+    theirs.set_weights(ours.get_weights())
+    # model.trainable = False freezes every layer inside, as Keras's setter
+    assert [l.trainable for l in base.layers] == [l.trainable for l in their_base.layers]
+    assert len(ours.trainable_weights) == len(theirs.trainable_weights) == 2
+    x = rng.random((8, 6, 6, 3)).astype(np.float32) * 255
+    y = rng.integers(0, 2, (8, 1)).astype(np.float32)
+    # fine-tuning with SGD: Adam's m / sqrt(v) turns float32 differences in a gradient near
+    # zero into a share of a whole step, which rtol 1e-5 cannot bound
+    for unfrozen, optimizer in ((False, "Adam"), (True, "SGD")):
+        histories = []
+        for model, b, framework in ((ours, base, minidl), (theirs, their_base, keras)):
+            b.trainable = unfrozen
+            model.compile(optimizer=getattr(framework.optimizers, optimizer)(1e-2),
+                          loss=framework.losses.BinaryCrossentropy(from_logits=True))
+            histories.append(_fitted(model, x, y, epochs=2, batch_size=4)[0])
+        np.testing.assert_allclose(histories[0]["loss"], histories[1]["loss"], rtol=1e-5)
+        assert len(ours.trainable_weights) == len(theirs.trainable_weights)
+        for a, b in zip(ours.get_weights(), theirs.get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -182,6 +182,22 @@ class Layer:
                     own.append(item)
         object.__setattr__(self, name, value)
 
+    @property
+    def trainable(self):
+        return self.__dict__.get("_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value):
+        """Freeze (False) or unfreeze the layer and every layer inside it, as Keras's setter
+        (keras/src/layers/layer.py): `base_model.trainable = False` freezes its layers too."""
+        self._trainable = bool(value)
+        try:
+            inside = self.layers  # (a model's, once it has them)
+        except AttributeError:
+            inside = []  # a model in its __init__, before its layers are set
+        for layer in inside:
+            layer.trainable = value
+
     # -- weights --------------------------------------------------------------------------------
     def add_weight(self, shape=(), initializer="zeros", name=None, trainable=True, dtype=None,
                    regularizer=None, constraint=None):
