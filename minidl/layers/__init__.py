@@ -22,7 +22,8 @@
     preprocessing.py   Normalization, Rescaling, Resizing, CenterCrop
     lookup.py          StringLookup, IntegerLookup, CategoryEncoding (tokens -> indices -> rows)
     text_vectorization.py  TextVectorization (text -> tokens -> a StringLookup)
-    binning.py         Hashing (string_hash.py: TensorFlow's FarmHash64, SipHash), Discretization
+    binning.py         Hashing (string_hash.py: TensorFlow's FarmHash64, SipHash), HashedCrossing,
+                       Discretization
     augmentation.py    RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomCrop,
                        RandomContrast, RandomBrightness (image_sampling.py: their resampling)
     augmentation_color.py  AutoContrast, Solarization, RandomInvert, RandomGrayscale,
@@ -77,7 +78,7 @@ from minidl.layers.augmentation_mix import CutMix, MixUp, RandomErasing
 from minidl.layers.augmentation_geometry import RandomPerspective, RandomShear
 from minidl.layers.pipeline import Pipeline
 from minidl.layers.preprocessing import CenterCrop, Normalization, Rescaling, Resizing
-from minidl.layers.binning import Discretization, Hashing
+from minidl.layers.binning import Discretization, HashedCrossing, Hashing
 from minidl.layers.lookup import CategoryEncoding, IntegerLookup, StringLookup
 from minidl.layers.text_vectorization import TextVectorization
 from minidl.layers.regularization import (ActivityRegularization, AlphaDropout, Dropout,
@@ -119,8 +120,8 @@ __all__ += ["Masking"]
 __all__ += ["InputSpec"]
 __all__ += ["CenterCrop", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
             "RandomRotation", "RandomTranslation", "RandomZoom", "Resizing"]
-__all__ += ["CategoryEncoding", "Discretization", "Hashing", "IntegerLookup", "StringLookup",
-            "TextVectorization"]
+__all__ += ["CategoryEncoding", "Discretization", "HashedCrossing", "Hashing", "IntegerLookup",
+            "StringLookup", "TextVectorization"]
 __all__ += ["Lambda", "TimeDistributed"]
 __all__ += ["MultiHeadAttention"]
 __all__ += ["AdditiveAttention", "Attention"]

@@ -1,6 +1,7 @@
-"""Hashing and Discretization: values into a fixed number of bins, with no vocabulary.
+"""Hashing, HashedCrossing and Discretization: values into a fixed number of bins, no vocabulary.
 
     Hashing(num_bins=8)(["cat", "dog"])                  -> FarmHash64(s) % 8, TensorFlow's
+    HashedCrossing(num_bins=8)([["a"], [3]])              -> the pair ("a", 3) hashed into 8 bins
     Discretization(bin_boundaries=[0., 1.])([-1, .5, 2])  -> [0, 1, 2]
 
 Like the lookup layers (lookup.py) they take raw inputs (strings or integers, kept as they
@@ -9,8 +10,9 @@ are) and have no gradient. Shapes: N rows, T values per row, B bins.
 import numpy as np
 
 from minidl import config
-from minidl.layers.lookup import RawInputLayer, encode
-from minidl.layers.string_hash import fingerprint64, siphash24
+from minidl.layers.base import _is_symbolic
+from minidl.layers.lookup import RawInputLayer, check_string_arg, encode
+from minidl.layers.string_hash import M, fingerprint64, fingerprint_cat64, siphash24
 
 
 class Hashing(RawInputLayer):
@@ -93,6 +95,113 @@ class Hashing(RawInputLayer):
         return {**super().get_config(), "num_bins": self.num_bins, "salt": self.salt,
                 "mask_value": self.mask_value, "output_mode": self.output_mode,
                 "sparse": self.sparse}
+
+
+class HashedCrossing(RawInputLayer):
+    """Crosses two (or more) categorical features by hashing each row's tuple of values.
+
+    Formula, for one row's values v_1 .. v_k (tf.sparse.cross_hashed, sparse_cross_op.cc):
+        f(v) = FarmHash64(v)   for a string         f(v) = v mod 2**64   for an integer
+        h = 0xDECAFCAFFE;  for each i: h = FingerprintCat64(h, f(v_i))
+        bin = h % num_bins                          (h % (2**63 - 1) when num_bins is 0)
+    An integer is its own fingerprint here, unlike Hashing's (which hashes its decimal text).
+
+    Args:
+        num_bins: the number of bins.
+        output_mode: "int" (int64 bins, default) or "one_hot" (float32 rows of num_bins).
+        sparse: False only.
+    Inputs: a list of k arrays of strings or integers, all of shape (), (N,) or (N,1).
+    """
+
+    HASH_KEY = 0xDECAFCAFFE  # tf.sparse.cross_hashed's default hash_key (sparse_ops.py)
+
+    def __init__(self, num_bins, output_mode="int", sparse=False, name=None, dtype=None,
+                 **kwargs):
+        super().__init__(name=name, **kwargs)
+        if sparse:
+            raise ValueError("minidl's HashedCrossing returns dense NumPy arrays: pass "
+                             f"sparse=False. Received: sparse={sparse}")
+        check_string_arg(output_mode, ("int", "one_hot"), "HashedCrossing", "output_mode")
+        self.num_bins, self.output_mode, self.sparse = num_bins, output_mode, False
+        self.dtype = dtype or ("int64" if output_mode == "int" else config.floatx())
+
+    def _check_inputs(self, inputs):
+        """Keras's checks (hashed_crossing.py), in Keras's order and words."""
+        if not isinstance(inputs, (list, tuple)):
+            raise ValueError("`HashedCrossing` should be called on a list or tuple of "
+                             f"inputs. Received: inputs={inputs}")
+        if len(inputs) < 2:
+            raise ValueError("`HashedCrossing` should be called on at least two inputs. "
+                             f"Received: inputs={inputs}")
+        inputs = [np.asarray(x) for x in inputs]
+        shape = inputs[0].shape
+        if len(shape) > 2 or (len(shape) == 2 and shape[-1] != 1):
+            raise ValueError("All `HashedCrossing` inputs should have shape `()`, "
+                             f"`(batch_size)` or `(batch_size, 1)`. Received: inputs={inputs}")
+        if not all(x.shape == shape for x in inputs[1:]):
+            raise ValueError("All `HashedCrossing` inputs should have equal shape. "
+                             f"Received: inputs={inputs}")
+        if not all(x.dtype.kind in "iuUS" or (x.dtype.kind == "O" and _all_text(x))
+                   for x in inputs):
+            raise ValueError("All `HashedCrossing` inputs should have an integer or string "
+                             f"dtype. Received: inputs={inputs}")
+        return inputs
+
+    def __call__(self, inputs, training=None, **kwargs):
+        if not _is_symbolic(inputs):
+            self._check_inputs(inputs)  # before building, as Keras checks in call
+        return super().__call__(inputs, training, **kwargs)
+
+    def forward(self, x, training=False):
+        x = [np.asarray(v) for v in x]
+        shape = x[0].shape
+        columns = [np.ravel(v) for v in x]  # k arrays of (N,)
+        y = np.empty(columns[0].shape, np.int64)  # (N,)
+        modulus = self.num_bins if self.num_bins > 0 else np.iinfo(np.int64).max
+        for n in range(len(y)):
+            h = self.HASH_KEY
+            for column in columns:
+                h = fingerprint_cat64(h, _fingerprint(column[n]))
+            y[n] = h % modulus
+        y = y.reshape(shape)  # (), (N,) or (N,1), as the inputs
+        if self.output_mode == "int":
+            return y, None
+        return encode(y, "one_hot", self.num_bins, self.dtype), None  # (N,num_bins); () -> (1,num_bins)
+
+    def compute_output_shape(self, input_shape):
+        # Keras's says "of 2 tensors" (its symbolic call stops there); its eager call, and
+        # minidl's, cross any number from two on (hashed_crossing.py)
+        if (not isinstance(input_shape, (list, tuple)) or len(input_shape) < 2
+                or not all(isinstance(s, tuple) for s in input_shape)):
+            raise ValueError("Expected as input a list/tuple of 2 tensors. "
+                             f"Received input_shape={input_shape}")
+        if any(s[-1:] != input_shape[0][-1:] for s in input_shape[1:]):
+            raise ValueError("Expected the two input tensors to have identical shapes. "
+                             f"Received input_shape={input_shape}")
+        shape = tuple(input_shape[0])
+        if self.output_mode == "int":
+            return shape
+        if shape[-1:] != (1,):
+            return shape + (self.num_bins,)
+        return shape[:-1] + (self.num_bins,)
+
+    def get_config(self):
+        return {"num_bins": self.num_bins, "output_mode": self.output_mode,
+                "sparse": self.sparse, "name": self.name, "dtype": self.dtype}
+
+
+def _all_text(x):
+    return all(isinstance(v, (str, bytes)) for v in x.flat)
+
+
+def _fingerprint(value):
+    """A value's 64-bit fingerprint in the cross: FarmHash64 of a string's UTF-8 bytes, an
+    integer's own two's-complement bits."""
+    if isinstance(value, (str, np.str_)):
+        return fingerprint64(value.encode("utf-8"))
+    if isinstance(value, (bytes, np.bytes_)):
+        return fingerprint64(bytes(value))
+    return int(value) & M
 
 
 class Discretization(RawInputLayer):

@@ -5,6 +5,8 @@
                                  and the lookup layers' extra OOV buckets)
     siphash24(b"...", (k0, k1))  SipHash-2-4 with a 128-bit key: what
                                  tf.strings.to_hash_bucket_strong uses (Hashing(salt=...))
+    fingerprint_cat64(h1, h2)    two fingerprints combined into one: what
+                                 tf.sparse.cross_hashed chains (HashedCrossing)
 
 A bucket is then `hash % num_bins`, as TensorFlow's kernels take it. Both work on unsigned
 64-bit integers; Python's ints are unbounded, so every product and sum is cut back to 64 bits
@@ -198,3 +200,18 @@ def siphash24(s, key):
     for _ in range(4):
         v0, v1, v2, v3 = _sip_round(v0, v1, v2, v3)
     return v0 ^ v1 ^ v2 ^ v3
+
+
+K_CAT = 0xc6a4a7935bd1e995  # FingerprintCat64's multiplier (tensorflow/core/platform/fingerprint.h)
+
+
+def fingerprint_cat64(fp1, fp2):
+    """Two 64-bit fingerprints combined into one, order-dependent (TensorFlow's FingerprintCat64).
+
+    Formula (all mod 2**64; shift_mix(v) = v ^ (v >> 47)):
+        h = fp1 ^ K;  h ^= shift_mix(fp2 * K) * K;  h *= K;  h = shift_mix(shift_mix(h) * K)
+    """
+    h = fp1 ^ K_CAT
+    h ^= (_shift_mix((fp2 * K_CAT) & M) * K_CAT) & M
+    h = (h * K_CAT) & M
+    return _shift_mix((_shift_mix(h) * K_CAT) & M)
