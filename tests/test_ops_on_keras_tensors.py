@@ -38,8 +38,16 @@ def build(lib):
     return lib.Model(inputs, outputs)
 
 
+def fresh_names():
+    """Both libraries number the ops' names from scratch ("add", "add_1", ...), whatever the
+    tests before this one made."""
+    keras.backend.clear_session()
+    minidl.backend.clear_session()
+
+
 @pytest.fixture(scope="module")
 def twins():
+    fresh_names()
     keras.utils.set_random_seed(3)
     theirs, ours = build(keras), build(minidl)
     ours.set_weights(theirs.get_weights())
@@ -221,6 +229,7 @@ def build_for_saving(lib):
 
 
 def test_ops_are_written_and_read_as_keras_s(tmp_path):
+    fresh_names()
     keras.utils.set_random_seed(0)
     theirs, ours = build_for_saving(keras), build_for_saving(minidl)
     ours.set_weights(theirs.get_weights())

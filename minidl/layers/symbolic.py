@@ -60,6 +60,13 @@ class KerasTensor:
     def __invert__(self): return _ops().logical_not(self)
     def __getitem__(self, key): return _ops().get_item(self, key)
     __hash__ = object.__hash__  # defining __ne__ leaves == and hashing as identity
+    __array_ufunc__ = None  # `np.float32(2) * x` and `array + x` are x's operators too
+
+    def __iter__(self):  # (else Python would iterate with x[0], x[1], ... for ever)
+        raise NotImplementedError("Iterating over a symbolic KerasTensor is not supported.")
+
+    def __bool__(self):
+        raise TypeError("A symbolic KerasTensor cannot be used as a boolean.")
 
 
 def _ops():
