@@ -27,6 +27,7 @@ h.copy(), a view of h made with np.asarray): the ops that meet such an array say
 was `escaped` (ops/backprop.py), and so does its memory, shared with an array on the tape.
 A call that takes one cuts the chain, and backward refuses to go through it by name.
 """
+import contextlib
 import threading
 
 import numpy as np
@@ -37,6 +38,17 @@ _active = threading.local()  # the tape of the forward pass running in this thre
 def active_tape():
     """The tape recording in this thread, or None."""
     return getattr(_active, "tape", None)
+
+
+@contextlib.contextmanager
+def paused():
+    """Nothing is recorded inside: what runs there makes constants, as the data it reads
+    (preprocessing layers in a model: lookup.py)."""
+    tape, _active.tape = active_tape(), None
+    try:
+        yield
+    finally:
+        _active.tape = tape
 
 
 def flatten(structure):

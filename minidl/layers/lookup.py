@@ -22,7 +22,7 @@ import numpy as np
 from minidl import config
 from minidl.layers.base import Layer
 from minidl.layers.string_hash import fingerprint64, siphash24
-from minidl.tape import active_tape, flatten
+from minidl.tape import active_tape, flatten, paused
 
 INT64_MAX = np.iinfo(np.int64).max  # a masked token in the non-int modes: dropped by encode
 
@@ -96,7 +96,8 @@ class RawInputLayer(Layer):
         tape = active_tape()  # a training step: nothing recorded may come before this layer
         if tape is not None and any(tape.producer(x) is not None for x in flatten(inputs)):
             raise self._no_gradient()
-        return super().__call__(inputs, training, **kwargs)
+        with paused():  # off the tape: its outputs are constants, as the data, so that the
+            return super().__call__(inputs, training, **kwargs)  # next one may be raw too
 
     def backward(self, dy, cache, need_dx=True):
         if need_dx:
