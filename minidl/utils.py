@@ -4,7 +4,7 @@ py_dataset.py), and the image helpers `load_img`,
 `img_to_array`, `array_to_img` and `save_img` (keras.utils; they live in image_utils.py), and
 the dataset makers `timeseries_dataset_from_array` (timeseries_dataset.py),
 `text_dataset_from_directory` (text_dataset.py) and `image_dataset_from_directory`
-(image_dataset.py).
+(image_dataset.py), and `FeatureSpace` (feature_space.py).
 """
 import random
 
@@ -24,6 +24,7 @@ from minidl.py_dataset import PyDataset, Sequence  # noqa: F401
 from minidl.image_dataset import image_dataset_from_directory  # noqa: F401
 from minidl.text_dataset import text_dataset_from_directory  # noqa: F401
 from minidl.timeseries_dataset import timeseries_dataset_from_array  # noqa: F401
+from minidl.feature_space import FeatureSpace  # noqa: F401
 from minidl.saving.object_registration import (  # noqa: F401 (keras.utils has them too)
     CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
     get_registered_object, register_keras_serializable)
