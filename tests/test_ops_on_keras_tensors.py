@@ -269,3 +269,56 @@ def test_an_op_minidl_cannot_write_is_refused_before_the_file_is_made(tmp_path):
     with pytest.raises(ValueError, match="ops.logsumexp"):
         model.save(tmp_path / "m.keras")
     assert not (tmp_path / "m.keras").exists()
+
+
+# -- ops.take: an embedding table of your own ---------------------------------------------------
+@pytest.mark.parametrize("axis", [None, 0, 1])
+def test_take_gradient_matches_tensorflow(axis):
+    """ops.take's gradient, entries taken twice and a negative index included."""
+    x = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    ids = np.array([[0, 2, 2], [4, -1, 1]]) if axis != 1 else np.array([[0, 2], [2, -1]])
+    variable = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        y = keras.ops.take(variable, ids, axis=axis)
+        weights = np.arange(1, np.size(y) + 1, dtype=np.float32).reshape(y.shape)
+        target = tf.reduce_sum(y * weights)
+    theirs = tf.convert_to_tensor(tape.gradient(target, variable)).numpy()
+    weight = minidl.Variable(x.copy())
+    with minidl.GradientTape() as tape:
+        y_ours = minidl.ops.take(weight, ids, axis=axis)
+        target = minidl.ops.sum(y_ours * weights)
+    ours, = tape.gradient(target, [weight])
+    np.testing.assert_array_equal(y_ours, y.numpy())
+    np.testing.assert_allclose(np.asarray(ours), theirs, rtol=1e-6, atol=1e-7)
+
+
+def embedding_model(lib):
+    class TableLookup(lib.layers.Layer):
+        def build(self, input_shape):
+            self.table = self.add_weight(shape=(12, 4), initializer="random_normal")
+
+        def call(self, ids):
+            return lib.ops.take(self.table, ids, axis=0)
+
+    ids = lib.Input((6,), dtype="int32")
+    vectors = TableLookup()(ids)
+    outputs = lib.layers.Dense(1, activation="sigmoid")(
+        lib.layers.GlobalAveragePooling1D()(vectors))
+    model = lib.Model(ids, outputs)
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    return model
+
+
+def test_a_table_of_your_own_trains_with_sparse_rows_as_keras():
+    """The table's gradient is rows, as TensorFlow's gather gives a variable: Adam's sparse
+    step (a token seen twice adds row1**2 + row2**2 to v) as Keras's."""
+    keras.utils.set_random_seed(11)
+    theirs, ours = embedding_model(keras), embedding_model(minidl)
+    ours.set_weights(theirs.get_weights())
+    rng = np.random.default_rng(4)
+    ids, y = rng.integers(0, 12, (32, 6)), rng.integers(0, 2, (32, 1)).astype(np.float32)
+    fit = dict(epochs=2, batch_size=8, shuffle=False, verbose=0)
+    np.testing.assert_allclose(ours.fit(ids, y, **fit).history["loss"],
+                               theirs.fit(ids, y, **fit).history["loss"], rtol=1e-5)
+    for w_ours, w_theirs in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(w_ours, w_theirs, rtol=1e-5, atol=1e-6)

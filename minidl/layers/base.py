@@ -305,7 +305,7 @@ class Layer:
 
     def _shape_on_zeros(self, input_shape, size):
         """The shape of call's output on zeros, each unknown size (None) as `size`."""
-        x, mask = _zeros(input_shape, size), None
+        x, mask = _zeros(input_shape, size, self.__dict__.get("_symbolic_dtypes")), None
         if _accepts(self.call, "mask") and not isinstance(x, list) and x.ndim >= 2:
             mask = np.ones(x.shape[:2], bool)  # Keras runs call on the symbolic mask: here
             # the shape is found before any data, with every step real
@@ -508,6 +508,8 @@ class Layer:
             self.check_input_shape(shapes)
         else:
             self._maybe_build(shapes)
+        # the inputs' dtypes, for a call() run on zeros to find its shape (int ids stay ints)
+        self._symbolic_dtypes = [t.dtype for t in flatten(inputs)]
         output_shape = self.compute_output_shape(shapes)
         if self.output_shape is None:  # a layer built before its first call (Identity)
             self.output_shape = output_shape
@@ -623,8 +625,11 @@ def _accepts(method, argument):
 _ACCEPTS = {}
 
 
-def _zeros(shape, unknown=1):
-    """Zeros of a batch of one, each unknown size (None) as `unknown`."""
+def _zeros(shape, unknown=1, dtypes=None):
+    """Zeros of a batch of one, each unknown size (None) as `unknown`; of `dtypes` (one per
+    input) if given, else floatx."""
     if isinstance(shape, list):
-        return [_zeros(s, unknown) for s in shape]
-    return np.zeros((1,) + tuple(unknown if d is None else d for d in shape[1:]), config.floatx())
+        dtypes = dtypes if dtypes and len(dtypes) == len(shape) else [None] * len(shape)
+        return [_zeros(s, unknown, [d]) for s, d in zip(shape, dtypes)]
+    dtype = (dtypes[0] if dtypes and dtypes[0] is not None else None) or config.floatx()
+    return np.zeros((1,) + tuple(unknown if d is None else d for d in shape[1:]), dtype)

@@ -17,6 +17,7 @@ from minidl.ops import numpy as numpy_ops
 from minidl.ops.backprop import (_spread, add, concatenate, divide, mean, multiply,  # noqa: A004
                                  record, reshape, subtract, sum, take, unbroadcast, values)
 from minidl.ops.core import convert_to_tensor
+from minidl.sparse import SparseRows
 from minidl.variable import RECORDED_UFUNCS, Variable
 
 
@@ -802,3 +803,32 @@ def reciprocal(x):
     x, = values(x)
     y = numpy_ops.reciprocal(x)
     return record(y, "reciprocal", [x], lambda dy: [-dy * (y * y)])
+
+
+def take_indices(x, indices, axis=None):
+    """ops.take. y = the entries of x at `indices` along `axis` (of x flattened if None);  dx = dy added
+    back where each entry was taken (an entry taken twice gets both).
+
+    A weight taken along axis 0 (an embedding table, `ops.take(self.embeddings, ids,
+    axis=0)`) gets its gradient as rows (SparseRows, minidl/sparse.py), as TensorFlow's gather
+    gives a variable an IndexedSlices; its optimizer then takes the sparse step, as Keras's.
+    """
+    weight = isinstance(x, Variable)
+    x, = values(x)
+    ids = numpy_ops._ids(values(indices)[0])  # (ids a layer's call() got as floats: ints)
+    y = numpy_ops.take(x, ids, axis)
+
+    def gradient(dy):
+        if axis is None:  # x flattened first: TensorFlow's reshape makes the rows dense
+            dx = np.zeros(np.size(x), dy.dtype)
+            np.add.at(dx, ids.ravel(), dy.ravel())
+            return [dx.reshape(np.shape(x))]
+        along = axis % np.ndim(x)
+        if weight and along == 0 and np.ndim(x) == 2:
+            rows = ids.ravel() % len(x)  # -1: the last row, as TensorFlow's take wraps it
+            return [SparseRows(rows, dy.reshape(-1, np.shape(x)[1]), np.shape(x))]
+        dx = np.zeros_like(x, dtype=dy.dtype)
+        taken = range(along, along + ids.ndim)  # dy's axes that index the taken entries
+        np.add.at(np.moveaxis(dx, along, 0), ids, np.moveaxis(dy, taken, range(ids.ndim)))
+        return [dx]
+    return record(y, "take_indices", [x], gradient)

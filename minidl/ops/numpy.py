@@ -309,7 +309,16 @@ def stack(x, axis=0):
 
 
 def take(x, indices, axis=None):
-    return np.take(convert_to_tensor(x), convert_to_tensor(indices), axis=axis)
+    return np.take(convert_to_tensor(x), _ids(indices), axis=axis)
+
+
+def _ids(indices):
+    """Indices as ints. A layer's integer inputs reach its call() as floats (minidl casts
+    them, layers/base.py::_cast, where Keras passes ints on): whole floats are taken as ints."""
+    indices = convert_to_tensor(indices)
+    if indices.dtype.kind == "f" and np.array_equal(indices, np.round(indices)):
+        return indices.astype(np.int64)
+    return indices
 
 
 def take_along_axis(x, indices, axis=None):
