@@ -33,6 +33,7 @@ from minidl.layers import (CategoryEncoding, Concatenate, Discretization, Hashed
                            Hashing, Identity, Input, IntegerLookup, Normalization, Rescaling,
                            StringLookup, TextVectorization)
 from minidl.layers.lookup import IndexLookup
+from minidl.layers.symbolic import KerasTensor
 from minidl.py_dataset import PyDataset
 
 ADAPT_BATCH = 32  # Keras batches a dataset of single rows by 32 before adapting
@@ -350,6 +351,11 @@ class FeatureSpace:
             raise ValueError("A FeatureSpace can only be called with a dict. "
                              f"Received: data={data} (of type {type(data)}")
         for key, value in data.items():
+            if isinstance(value, KerasTensor):
+                raise ValueError(
+                    "minidl's FeatureSpace is not a layer of a model: build the model from "
+                    "`feature_space.get_inputs()` and `feature_space.get_encoded_features()`, "
+                    f"as keras.io does. Received: data['{key}']={value!r}")
             if _is_symbolic_tf(value):
                 raise ValueError(
                     "minidl's FeatureSpace computes with NumPy, which cannot run inside a "

@@ -62,6 +62,9 @@ def test_hashed_crossing_modes_scalars_and_config():
             y, z = ours(list(inputs)), np.asarray(theirs(inputs))
             assert y.shape == z.shape and y.dtype == z.dtype
             np.testing.assert_array_equal(y, z)
+        words = np.array(["fixed", "日本", "x" * 70, ""])
+        for inputs in ((words, words[::-1]), (b.astype(np.int64), -b.astype(np.int64))):
+            np.testing.assert_array_equal(ours(list(inputs)), np.asarray(theirs(inputs)))
         config, keras_config = ours.get_config(), theirs.get_config()
         assert {k: v for k, v in config.items() if k != "name"} == \
             {k: v for k, v in keras_config.items() if k != "name"}
@@ -355,6 +358,12 @@ def test_tf_data_map_is_refused_with_the_numpy_way(keras_io_pair):
     ds = tf.data.Dataset.from_tensor_slices(data).batch(8)
     with pytest.raises(ValueError, match=re.escape("model.fit(feature_space(x), y)")):
         ds.map(ours)
+
+
+def test_a_feature_space_is_not_called_in_a_model(keras_io_pair):
+    ours = keras_io_pair[0]
+    with pytest.raises(ValueError, match=re.escape("get_encoded_features()")):
+        ours(ours.get_inputs())
 
 
 def test_save_is_refused_by_name(keras_io_pair, tmp_path):
