@@ -307,7 +307,7 @@ def test_config_as_keras_and_back(keras_io_pair):
     np.testing.assert_array_equal(again(data), ours(data))
 
 
-# -- errors, as Keras's ------------------------------------------------------------------------------
+# -- errors, as Keras's ---------------------------------------------------------------------------
 def keras_and_minidl_errors(make):
     """The exception each library raises from make(its FeatureSpace class)."""
     raised = []

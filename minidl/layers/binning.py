@@ -166,7 +166,7 @@ class HashedCrossing(RawInputLayer):
         y = y.reshape(shape)  # (), (N,) or (N,1), as the inputs
         if self.output_mode == "int":
             return y, None
-        return encode(y, "one_hot", self.num_bins, self.dtype), None  # (N,num_bins); () -> (1,num_bins)
+        return encode(y, "one_hot", self.num_bins, self.dtype), None  # (N,B); () -> (1,B)
 
     def compute_output_shape(self, input_shape):
         # Keras's says "of 2 tensors" (its symbolic call stops there); its eager call, and
