@@ -68,6 +68,14 @@ class Operation(Layer):
     def count_params(self):
         return 0
 
+    def _no_backward_error(self):
+        return ValueError(
+            f"minidl cannot train through ops.{self.op_name} (the node '{self.name}' of this "
+            "functional model): minidl has no autograd, and this op is not among the ones "
+            "recorded with their derivative (minidl/ops/backprop*.py). Move it before the "
+            "first weight, or compute it with recorded ops or in a Layer of your own with a "
+            "`backward`.")
+
 
 def symbolic_call(function, op_name, args, kwargs):
     """`function(*args, **kwargs)` with KerasTensors among the arguments: a new node of the

@@ -135,6 +135,7 @@ from minidl.ops.backprop_numpy import (amax, amin, broadcast_to, cumsum,  # noqa
                                        true_divide)
 from minidl.ops.backprop_numpy import amax as max, amin as min  # noqa: E402,F811,A004
 from minidl.ops.backprop_numpy import take_indices as take  # noqa: E402,F811
+from minidl.ops.backprop_numpy import logsumexp, std, var  # noqa: E402,F811
 
 
 # keras.ops.nn.gelu and keras.ops.gelu are one function: the submodules' names reach the

@@ -13,7 +13,7 @@ import numpy as np
 from minidl.ops import linalg, numpy_elementwise as elementwise, numpy_shapes as shapes
 from minidl.ops import numpy_making as making, numpy_products as products
 from minidl.ops import numpy_statistics as statistics
-from minidl.ops import numpy as numpy_ops
+from minidl.ops import math, numpy as numpy_ops
 from minidl.ops.backprop import (_spread, add, concatenate, divide, mean, multiply,  # noqa: A004
                                  record, reshape, subtract, sum, take, unbroadcast, values)
 from minidl.ops.core import convert_to_tensor
@@ -832,3 +832,46 @@ def take_indices(x, indices, axis=None):
         np.add.at(np.moveaxis(dx, along, 0), ids, np.moveaxis(dy, taken, range(ids.ndim)))
         return [dx]
     return record(y, "take_indices", [x], gradient)
+
+
+def var(x, axis=None, keepdims=False):
+    """y = mean((x - mean(x))**2) over the axes;  dx = d - mean(d), d = 2 (x - mean(x)) dy / n,
+    in the steps TensorFlow's autodiff of reduce_variance takes (mean, subtract, square,
+    mean)."""
+    x, = values(x)
+    y = numpy_ops.var(x, axis, keepdims)
+
+    def gradient(dy):
+        x_ = x.astype(y.dtype, copy=False)
+        diff = x_ - numpy_ops.mean(x_, axis=axis, keepdims=True)  # (.., n, ..)
+        n = y.dtype.type(np.size(x) / max(np.size(y), 1))
+        d_square = _spread(dy, x_, axis, keepdims) / n  # through the outer mean
+        d_diff = d_square * (y.dtype.type(2) * diff)  # square's gradient, as TensorFlow's
+        d_means = -d_diff.sum(axis=axis, keepdims=True) / n  # through `- mean(x)`
+        return [d_diff + d_means]
+    return record(y, "var", [x], gradient)
+
+
+def std(x, axis=None, keepdims=False):
+    """y = sqrt(var(x));  d var = dy * 0.5 / y (TensorFlow's sqrt gradient), then var's."""
+    x, = values(x)
+    variance, = values(var(x, axis, keepdims))  # on the tape: std's input
+    y = np.sqrt(variance)
+    half = y.dtype.type(0.5)
+    return record(y, "std", [variance], lambda dy: [dy * half / y])
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """y = log(sum(exp(x - m))) + m, m = max(x) (a constant);  dx = dy / sum(exp(x - m)) *
+    exp(x - m), in the steps TensorFlow's autodiff of reduce_logsumexp takes."""
+    x, = values(x)
+    y = math.logsumexp(x, axis, keepdims)
+
+    def gradient(dy):
+        x_ = x.astype(y.dtype, copy=False)
+        top = np.max(x_, axis=axis, keepdims=True)
+        top = np.where(np.isfinite(top), top, 0).astype(y.dtype)
+        e = np.exp(x_ - top)  # (.., n, ..)
+        d_sum = dy * np.reciprocal(e.sum(axis=axis, keepdims=keepdims))  # log's gradient
+        return [_spread(d_sum, x_, axis, keepdims) * e]
+    return record(y, "logsumexp", [x], gradient)
