@@ -347,3 +347,39 @@ def test_training_through_an_op_minidl_cannot_differentiate_names_it():
         model.fit(x, x[:, :1], verbose=0)
     for w, b in zip(model.get_weights(), before):
         np.testing.assert_array_equal(w, b)  # the failed step changed nothing
+
+
+def ops_graph(lib):
+    """Ops with several outputs (split, top_k), integer results (argmax, a comparison) and
+    reductions between the layers; two outputs, the second without a loss."""
+    ops, layers = lib.ops, lib.layers
+    inputs = lib.Input((6, 4), name="seq")
+    a, b = ops.split(inputs, 2, axis=-1)
+    stacked = ops.stack([a, b], axis=1)  # (None, 2, 6, 2)
+    m = ops.maximum(stacked[:, 0], stacked[:, 1])
+    top = ops.top_k(ops.sum(m, axis=-1), k=3)
+    h = layers.Dense(3)(ops.concatenate([m, ops.one_hot(ops.argmax(m, axis=-1), 2)], axis=-1))
+    pooled = ops.mean(h, axis=1) + ops.std(h, axis=1) + ops.logsumexp(h, axis=1)
+    clipped = ops.clip(pooled, -3.0, 3.0)
+    out = layers.Dense(1, activation="sigmoid")(ops.where(clipped > 0, clipped, 0.1 * clipped))
+    return lib.Model(inputs, [out, top[0]])
+
+
+def test_a_graph_of_ops_with_several_outputs_fits_as_keras(capsys):
+    fresh_names()
+    keras.utils.set_random_seed(2)
+    theirs, ours = ops_graph(keras), ops_graph(minidl)
+    ours.set_weights(theirs.get_weights())
+    assert_same_summary(ours, theirs, capsys)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(16, 6, 4)).astype(np.float32)
+    for p_ours, p_theirs in zip(ours.predict(x, verbose=0), theirs.predict(x, verbose=0)):
+        np.testing.assert_allclose(p_ours, p_theirs, rtol=1e-6, atol=1e-6)
+    y = [(rng.random((16, 1)) > 0.5).astype(np.float32), np.zeros((16, 3), np.float32)]
+    for model in (theirs, ours):
+        model.compile(optimizer="adam", loss=["binary_crossentropy", None])
+    fit = dict(epochs=2, batch_size=8, shuffle=False, verbose=0)
+    np.testing.assert_allclose(ours.fit(x, y, **fit).history["loss"],
+                               theirs.fit(x, y, **fit).history["loss"], rtol=1e-5)
+    for w_ours, w_theirs in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(w_ours, w_theirs, rtol=1e-5, atol=1e-6)

@@ -362,6 +362,11 @@ class Layer:
         """dx, {Variable: gradient}. Each layer with maths of its own writes this."""
         if not need_dx and not self.trainable_weights:  # no weights, and nothing before it
             return None, {}  # wants a gradient (say a Lambda's `x / 255` on the inputs)
+        x, y = cache if isinstance(cache, tuple) and len(cache) == 2 else (None, None)
+        if not self.trainable_weights and x is not None and (not _floats(x) or not _floats(y)):
+            # from or to numbers that are not floats (argmax, a comparison, one_hot of ids):
+            # no gradient passes, as in TensorFlow
+            return [np.zeros_like(a) for a in flatten(x)], {}
         raise self._no_backward_error()
 
     def _no_backward_error(self):
@@ -623,6 +628,11 @@ def _accepts(method, argument):
 
 
 _ACCEPTS = {}
+
+
+def _floats(arrays):
+    """Whether any of the arrays holds floats (the only numbers gradients pass through)."""
+    return any(np.asarray(a).dtype.kind in "fc" for a in flatten(arrays))
 
 
 def _zeros(shape, unknown=1, dtypes=None):
