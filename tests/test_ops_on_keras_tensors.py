@@ -383,3 +383,25 @@ def test_a_graph_of_ops_with_several_outputs_fits_as_keras(capsys):
                                theirs.fit(x, y, **fit).history["loss"], rtol=1e-5)
     for w_ours, w_theirs in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(w_ours, w_theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_an_op_given_arguments_computed_with_ops_in_a_training_step():
+    """ops.numpy.tile(x, repeats) with `repeats` itself computed with ops (a tracked array,
+    as keras.io's miniature GPT builds its causal mask) is recorded once: it used to hand
+    itself to the recorded op for ever. Its gradient is TensorFlow's."""
+    x = np.random.default_rng(1).normal(size=(2, 3)).astype(np.float32)
+    variable = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        repeats = keras.ops.concatenate([keras.ops.convert_to_tensor([2]),
+                                         keras.ops.convert_to_tensor([1])], 0)
+        y = keras.ops.tile(variable, repeats)
+        target = tf.reduce_sum(y * np.arange(12, dtype=np.float32).reshape(4, 3))
+    theirs = tape.gradient(target, variable).numpy()
+    weight = minidl.Variable(x.copy())
+    with minidl.GradientTape() as tape:
+        repeats = minidl.ops.concatenate([minidl.ops.convert_to_tensor([2]),
+                                          minidl.ops.convert_to_tensor([1])], 0)
+        y = minidl.ops.numpy.tile(weight, repeats)
+        target = minidl.ops.sum(y * np.arange(12, dtype=np.float32).reshape(4, 3))
+    ours, = tape.gradient(target, [weight])
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)

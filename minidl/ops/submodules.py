@@ -8,22 +8,30 @@ training step, ops/backprop.py); the plain arrays the recorded ops pass it keep 
 function, as do all calls outside a training step.
 """
 import functools
+import threading
 
 from minidl.ops import backprop, linalg, math, nn, numpy
 from minidl.tape import active_tape
 from minidl.variable import Variable
 
 SUBMODULES = (nn, numpy, math, linalg)
+_recording = threading.local()  # inside a recorded op called through a submodule's name
 
 
 def handing_tracked_arrays_on(plain, recorded):
     """`plain`, except that given a Tracked array or a weight in a training step it is
-    `recorded` (the same function recorded on the tape)."""
+    `recorded` (the same function recorded on the tape). The recorded op computes its value
+    with this very function: called from there (with, say, `repeats` computed with ops, so
+    Tracked), it is `plain`."""
     @functools.wraps(plain)
     def op(*args, **kwargs):
-        if active_tape() is not None and any(
+        if not getattr(_recording, "on", False) and active_tape() is not None and any(
                 isinstance(a, (backprop.Tracked, Variable)) for a in args):
-            return recorded(*args, **kwargs)
+            _recording.on = True
+            try:
+                return recorded(*args, **kwargs)
+            finally:
+                _recording.on = False
         return plain(*args, **kwargs)
     op.plain = plain
     return op
