@@ -405,3 +405,45 @@ def test_an_op_given_arguments_computed_with_ops_in_a_training_step():
         target = minidl.ops.sum(y * np.arange(12, dtype=np.float32).reshape(4, 3))
     ours, = tape.gradient(target, [weight])
     np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+# -- in-place operators in a call() of your own (keras.io's Antirectifier) ------------------------
+def antirectifier_model(lib):
+    class Antirectifier(lib.layers.Layer):
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1] * 2, input_shape[-1]),
+                                          initializer="he_normal", name="kernel")
+
+        def call(self, inputs):
+            inputs -= lib.ops.mean(inputs, axis=-1, keepdims=True)  # in place, as written
+            pos, neg = lib.ops.relu(inputs), lib.ops.relu(-inputs)
+            return lib.ops.matmul(lib.ops.concatenate([pos, neg], axis=-1), self.kernel)
+
+    inputs = lib.Input((6,))
+    hidden = lib.layers.Dense(6)(inputs)
+    outputs = lib.layers.Dense(1)(Antirectifier()(hidden) + hidden)  # hidden used twice
+    model = lib.Model(inputs, outputs)
+    model.compile(optimizer="rmsprop", loss="mse")
+    return model
+
+
+def test_in_place_operators_in_call_change_no_caller_array_and_train_as_keras():
+    keras.utils.set_random_seed(8)
+    theirs, ours = antirectifier_model(keras), antirectifier_model(minidl)
+    ours.set_weights(theirs.get_weights())
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(32, 6)).astype(np.float32), rng.normal(size=(32, 1)).astype(np.float32)
+    given = x.copy()
+    np.testing.assert_allclose(ours(x), theirs(x), rtol=1e-5, atol=1e-6)  # hidden unchanged
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    fit = dict(epochs=2, batch_size=8, shuffle=False, verbose=0)
+    np.testing.assert_allclose(ours.fit(x, y, **fit).history["loss"],
+                               theirs.fit(x, y, **fit).history["loss"], rtol=1e-5)
+    np.testing.assert_allclose(ours.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0),
+                               rtol=1e-5)
+    np.testing.assert_array_equal(x, given)  # the caller's data as it was
+    inputs = np.ones((2, 6), np.float32)
+    layer = ours.layers[2]
+    layer(inputs)
+    np.testing.assert_array_equal(inputs, np.ones((2, 6), np.float32))

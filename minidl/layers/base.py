@@ -347,10 +347,12 @@ class Layer:
         kwargs = {"training": training} if _takes_training(self.call) else {}
         if _accepts(self.call, "mask"):
             kwargs["mask"] = mask
-        if active_tape() is None or getattr(self.call, "__func__", None) in GRAPH_CALLS:
+        if getattr(self.call, "__func__", None) in GRAPH_CALLS:
             y = self.call(x, **kwargs)
-        else:  # your own call() in a training step: its NumPy operators between arrays
-            previous = backprop.set_tracking(True)  # are recorded too (backprop.Tracked)
+        else:  # your own call() gets Tracked arrays (ops/backprop.py): in a training step its
+            # NumPy operators are recorded too; and `x -= m` makes a new array rather than
+            # changing the caller's (a TensorFlow tensor cannot be changed by a call)
+            previous = backprop.set_tracking(True)
             try:
                 y = self.call(each_array(backprop.tracked, x), **kwargs)
             finally:

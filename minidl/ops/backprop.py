@@ -71,10 +71,18 @@ class Tracked(np.ndarray):
         self.recorded = None
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # `x -= m` (keras.io's Antirectifier) comes as np.subtract(x, m, out=(x,)): computed
+        # out of place and recorded, as TensorFlow's `x -= m` makes a new tensor
+        if kwargs.keys() == {"out"} and len(kwargs["out"]) == 1 and isinstance(
+                kwargs["out"][0], Tracked):
+            kwargs = {}  # (and outside a training step too: the caller's array is kept)
         op = RECORDED_UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
         if op is not None and active_tape() is not None:
             return op(*inputs)
         inputs = [x.view(np.ndarray) if isinstance(x, Tracked) else x for x in inputs]
+        if "out" in kwargs:
+            kwargs["out"] = tuple(x.view(np.ndarray) if isinstance(x, Tracked) else x
+                                  for x in kwargs["out"])
         return escaped(getattr(ufunc, method)(*inputs, **kwargs))
 
     def __getitem__(self, key):
