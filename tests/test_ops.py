@@ -166,6 +166,8 @@ def test_every_public_op_is_tested_against_keras():
     from tests import test_ops_linalg, test_ops_numpy_more  # the rest of keras.ops.numpy, linalg
     compared |= {c[0] for c in test_ops_numpy_more.CASES + test_ops_numpy_more.GRADIENT_CASES}
     compared |= {c[0] for c in test_ops_linalg.CASES} | test_ops_linalg.COMPARED_ALONE
+    from tests import test_ops_core_rest  # keras.ops.core's and math's rest
+    compared |= test_ops_core_rest.COMPARED
     assert public <= compared, public - compared
 
 

@@ -46,11 +46,18 @@ swapaxes, ravel, roll, flipud, fliplr, rot90, tril, triu, diag, diagflat, diagon
 get_item, diff, trapezoid, average, ptp, nansum, nanmean, median, quantile, percentile,
 inv, det, logdet (keras.ops.math's), solve.
 """
-from minidl.ops.core import (cast, convert_to_numpy, convert_to_tensor, ndim, result_type, shape,
-                             size, stop_gradient)
+from minidl.ops.core import (cast, convert_to_numpy, convert_to_tensor, dtype, is_tensor, ndim,
+                             result_type, saturate_cast, scatter, scatter_update, shape, size,
+                             slice, slice_update, stop_gradient, unstack)  # noqa: A004
+from minidl.ops.core_flow import (associative_scan, cond, fori_loop, map, scan,  # noqa: A004
+                                  switch, vectorized_map, while_loop)
 from minidl.ops import image  # noqa: E402 (minidl.ops.image, as keras.ops.image)
 from minidl.ops.ctc import ctc_decode, ctc_loss
-from minidl.ops.math import extract_sequences, in_top_k, logsumexp, top_k
+from minidl.ops.math import (cdist, erf, erfc, erfinv, extract_sequences, in_top_k, logsumexp,
+                             rsqrt, segment_max, segment_min, segment_prod, segment_sum, top_k)
+from minidl.ops.einops import rearrange
+from minidl.ops.math_fft import (fft, fft2, ifft2, irfft, istft, rfft, stft, view_as_complex,
+                                 view_as_real)
 from minidl.ops.nn import (batch_normalization, layer_normalization, log_softmax, moments,
                            multi_hot, normalize, one_hot, polar, psnr, relu, rms_normalization,
                            sigmoid, softmax)
@@ -135,6 +142,11 @@ from minidl.ops.backprop_numpy import (amax, amin, broadcast_to, cumsum,  # noqa
                                        true_divide)
 from minidl.ops.backprop_numpy import amax as max, amin as min  # noqa: E402,F811,A004
 from minidl.ops.backprop_numpy import take_indices as take  # noqa: E402,F811
+from minidl.ops.backprop_core import (custom_gradient, erf, erfc, erfinv,  # noqa: E402,F811,A004
+                                      rsqrt, scatter, scatter_update, segment_max, segment_min,
+                                      segment_prod, segment_sum, slice, slice_update, unstack)
+from minidl.ops.backprop_core import (cdist, fft, fft2, ifft2, irfft, istft,  # noqa: E402,F811
+                                      rfft, stft, view_as_complex, view_as_real)  # (refused)
 from minidl.ops.backprop_numpy import logsumexp, std, var  # noqa: E402,F811
 
 
