@@ -45,6 +45,17 @@ kron, cross, stack, split, array_split, hstack, vstack, dstack, append, pad, mov
 swapaxes, ravel, roll, flipud, fliplr, rot90, tril, triu, diag, diagflat, diagonal, trace,
 get_item, diff, trapezoid, average, ptp, nansum, nanmean, median, quantile, percentile,
 inv, det, logdet (keras.ops.math's), solve.
+
+The rest of keras.ops.core and keras.ops.math: core.py also holds unstack, slice,
+slice_update, scatter, scatter_update, saturate_cast, is_tensor and dtype; core_flow.py the
+control flow as plain Python loops (cond, switch, while_loop, fori_loop, scan, map,
+vectorized_map, associative_scan: their bodies' ops are recorded, so gradients flow); math.py
+the segment reductions (segment_sum/max/min/prod), erf, erfc, erfinv, rsqrt and cdist;
+math_fft.py fft, fft2, ifft2, rfft, irfft, stft, istft, view_as_complex and view_as_real
+((real, imag) pairs, as Keras's); einops.py rearrange. backprop_core.py records unstack,
+slice, slice_update, scatter, scatter_update, the segment reductions, erf, erfc, erfinv and
+rsqrt with TensorFlow's gradients, gives custom_gradient (your grad_fn as one op's backward),
+and puts cdist and the Fourier transforms on the tape to be refused by name at backward.
 """
 from minidl.ops.core import (cast, convert_to_numpy, convert_to_tensor, dtype, is_tensor, ndim,
                              result_type, saturate_cast, scatter, scatter_update, shape, size,
