@@ -32,7 +32,7 @@ import keras
 import minidl
 from keras import ops as kops
 from minidl import ops
-from minidl.ops import backprop, backprop_core
+from minidl.ops import backprop
 from minidl.tape import Tape
 from tests.parity import assert_same_fit, assert_same_loss_and_gradients
 from tests.test_ops import assert_same
@@ -486,6 +486,7 @@ FLOW_CASES = [
     ("scan", lambda o: o.scan(lambda c, x: ({"a": c["a"] + x}, {"a": c["a"]}),
                               {"a": np.float32(0)}, F32[:, 1], unroll=2)),
     ("scan", lambda o: o.scan(lambda c, x: (c * x, None), np.float32(1), F32[:, 2])),
+    ("scan", lambda o: o.scan(lambda c, x: ((c[0] + x,), (c[0] * 2,)), [np.float32(0)], F32[:, 0])),
     ("map", lambda o: o.map(lambda a: a * 2, F32)),
     ("map", lambda o: o.map(lambda a: {"s": o.sum(a), "m": a}, F32)),
     ("map", lambda o: o.map(lambda a: (a[0], a[0] * a[1]), (F32, F32))),

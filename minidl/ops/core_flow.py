@@ -132,18 +132,27 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
         x = None if xs is None else tree.pack_sequence_as(xs, [_row(v, i) for v in xs_flat])
         carry, y = f(carry, x)
         carry, ys[i] = _tensors(carry), _tensors(y)
-    return carry, _stacked(ys, init, carry)
+    return _as_init(init, tree.flatten(carry)), _stacked(ys, init, carry)
+
+
+def _as_init(init, leaves):
+    """Leaves in init's structure, as Keras's TensorFlow scan packs its carry and ys."""
+    return tree.pack_sequence_as(init, leaves) if tree.is_nested(init) else leaves[0]
 
 
 def _stacked(ys, init, carry):
-    """The ys of each step stacked leaf by leaf, in y's structure. A step without y (None):
-    zeros of the carry's shape, as TensorFlow's scan leaves them."""
+    """The ys of each step stacked leaf by leaf, in init's structure as Keras's TensorFlow
+    scan packs them (in y's own when it has another number of leaves, where TensorFlow
+    fails and Keras's other backends keep y's). A step without y (None): zeros of the
+    carry's shape, as TensorFlow's scan leaves them."""
     if not ys or ys[0] is None:
         leaves = tree.flatten(carry)
         zeros = [np.zeros((len(ys),) + np.shape(c), np.asarray(c).dtype) for c in leaves]
-        return tree.pack_sequence_as(init, zeros)
-    columns = zip(*[tree.flatten(y) for y in ys])
-    return tree.pack_sequence_as(ys[0], [_stack(column) for column in columns])
+        return _as_init(init, zeros)
+    columns = [_stack(column) for column in zip(*[tree.flatten(y) for y in ys])]
+    if len(columns) == len(tree.flatten(init)):
+        return _as_init(init, columns)
+    return tree.pack_sequence_as(ys[0], columns)
 
 
 def map(f, xs):  # noqa: A001 (Keras's name)
