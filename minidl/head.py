@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 from minidl import activations, masks
-from minidl.losses import sum_over_batch_size, wrapper
+from minidl.losses import BinaryCrossentropy, sum_over_batch_size, wrapper
 from minidl.ops import backprop
 
 # The activations whose output Keras traces back to its input (compared as functions).
@@ -72,7 +72,7 @@ class Head:
         y_true, y_pred_checked = self.loss.prepare(y_true, y_pred)
         z = self.logits(y_pred, tape)
         if z is not None:  # sigmoid/softmax + cross-entropy: work from the logits
-            values, d_values = self.loss.values_and_gradient_from_logits(y_true, z)
+            values, d_values = self._from_logits(y_true, z, y_pred)
         elif self.loss.from_logits:
             values, d_values = self.loss.values_and_gradient_from_logits(y_true, y_pred_checked)
         else:
@@ -94,6 +94,15 @@ class Head:
             grad = d_values * share.reshape(share.shape + (1,) * (d_values.ndim - share.ndim))
         return loss, ((y_pred, grad, "logits") if z is not None else (y_pred, grad))
 
+
+    def _from_logits(self, y_true, z, y_pred):
+        """The loss values and their gradient from the logits z of the layer that made y_pred.
+        The binary cross-entropy's gradient is sigmoid(z) - y: y_pred, which the sigmoid layer
+        computed from z with the same function, is used rather than computed again."""
+        if isinstance(self.loss, BinaryCrossentropy) and y_pred.shape == z.shape \
+                and y_pred.dtype == z.dtype:
+            return self.loss.values_and_gradient_from_logits(y_true, z, p=y_pred)
+        return self.loss.values_and_gradient_from_logits(y_true, z)
 
     def loss_and_gradient_from_tape(self, y_true, y_pred, tape, sample_weight=None, mask=None):
         """A loss written with minidl.ops: its calls go on the tape, and backward starts from

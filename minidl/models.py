@@ -450,7 +450,8 @@ class Sequential(Model):
     @property
     def layers(self):
         """The layers, without the input layer (as Keras lists a Sequential's)."""
-        return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
+        starts_with_input = self._layers and isinstance(self._layers[0], InputLayer)
+        return self._layers[1:] if starts_with_input else list(self._layers)  # (a copy)
 
     @property
     def input_shape(self):

@@ -34,11 +34,13 @@ class BinaryCrossentropy(Loss):
         self.from_logits = from_logits
         super().__init__(name, **kwargs)
 
-    def values_and_gradient_from_logits(self, y_true, z):
+    def values_and_gradient_from_logits(self, y_true, z, p=None):
+        """p: sigmoid(z), when the caller has it already (a sigmoid layer's output, head.py)."""
         c = np.asarray(z.shape[-1], z.dtype)
         # the stable form of TensorFlow's sigmoid_cross_entropy_with_logits
         e = np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))  # (N,C)
-        return mean_last_axis(e), (sigmoid(z) - y_true) / c
+        p = sigmoid(z) if p is None else p
+        return mean_last_axis(e), (p - y_true) / c
 
     def values_and_gradient(self, y_true, y_pred):
         c = np.asarray(y_pred.shape[-1], y_pred.dtype)

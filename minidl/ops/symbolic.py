@@ -8,25 +8,30 @@ import functools
 
 from minidl.ops import image, submodules
 
-_KerasTensor = []  # the class, once minidl.layers is imported (it imports minidl.ops)
-
 # What ops read off a symbolic tensor rather than compute on it (Keras's too).
 _NOT_OPS = {"shape", "ndim", "dtype", "is_tensor", "convert_to_numpy", "result_type"}
 
 
-def _is_keras_tensor(value):
-    if not _KerasTensor:
-        from minidl.layers.symbolic import KerasTensor
-        _KerasTensor.append(KerasTensor)
-    return isinstance(value, _KerasTensor[0])
-
-
 def _any_keras_tensor(args, kwargs):
-    for value in (*args, *kwargs.values()):
-        if _is_keras_tensor(value) or (isinstance(value, (list, tuple))
-                                       and any(_is_keras_tensor(item) for item in value)):
+    """Whether a KerasTensor is among the arguments, or in a list of them (ops.concatenate).
+    (Every op call asks, so this is written to be quick for arrays.)"""
+    keras_tensor = _keras_tensor_class()
+    for value in args:
+        if isinstance(value, keras_tensor) or (type(value) in (list, tuple) and any(
+                isinstance(item, keras_tensor) for item in value)):
             return True
-    return False
+    return bool(kwargs) and _any_keras_tensor(tuple(kwargs.values()), {})
+
+
+def _keras_tensor_class():
+    global _KERAS_TENSOR
+    if _KERAS_TENSOR is None:  # minidl.layers imports minidl.ops: not at import time
+        from minidl.layers.symbolic import KerasTensor
+        _KERAS_TENSOR = KerasTensor
+    return _KERAS_TENSOR
+
+
+_KERAS_TENSOR = None
 
 
 def taking_keras_tensors(op, name):

@@ -25,6 +25,7 @@ SparseRows, Keras's tf.IndexedSlices). Keras's TensorFlow backend treats such a 
 TensorFlow's sparse rules, which each optimizer's `sparse_update_step` writes out; a step
 with one goes variable by variable, and clipping acts on its rows.
 """
+import functools
 import re
 import warnings
 
@@ -42,8 +43,18 @@ def constants(dtype, *values):
     """Python-float constants rounded once to the weights' float type, as Keras does.
 
     NumPy scalars (np.float32(0.1)) rather than 0-d arrays: the same rounding, and
-    arithmetic on them costs a tenth of the time, which counts for small models.
+    arithmetic on them costs a tenth of the time, which counts for small models. The same
+    constants are asked for at every step: they are kept (a learning rate given as an
+    array, which cannot be a key, is rounded each time).
     """
+    try:
+        return _rounded(dtype, *values)
+    except TypeError:  # an array among the values
+        return tuple(dtype.type(value) for value in values)
+
+
+@functools.lru_cache(maxsize=1024)
+def _rounded(dtype, *values):
     return tuple(dtype.type(value) for value in values)
 
 
