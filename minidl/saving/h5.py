@@ -20,7 +20,20 @@ def layer_paths(model, prefix=""):
     a TimeDistributed's are its layer's: layers/time_distributed/layer/vars/0 (any Wrapper's:
     a SpectralNormalization's own, kernel and vector_u, under vars as well); a
     MultiHeadAttention's its four projections': layers/multi_head_attention/query_dense/vars/0.
+    A layer of your own: its own weights, then each layer it holds under the attribute's
+    name, as Keras's saving_lib walks them: layers/positional_embedding/token_embeddings.
     """
+    seen = {}
+    for layer in model.layers:
+        base = naming.to_snake_case(type(layer).__name__)  # Dense -> dense
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        path = f"{prefix}layers/{base}" if count == 0 else f"{prefix}layers/{base}_{count}"
+        yield from _paths_of(layer, path)
+
+
+def _paths_of(layer, path):
+    """(path, layer, its weights) for `layer` saved at `path`, and for the layers it holds."""
     from minidl.layers.attention import MultiHeadAttention
     from minidl.layers.bidirectional import Bidirectional
     from minidl.layers.recurrent import RNN
@@ -28,44 +41,45 @@ def layer_paths(model, prefix=""):
     from minidl.layers.wrapper import Wrapper
     from minidl.models import Model
 
-    seen = {}
-    for layer in model.layers:
-        base = naming.to_snake_case(type(layer).__name__)  # Dense -> dense
-        count = seen.get(base, 0)
-        seen[base] = count + 1
-        path = f"{prefix}layers/{base}" if count == 0 else f"{prefix}layers/{base}_{count}"
-        if isinstance(layer, Model):
-            yield path, layer, []
-            yield from layer_paths(layer, prefix=path + "/")
-        elif isinstance(layer, RNN) and isinstance(layer.cell, StackedRNNCells):
-            yield path, layer, []  # layers/rnn/cell/cells/lstm_cell/vars/0, as Keras's
-            yield f"{path}/cell", layer.cell, []
-            for cell_path, cell, weights in _named_paths(layer.cell.cells, f"{path}/cell/cells"):
-                yield cell_path, cell, weights
-        elif isinstance(layer, RNN) and layer.own_cell:  # layers/rnn/cell/layer_norm/vars/0
-            yield path, layer, []
-            yield from _attribute_paths(layer.cell, f"{path}/cell", set())
-        elif isinstance(layer, RNN):
-            yield path, layer, []
-            yield f"{path}/cell", layer.cell, layer.cell.weights
-        elif isinstance(layer, Wrapper):  # layers/time_distributed/layer/vars/0
-            yield path, layer, sorted(layer._own_weights, key=lambda w: not w.trainable)
-            yield f"{path}/layer", layer.layer, layer.layer.weights
-        elif isinstance(layer, MultiHeadAttention):  # layers/multi_head_attention/query_dense
-            yield path, layer, []
-            for key in ("_dropout_layer", "_softmax"):  # Keras's weightless sublayers
-                yield f"{path}/{key}", layer, []
-            for key in ("key_dense", "output_dense", "query_dense", "value_dense"):
-                sublayer = getattr(layer, key)
-                yield f"{path}/{key}", sublayer, sublayer.weights
-        elif isinstance(layer, Bidirectional):
-            yield path, layer, []
-            for key in ("forward_layer", "backward_layer"):
-                sublayer = getattr(layer, key)
-                yield f"{path}/{key}", sublayer, []
-                yield f"{path}/{key}/cell", sublayer.cell, sublayer.cell.weights
-        else:
-            yield path, layer, layer.weights
+    if isinstance(layer, Model):
+        yield path, layer, []
+        yield from layer_paths(layer, prefix=path + "/")
+    elif isinstance(layer, RNN) and isinstance(layer.cell, StackedRNNCells):
+        yield path, layer, []  # layers/rnn/cell/cells/lstm_cell/vars/0, as Keras's
+        yield f"{path}/cell", layer.cell, []
+        for cell_path, cell, weights in _named_paths(layer.cell.cells, f"{path}/cell/cells"):
+            yield cell_path, cell, weights
+    elif isinstance(layer, RNN) and layer.own_cell:  # layers/rnn/cell/layer_norm/vars/0
+        yield path, layer, []
+        yield from _attribute_paths(layer.cell, f"{path}/cell", set())
+    elif isinstance(layer, RNN):
+        yield path, layer, []
+        yield f"{path}/cell", layer.cell, layer.cell.weights
+    elif isinstance(layer, Wrapper):  # layers/time_distributed/layer/vars/0
+        yield path, layer, sorted(layer._own_weights, key=lambda w: not w.trainable)
+        yield f"{path}/layer", layer.layer, layer.layer.weights
+    elif isinstance(layer, MultiHeadAttention):  # layers/multi_head_attention/query_dense
+        yield path, layer, []
+        for key in ("_dropout_layer", "_softmax"):  # Keras's weightless sublayers
+            yield f"{path}/{key}", layer, []
+        for key in ("key_dense", "output_dense", "query_dense", "value_dense"):
+            sublayer = getattr(layer, key)
+            yield f"{path}/{key}", sublayer, sublayer.weights
+    elif isinstance(layer, Bidirectional):
+        yield path, layer, []
+        for key in ("forward_layer", "backward_layer"):
+            sublayer = getattr(layer, key)
+            yield f"{path}/{key}", sublayer, []
+            yield f"{path}/{key}/cell", sublayer.cell, sublayer.cell.weights
+    elif _of_your_own(layer):  # its own weights, and its layers' under their attributes
+        yield from _attribute_paths(layer, path, set())
+    else:
+        yield path, layer, layer.weights
+
+
+def _of_your_own(layer):
+    """A layer class written outside minidl (a subclass of Layer in your code)."""
+    return not type(layer).__module__.startswith("minidl.")
 
 
 def _attribute_paths(layer, path, seen):
@@ -80,11 +94,21 @@ def _attribute_paths(layer, path, seen):
     for attribute in sorted(a for a in vars(layer) if not a.startswith("_")):
         value = getattr(layer, attribute)
         if isinstance(value, Layer):
-            yield from _attribute_paths(value, f"{path}/{attribute}", seen)
+            yield from _held(value, f"{path}/{attribute}", seen)
         elif isinstance(value, (list, tuple)):
             items = [v for v in value if isinstance(v, Layer)]
             for item_path, item, _ in _named_paths(items, f"{path}/{attribute}"):
-                yield from _attribute_paths(item, item_path, seen)
+                yield from _held(item, item_path, seen)
+
+
+def _held(layer, path, seen):
+    """A layer held by a layer of your own: walked the same way if it is yours too, else
+    saved as a model saves it (a Sequential's layers, a MultiHeadAttention's projections)."""
+    if _of_your_own(layer):
+        yield from _attribute_paths(layer, path, seen)
+    elif id(layer) not in seen:
+        seen.add(id(layer))
+        yield from _paths_of(layer, path)
 
 
 def _named_paths(cells, prefix):
