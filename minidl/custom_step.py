@@ -26,6 +26,7 @@ logits of an output's sigmoid or softmax (Keras's TensorFlow backend differentia
 `_keras_logits`), each penalty's gradient to its layer output or weight. With target = loss,
 g = 1 and the gradients are those of fit's own step, bit for bit.
 """
+import inspect
 import warnings
 
 import numpy as np
@@ -76,8 +77,17 @@ def recorded_loss(loss, y_true, y_pred, sample_weight, tape):
     from minidl import masks
     from minidl.head import Head
     y_pred = backprop.untracked(y_pred)
-    value, seed = Head(loss).loss_and_gradient(np.asarray(backprop.untracked(y_true)), y_pred,
-                                               tape, sample_weight, masks.mask_of(y_pred))
+    y_true = np.asarray(backprop.untracked(y_true))
+    if on_tape(y_true) is not None and y_true.shape == y_pred.shape \
+            and y_true.dtype == y_pred.dtype:
+        # a target made on the tape too (keras.io's Distiller: the teacher's predictions):
+        # TensorFlow differentiates the loss through it as well, so the loss's NumPy
+        # computation is recorded on the tape, both arguments tracked
+        value, seed = Head(loss).loss_and_gradient_from_tape(y_true, y_pred, tape,
+                                                              sample_weight, masks.mask_of(y_pred))
+    else:
+        value, seed = Head(loss).loss_and_gradient(y_true, y_pred, tape, sample_weight,
+                                                   masks.mask_of(y_pred))
     return _record(tape, value, [seed], [])
 
 
@@ -256,7 +266,7 @@ def default_train_step(model, data):
     a loss, Keras's train_step: the loss is compute_loss's sum of `model.losses`."""
     from minidl import training
     x, y, sample_weight = unpack_x_y_sample_weight(data)
-    if model.compiled_loss is None:
+    if model.compiled_loss is None or _overrides_compute_loss(model):
         return _train_step_on_losses(model, x, y, sample_weight)
     batch = training.prepare_data(model, x, y, sample_weight)
     training.get_ready(model, batch)
@@ -265,13 +275,14 @@ def default_train_step(model, data):
 
 
 def _train_step_on_losses(model, x, y, sample_weight):
-    """Keras's train_step (keras/src/backend/tensorflow/trainer.py) with no compiled loss:
-    the add_loss terms and penalties of this call are the loss."""
+    """Keras's train_step (keras/src/backend/tensorflow/trainer.py) on the tape: the loss is
+    model.compute_loss's (the add_loss terms and penalties of this call, with no compiled
+    loss; or a compute_loss of the model's own, as keras.io's Distiller's)."""
     from minidl.gradient_tape import GradientTape
     scale_loss = getattr(model.optimizer, "scale_loss", None)  # a LossScaleOptimizer's
     with GradientTape() as tape:
         y_pred = model(x, training=True)
-        loss = compute_loss(model, x, y, y_pred, sample_weight)
+        loss = model_compute_loss(model, x, y, y_pred, sample_weight, training=True)
         scaled = loss if scale_loss is None else scale_loss(loss)  # as Keras's, on the tape
     weights = model.trainable_weights
     if weights:
@@ -281,6 +292,20 @@ def _train_step_on_losses(model, x, y, sample_weight):
     model.compiled_metrics.loss_tracker.update_state(
         backprop.untracked(loss), sample_weight=len(flatten(x)[0]))
     return compute_metrics(model, x, y, y_pred, sample_weight)
+
+
+def model_compute_loss(model, x, y, y_pred, sample_weight, training):
+    """model.compute_loss, which the model may override; given `training` only if it takes
+    it, as Keras's Trainer._compute_loss (the argument came in Keras 3.3)."""
+    if "training" in inspect.signature(model.compute_loss).parameters:
+        return model.compute_loss(x, y, y_pred, sample_weight, training=training)
+    return model.compute_loss(x, y, y_pred, sample_weight)
+
+
+def _overrides_compute_loss(model):
+    from minidl.models import Model
+
+    return type(model).compute_loss is not Model.compute_loss
 
 
 def warn_no_trainable_weights(model):
@@ -297,7 +322,7 @@ def default_test_step(model, data):
     x, y, sample_weight = unpack_x_y_sample_weight(data)
     with Tape():  # y_pred keeps its maker, so the loss can use the logits, as Keras's
         y_pred = model(x, training=False)
-        loss = compute_loss(model, x, y, y_pred, sample_weight, training=False)
+        loss = model_compute_loss(model, x, y, y_pred, sample_weight, training=False)
     if model.compiled_metrics is not None:
         model.compiled_metrics.loss_tracker.update_state(
             backprop.untracked(loss), sample_weight=len(flatten(x)[0]))

@@ -86,15 +86,16 @@ class Tape:
         self._escaped = set()  # ids of arrays derived from the tape's by a path it cannot follow
         self._kept = []
         self.penalties = []  # (value, output, d value / d output) of activity regularizers
-        self._previous = None
+        self._previous = []  # the tapes active before each `with` of this one (it may be
+        # opened again while open: a loss of your own in a custom train_step)
 
     def __enter__(self):
-        self._previous = active_tape()
+        self._previous.append(active_tape())
         _active.tape = self
         return self
 
     def __exit__(self, *exc_info):
-        _active.tape = self._previous
+        _active.tape = self._previous.pop()
         return False
 
     # -- recording --------------------------------------------------------------------------

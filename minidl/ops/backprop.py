@@ -440,7 +440,7 @@ def concatenate(xs, axis=0):
 # A weight in a NumPy expression (`x @ self.w + self.b`) comes here through the Variable's
 # __array_ufunc__ (variable.py), a Tracked array through its own: these ufuncs and functions
 # are recorded as the ops above.
-RECORDED_FUNCTIONS = {np.mean: mean, np.sum: sum}
+RECORDED_FUNCTIONS = {np.mean: mean, np.sum: sum, np.clip: clip}
 RECORDED_UFUNCS.update({
     np.power: power,
     np.add: add, np.subtract: subtract, np.multiply: multiply, np.divide: divide,
