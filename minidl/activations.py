@@ -189,8 +189,8 @@ def get(identifier):
     """Resolve an activation: None -> linear, a name ("relu"), or one of this module's functions.
 
     Names are case-sensitive, as in Keras; "swish" is silu and "hard_swish" hard_silu. A
-    custom callable works if it carries its own derivative as a `backward(da, z, a)`
-    attribute, since minidl has no autograd.
+    function of your own (Géron's `ops.log(1.0 + ops.exp(z))`) is differentiated on a tape of
+    its own (`backward_of`), or by its `backward(da, z, a)` attribute if it has one.
     """
     if identifier is None:
         return linear
@@ -203,15 +203,7 @@ def get(identifier):
             )
         return _FORWARD[name]
     if callable(identifier):
-        if _FORWARD.get(getattr(identifier, "__name__", None)) is identifier:
-            return identifier
-        if hasattr(identifier, "backward"):
-            return identifier
-        raise ValueError(
-            "A custom activation needs its derivative: give the function a "
-            "`backward(da, z, a)` attribute. "
-            f"Received: activation={identifier!r}"
-        )
+        return identifier
     raise ValueError(
         "Could not interpret activation function identifier, expected a name or a "
         f"callable. Received: activation={identifier!r}"
@@ -223,7 +215,27 @@ def backward_of(activation):
     name = getattr(activation, "__name__", None)
     if _FORWARD.get(name) is activation:
         return _BACKWARD[name]
-    return activation.backward
+    return getattr(activation, "backward", None) or _backward_by_tape(activation)
+
+
+def _backward_by_tape(activation):
+    """backward(da, z, a) for an activation of your own written with minidl.ops or NumPy
+    operators: it runs again on z, on a tape of its own, and da goes back through its ops
+    (ops/backprop.py), as TensorFlow's autodiff goes through Keras's."""
+    def backward(da, z, a):
+        from minidl.ops import backprop  # (ops imports this file)
+        from minidl.tape import Tape
+
+        with Tape() as tape:
+            tape.watch([z])
+            previous = backprop.set_tracking(True)
+            try:
+                again = backprop.untracked(activation(backprop.tracked(z)))
+            finally:
+                backprop.set_tracking(previous)
+        dz, = tape.gradient([(again, da)], [], inputs=[z])
+        return dz
+    return backward
 
 
 def serialize(activation):
