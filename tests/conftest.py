@@ -7,6 +7,7 @@ and CI is repeatable) and "deep" (many more examples, for a run by hand:
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # the kernels on every CPU: reference/__init__.py
 
 import pytest
 from hypothesis import HealthCheck, settings

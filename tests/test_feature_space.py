@@ -140,7 +140,10 @@ NORMALIZED = sorted(key for key, kind in KERAS_IO_SPEC.items() if kind == "float
 @pytest.fixture(scope="module")
 def keras_io_pair():
     """The example's FeatureSpace in both libraries, each adapted on the same table (Keras's
-    on a tf.data.Dataset of its rows, as the example; minidl's on the dict): one Keras adapt."""
+    on a tf.data.Dataset of its rows, as the example; minidl's on the dict): one Keras adapt.
+    Both start their layer names afresh, whatever tests ran before (the names are compared)."""
+    keras.backend.clear_session()
+    minidl.backend.clear_session()
     data = table()
     theirs = KFS(features=KERAS_IO_SPEC, **KERAS_IO_ARGS)
     theirs.adapt(tf.data.Dataset.from_tensor_slices(data))
