@@ -207,9 +207,14 @@ def model_metrics(model):
     """Keras's `model.metrics` order: the loss tracker, the compiled metrics (one object),
     each output's loss tracker, then the Metric objects assigned as attributes."""
     listed = [] if model.compiled_metrics is None else model.compiled_metrics.model_metrics()
-    own = [value for name, value in vars(model).items()
-           if isinstance(value, Metric) and not name.startswith("_")]
-    return listed + [m for m in own if all(m is not seen for seen in listed)]
+    return listed + [m for m in attribute_metrics(model) if all(m is not seen for seen in listed)]
+
+
+def attribute_metrics(model):
+    """The Metric objects assigned as the model's attributes (`self.loss_tracker =
+    metrics.Mean(name="loss")`), in assignment order."""
+    return [value for name, value in vars(model).items()
+            if isinstance(value, Metric) and not name.startswith("_")]
 
 
 def compute_metrics(model, x, y, y_pred, sample_weight=None):

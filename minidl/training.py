@@ -609,7 +609,7 @@ def _train(model, train, validation, initial_epoch, epochs, callback_list, custo
         if custom:
             model.reset_metrics()  # every metric in model.metrics, as Keras's fit
         else:
-            metrics.reset()
+            _reset(model, metrics)
         callback_list.on_epoch_begin(epoch)
         logs = _steps(model, "train", train.epoch(), callback_list, metrics, custom, logs)
         if train.ran_out:  # a generator stopped: Keras's step that found no batch still
@@ -673,13 +673,32 @@ def _steps(model, phase, batches, callback_list, metrics, custom, logs):
         else:
             (train_step if phase == "train" else test_step)(model, batch, metrics)
         if batch_end:
-            logs = logs if custom else metrics.logs()
+            logs = logs if custom else _logs(model, metrics)
             getattr(callback_list, end)(step, logs)
         if phase == "train" and model.stop_training:
             break
     if stepped and not batch_end:
-        logs = metrics.logs()  # the last batch's, as the hooks would have had them
+        logs = _logs(model, metrics)  # the last batch's, as the hooks would have had them
     return logs
+
+
+def _logs(model, metrics):
+    """The compiled metrics' running means, and the results of the Metrics the model holds as
+    attributes (a Mean its call() updates, as Geron's ReconstructingRegressor's): Keras's
+    logs are every metric in model.metrics."""
+    logs, held = metrics.logs(), custom_step.attribute_metrics(model)
+    if not held:
+        return logs
+    logs.update({metric.name: float(np.asarray(metric.result())) for metric in held})
+    return dict(sorted(logs.items()))
+
+
+def _reset(model, metrics):
+    """Every metric in model.metrics back to zero, as Keras's fit at each epoch's start and
+    evaluate at its own: the compiled ones, and the model's attribute Metrics."""
+    metrics.reset()
+    for metric in custom_step.attribute_metrics(model):
+        metric.reset_state()
 
 
 def _test_loop(model, iterator, callback_list, metrics, custom=False):
@@ -689,7 +708,7 @@ def _test_loop(model, iterator, callback_list, metrics, custom=False):
     if custom:
         model.reset_metrics()
     else:
-        metrics.reset()
+        _reset(model, metrics)
     callback_list.on_test_begin()
     logs = _steps(model, "test", iterator.epoch(), callback_list, metrics, custom, {})
     if custom:
