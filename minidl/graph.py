@@ -11,6 +11,7 @@ hence `get_weights()`, so it must be Keras's to the letter.
 """
 from collections import defaultdict
 
+from minidl.layers.call_arguments import fill_in
 from minidl.tape import flatten
 
 
@@ -44,9 +45,13 @@ class Graph:
         for node in self.nodes:
             if node.is_input:
                 continue
-            args = _fill_in(node.inputs, values)
-            # the options of the call (MultiHeadAttention's use_causal_mask=True, ...)
-            outputs = node.layer(args, training=training, **getattr(node, "call_kwargs", {}))
+            if node.call_args is not None:  # layer(targets, logits), layer(x, mask=m): the
+                # arguments as given, each KerasTensor replaced (layers/call_arguments.py)
+                outputs = node.layer(*fill_in(node.call_args, values), training=training,
+                                     **fill_in(node.call_kwargs, values))
+            else:  # layer(x), layer([a, b]); the options of the call (use_causal_mask=True)
+                outputs = node.layer(_fill_in(node.inputs, values), training=training,
+                                     **getattr(node, "call_kwargs", {}))
             for tensor, array in zip(node.output_tensors, flatten(outputs)):
                 values[id(tensor)] = array
         return [values[id(t)] for t in self.outputs]

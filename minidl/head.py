@@ -82,6 +82,8 @@ class Head:
             weight = masks.loss_weights(mask, values, sample_weight)
         elif sample_weight is not None:
             weight = np.asarray(sample_weight, values.dtype)
+            if weight.ndim == values.ndim + 1 and weight.shape[-1] == 1:  # (N,1) for (N,)
+                weight = weight[..., 0]  # values: Keras's squeeze_or_expand_to_same_rank
             weight = weight.reshape(weight.shape + (1,) * (values.ndim - weight.ndim))
         loss = sum_over_batch_size(values, weight)  # sum / N
         n = np.asarray(values.size, values.dtype)

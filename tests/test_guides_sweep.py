@@ -21,15 +21,14 @@ wiring the graph by the config's names, and the copies' predictions.
 
 understanding_masking_and_padding.py: MyLayer's `lstm(x, mask=...)`, TemporalSoftmax's
 `call(inputs, mask=None)` and CustomEmbedding's `compute_mask` against Keras (predict; a
-fit's History and weights where minidl can train it); a mask by hand in a functional model
-refused by name.
+fit's History and weights where minidl can train it). A mask made in a functional model and
+given by hand, and the training guide's LogisticEndpoint called `layer(targets, logits)`, are
+in test_multi_argument_layers.py.
 
 transfer_learning.py: `base.trainable = False` freezes the layers inside, as Keras's; a frozen
 base called with training=False trains a new head, then fine-tunes unfrozen after a
 recompile: History and every weight against Keras's.
 
-training_with_built_in_methods.py: LogisticEndpoint's `layer(targets, logits)` refused by
-name (minidl's layers take one argument; a list for several).
 """
 import json
 import warnings
@@ -318,29 +317,6 @@ def test_layers_of_your_own_that_use_or_make_a_mask_work_as_keras(head):
     np.testing.assert_allclose(mine["loss"], keras_history["loss"], rtol=1e-5)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-
-
-def test_a_mask_given_by_hand_in_a_functional_model_is_refused_by_name():
-    inputs = minidl.Input(shape=(5, 4))
-    with pytest.raises(ValueError, match=r"cannot be given one by hand in a model\. "
-                                         r"Received: mask="):
-        minidl.layers.LSTM(3)(inputs, mask=minidl.Input(shape=(5,)))
-
-
-# -- training_with_built_in_methods.py --------------------------------------------------------
-def test_a_layer_called_on_two_tensors_is_refused_by_name():
-    """The guide's LogisticEndpoint, `call(self, targets, logits)` called as
-    `layer(targets, logits)`: minidl's layers take one argument (a list for several)."""
-
-    class LogisticEndpoint(minidl.layers.Layer):
-        def call(self, targets, logits):
-            return minidl.ops.softmax(logits)
-
-    targets, logits = minidl.Input(shape=(10,)), minidl.Input(shape=(10,))
-    for a, b in ((targets, logits), (np.zeros((2, 10)), np.ones((2, 10)))):
-        with pytest.raises(ValueError, match=r"as a list, `layer\(\[targets, logits\]\)`.*"
-                                             r"Received: training of type"):
-            LogisticEndpoint(name="predictions")(a, b)
 
 
 # -- transfer_learning.py ---------------------------------------------------------------------

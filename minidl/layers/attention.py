@@ -23,6 +23,7 @@ import threading
 import numpy as np
 
 from minidl import activations, constraints, naming, regularizers
+from minidl.layers import call_arguments
 from minidl.layers.base import Layer
 from minidl.layers.regularization import Dropout
 from minidl.layers.symbolic import KerasTensor
@@ -225,16 +226,20 @@ class MultiHeadAttention(Layer):
         return _call_with_options(self, inputs, training, options)
 
     def _symbolic(self, inputs, options):
-        masks = [options[name] for name in ("attention_mask", "value_mask", "key_mask")]
-        if any(isinstance(m, KerasTensor) for m in masks) or not all(
-                isinstance(t, KerasTensor) for t in inputs):
+        masks = {name: options[name] for name in ("attention_mask", "value_mask", "key_mask")
+                 if options[name] is not None}
+        if not all(isinstance(t, KerasTensor) for t in inputs + list(masks.values())):
             raise ValueError(
-                "minidl's functional models call MultiHeadAttention on KerasTensors for "
-                "`query`, `value` and `key` only; give `attention_mask` as a mask riding on "
-                "the inputs (Embedding(mask_zero=True), Masking) or call the layer on arrays. "
-                f"Received: attention_mask={options['attention_mask']!r}")
+                "In a functional model, MultiHeadAttention's `query`, `value`, `key` and "
+                "masks must all be KerasTensors (made from the model's inputs), not arrays. "
+                f"Received: {', '.join(f'{n}={type(m).__name__}' for n, m in masks.items())}")
         outputs, node = _call_symbolic_with_options(self, inputs, options)
         node.spread_args = True  # Keras writes the call as args [query, value], kwargs {...}
+        if masks:  # tensors by keyword: inputs of the node too (layers/call_arguments.py)
+            node.call_args = inputs[:2]
+            node.call_kwargs = {**({"key": inputs[2]} if len(inputs) == 3 else {}), **masks,
+                                **node.call_kwargs}
+            node.input_tensors = call_arguments.keras_tensors(node.call_args, node.call_kwargs)
         return outputs
 
     def check_input_shape(self, shape):

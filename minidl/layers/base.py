@@ -45,6 +45,7 @@ class _CallContext(threading.local):
 
     training = None
     depth = 0
+    arguments = None  # (layer, call) of a call of several tensors running (call_arguments.py)
 
 
 _context = _CallContext()
@@ -354,7 +355,11 @@ class Layer:
             # changing the caller's (a TensorFlow tensor cannot be changed by a call)
             previous = backprop.set_tracking(True)
             try:
-                y = self.call(each_array(backprop.tracked, x), **kwargs)
+                arguments = _context.arguments
+                if arguments is not None and arguments[0] is self:  # call(targets, logits):
+                    y = arguments[1](each_array(backprop.tracked, x), kwargs)  # the arrays
+                else:  # back in their places (call_arguments.py)
+                    y = self.call(each_array(backprop.tracked, x), **kwargs)
             finally:
                 backprop.set_tracking(previous)
             y = each_array(backprop.untracked, y)
@@ -385,27 +390,20 @@ class Layer:
         )
 
     # -- calling ---------------------------------------------------------------------------------
-    def __call__(self, inputs, training=None, mask=None, **kwargs):
+    def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
         """On a KerasTensor: add a node to a functional graph. On data: compute (and record).
 
         `mask`: the inputs' mask, given by hand (`lstm(x, mask=embedding.compute_mask(ids))`)
-        in place of the one riding on the inputs (masks.py), as Keras's."""
-        if kwargs:
-            raise TypeError(f"{type(self).__name__}.__call__ got unexpected keyword arguments "
-                            f"{sorted(kwargs)}")
-        if isinstance(backprop.untracked(training), (np.ndarray, KerasTensor)):
-            raise ValueError(  # Keras's call(self, targets, logits): layer(targets, logits)
-                f"minidl's layers take their tensors as one argument: layer '{self.name}' was "
-                "given a second positional argument, which is `training` (True or False). "
-                "Give several tensors as a list, `layer([targets, logits])`, and unpack it in "
-                "call(self, inputs). Received: training of type "
-                f"{type(backprop.untracked(training)).__name__}")
+        in place of the one riding on the inputs (masks.py), as Keras's. More arguments
+        (`layer(targets, logits)`, `layer(x, weights=w)`, `layer(x, mask=m)` in a functional
+        model) go to a call() that takes them: call_arguments.py."""
+        if args or kwargs or _wants_more(type(self)):
+            from minidl.layers import call_arguments
+            return call_arguments.call_several(self, inputs, args, kwargs, training, mask)
         if _is_symbolic(inputs):
-            if mask is not None:
-                raise ValueError(
-                    f"minidl's functional models carry masks from the layers that make them "
-                    f"(Embedding(mask_zero=True), Masking); layer '{self.name}' cannot be "
-                    f"given one by hand in a model. Received: mask={mask!r}")
+            if mask is not None:  # a mask made in the graph: an input of the node too
+                from minidl.layers import call_arguments
+                return call_arguments.call_several(self, inputs, (), {}, training, mask)
             return self._call_symbolic(inputs)
         inputs = each_array(backprop.untracked, inputs)  # the arrays the tape knows
         given = inputs
@@ -414,6 +412,10 @@ class Layer:
             self.check_input_shape(shape_of(inputs))
         else:
             self._maybe_build(shape_of(inputs))
+        return self._call_arrays(inputs, given, training, mask)
+
+    def _call_arrays(self, inputs, given, training, mask):
+        """The call on arrays, cast and built: forward, masks, the tape, activity penalties."""
         outer_training, outer_depth = _context.training, _context.depth
         if training is None:  # unsaid here and by every outer call: the layer's own default
             training = outer_training if outer_training is not None else self.training_default
@@ -564,6 +566,21 @@ class Layer:
 
 
 GRAPH_CALLS = set()  # the call() of Sequential and functional models (models.py): layers only
+
+
+@functools.lru_cache(maxsize=None)
+def _wants_more(cls):
+    """Whether cls's call() needs arguments after the first (`call(self, a, b)`): called with
+    one tensor, it fails as Keras's does, by binding call()'s signature (call_arguments.py)."""
+    call = getattr(cls, "call", None)
+    if call is None or call in GRAPH_CALLS:
+        return False
+    try:
+        after_first = list(inspect.signature(call).parameters.values())[2:]  # self, inputs
+    except (TypeError, ValueError):
+        return False
+    return any(p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+               for p in after_first)
 
 
 def each_array(function, structure):

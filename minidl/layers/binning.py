@@ -150,7 +150,7 @@ class HashedCrossing(RawInputLayer):
     def __call__(self, inputs, training=None, **kwargs):
         if not _is_symbolic(inputs):
             self._check_inputs(inputs)  # before building, as Keras checks in call
-        return super().__call__(inputs, training, **kwargs)
+        return super().__call__(inputs, training=training, **kwargs)
 
     def forward(self, x, training=False):
         x = [np.asarray(v) for v in x]

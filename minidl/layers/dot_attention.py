@@ -18,6 +18,7 @@ Dv value features.
 import numpy as np
 
 from minidl import activations, masks as riding_masks
+from minidl.layers import call_arguments
 from minidl.layers.attention import (_call_symbolic_with_options, _call_with_options,
                                     _current_options, _options, causal_mask)
 from minidl.layers.base import Layer
@@ -102,12 +103,17 @@ class Attention(Layer):
                                  f"Received: inputs={inputs}, mask={mask}.")
 
     def _symbolic(self, inputs, options):
-        if options["mask"] is not None:
+        mask = options["mask"]
+        if mask is not None and not all(m is None or isinstance(m, KerasTensor) for m in mask):
             raise ValueError(
-                f"minidl's functional models call {type(self).__name__} on KerasTensors with "
-                "the masks riding on the inputs only (Embedding(mask_zero=True), Masking); "
-                f"call the layer on arrays to give `mask`. Received: mask={options['mask']!r}")
-        return _call_symbolic_with_options(self, inputs, options)[0]
+                f"In a functional model, {type(self).__name__}'s masks must be KerasTensors "
+                "(made from the model's inputs) or None, not arrays. Received: mask="
+                f"{[type(m).__name__ for m in mask]}")
+        outputs, node = _call_symbolic_with_options(self, inputs, options)
+        if mask is not None:  # tensors by keyword: inputs of the node too (call_arguments.py)
+            node.call_args, node.call_kwargs = [inputs], {"mask": list(mask), **node.call_kwargs}
+            node.input_tensors = call_arguments.keras_tensors(node.call_args, node.call_kwargs)
+        return outputs
 
     def check_input_shape(self, shape):
         query_shape, value_shape, key_shape = (list(shape) + [shape[1]])[:3]

@@ -97,7 +97,7 @@ class RawInputLayer(Layer):
         if tape is not None and any(tape.producer(x) is not None for x in flatten(inputs)):
             raise self._no_gradient()
         with paused():  # off the tape: its outputs are constants, as the data, so that the
-            return super().__call__(inputs, training, **kwargs)  # next one may be raw too
+            return super().__call__(inputs, training=training, **kwargs)  # next one may be raw too
 
     def backward(self, dy, cache, need_dx=True):
         if need_dx:

@@ -78,6 +78,8 @@ def _ops():
 class Node:
     """One call of a layer on symbolic tensors: the edge list of a functional model."""
 
+    call_args = None  # a call of several tensors: its arguments as given (call_arguments.py)
+
     def __init__(self, layer, inputs, outputs, is_input=False):
         self.layer = layer
         self.inputs = inputs  # a KerasTensor or a list of them, as the layer was called

@@ -121,7 +121,9 @@ class Loss:
         if mask is not None:
             return sum_over_batch_size(values, masks.loss_weights(mask, values, sample_weight))
         weight = None if sample_weight is None else np.asarray(sample_weight, values.dtype)
-        return sum_over_batch_size(values, weight)
+        if weight is not None and weight.ndim == values.ndim + 1 and weight.shape[-1] == 1:
+            weight = weight[..., 0]  # (N,1) weights of (N,) values, squeezed as Keras's
+        return sum_over_batch_size(values, weight)  # squeeze_or_expand_to_same_rank
 
     def prepare(self, y_true, y_pred):
         """y_pred as floats; y_true in y_pred's dtype and rank (see match_ranks)."""

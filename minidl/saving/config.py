@@ -6,7 +6,7 @@ calls the layers again in an order where every input is ready. A model inside a 
 written and read the same way, recursively. layer_config.py does each layer,
 compile_config.py the compile settings.
 """
-from minidl import config as config_module, tree
+from minidl import config as config_module, naming as naming_module, tree
 from minidl.layers import operation
 from minidl.layers.input_layer import InputLayer
 from minidl.layers.operation import Operation
@@ -92,6 +92,10 @@ def _functional_config(model, dtype, naming):
     def node_config(node):
         """One call: its tensors in "args" (layer(q, v), not layer([q, v])), its options and a
         recurrent layer's initial_state in "kwargs", as Keras writes them."""
+        if node.call_args is not None:  # layer(targets, logits, weights=w), layer(x, mask=m)
+            return {"args": [operation._encode(a, tensor_config) for a in node.call_args],
+                    "kwargs": {k: operation._encode(v, tensor_config)
+                               for k, v in node.call_kwargs.items()}}
         kwargs = dict(getattr(node, "call_kwargs", {}))
         if getattr(node, "states_as_kwargs", False):  # lstm(x, initial_state=[h, c])
             args = [args_config(node.inputs[0])]
@@ -149,6 +153,7 @@ def model_from_config(config, custom_objects=None, depth=0):
     tensors = {}  # (layer name, node index) -> the outputs of that call
     pending = []  # (layer, node data) whose inputs are not all made yet
     needed = _needed(model_config)
+    model_config = _without_unread_masks(model_config, needed)
     for layer_config in model_config["layers"]:
         if _is_op(layer_config):
             if layer_config["name"] in needed:  # (not an op that computes a mask only:
@@ -199,10 +204,15 @@ def _is_op(entry):
     # user's own, as Keras writes it
 
 
+_MASKS = ("mask", "query_mask", "value_mask", "key_mask")  # a call's masks by keyword
+
+
 def _needed(model_config):
     """The names of the layers and ops the outputs are computed from, through the calls'
-    arguments. Keras also writes the ops that compute masks (a NotEqual for
-    Embedding(mask_zero=True)), which feed only the `mask=` of later calls: not needed."""
+    arguments and keyword arguments. Keras also writes the ops that compute the masks riding
+    on tensors (a NotEqual for Embedding(mask_zero=True)) as a later call's `mask=`: those are
+    needed only if minidl can read them all (else minidl's layers make the mask again from
+    the one riding on the inputs, minidl/masks.py), and a mask given by hand the same way."""
     entries = {entry["name"]: entry for entry in model_config["layers"]}
     needed, todo = set(), [spec[0] for spec in _specs_in(model_config["output_layers"])]
     while todo:
@@ -212,9 +222,41 @@ def _needed(model_config):
         needed.add(name)
         for node in entries[name].get("inbound_nodes", []):
             todo += [spec[0] for spec in _tensor_specs(node["args"])]
-            todo += [spec[0] for key in ("key", "initial_state")
-                     for spec in _tensor_specs(node.get("kwargs", {}).get(key, []))]
+            for key, value in node.get("kwargs", {}).items():
+                specs = [spec[0] for spec in _tensor_specs(value, strict=False)]
+                if key not in _MASKS or all(_readable(n, entries, set()) for n in specs):
+                    todo += specs
     return needed
+
+
+def _readable(name, entries, seen):
+    """Whether minidl reads the layer or op `name` and every op before it."""
+    if name in seen or name not in entries:
+        return name in seen
+    seen.add(name)
+    entry = entries[name]
+    if _is_op(entry):
+        if naming_module.to_snake_case(entry["class_name"]) not in \
+                operation.SAVED_CALL_ARGUMENTS:
+            return False
+        return all(_readable(spec[0], entries, seen)
+                   for node in entry.get("inbound_nodes", [])
+                   for spec in _tensor_specs(node["args"]))
+    return True
+
+
+def _without_unread_masks(model_config, needed):
+    """The config without the masks by keyword whose ops minidl does not read (_needed)."""
+    def node_kept(node):
+        kwargs = {key: value for key, value in node.get("kwargs", {}).items()
+                  if key not in _MASKS or all(spec[0] in needed for spec
+                                              in _tensor_specs(value, strict=False))}
+        return {**node, "kwargs": kwargs}
+
+    layers = [{**entry, "inbound_nodes": [node_kept(node) if isinstance(node, dict) else node
+                                          for node in entry.get("inbound_nodes", [])]}
+              if "inbound_nodes" in entry else entry for entry in model_config["layers"]]
+    return {**model_config, "layers": layers}
 
 
 def _specs_in(structure):
@@ -228,38 +270,36 @@ def _specs_in(structure):
 
 def _call_options(layer, node, tensors=None):
     """The options a layer was called with: the flags Keras writes in "kwargs"
-    (use_causal_mask=True, ...) and MultiHeadAttention's `key`. A mask Keras writes there is
-    made again by minidl's layers (minidl/masks.py); an attention_mask tensor is refused."""
+    (use_causal_mask=True, ...) and the tensors given by keyword (MultiHeadAttention's `key`
+    and `attention_mask`, a recurrent layer's `initial_state`, a mask, a call of your own's
+    `sample_weights=`)."""
     options = {}
     for name, value in node.get("kwargs", {}).items():
         if isinstance(value, bool):
             options[name] = value
-        elif name in ("key", "initial_state") and tensors is not None:
+        elif tensors is not None and _tensor_specs(value, strict=False):
             options[name] = _fill(value, tensors)
-        elif name == "attention_mask":
-            raise ValueError(f"minidl cannot load the call of layer '{layer.name}' with "
-                             f"`{name}` given as a tensor in the model config; it reads the "
-                             "masks riding on the inputs only. Received: "
-                             f"{name}={value!r}")
     return options
 
 
-def _tensor_specs(args):
+def _tensor_specs(args, strict=True):
+    """The [name, node, index] of each tensor in a call's arguments; strict=False: in its
+    keyword arguments, where any other object (a config) is skipped."""
     if isinstance(args, (list, tuple)):  # a tuple: the args of a config not yet JSON
-        return [spec for item in args for spec in _tensor_specs(item)]
+        return [spec for item in args for spec in _tensor_specs(item, strict)]
     if isinstance(args, dict) and args.get("class_name") == "__keras_tensor__":
         return [args["config"]["keras_history"]]
     if args is None or isinstance(args, (bool, int, float, str)) or (
             isinstance(args, dict) and args.get("class_name") in ("__slice__", "__ellipsis__")):
         return []  # an op's number or index (`x * 2.0`, `x[:, -1]`)
+    if not strict:
+        return []
     raise ValueError(f"Unexpected layer call argument in the model config: {args!r}")
 
 
 def _inputs_known(node, tensors):
-    specs = _tensor_specs(node["args"])
-    for name in ("key", "initial_state"):  # tensors Keras writes in the call's kwargs
-        value = node.get("kwargs", {}).get(name)
-        specs += [] if value is None else _tensor_specs(value)
+    specs = _tensor_specs(node["args"]) + _tensor_specs(list(node.get("kwargs", {}).values()),
+                                                         strict=False)
     return all((s[0], s[1]) in tensors for s in specs)
 
 

@@ -110,8 +110,13 @@ def layer_to_config(layer, dtype, naming=own_name):
     if layer_classes().get(class_name) is not type(layer) and naming is own_name:
         result.update(module=object_registration.module_name(type(layer)),  # yours, by its
                       registered_name=object_registration.get_registered_name(type(layer)))
+    shapes = layer.__dict__.get("_build_shapes_dict")  # a call of several tensors
     if layer.input_shape is not None and hasattr(layer, "build_config"):
         result["build_config"] = layer.build_config()  # MultiHeadAttention: shapes by name
+    elif shapes and len(shapes) > 1 and type(layer).build is not Layer.build:
+        result["build_config"] = {"shapes_dict": {name: None if shape is None else (
+            shape_list(shape) if not isinstance(shape, list) else
+            [shape_list(s) for s in shape]) for name, shape in shapes.items()}}  # Keras's
     elif layer.input_shape is not None and type(layer).build is not Layer.build:
         result["build_config"] = {"input_shape": shape_list(layer.input_shape)
                                   if not isinstance(layer.input_shape, list) else
