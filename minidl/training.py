@@ -269,8 +269,11 @@ def _output_shape(model, batch, batch_size, unknown_batch_size=False):
     """
     if not model.built or model.output_shape is None:
         built_before = {id(layer) for layer in all_layers(model) if layer.built}
+        kept = {key: state.numpy() for key, state in _stateful_states(model).items()}
         with flushed():
             model(batch.rows(slice(0, batch_size)).x)  # builds every layer from the data
+        for key, state in _stateful_states(model).items():  # Keras builds symbolically: a
+            state.assign(kept.get(key, 0))  # stateful RNN's states take no step here
         if unknown_batch_size:
             for layer in all_layers(model):
                 if id(layer) not in built_before:
@@ -284,6 +287,15 @@ def all_layers(layer):
     yield layer
     for sublayer in getattr(layer, "_layers", None) or layer.layers:
         yield from all_layers(sublayer)
+
+
+def _stateful_states(model):
+    """{id: Variable} of the states every stateful recurrent layer keeps (recurrent.py)."""
+    from minidl.layers.recurrent import RNN  # (the layers import training's helpers)
+
+    return {id(state): state for layer in all_layers(model)
+            if isinstance(layer, RNN) and layer.stateful and layer.states
+            for state in layer.states}
 
 
 def _forget_batch_size(layer):

@@ -418,7 +418,6 @@ def test_units_must_be_positive_with_keras_message(name, units):
     (lambda: LSTM("4"), "expected a positive integer, got 4"),
     (lambda: SimpleRNN(3, dropout=1.2), "Received: dropout=1.2"),
     (lambda: LSTM(3, recurrent_dropout=1.0), "Received: recurrent_dropout=1.0"),
-    (lambda: GRU(3, stateful=True), "Received: stateful=True"),
     (lambda: LSTM(3, kernel_constraint="nope"), "Could not interpret constraint identifier: nope"),
     (lambda: LSTM(3, use_cudnn="yes"), "Received: use_cudnn=yes"),
     (lambda: GRU(3, use_cudnn=True), "Received: use_cudnn=True"),

@@ -31,6 +31,8 @@ class Bidirectional(Layer):
         merge_mode: "concat" (default), "sum", "ave", "mul" or None (the two outputs).
         backward_layer: None (the copy of `layer`), or the layer to run backwards.
         weights: None only.
+    With stateful layers each of the two keeps its own final states for its next call
+    (recurrent.py); `reset_state()` resets both, as Keras's.
     """
 
     supports_masking = True  # the mask goes to both layers (the backward one reverses it)
@@ -55,7 +57,7 @@ class Bidirectional(Layer):
         _check_pair(self.forward_layer, self.backward_layer)
         self.merge_mode = merge_mode
         self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
-        self.stateful = False
+        self.stateful = layer.stateful
 
     def check_input_shape(self, shape):
         self.forward_layer.check_input_shape(shape)
@@ -63,8 +65,26 @@ class Bidirectional(Layer):
     def build(self, input_shape):
         for layer in (self.forward_layer, self.backward_layer):
             layer._maybe_build(input_shape)
-            for weight in layer.weights:  # bidirectional/forward_lstm/lstm_cell/kernel
-                weight.path = f"{self.name}/{weight.path}"
+            for weight in layer.weights + (layer.states or []):  # bidirectional/forward_lstm/
+                weight.path = f"{self.name}/{weight.path}"  # lstm_cell/kernel, .../rnn_state
+
+    @property
+    def states(self):
+        """The two layers' kept states, forward first (stateful only; else None)."""
+        if self.forward_layer.states and self.backward_layer.states:
+            return tuple(self.forward_layer.states + self.backward_layer.states)
+        return None
+
+    def reset_state(self):
+        """Both layers' states back to zeros."""
+        if not self.stateful:
+            raise AttributeError("Layer must be stateful.")
+        self.forward_layer.reset_state()
+        self.backward_layer.reset_state()
+
+    def reset_states(self):
+        """Keras's other name for reset_state()."""
+        self.reset_state()
 
     def compute_output_shape(self, input_shape):
         output = self.forward_layer.compute_output_shape(input_shape)

@@ -169,6 +169,8 @@ class ConvLSTM(RNN):
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, **kwargs):
+        check_off("stateful", stateful, False, "ConvLSTM's states are images: carrying them "
+                  "across batches is not implemented")
         cell = ConvLSTMCell(
             self.rank, filters, kernel_size, strides=strides, padding=padding,
             data_format=data_format, dilation_rate=dilation_rate, activation=activation,

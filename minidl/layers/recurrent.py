@@ -35,11 +35,19 @@ Dropout: the cell draws its masks once per training call (recurrent_cells.py say
 loop multiplies the whole input by the input mask, the same at every step.
 
 Bidirectional (bidirectional.py) runs one of these layers forwards and a copy backwards.
-Not implemented (refused by name when asked for): stateful=True.
+
+stateful=True (Géron's char-RNN, which reads batches of consecutive windows): the states
+the loop ends with are kept on the layer (`layer.states`, Variables (N,U) for the batch
+size it was built with) and start its next call, in fit, evaluate, predict or a call of
+your own, as Keras's rnn.py does. They enter that call as constants, so no gradient reaches
+the batch before (truncated BPTT); `layer.reset_state()` puts them back to zeros. It is the
+one place where a layer's forward writes to the layer outside training, as Keras's assigns
+its state variables: two calls at once would share the states.
 """
 import numpy as np
 
 from minidl import activations
+from minidl.variable import Variable
 from minidl.layers.base import Layer
 from minidl.layers import recurrent_own_cells as own_cells
 from minidl.layers.core import check_rank
@@ -70,7 +78,10 @@ class RNN(Layer):
         return_sequences, return_state, go_backwards, unroll, zero_output_for_mask: as
             SimpleRNN's (return_state with stacked cells is refused: Keras nests each cell's
             states in a list, which minidl's functional graphs do not carry).
-        stateful: False only.
+        stateful: keep the final states of each call as the next call's initial states
+            (`states`, `reset_state()`; see the module docstring). The batch size must be
+            known when the layer is built (`Input(batch_shape=(N, T, ...))`, or a first call
+            on data). With a cell of your own or a list of cells: False only.
 
     Formula:
         x = reversed x along T if go_backwards
@@ -98,12 +109,17 @@ class RNN(Layer):
 
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
-        check_off("stateful", stateful, False,
-                  "every batch starts from a zero state; carrying states across batches "
-                  "is not implemented")
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(cell)
         cell = _cell_from_config(cell)
+        if isinstance(cell, StackedRNNCells):
+            check_off("stateful", stateful, False,
+                      "Keras 3.15 keeps the states of StackedRNNCells nested, and its "
+                      "reset_state() fails on them: use one stateful recurrent layer per cell")
+        elif not isinstance(cell, Cell):
+            check_off("stateful", stateful, False,
+                      "with a cell of your own, every batch starts from the cell's initial "
+                      "state; carrying its states across batches is not implemented")
         if not isinstance(cell, StackedRNNCells):
             check_cell(cell, "cell")
             if not isinstance(cell, Cell):
@@ -119,7 +135,8 @@ class RNN(Layer):
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
-        self.stateful = False
+        self.stateful = bool(stateful)
+        self.states = None  # stateful: Variables (N,S), one per state, made by build
         self.unroll = bool(unroll)  # Keras unrolls the graph; minidl's loop is the same
         self.zero_output_for_mask = bool(zero_output_for_mask)  # masked steps output 0
 
@@ -195,6 +212,32 @@ class RNN(Layer):
         self.cell.built = True
         for weight in self.cell.weights:
             weight.path = f"{self.name}/{weight.path}"  # lstm/lstm_cell/kernel, as Keras
+        if self.stateful:
+            self.build_states(input_shape)
+
+    def build_states(self, input_shape):
+        """A stateful layer's states, zeros (N,S) each, for the batch size N of input_shape;
+        kept out of `weights` and of files, as Keras's (rnn.py, _create_state_variables)."""
+        if self.states is not None:
+            return self.reset_state()
+        if input_shape[0] is None:
+            raise ValueError("When using `stateful=True` in a RNN, the batch size must be "
+                             "static. Found dynamic batch size: "
+                             f"sequence.shape={tuple(input_shape)}")
+        self.states = [Variable(zeros, "rnn_state", trainable=False)
+                       for zeros in self.zero_states(input_shape[0], self.dtype)]
+        for state in self.states:
+            state.path = f"{self.name}/rnn_state"
+
+    def reset_state(self):
+        """Put a stateful layer's states back to zeros (a layer that is not stateful has none:
+        nothing to do), as Keras's."""
+        for state in self.states or []:
+            state.assign(0)
+
+    def reset_states(self):
+        """Keras's other name for reset_state()."""
+        self.reset_state()
 
     def build_config(self):
         """Keras's: the sequences' shape, and the initial states' when the layer was called
@@ -252,17 +295,33 @@ class RNN(Layer):
         else:
             k = self.cell.output_state  # h's place among the states (stacked: the last cell's)
             output = states[k].copy()  # (N,U): the last h (a copy: the state is returned too)
+        self.keep_states(states)
         given = initial is not None
         if self.return_state:
             return [output] + states, (caches, None, x_mask, given)
         return output, (caches, None, x_mask, given)
 
     def first_states(self, n, dtype, initial=None):
-        """The states before the first step: the initial_state given (copies, as floatx), or
+        """The states before the first step: the initial_state given, else a stateful
+        layer's kept states (copies, as floatx: constants, no gradient goes to them), or
         zeros."""
+        if self.stateful:
+            expected = self.states[0].shape[0]
+            if n != expected:
+                raise ValueError(
+                    "If an RNN is stateful, the batch size of the input sequences must be the "
+                    f"same as the batch size of the initial state. \n- Expected batch size: "
+                    f"{expected}\n- Received batch size: {n}")
+            initial = self.states if initial is None else initial
         if initial is None:
             return self.zero_states(n, dtype)
         return [np.array(state, dtype) for state in initial]  # (N,U) each, copies
+
+    def keep_states(self, states):
+        """stateful: the final states (N,U) each, copied into the layer's for the next call."""
+        if self.stateful:
+            for kept, state in zip(self.states, states):
+                kept.assign(state)
 
     def zero_states(self, n, dtype):
         """The states before the first step (and their gradients after the last): zeros,
@@ -313,6 +372,7 @@ class RNN(Layer):
             outputs.append(output)
             caches.append(cache)
         output = np.stack(outputs, axis=1) if self.return_sequences else output  # (N,T,U)
+        self.keep_states(states)
         given = initial is not None
         if self.return_state:
             return [output] + states, (caches, keep, x_mask, given)
@@ -440,8 +500,8 @@ class SimpleRNN(RNN):
         seed: an integer gives the cell its own generator for the masks.
         kernel_constraint, recurrent_constraint, bias_constraint: projections after each
             optimizer step (constraints.py).
-        stateful: False only;
-            activity_regularizer: None only (Keras's SimpleRNN ignores it, see __init__).
+        stateful: keep each call's final state for the next call (see RNN).
+        activity_regularizer: None only (Keras's SimpleRNN ignores it, see __init__).
     """
 
     cell_class = SimpleRNNCell
@@ -493,8 +553,7 @@ class LSTM(RNN):
         use_cudnn: "auto" or False (minidl runs the generic loop, as Keras on a CPU).
         dropout, recurrent_dropout, seed: as SimpleRNN; with recurrent_dropout each gate gets
             its own masks (implementation 1, LSTMCell.step_per_gate).
-        kernel_constraint, recurrent_constraint, bias_constraint: as SimpleRNN's.
-        stateful: False only.
+        kernel_constraint, recurrent_constraint, bias_constraint, stateful: as SimpleRNN's.
     """
 
     cell_class = LSTMCell
@@ -545,8 +604,7 @@ class GRU(RNN):
             the bias is then (2, 3U): input and recurrent rows) or before it (False; (3U,)).
         return_state: also return the final state: [output, h].
         dropout, recurrent_dropout, seed: as LSTM (GRUCell.step_per_gate).
-        kernel_constraint, recurrent_constraint, bias_constraint: as SimpleRNN's.
-        stateful: False only.
+        kernel_constraint, recurrent_constraint, bias_constraint, stateful: as SimpleRNN's.
     """
 
     cell_class = GRUCell
