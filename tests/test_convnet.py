@@ -147,9 +147,14 @@ def test_rmsprop_fit_history_matches_keras_loosely():
         "accuracy", "loss", "val_accuracy", "val_loss"]
     np.testing.assert_allclose(run.minidl_history["loss"][0], run.keras_history["loss"][0],
                                rtol=1e-4)  # the first epoch's running mean: still close
-    for key in run.minidl_history:
+    for key in ("loss", "val_loss"):
         np.testing.assert_allclose(run.minidl_history[key], run.keras_history[key],
                                    atol=2e-2, err_msg=key)
+    # accuracies on random images are argmaxes of nearly tied logits, which float32 roundings
+    # after two RMSprop epochs can flip: up to three of the 32 validation predictions
+    for key in ("accuracy", "val_accuracy"):
+        np.testing.assert_allclose(run.minidl_history[key], run.keras_history[key],
+                                   atol=3 / 32, err_msg=key)
 
 
 @pytest.mark.parametrize("activation, loss, labels", [
