@@ -28,8 +28,10 @@ update is element-wise, so any cut gives the same numbers. A product's rows (col
 are computed by the same BLAS kernel in the same order whether the product is cut or
 not, as long as each half is big enough for OpenBLAS's ordinary path (its kernel for
 small products, under 100**3 multiply-adds, adds in another order): SPLIT_MACS keeps
-every half above that, and `_products_cut_exactly()` checks it once on this machine's
-BLAS before the first cut; if it fails, products are never cut.
+every half above that. Some kernels (OpenBLAS's for Haswell) sum a row in an order that
+depends on its place in a tile of rows: `exact_steps()` finds once, on this machine's BLAS,
+the tile height at whose multiples a cut is exact, for rows and for columns; a direction
+with none is never cut.
 
 The helper waits for work spinning on a spin lock (helper_thread.py says why). It spins
 only inside `working()`, from the first piece of work big enough to share, and only while
@@ -49,7 +51,7 @@ from minidl.interrupts import deferred_interrupt
 
 SPLIT_MACS = 5_000_000  # multiply-adds per half (OpenBLAS keeps its small kernel to < 10**6)
 SPLIT_ELEMENTS = 100_000  # numbers per half of an element-wise update
-MIN_CUT = 32  # rows (columns) per half: thinner halves of a product were slower than the whole
+MIN_CUT = 24  # rows (columns) per half: 24 + 40 of a 64-row batch took 0.71 of the whole's time
 CHECK_EVERY = 0.25  # seconds between two looks at the other processes' load
 BUSY_CORES = 0.5  # other processes using this much of a core (or more) count as load
 REST, MAX_REST = 2.0, 64.0  # seconds a helper that does not pay rests, doubled each time
@@ -345,9 +347,10 @@ def share(tasks):
             task()
 
 
-def halves(n):
-    """[(0, n//2), (n//2, n)]: the two ranges a length-n axis is cut into."""
-    return [(0, n // 2), (n // 2, n)]
+def halves(n, step=1):
+    """[(0, c), (c, n)]: a length-n axis cut in two, at the multiple of step nearest n/2."""
+    c = (n // 2 + step // 2) // step * step
+    return [(0, c), (c, n)]
 
 
 def matmul(a, b, out=None):
@@ -357,23 +360,42 @@ def matmul(a, b, out=None):
     that each thread reads only half of it; never into halves thinner than MIN_CUT rows
     (columns). Same numbers as a @ b.
     """
-    if a.ndim != 2 or b.ndim != 2 or a.size * b.shape[-1] < 2 * SPLIT_MACS:
+    if a.ndim != 2 or b.ndim != 2 or a.size * b.shape[-1] < 2 * SPLIT_MACS \
+            or not _policy.helper_allowed:
         return np.matmul(a, b, out=out)  # (small: not worth a second thread)
     (m, k), n = a.shape, b.shape[1]
-    by_rows = a.size >= b.size if min(m, n) >= 2 * MIN_CUT else m >= n
-    half = (m if by_rows else n) // 2
-    if half < MIN_CUT or half * k * (n if by_rows else m) < SPLIT_MACS \
-            or _policy.helper_ready() is None or not _products_cut_exactly():
+    cut = product_cut(m, k, n)
+    if cut is None or _policy.helper_ready() is None:
         return np.matmul(a, b, out=out)
+    by_rows, ranges = cut
     if out is None:
         out = np.empty((m, n), np.result_type(a, b))  # (M,N)
     if by_rows:
         share([lambda lo=lo, hi=hi: np.matmul(a[lo:hi], b, out=out[lo:hi])
-               for lo, hi in halves(m)])
+               for lo, hi in ranges])
     else:
         share([lambda lo=lo, hi=hi: np.matmul(a, b[:, lo:hi], out=out[:, lo:hi])
-               for lo, hi in halves(n)])
+               for lo, hi in ranges])
     return out
+
+
+def product_cut(m, k, n):
+    """(by rows, the two ranges) where a product (M,K) @ (K,N) is cut, or None.
+
+    The longer of a's rows and b's columns is cut, else the other, in a direction this BLAS
+    cuts exactly (exact_steps), at a multiple of its step; each half at least MIN_CUT thick
+    and SPLIT_MACS multiply-adds.
+    """
+    row_step, column_step = exact_steps()
+    for by_rows, length, step in sorted([(True, m, row_step), (False, n, column_step)],
+                                        key=lambda c: -c[1]):
+        if step is None:
+            continue
+        ranges = halves(length, step)
+        thinner = min(hi - lo for lo, hi in ranges)
+        if thinner >= MIN_CUT and thinner * k * (n if by_rows else m) >= SPLIT_MACS:
+            return by_rows, ranges
+    return None
 
 
 def elementwise(function, *args, **kwargs):
@@ -395,27 +417,41 @@ def elementwise(function, *args, **kwargs):
     return None
 
 
-_EXACT = None  # this BLAS cuts products exactly: checked once, on first use
+# Where a cut may fall: a BLAS kernel computes a product in tiles of rows (OpenBLAS's Haswell
+# sgemm: 24 rows), and may sum a row in an order that depends on its place in its tile; a cut
+# at a multiple of the tile height keeps every row's place, and so its numbers.
+CUT_STEPS = (1, 8, 16, 24, 32, 48, 64)
+_STEPS = None  # (row step, column step) of this BLAS: checked once, on first use
 
 
-def cut_products(a, b):
-    """(by rows, by columns): a @ b computed as two halves of a's rows, and of b's columns."""
-    rows = np.concatenate([a[lo:hi] @ b for lo, hi in halves(len(a))])  # (M,N)
-    columns = np.concatenate([a @ b[:, lo:hi] for lo, hi in halves(b.shape[1])], axis=1)
+def cut_products(a, b, step=1):
+    """(by rows, by columns): a @ b computed as two halves of a's rows, and of b's columns,
+    each cut at a multiple of step."""
+    rows = np.concatenate([a[lo:hi] @ b for lo, hi in halves(len(a), step)])  # (M,N)
+    columns = np.concatenate([a @ b[:, lo:hi] for lo, hi in halves(b.shape[1], step)],
+                             axis=1)
     return rows, columns
 
 
-def _products_cut_exactly():
-    """Check, once, that halves of products give a @ b's exact numbers with this BLAS."""
-    global _EXACT
-    if _EXACT is None:
+def exact_steps():
+    """(row step, column step): for each direction, the smallest of CUT_STEPS at which halves
+    of products give a @ b's exact numbers with this BLAS, or None (never cut that way).
+    Checked once, on products whose halves are all above OpenBLAS's small kernel."""
+    global _STEPS
+    if _STEPS is None:
         rng = np.random.default_rng(0)
-        exact = True
-        for m, k, n in ((64, 784, 512), (130, 129, 128), (577, 33, 129)):  # halves > 10**6
+        cases = []
+        for m, k, n in ((64, 784, 512), (130, 129, 128), (577, 33, 129)):
             a = rng.standard_normal((m, k), np.float32)  # (M,K)
             b = rng.standard_normal((k, n), np.float32)  # (K,N)
             whole = a @ b  # (M,N)
-            for x, y in ((a, b), (np.asfortranarray(a), b), (a, np.asfortranarray(b))):
-                exact &= all(np.array_equal(cut, whole) for cut in cut_products(x, y))
-        _EXACT = bool(exact)
-    return _EXACT
+            cases += [(x, y, whole) for x, y in ((a, b), (np.asfortranarray(a), b),
+                                                 (a, np.asfortranarray(b)))]
+        exact = {step: [True, True] for step in CUT_STEPS}
+        for step in CUT_STEPS:
+            for x, y, whole in cases:
+                for direction, cut in enumerate(cut_products(x, y, step)):
+                    exact[step][direction] &= bool(np.array_equal(cut, whole))
+        _STEPS = tuple(next((step for step in CUT_STEPS if exact[step][direction]), None)
+                       for direction in (0, 1))
+    return _STEPS

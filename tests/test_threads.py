@@ -382,15 +382,15 @@ def single_threaded(function):
                                      (64, 43264, 32), (7744, 288, 64), (288, 7744, 64),
                                      (3, 3000, 2000)])
 def test_a_product_cut_for_the_helper_equals_the_whole_bit_for_bit(m, k, n, free_core):
-    """Where this BLAS gives halves of a product with the whole's bits, the product is cut;
-    where it does not (OpenBLAS's kernel for some CPUs rounds a half's sums in another
-    order), it is not, and the answer is the whole's all the same."""
+    """Where this BLAS gives halves of a product with the whole's bits (OpenBLAS's Haswell
+    kernel: rows cut at a multiple of 24), the product is cut; where it does not, it is not,
+    and the answer is the whole's all the same."""
     rng = np.random.default_rng(m + k + n)
     a = rng.standard_normal((m, k), np.float32)
     b = rng.standard_normal((k, n), np.float32)
     whole = single_threaded(lambda: a @ b)
-    cut = threads._products_cut_exactly()
     with threads.working(), flushed():
+        cut = threads.product_cut(m, k, n) is not None
         for x, y in ((a, b), (np.asfortranarray(a), b), (a, np.asfortranarray(b))):
             jobs = threads.state()["jobs_shared"]
             np.testing.assert_array_equal(threads.matmul(x, y), whole)
@@ -411,13 +411,21 @@ def test_the_exactness_check_would_catch_a_cut_that_changes_numbers(monkeypatch)
     """Negative control: the check compares bits, so a cut that rounds differently fails it."""
     real = threads.cut_products
     with threads.working():
-        monkeypatch.setattr(threads, "_EXACT", None)
-        monkeypatch.setattr(threads, "cut_products", lambda a, b: [a @ b, a @ b])
-        assert threads._products_cut_exactly() is True  # the positive control: the whole's
-        monkeypatch.setattr(threads, "_EXACT", None)
-        monkeypatch.setattr(threads, "cut_products", lambda a, b: [
-            np.nextafter(cut, np.float32(np.inf)) for cut in real(a, b)])  # one ULP up
-        assert threads._products_cut_exactly() is False
+        monkeypatch.setattr(threads, "_STEPS", None)
+        monkeypatch.setattr(threads, "cut_products", lambda a, b, step: [a @ b, a @ b])
+        assert threads.exact_steps() == (1, 1)  # the positive control: the whole's bits
+        monkeypatch.setattr(threads, "_STEPS", None)
+        monkeypatch.setattr(threads, "cut_products", lambda a, b, step: [
+            np.nextafter(cut, np.float32(np.inf)) for cut in real(a, b, step)])  # one ULP up
+        assert threads.exact_steps() == (None, None)
+
+
+def test_a_cut_falls_on_a_multiple_of_the_step_near_the_middle():
+    assert threads.halves(64) == [(0, 32), (32, 64)]
+    assert threads.halves(65) == [(0, 32), (32, 65)]
+    assert threads.halves(64, 24) == [(0, 24), (24, 64)]  # 24 is nearer 32 than 48 is
+    assert threads.halves(784, 24) == [(0, 384), (384, 784)]
+    assert threads.halves(20, 24) == [(0, 0), (0, 20)]  # shorter than a step: one half empty
 
 
 def seed_recipe():
@@ -444,7 +452,9 @@ def test_fit_with_the_helper_ends_with_the_single_threaded_weights_bit_for_bit(
     jobs = threads.state()["jobs_shared"]
     weights, losses, predictions = trained()
     shared = threads.state()["jobs_shared"] - jobs
-    if threads._products_cut_exactly():
+    with threads.working():
+        steps = threads.exact_steps()
+    if steps != (None, None):
         assert shared > 6  # products and updates were cut
     else:  # only element-wise work: the 784 x 512 kernel's update, once in each of 6 steps
         assert shared == (6 if make is seed_recipe else 0)
