@@ -415,6 +415,27 @@ def test_a_sequential_inside_a_functional_model_loads_from_keras(tmp_path):
           original.predict(x, verbose=0))
 
 
+def test_a_functional_model_inside_a_functional_model_loads_from_keras_and_back(tmp_path):
+    """Keras numbers a nested model's calls from 0 in the layers' arguments but from 1 in the
+    model's input_layers and output_layers: both, and a model called twice, go both ways."""
+    i = keras.Input((3,))
+    inner = keras.Model(i, keras.layers.Dense(4, name="in_dense")(i), name="inner")
+    a = keras.Input((3,), name="a")
+    originals = {
+        "called": keras.Model(a, keras.layers.Dense(2)(inner(a))),
+        "output": keras.Model(a, inner(a)),
+        "twice": keras.Model(a, keras.layers.Add()([inner(a), inner(keras.layers.Dense(3)(a))])),
+    }
+    x = X[:, :3]
+    for name, original in originals.items():
+        original.save(tmp_path / f"{name}.keras")
+        model = load_model(tmp_path / f"{name}.keras")
+        close(model.predict(x, verbose=0), original.predict(x, verbose=0))
+        model.save(tmp_path / f"{name}_back.keras")
+        close(keras.models.load_model(tmp_path / f"{name}_back.keras").predict(x, verbose=0),
+              original.predict(x, verbose=0))
+
+
 def test_a_learning_rate_schedule_survives_a_round_trip_both_ways(tmp_path):
     model = minidl_model("relu-softmax")
     schedule = minidl.optimizers.schedules.ExponentialDecay(0.1, decay_steps=3, decay_rate=0.5)

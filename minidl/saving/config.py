@@ -73,9 +73,7 @@ def _functional_config(model, dtype, naming):
 
     def node_index(layer, node):
         """The node's position among this model's calls of the layer (Keras re-indexes)."""
-        kept = [n for n in layer._inbound_nodes if id(n) in own_nodes]
-        offset = 1 if _is_functional(layer) else 0  # a model starts with its own node
-        return offset + kept.index(node)
+        return [n for n in layer._inbound_nodes if id(n) in own_nodes].index(node)
 
     def tensor_config(tensor):
         node = tensor.node
@@ -119,7 +117,13 @@ def _functional_config(model, dtype, naming):
         layer_configs.append(layer_config)
 
     def history(tensor):
-        return [tensor.node.layer.name, node_index(tensor.node.layer, tensor.node), tensor.index]
+        """[layer, node, index] of a model's input or output. Here (only) Keras counts a model
+        inside the model from 1, as if it started with a node of its own, and reads it so
+        (keras/src/models/functional.py: get_config's node_reindexing_map, and
+        functional_from_config's get_tensor); the calls' arguments count from 0."""
+        layer = tensor.node.layer
+        first = 1 if _is_functional(layer) else 0
+        return [layer.name, first + node_index(layer, tensor.node), tensor.index]
 
     # the inputs and outputs as the model was given them: a tensor, a list, a dict (Keras's)
     return {"name": model.name, "trainable": model.trainable, "layers": layer_configs,
@@ -151,6 +155,7 @@ def model_from_config(config, custom_objects=None, depth=0):
             f"The file holds a model of type {class_name}; minidl can load a Sequential or "
             "a functional Model.")
     tensors = {}  # (layer name, node index) -> the outputs of that call
+    functional = set()  # the names of the functional models inside this one
     pending = []  # (layer, node data) whose inputs are not all made yet
     needed = _needed(model_config)
     model_config = _without_unread_masks(model_config, needed)
@@ -166,9 +171,10 @@ def model_from_config(config, custom_objects=None, depth=0):
         if isinstance(layer, InputLayer):
             tensors[(name, 0)] = layer.output
             continue
-        first = 1 if type(layer).__name__ == "Functional" else 0  # see node_index
+        if _is_functional(layer):
+            functional.add(name)
         for index, node in enumerate(layer_config["inbound_nodes"]):
-            pending.append((layer, name, first + index, node))
+            pending.append((layer, name, index, node))
     while pending:
         ready = [item for item in pending if _inputs_known(item[3], tensors)]
         if not ready:
@@ -184,8 +190,8 @@ def model_from_config(config, custom_objects=None, depth=0):
                 tensors[(name, index)] = layer(*args, **_call_options(layer, node, tensors))
         pending = [item for item in pending if item not in ready]
 
-    def find(spec):
-        outputs = tensors[(spec[0], spec[1])]
+    def find(spec):  # an input's or output's [layer, node, index] (see _functional_config)
+        outputs = tensors[(spec[0], spec[1] - (spec[0] in functional))]
         return outputs[spec[2]] if isinstance(outputs, list) else outputs
 
     def structure(specs):  # Keras's map_tensors: a [name, node, index] leaf, or a list/dict
