@@ -8,9 +8,9 @@ Where the maths lives: layers/ (Dense forward/backward), activations.py, losses/
 head.py, optimizers/, metrics/; backpropagation is tape.py, the training loop training.py.
 docs/where-the-maths-lives.md has the index.
 """
-from minidl import (activations, backend, callbacks, config, constraints, datasets, explain,
-                    initializers, layers, losses, metrics, models, ops, optimizers, preprocessing, random,
-                    saving, testing, utils)
+from minidl import (activations, applications, backend, callbacks, config, constraints,
+                    datasets, explain, initializers, layers, losses, metrics, models, ops,
+                    optimizers, preprocessing, random, saving, testing, utils)
 from minidl import dtype_policies, mixed_precision, tree
 from minidl.dtype_policies import DTypePolicy
 from minidl.gradient_tape import GradientTape
@@ -33,8 +33,8 @@ def version():
 
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "backend", "callbacks", "config", "constraints",
-    "datasets",
+    "Input", "Model", "Sequential", "activations", "applications", "backend", "callbacks",
+    "config", "constraints", "datasets",
     "explain", "initializers", "layers", "load_model", "losses", "metrics", "models", "ops",
     "optimizers", "preprocessing", "random", "saving", "testing", "utils",
     "__version__", "Initializer", "InputSpec", "KerasTensor", "Layer", "Loss", "Metric",
