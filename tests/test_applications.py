@@ -25,6 +25,8 @@ ARCHITECTURES = [  # (name, arguments): each compared layer by layer, prediction
     ("ResNet50V2", dict(SMALL, pooling="avg")),
     ("MobileNetV2", dict(input_shape=(32, 32, 3), alpha=0.35, classes=10)),
     ("MobileNetV2", dict(input_shape=(96, 96, 3), alpha=1.3, include_top=False)),
+    ("Xception", dict(include_top=False, input_shape=(71, 71, 3))),
+    ("InceptionV3", dict(include_top=False, input_shape=(75, 75, 3), pooling="avg")),
 ]
 DEEPER = ["ResNet101", "ResNet152", "ResNet101V2", "ResNet152V2"]  # structure only
 
@@ -54,6 +56,8 @@ def same_structure(m, k):
                          ids=[f"{n}-{i}" for i, (n, _) in enumerate(ARCHITECTURES)])
 def test_each_model_is_keras_layer_for_layer_and_predicts_as_keras(name, arguments):
     rng = np.random.default_rng(0)
+    keras.backend.clear_session()  # the unnamed layers' names count from here in both
+    minidl.backend.clear_session()
     m = getattr(applications, name)(weights=None, **arguments)
     k = getattr(keras.applications, name)(weights=None, **arguments)
     same_structure(m, k)
@@ -72,12 +76,15 @@ def test_the_deeper_resnets_have_keras_layers_and_parameters(name):
                    getattr(keras.applications, name)(weights=None, **SMALL))
 
 
-def test_the_default_models_are_keras_224_pixel_imagenet_classifiers():
-    for name in ("VGG16", "ResNet50", "MobileNetV2"):
+def test_the_default_models_are_keras_imagenet_classifiers():
+    for name, size in (("VGG16", 224), ("ResNet50", 224), ("MobileNetV2", 224),
+                       ("Xception", 299), ("InceptionV3", 299)):
+        keras.backend.clear_session()
+        minidl.backend.clear_session()
         m = getattr(applications, name)(weights=None)
         k = getattr(keras.applications, name)(weights=None)
         same_structure(m, k)
-        assert m.input_shape == k.input_shape == (None, 224, 224, 3)
+        assert m.input_shape == k.input_shape == (None, size, size, 3)
 
 
 def test_an_input_tensor_is_the_models_input():
@@ -112,9 +119,11 @@ def test_a_keras_weights_file_loads_by_path_and_predicts_as_keras(tmp_path):
     ("VGG16", dict(include_top=True)),
     ("VGG19", dict(include_top=False)),
     ("ResNet50", dict(include_top=False)),
-    ("ResNet152V2", dict(include_top=True)),
+    ("ResNet50V2", dict(include_top=True)),
     ("MobileNetV2", dict(include_top=False, alpha=0.35, input_shape=(128, 128, 3))),
     ("MobileNetV2", dict(include_top=True)),
+    ("Xception", dict(include_top=False)),
+    ("InceptionV3", dict(include_top=True)),
 ])
 def test_imagenet_weights_are_keras_files_from_keras_addresses(monkeypatch, tmp_path, name,
                                                               arguments):
@@ -160,7 +169,7 @@ def test_preprocess_input_is_keras_in_every_mode_and_layout(mode, data_format, s
 
 
 @pytest.mark.parametrize("module", ["vgg16", "vgg19", "resnet", "resnet50", "resnet_v2",
-                                    "mobilenet_v2"])
+                                    "mobilenet_v2", "xception", "inception_v3"])
 def test_each_models_preprocess_input_is_its_keras_twins(module):
     pixels = np.random.default_rng(3).uniform(0, 255, (2, 4, 4, 3)).astype(np.float32)
     got = getattr(applications, module).preprocess_input(pixels.copy())
@@ -206,6 +215,10 @@ def test_decode_predictions_ranks_classes_as_keras(monkeypatch):
     ("MobileNetV2", dict(weights="imagenet", alpha=0.6)),
     ("MobileNetV2", dict(weights="no/such/file.h5")),
     ("MobileNetV2", dict(weights="imagenet", classes=7)),
+    ("Xception", dict(weights="no/such/file.h5")),
+    ("Xception", dict(weights=None, include_top=False, input_shape=(64, 64, 3))),
+    ("InceptionV3", dict(weights="no/such/file.h5")),
+    ("InceptionV3", dict(weights="imagenet", classes=3)),
 ])
 def test_wrong_arguments_get_keras_errors(name, arguments):
     with pytest.raises(ValueError) as ours:

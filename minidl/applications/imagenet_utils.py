@@ -94,16 +94,21 @@ def decode_predictions(preds, top=5):
 
 
 # -- the models' arguments -------------------------------------------------------------------
-def check_weights(weights, include_top, classes):
-    """Keras's checks of `weights` (None, "imagenet" or a file) and of `classes`."""
+WEIGHTS_ERROR = ("The `weights` argument should be either `None` (random initialization), "
+                 "'imagenet' (pre-training on ImageNet), or the path to the weights file to be "
+                 "loaded.  Received: weights={weights}")
+CLASSES_ERROR = ("If using `weights='imagenet'` with `include_top=True`, `classes` should be "
+                 "1000.  Received classes={classes}")
+
+
+def check_weights(weights, include_top, classes, weights_error=WEIGHTS_ERROR,
+                  classes_error=CLASSES_ERROR):
+    """Keras's checks of `weights` (None, "imagenet" or a file) and of `classes`, with the
+    messages of the model's Keras module (most say it as above)."""
     if not (weights in {"imagenet", None} or os.path.exists(weights)):
-        raise ValueError(
-            "The `weights` argument should be either `None` (random initialization), "
-            "'imagenet' (pre-training on ImageNet), or the path to the weights file to be "
-            f"loaded.  Received: weights={weights}")
+        raise ValueError(weights_error.format(weights=weights))
     if weights == "imagenet" and include_top and classes != 1000:
-        raise ValueError("If using `weights='imagenet'` with `include_top=True`, `classes` "
-                         f"should be 1000.  Received classes={classes}")
+        raise ValueError(classes_error.format(classes=classes))
 
 
 def obtain_input_shape(input_shape, default_size, min_size, data_format, require_flatten,

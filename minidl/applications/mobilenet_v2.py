@@ -10,7 +10,6 @@ Its inverted residual block widens, filters each channel on its own, and narrows
 ReLU6 is min(max(x, 0), 6). `alpha` scales every width (the filters are rounded to
 multiples of 8, as Keras's _make_divisible).
 """
-import os
 import warnings
 
 from minidl import config, layers
@@ -41,14 +40,13 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
     is 224x224x3 by default (96, 128, 160 or 192 square as well); preprocess images with
     minidl.applications.mobilenet_v2.preprocess_input ("tf" mode: into [-1, 1]).
     """
-    if not (weights in {"imagenet", None} or os.path.exists(weights)):
-        raise ValueError(
-            "The `weights` argument should be either `None` (random initialization), "
-            "`imagenet` (pre-training on ImageNet), or the path to the weights file to be "
-            f"loaded.  Received `weights={weights}`")
-    if weights == "imagenet" and include_top and classes != 1000:
-        raise ValueError('If using `weights="imagenet"` with `include_top` as true, `classes` '
-                         f"should be 1000. Received `classes={classes}`")
+    imagenet_utils.check_weights(
+        weights, include_top, classes,
+        weights_error="The `weights` argument should be either `None` (random "
+                      "initialization), `imagenet` (pre-training on ImageNet), or the path to "
+                      "the weights file to be loaded.  Received `weights={weights}`",
+        classes_error='If using `weights="imagenet"` with `include_top` as true, `classes` '
+                      "should be 1000. Received `classes={classes}`")
     if input_shape is not None and input_tensor is not None:
         if not is_keras_tensor(input_tensor):
             raise ValueError(f"input_tensor is not a Keras tensor; Received "
