@@ -27,8 +27,13 @@ ARCHITECTURES = [  # (name, arguments): each compared layer by layer, prediction
     ("MobileNetV2", dict(input_shape=(96, 96, 3), alpha=1.3, include_top=False)),
     ("Xception", dict(include_top=False, input_shape=(71, 71, 3))),
     ("InceptionV3", dict(include_top=False, input_shape=(75, 75, 3), pooling="avg")),
+    ("DenseNet121", SMALL),
+    ("MobileNet", dict(input_shape=(32, 32, 3), alpha=0.25, classes=7)),
+    ("MobileNet", dict(input_shape=(128, 128, 3), include_top=False, depth_multiplier=2,
+                       pooling="max")),
 ]
-DEEPER = ["ResNet101", "ResNet152", "ResNet101V2", "ResNet152V2"]  # structure only
+DEEPER = ["ResNet101", "ResNet152", "ResNet101V2", "ResNet152V2", "DenseNet169",
+          "DenseNet201"]  # structure only
 
 
 def perturbed(weights, rng):
@@ -71,7 +76,9 @@ def test_each_model_is_keras_layer_for_layer_and_predicts_as_keras(name, argumen
 
 
 @pytest.mark.parametrize("name", DEEPER)
-def test_the_deeper_resnets_have_keras_layers_and_parameters(name):
+def test_the_deeper_models_have_keras_layers_and_parameters(name):
+    keras.backend.clear_session()
+    minidl.backend.clear_session()
     same_structure(getattr(applications, name)(weights=None, **SMALL),
                    getattr(keras.applications, name)(weights=None, **SMALL))
 
@@ -124,6 +131,9 @@ def test_a_keras_weights_file_loads_by_path_and_predicts_as_keras(tmp_path):
     ("MobileNetV2", dict(include_top=True)),
     ("Xception", dict(include_top=False)),
     ("InceptionV3", dict(include_top=True)),
+    ("DenseNet169", dict(include_top=False)),
+    ("MobileNet", dict(include_top=True, alpha=0.5, input_shape=(160, 160, 3))),
+    ("MobileNet", dict(include_top=False, alpha=0.25, input_shape=(128, 128, 3))),
 ])
 def test_imagenet_weights_are_keras_files_from_keras_addresses(monkeypatch, tmp_path, name,
                                                               arguments):
@@ -169,7 +179,8 @@ def test_preprocess_input_is_keras_in_every_mode_and_layout(mode, data_format, s
 
 
 @pytest.mark.parametrize("module", ["vgg16", "vgg19", "resnet", "resnet50", "resnet_v2",
-                                    "mobilenet_v2", "xception", "inception_v3"])
+                                    "mobilenet_v2", "xception", "inception_v3", "densenet",
+                                    "mobilenet"])
 def test_each_models_preprocess_input_is_its_keras_twins(module):
     pixels = np.random.default_rng(3).uniform(0, 255, (2, 4, 4, 3)).astype(np.float32)
     got = getattr(applications, module).preprocess_input(pixels.copy())
@@ -219,6 +230,11 @@ def test_decode_predictions_ranks_classes_as_keras(monkeypatch):
     ("Xception", dict(weights=None, include_top=False, input_shape=(64, 64, 3))),
     ("InceptionV3", dict(weights="no/such/file.h5")),
     ("InceptionV3", dict(weights="imagenet", classes=3)),
+    ("DenseNet121", dict(weights="no/such/file.h5")),
+    ("DenseNet201", dict(weights="imagenet", classes=3)),
+    ("MobileNet", dict(weights="no/such/file.h5")),
+    ("MobileNet", dict(weights="imagenet", depth_multiplier=2)),
+    ("MobileNet", dict(weights="imagenet", alpha=0.3)),
 ])
 def test_wrong_arguments_get_keras_errors(name, arguments):
     with pytest.raises(ValueError) as ours:
