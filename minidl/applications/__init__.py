@@ -10,10 +10,13 @@ minidl.utils.get_file, checked against Keras's hash) or the path of a weights fi
 Each model's module (vgg16, resnet, densenet, xception, inception_v3, mobilenet, ...) has
 its preprocess_input and decode_predictions; imagenet_utils.py has what they share.
 """
-from minidl.applications import (densenet, imagenet_utils, inception_v3, mobilenet,
+from minidl.applications import (densenet, efficientnet, imagenet_utils, inception_v3, mobilenet,
                                   mobilenet_v2, resnet, resnet50, resnet_v2, vgg16, vgg19,
                                   xception)
 from minidl.applications.densenet import DenseNet121, DenseNet169, DenseNet201
+from minidl.applications.efficientnet import (EfficientNetB0, EfficientNetB1, EfficientNetB2,
+                                              EfficientNetB3, EfficientNetB4, EfficientNetB5,
+                                              EfficientNetB6, EfficientNetB7)
 from minidl.applications.inception_v3 import InceptionV3
 from minidl.applications.mobilenet import MobileNet
 from minidl.applications.mobilenet_v2 import MobileNetV2
@@ -22,8 +25,10 @@ from minidl.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
 from minidl.applications.vgg import VGG16, VGG19
 from minidl.applications.xception import Xception
 
-__all__ = ["DenseNet121", "DenseNet169", "DenseNet201", "InceptionV3", "MobileNet",
-           "MobileNetV2", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2",
-           "ResNet152V2", "VGG16", "VGG19", "Xception", "densenet", "imagenet_utils",
-           "inception_v3", "mobilenet", "mobilenet_v2", "resnet", "resnet50", "resnet_v2",
-           "vgg16", "vgg19", "xception"]
+__all__ = ["DenseNet121", "DenseNet169", "DenseNet201", "EfficientNetB0", "EfficientNetB1",
+           "EfficientNetB2", "EfficientNetB3", "EfficientNetB4", "EfficientNetB5",
+           "EfficientNetB6", "EfficientNetB7", "InceptionV3", "MobileNet", "MobileNetV2",
+           "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2",
+           "ResNet152V2", "VGG16", "VGG19", "Xception", "densenet", "efficientnet",
+           "imagenet_utils", "inception_v3", "mobilenet", "mobilenet_v2", "resnet", "resnet50",
+           "resnet_v2", "vgg16", "vgg19", "xception"]

@@ -198,12 +198,13 @@ def functional_model(input_tensor, img_input, outputs, name):
     return Model(inputs, outputs, name=name)
 
 
-def load_weights(model, weights, folder, file_name, file_hash=None):
-    """ImageNet weights (Keras's file `folder/file_name`, downloaded once into minidl's
-    cache and checked against its hash), or the weights file at `weights`; none for None."""
+def load_weights(model, weights, folder, file_name, file_hash=None, root=WEIGHTS_ROOT):
+    """ImageNet weights (Keras's file `root + folder/file_name`, downloaded once into
+    minidl's cache and checked against its hash), or the weights file at `weights`; none for
+    None."""
     if weights == "imagenet":
-        weights = get_file(file_name, f"{WEIGHTS_ROOT}{folder}/{file_name}",
-                           cache_subdir="models", file_hash=file_hash)
+        origin = f"{root}{folder}/{file_name}" if folder else f"{root}{file_name}"
+        weights = get_file(file_name, origin, cache_subdir="models", file_hash=file_hash)
     if weights is not None:
         model.load_weights(weights)
     return model
