@@ -42,9 +42,11 @@ class Graph:
     def run(self, inputs, training=None):
         """Call every layer in order on real arrays; returns the list of output arrays."""
         values = {id(t): array for t, array in zip(self.inputs, inputs)}
+        outer = training
         for node in self.nodes:
             if node.is_input:
                 continue
+            training = node.training if outer is None else outer  # see base.fixed_training
             if node.call_args is not None:  # layer(targets, logits), layer(x, mask=m): the
                 # arguments as given, each KerasTensor replaced (layers/call_arguments.py)
                 outputs = node.layer(*fill_in(node.call_args, values), training=training,

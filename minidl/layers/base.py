@@ -404,7 +404,7 @@ class Layer:
             if mask is not None:  # a mask made in the graph: an input of the node too
                 from minidl.layers import call_arguments
                 return call_arguments.call_several(self, inputs, (), {}, training, mask)
-            return self._call_symbolic(inputs)
+            return fixed_training(self._call_symbolic(inputs), training)
         inputs = each_array(backprop.untracked, inputs)  # the arrays the tape knows
         given = inputs
         inputs = _as_given(inputs) if self.takes_raw_inputs else _cast(inputs)
@@ -647,6 +647,16 @@ def _accepts(method, argument):
 
 
 _ACCEPTS = {}
+
+
+def fixed_training(outputs, training):
+    """`outputs`, their node keeping a `training` given at a functional call
+    (`base_model(x, training=False)`). As in Keras 3, it is used when the model is called
+    without `training` of its own (`model(x)`); fit, evaluate, predict and `model(x,
+    training=...)` pass theirs, which wins (keras/src/models/functional.py::operation_fn)."""
+    if training is not None:
+        flatten(outputs)[0].node.training = bool(training)
+    return outputs
 
 
 def _floats(arrays):

@@ -74,7 +74,8 @@ def call_several(layer, inputs, args, kwargs, training, mask):
     if not call_kwargs and len(call_args) == 1 and not isinstance(mask, KerasTensor):
         return Layer.__call__(layer, inputs, training=training, mask=mask)
     if any(isinstance(t, KerasTensor) for t in flatten((call_args, call_kwargs, mask))):
-        return _symbolic(layer, call_args, call_kwargs, _tensor_arguments(bound), mask)
+        return _symbolic(layer, call_args, call_kwargs, _tensor_arguments(bound), mask,
+                         training)
     return _eager(layer, call_args, call_kwargs, _tensor_arguments(bound), training, mask)
 
 
@@ -172,8 +173,9 @@ def _eager(layer, call_args, call_kwargs, tensors, training, mask):
         _context.arguments = outer
 
 
-def _symbolic(layer, call_args, call_kwargs, tensors, mask):
-    """The call on KerasTensors: a node keeping the arguments as given (Keras's Node)."""
+def _symbolic(layer, call_args, call_kwargs, tensors, mask, training=None):
+    """The call on KerasTensors: a node keeping the arguments as given (Keras's Node), and
+    `training` if given (base.py's fixed_training)."""
     from minidl.layers.base import Layer
 
     if mask is not None:
@@ -197,6 +199,8 @@ def _symbolic(layer, call_args, call_kwargs, tensors, mask):
         if layer.output_shape is None:
             layer.output_shape = output_shape
     node.call_args, node.call_kwargs = call_args, call_kwargs
+    if training is not None:
+        node.training = bool(training)
     return outputs
 
 

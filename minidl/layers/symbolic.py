@@ -79,6 +79,7 @@ class Node:
     """One call of a layer on symbolic tensors: the edge list of a functional model."""
 
     call_args = None  # a call of several tensors: its arguments as given (call_arguments.py)
+    training = None  # `training` given at the call (base.py's fixed_training)
 
     def __init__(self, layer, inputs, outputs, is_input=False):
         self.layer = layer

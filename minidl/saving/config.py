@@ -90,11 +90,12 @@ def _functional_config(model, dtype, naming):
     def node_config(node):
         """One call: its tensors in "args" (layer(q, v), not layer([q, v])), its options and a
         recurrent layer's initial_state in "kwargs", as Keras writes them."""
+        training = {} if node.training is None else {"training": node.training}
         if node.call_args is not None:  # layer(targets, logits, weights=w), layer(x, mask=m)
             return {"args": [operation._encode(a, tensor_config) for a in node.call_args],
-                    "kwargs": {k: operation._encode(v, tensor_config)
-                               for k, v in node.call_kwargs.items()}}
-        kwargs = dict(getattr(node, "call_kwargs", {}))
+                    "kwargs": {**training, **{k: operation._encode(v, tensor_config)
+                                             for k, v in node.call_kwargs.items()}}}
+        kwargs = {**training, **getattr(node, "call_kwargs", {})}  # base(x, training=False)
         if getattr(node, "states_as_kwargs", False):  # lstm(x, initial_state=[h, c])
             args = [args_config(node.inputs[0])]
             kwargs["initial_state"] = [args_config(t) for t in node.inputs[1:]]
