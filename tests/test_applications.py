@@ -189,6 +189,47 @@ def test_each_models_preprocess_input_is_its_keras_twins(module):
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("module", ["vgg16", "mobilenet_v2", "densenet"])  # caffe, tf, torch
+def test_preprocess_input_inside_a_model_is_keras_and_goes_into_keras_files(module, tmp_path):
+    """Chollet's DLwP ch. 8 recipe: `x = vgg16.preprocess_input(inputs)` in the model."""
+    pixels = np.random.default_rng(6).uniform(0, 255, (3, 8, 8, 3)).astype(np.float32)
+    outputs = []
+    for framework, module_of in ((minidl, applications), (keras, keras.applications)):
+        inputs = framework.Input((8, 8, 3))
+        model = framework.Model(inputs, getattr(module_of, module).preprocess_input(inputs))
+        outputs.append(np.asarray(model.predict(pixels, verbose=0)))
+    # TensorFlow's graph optimizer turns Keras's divisions by a constant (x / 127.5, x / 255,
+    # x / std) into products with its float32 reciprocal: a few ulps, grown by the "torch"
+    # mode's subtraction of the mean where x is near it
+    np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(outputs[0], getattr(keras.applications, module)
+                                  .preprocess_input(pixels.copy()))  # Keras's NumPy path
+    model.save(tmp_path / "preprocessing.keras")  # Keras's model (a "__tensor__" constant
+    ours = minidl.models.load_model(tmp_path / "preprocessing.keras")  # in caffe mode)
+    np.testing.assert_array_equal(ours.predict(pixels, verbose=0), outputs[0])
+    ours.save(tmp_path / "back.keras")
+    back = keras.models.load_model(tmp_path / "back.keras")
+    np.testing.assert_array_equal(np.asarray(back.predict(pixels, verbose=0)), outputs[1])
+
+
+def test_a_frozen_vgg16_behind_its_preprocessing_trains_as_in_keras():
+    rng = np.random.default_rng(7)
+    minidl.utils.set_random_seed(7)
+    base = applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    base.trainable = False
+    inputs = minidl.Input((32, 32, 3))
+    x = applications.vgg16.preprocess_input(inputs)
+    x = minidl.layers.Flatten()(base(x))
+    model = minidl.Model(inputs, minidl.layers.Dense(1, activation="sigmoid")(x))
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+    twin = keras_twin(model)
+    pixels = rng.uniform(0, 255, (16, 32, 32, 3)).astype(np.float32)
+    labels = rng.integers(0, 2, 16)
+    fit = dict(epochs=2, batch_size=8, shuffle=False, verbose=0)
+    ours, theirs = model.fit(pixels, labels, **fit), twin.fit(pixels, labels, **fit)
+    np.testing.assert_allclose(ours.history["loss"], theirs.history["loss"], rtol=1e-4)
+
+
 def test_preprocess_input_refuses_what_keras_refuses():
     x = np.zeros((1, 2, 2, 3), np.float32)
     for arguments in (dict(mode="pytorch"), dict(data_format="channels_middle")):

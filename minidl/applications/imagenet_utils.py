@@ -42,7 +42,8 @@ def preprocess_input(x, data_format=None, mode="caffe"):
     elif data_format not in {"channels_first", "channels_last"}:
         raise ValueError("Expected data_format to be one of `channels_first` or "
                          f"`channels_last`. Received: data_format={data_format}")
-    x = np.asarray(x)
+    if not isinstance(x, np.ndarray):  # a KerasTensor in a model, a tensor of ops
+        return _preprocess_tensor_input(x, data_format, mode)
     if not issubclass(x.dtype.type, np.floating):
         x = x.astype(config.floatx(), copy=False)
     if mode == "tf":
@@ -64,6 +65,34 @@ def preprocess_input(x, data_format=None, mode="caffe"):
         x[tuple(where)] -= mean[c]
         if std is not None:
             x[tuple(where)] /= std[c]
+    return x
+
+
+def _preprocess_tensor_input(x, data_format, mode):
+    """preprocess_input written with minidl.ops, as Keras's for tensors: inside a functional
+    model (`x = vgg16.preprocess_input(inputs)`, Chollet's DLwP ch. 8) it is a part of the
+    graph, trained through and saved with the model."""
+    from minidl import ops
+
+    if mode == "tf":
+        return x / 127.5 - 1.0
+    channels = (0 if len(x.shape) == 3 else 1) if data_format == "channels_first" else -1
+    if mode == "torch":
+        x = x / 255.0
+        mean, std = TORCH_MEAN, TORCH_STD
+    else:  # caffe: the channels in reverse order (RGB -> BGR)
+        index = [slice(None)] * len(x.shape)
+        bgr = []
+        for c in (2, 1, 0):
+            index[channels] = c
+            bgr.append(x[tuple(index)])
+        x = ops.stack(bgr, axis=channels)
+        mean, std = CAFFE_MEAN, None
+    shape = [1] * len(x.shape)
+    shape[channels] = 3
+    x = x + np.reshape(-np.array(mean, x.dtype), shape)
+    if std is not None:
+        x = x / np.reshape(np.array(std, x.dtype), shape)
     return x
 
 

@@ -203,8 +203,8 @@ def from_config(entry, args):
 
 
 def _encode(value, value_config):
-    """A call argument in a config: a KerasTensor, a number, a list, or an index (get_item's
-    slices, None and ... as Keras writes them)."""
+    """A call argument in a config: a KerasTensor, a number, a list, a constant array, or an
+    index (get_item's slices, None and ... as Keras writes them)."""
     if isinstance(value, KerasTensor):
         return value_config(value)
     if isinstance(value, (list, tuple)):
@@ -214,6 +214,9 @@ def _encode(value, value_config):
                 "config": {"start": value.start, "stop": value.stop, "step": value.step}}
     if value is Ellipsis:
         return {"class_name": "__ellipsis__", "config": {}}
+    if isinstance(value, np.ndarray):  # a constant (`x + mean`): Keras's "__tensor__"
+        return {"class_name": "__tensor__",
+                "config": {"value": value.tolist(), "dtype": value.dtype.name}}
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.dtype):
@@ -222,6 +225,8 @@ def _encode(value, value_config):
 
 
 def _decode(value):
+    if isinstance(value, dict) and value.get("class_name") == "__tensor__":
+        return np.array(value["config"]["value"], value["config"]["dtype"])
     if isinstance(value, dict) and value.get("class_name") == "__slice__":
         return slice(value["config"]["start"], value["config"]["stop"], value["config"]["step"])
     if isinstance(value, dict) and value.get("class_name") == "__ellipsis__":

@@ -297,8 +297,9 @@ def _tensor_specs(args, strict=True):
     if isinstance(args, dict) and args.get("class_name") == "__keras_tensor__":
         return [args["config"]["keras_history"]]
     if args is None or isinstance(args, (bool, int, float, str)) or (
-            isinstance(args, dict) and args.get("class_name") in ("__slice__", "__ellipsis__")):
-        return []  # an op's number or index (`x * 2.0`, `x[:, -1]`)
+            isinstance(args, dict) and args.get("class_name") in ("__slice__", "__ellipsis__",
+                                                                  "__tensor__")):
+        return []  # an op's number, constant or index (`x * 2.0`, `x + mean`, `x[:, -1]`)
     if not strict:
         return []
     raise ValueError(f"Unexpected layer call argument in the model config: {args!r}")
