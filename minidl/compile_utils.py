@@ -18,12 +18,16 @@ loss), metrics={"kind": ["accuracy"]}, y={"price": ..., "kind": ...}, logged "ki
 "price_loss". Lists go by the outputs' order, which is the keys' sorted order.
 """
 import copy
+import warnings
+import weakref
 
 import numpy as np
 
 from minidl import losses as losses_module, masks, metrics as metrics_module, optimizers, tree
 from minidl.head import Head
-from minidl.tape import flatten
+from minidl.tape import Tape, flatten
+
+_KERAS_STYLE = object()  # CompileLoss called without a tape: a train_step of one's own
 
 
 def _by_output(value, output_names, what):
@@ -79,10 +83,11 @@ def _by_key(loss, loss_weights, keys, outputs_dict):
 class CompileLoss:
     """The training loss: the sum over outputs of loss_weight * loss."""
 
-    def __init__(self, loss, loss_weights=None):
+    def __init__(self, loss, loss_weights=None, model=None):
         self.loss, self.loss_weights = loss, loss_weights
         self.heads = self.weights = self.output_names = None
         self.traced_batch_sizes = set()  # training.reached: when Keras would warn
+        self._model = None if model is None else weakref.ref(model)
 
     def build(self, output_names, outputs_dict=None):
         """One Head per output (None where an output has no loss). outputs_dict: a model's
@@ -117,11 +122,24 @@ class CompileLoss:
         named = [self.output_names[i] for i in self.order]
         return named if len(named) > 1 else []
 
-    def __call__(self, y_true, y_pred, tape, sample_weight=None):
+    def __call__(self, y_true, y_pred, tape=_KERAS_STYLE, sample_weight=None,
+                 regularization_losses=None):
         """total loss, each output's unweighted loss, and the seeds where backward starts.
 
         y_true, y_pred, sample_weight: lists with one entry per output.
+        Called as Keras 2's guides call it in a train_step of one's own,
+        `self.compiled_loss(y, y_pred[, sample_weight], regularization_losses=self.losses)`,
+        it is Keras 3's shim: the model's compute_loss (which adds `self.losses` itself),
+        with Keras's deprecation warning.
         """
+        if tape is _KERAS_STYLE or regularization_losses is not None or not (
+                tape is None or isinstance(tape, Tape)):
+            weights = sample_weight if tape is _KERAS_STYLE or tape is None else tape
+            warnings.warn("`model.compiled_loss()` is deprecated. Instead, use "
+                          "`model.compute_loss(x, y, y_pred, sample_weight, training)`.",
+                          stacklevel=2)
+            return self._model().compute_loss(x=None, y=y_true, y_pred=y_pred,
+                                              sample_weight=weights)
         total, per_output, seeds = None, [], []
         for head, weight, t, p, w in zip(self.heads, self.weights, y_true, y_pred,
                                          sample_weight or [None] * len(self.heads)):
@@ -393,7 +411,7 @@ def compile(model, optimizer="rmsprop", loss=None, loss_weights=None, metrics=No
     if loss is not None and not isinstance(loss, (list, tuple, dict)):
         loss = losses_module.get(loss)  # one loss: kept resolved, as `model.loss`
     model.loss = loss
-    model.compiled_loss = CompileLoss(loss, loss_weights) if loss is not None else None
+    model.compiled_loss = CompileLoss(loss, loss_weights, model) if loss is not None else None
     model.compiled_metrics = CompileMetrics(metrics, weighted_metrics)
     model.compiled = True
     model._warned_no_weights = False  # custom_step.warn_no_trainable_weights: once a compile

@@ -90,6 +90,50 @@ def test_the_guides_first_example_fits_as_keras_with_validation():
     assert [m.name for m in ours.metrics] == [m.name for m in theirs.metrics]
 
 
+# -- the Keras 2 guide's step: compiled_loss, a deprecated shim for compute_loss ------------
+def keras2_guide_model(api):
+    class CustomModel(api.Model):
+        def train_step(self, data):
+            x, y, sample_weight = data if len(data) == 3 else (*data, None)
+            with tape(api) as t:
+                y_pred = self(x, training=True)
+                if sample_weight is None:
+                    loss = self.compiled_loss(y, y_pred, regularization_losses=self.losses)
+                else:
+                    loss = self.compiled_loss(y, y_pred, sample_weight,
+                                              regularization_losses=self.losses)
+            gradients = t.gradient(loss, self.trainable_variables)
+            self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+            for metric in self.metrics:
+                if metric.name == "loss":
+                    metric.update_state(loss)
+                else:
+                    metric.update_state(y, y_pred, sample_weight=sample_weight)
+            return {m.name: m.result() for m in self.metrics}
+
+    inputs = api.Input((6,))
+    hidden = api.layers.Dense(8, activation="tanh",
+                              kernel_regularizer=api.regularizers.L2(0.01))(inputs)
+    model = CustomModel(inputs, api.layers.Dense(1)(hidden))
+    model.compile(optimizer=api.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+    return model
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["plain", "sample-weights"])
+def test_the_keras2_guides_compiled_loss_step_fits_as_keras(weighted):
+    """`self.compiled_loss(y, y_pred[, sample_weight], regularization_losses=self.losses)`,
+    as Keras 2's guide wrote the step: Keras 3 keeps it as a deprecated shim for
+    compute_loss (the regularization losses are added once, by compute_loss), with its
+    warning; the History is Keras's."""
+    theirs, ours = twins(keras2_guide_model)
+    kwargs = dict(epochs=2, batch_size=16, shuffle=False, verbose=0,
+                  sample_weight=SW if weighted else None)
+    expected = theirs.fit(X, Y, **kwargs).history
+    with pytest.warns(UserWarning, match=r"`model.compiled_loss\(\)` is deprecated"):
+        history = ours.fit(X, Y, **kwargs).history
+    same_history(expected, history)
+
+
 # -- the guide's lower-level variant: own trackers, a metrics property, a loss function ------
 def lower_level_model(api):
     class CustomModel(api.Model):
