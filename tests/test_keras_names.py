@@ -12,7 +12,7 @@ import keras
 import minidl
 
 MODULES = ["layers", "initializers", "activations", "utils", "losses", "metrics", "optimizers",
-           "callbacks", "regularizers"]
+           "callbacks", "regularizers", "preprocessing"]
 
 
 def mismatched_names(ours, theirs):
@@ -48,6 +48,15 @@ def test_the_aliases_keras_programs_use_exist():
     assert minidl.initializers.he_normal is minidl.initializers.HeNormal
     assert minidl.activations.swish is minidl.activations.silu
     assert minidl.utils.clear_session is minidl.backend.clear_session
+
+
+@pytest.mark.parametrize("name", ["image_dataset_from_directory", "text_dataset_from_directory",
+                                  "timeseries_dataset_from_array"])
+def test_the_dataset_makers_are_in_preprocessing_too_as_keras(name):
+    """`keras.preprocessing.image_dataset_from_directory` (TensorFlow's older tutorials): in
+    Keras the same function as keras.utils's, and so in minidl."""
+    assert getattr(keras.preprocessing, name) is getattr(keras.utils, name)
+    assert getattr(minidl.preprocessing, name) is getattr(minidl.utils, name)
 
 
 def test_the_functional_merges_build_the_layers_keras_builds():

@@ -366,6 +366,29 @@ def test_serialize_writes_keras_s_dict_and_deserialize_reads_it_back():
     assert back.kernel_regularizer.l2 == pytest.approx(0.1) and back.units == 3
 
 
+def test_layers_serialize_and_deserialize_as_keras_s():
+    """keras.layers.serialize/deserialize, as a layer of one's own that holds another writes
+    it into its config: Keras's dict, read back from either framework's, and Keras's error
+    for a config that is no layer."""
+    def dense(framework):
+        return framework.layers.Dense(3, activation="relu", name="inner",
+                                      kernel_regularizer=framework.regularizers.L2(0.1))
+
+    written, written_k = minidl.layers.serialize(dense(minidl)), keras.layers.serialize(
+        dense(keras))
+    assert written == without_keras_only(written, written_k)
+    for config in (written, written_k):
+        back = minidl.layers.deserialize(config)
+        assert type(back) is minidl.layers.Dense and back.units == 3
+        assert minidl.layers.serialize(back) == written
+    regularizer = keras.regularizers.serialize(keras.regularizers.L2(0.1))
+    with pytest.raises(ValueError) as theirs:
+        keras.layers.deserialize(regularizer)
+    with pytest.raises(ValueError) as ours:
+        minidl.layers.deserialize(regularizer)
+    assert str(ours.value) == str(theirs.value)
+
+
 def test_a_built_layer_deserializes_built_with_the_same_config():
     layer = minidl.layers.Dense(4, name="d")
     layer(minidl.Input((3,)))

@@ -163,3 +163,25 @@ __all__ += ["AvgPool1D", "AvgPool2D", "Convolution1D", "Convolution1DTranspose",
 __all__ += ["AvgPool3D", "Convolution3D", "GlobalAvgPool3D", "GlobalMaxPool3D", "MaxPool3D"]
 __all__ += ["Conv3DTranspose", "Convolution3DTranspose"]
 __all__ += ["add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract"]
+
+
+def serialize(layer):
+    """The layer as the dict Keras writes for it (`keras.layers.serialize`): its class and
+    `get_config()`, for a layer of one's own that holds another in its config."""
+    from minidl.saving.serialization import serialize_keras_object
+
+    return serialize_keras_object(layer)
+
+
+def deserialize(config, custom_objects=None):
+    """The layer a `serialize` dict (minidl's or Keras's) describes, as keras.layers's."""
+    from minidl.saving.serialization import deserialize_keras_object
+
+    obj = deserialize_keras_object(config, custom_objects=custom_objects)
+    if not isinstance(obj, Layer):
+        raise ValueError("`keras.layers.deserialize` was passed a `config` object that is "
+                         f"not a `keras.layers.Layer`. Received: {config}")
+    return obj
+
+
+__all__ += ["deserialize", "serialize"]
