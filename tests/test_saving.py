@@ -499,3 +499,118 @@ def test_saving_a_compiled_untrained_model_changes_nothing_in_it(tmp_path):
         loaded = keras.models.load_model(tmp_path / name)
         loaded.optimizer.build(loaded.trainable_variables)
         assert len(loaded.optimizer.variables) == 2 + 2 * len(model.trainable_weights)
+
+
+# -- a subclassed model's weights; functions of one's own in a .keras file ------------------
+def residual_regressor(framework):
+    """Géron's ResidualRegressor (ch. 12), smaller: layers held as attributes, a list of
+    layers inside a layer of one's own, and a layer that only the `layers` walk reaches."""
+    class ResidualBlock(framework.layers.Layer):
+        def __init__(self, n_layers, n_neurons, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden = [framework.layers.Dense(n_neurons, activation="relu")
+                           for _ in range(n_layers)]
+
+        def call(self, inputs):
+            z = inputs
+            for layer in self.hidden:
+                z = layer(z)
+            return inputs + z
+
+    class ResidualRegressor(framework.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden1 = framework.layers.Dense(5, activation="relu")
+            self.block1 = ResidualBlock(2, 5)
+            self.norm = framework.layers.BatchNormalization()
+            self.out = framework.layers.Dense(1)
+
+        def call(self, inputs):
+            return self.out(self.norm(self.block1(self.hidden1(inputs))))
+
+    model = ResidualRegressor()
+    model.compile(loss="mse", optimizer="adam")
+    model.fit(X, X[:, :1], epochs=2, batch_size=4, verbose=0)
+    return model
+
+
+def test_a_subclassed_models_weights_h5_go_both_ways_with_keras(tmp_path):
+    """save_weights/load_weights of a subclassed model: Keras's layout (each layer under its
+    attribute's name, `layers/...` for the rest), the same predictions and optimizer state
+    after a trip each way."""
+    import h5py
+    model, twin = residual_regressor(minidl), residual_regressor(keras)
+    model.save_weights(tmp_path / "ours.weights.h5")
+    twin.save_weights(tmp_path / "theirs.weights.h5")
+
+    def layout(name):
+        with h5py.File(tmp_path / name, "r") as h5:
+            entries = {}
+            h5.visititems(lambda path, obj: entries.__setitem__(path, getattr(obj, "shape", 0)))
+            return {k: v for k, v in entries.items() if v != 0}  # the arrays and their shapes
+
+    assert layout("ours.weights.h5") == layout("theirs.weights.h5")
+    assert "hidden1/vars/0" in layout("ours.weights.h5")
+    twin.load_weights(tmp_path / "ours.weights.h5")
+    close(twin.predict(X, verbose=0), model.predict(X, verbose=0))
+    for ours, theirs in zip(model.optimizer.variables, twin.optimizer.variables):
+        np.testing.assert_array_equal(ours, np.asarray(theirs))
+    twin.fit(X, X[:, :1], epochs=1, verbose=0)
+    twin.save_weights(tmp_path / "theirs.weights.h5")
+    model.load_weights(tmp_path / "theirs.weights.h5")
+    close(model.predict(X, verbose=0), twin.predict(X, verbose=0))
+
+
+def test_functions_of_ones_own_in_a_layer_load_with_custom_objects(tmp_path):
+    """Géron's custom activation, initializer and regularizer functions (ch. 12): the file
+    names them as Keras's does, each comes back from custom_objects, and a file from either
+    framework loads in the other; a missing one is named, a lambda refused on saving."""
+    def make(framework):
+        ops = framework.ops
+
+        def my_softplus(z):
+            return ops.log(1.0 + ops.exp(z))
+
+        def my_glorot_initializer(shape, dtype=None):
+            return ops.ones(shape) * 0.1
+
+        def my_l1_regularizer(weights):
+            return ops.sum(ops.abs(0.01 * weights))
+
+        functions = {f.__name__: f for f in (my_softplus, my_glorot_initializer,
+                                             my_l1_regularizer)}
+        model = framework.Sequential([framework.Input((4,)), framework.layers.Dense(
+            2, activation=my_softplus, kernel_initializer=my_glorot_initializer,
+            kernel_regularizer=my_l1_regularizer)])
+        model.compile(optimizer="sgd", loss="mse")
+        return model, functions
+
+    (model, ours), (twin, theirs) = make(minidl), make(keras)
+    model.save(tmp_path / "ours.keras")
+    twin.save(tmp_path / "theirs.keras")
+    config = lambda path: json.loads(zipfile.ZipFile(path).read("config.json"))["config"][
+        "layers"][-1]["config"]
+    for key in ("activation", "kernel_initializer", "kernel_regularizer"):
+        assert config(tmp_path / "ours.keras")[key] == config(tmp_path / "theirs.keras")[key]
+    with pytest.raises(ValueError, match=r"Layer '\w+' \(Dense\) .*Could not locate function "
+                                         "'my_softplus' .*custom_objects"):
+        load_model(tmp_path / "ours.keras", custom_objects={
+            name: ours[name] for name in ("my_glorot_initializer", "my_l1_regularizer")})
+    with pytest.raises(ValueError, match="Could not locate function 'my_l1_regularizer' "
+                                         r"\(its `kernel_regularizer`\)"):
+        load_model(tmp_path / "ours.keras", custom_objects={
+            name: ours[name] for name in ("my_glorot_initializer", "my_softplus")})
+    loaded = load_model(tmp_path / "theirs.keras", custom_objects=ours)
+    layer = loaded.layers[0]
+    assert (layer.activation, layer.kernel_regularizer) == (ours["my_softplus"],
+                                                            ours["my_l1_regularizer"])
+    close(loaded.predict(X, verbose=0), twin.predict(X, verbose=0))
+    close(loaded.evaluate(X, np.ones((7, 2)), verbose=0),  # the regularizer's term included
+          twin.evaluate(X, np.ones((7, 2)), verbose=0))
+    in_keras = keras.models.load_model(tmp_path / "ours.keras", custom_objects=theirs)
+    close(in_keras.predict(X, verbose=0), model.predict(X, verbose=0))
+    lambdas = minidl.Sequential([minidl.Input((4,)), Dense(2, activation=lambda z: z * 2)])
+    with pytest.raises(ValueError, match="uses a lambda as its activation"):
+        lambdas.save(tmp_path / "lambda.keras")
+    lambdas.save_weights(tmp_path / "lambda.weights.h5")  # weights need no function's name
+    lambdas.load_weights(tmp_path / "lambda.weights.h5")

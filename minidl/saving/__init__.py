@@ -117,7 +117,7 @@ def save_weights(model, filepath):
         files.atomic_write(filepath, write)
         return
     h5py = files.import_h5py()
-    config.check_can_save(model)
+    config.check_can_save(model, weights_only=True)
 
     def write(path):
         with h5py.File(path, "w") as h5_file:

@@ -23,6 +23,11 @@ def layer_paths(model, prefix=""):
     A layer of your own: its own weights, then each layer it holds under the attribute's
     name, as Keras's saving_lib walks them: layers/positional_embedding/token_embeddings.
     """
+    if _subclassed(model):  # its layers under their attributes' names: hidden1/vars/0
+        yield from ((path, layer, weights) for path, layer, weights in
+                    _attribute_paths(model, prefix.rstrip("/"), set())
+                    if path != prefix.rstrip("/"))  # (its own weights: refused on saving)
+        return
     seen = {}
     for layer in model.layers:
         base = naming.to_snake_case(type(layer).__name__)  # Dense -> dense
@@ -41,7 +46,7 @@ def _paths_of(layer, path):
     from minidl.layers.wrapper import Wrapper
     from minidl.models import Model
 
-    if isinstance(layer, Model):
+    if isinstance(layer, Model) and not _subclassed(layer):
         yield path, layer, []
         yield from layer_paths(layer, prefix=path + "/")
     elif isinstance(layer, RNN) and isinstance(layer.cell, StackedRNNCells):
@@ -82,22 +87,36 @@ def _of_your_own(layer):
     return not type(layer).__module__.startswith("minidl.")
 
 
+def _subclassed(model):
+    """A Model subclass with a call() of its own (neither Sequential nor functional)."""
+    from minidl.models import Functional, Model, Sequential
+
+    return isinstance(model, Model) and not isinstance(model, (Sequential, Functional))
+
+
 def _attribute_paths(layer, path, seen):
     """(path, layer, its own weights) for a layer of yours and each layer it holds, under the
-    attribute's name (a list's by class: blocks/dense_1), as Keras's saving_lib walks them."""
+    attribute's name (a list's by class: blocks/dense_1), as Keras's saving_lib walks them.
+    A subclassed model's `layers` are walked as one more attribute, in its sorted place
+    (Keras's dir()): the layers no attribute reached first, by class (layers/dense_1)."""
     from minidl.layers.base import Layer
 
     if id(layer) in seen:  # a layer held twice is saved once, where it is met first
         return
     seen.add(id(layer))
     yield path, layer, sorted(layer._own_weights, key=lambda w: not w.trainable)
-    for attribute in sorted(a for a in vars(layer) if not a.startswith("_")):
-        value = getattr(layer, attribute)
+    attributes = {a for a in vars(layer) if not a.startswith("_")}
+    if _subclassed(layer):
+        attributes.add("layers")
+    for attribute in sorted(attributes):
+        value = layer.layers if attribute == "layers" and _subclassed(layer) \
+            else getattr(layer, attribute)
+        where = f"{path}/{attribute}" if path else attribute
         if isinstance(value, Layer):
-            yield from _held(value, f"{path}/{attribute}", seen)
+            yield from _held(value, where, seen)
         elif isinstance(value, (list, tuple)):
             items = [v for v in value if isinstance(v, Layer)]
-            for item_path, item, _ in _named_paths(items, f"{path}/{attribute}"):
+            for item_path, item, _ in _named_paths(items, where):
                 yield from _held(item, item_path, seen)
 
 

@@ -25,10 +25,22 @@ def layer_classes():
 
 
 # -- can it be saved? ----------------------------------------------------------------------
-def check_can_save(model):
-    """Refuse, with the reason, a model Keras could not load back."""
+def check_can_save(model, weights_only=False):
+    """Refuse, with the reason, a model Keras could not load back (`weights_only`: whose
+    weights Keras could not read back; a subclassed model's are written by attribute)."""
     from minidl.models import Functional, Sequential  # models.py imports saving lazily
 
+    if weights_only:
+        if not model.built:
+            raise ValueError(
+                "You are saving a model that has not yet been built. Build it first by "
+                "calling it on some data or with `model.build((None, D))`.")
+        if getattr(model, "_own_weights", None):
+            raise ValueError(
+                f"minidl cannot save the weights of {model.name}: a subclassed model's own "
+                "weights (add_weight on the model itself) have no path in Keras's file. "
+                "Create them in a layer the model holds, or save to `.weights.npz`.")
+        return
     if type(model) not in (Sequential, Functional):
         raise ValueError(
             "Only minidl Sequential and functional Model objects can be saved in the Keras "
@@ -50,13 +62,18 @@ def check_can_save(model):
             raise ValueError(f"minidl cannot save this model in the Keras format: {reason}")
         # A layer class of your own is saved by its name and get_config(); loading it back
         # takes load_model(path, custom_objects={"MyLayer": MyLayer}), in minidl and Keras.
+        # A function of your own (activation, initializer, regularizer) is saved by its
+        # name, as Keras saves it, and found again in custom_objects or the registry.
         activation = getattr(layer, "activation", None)
         if (activation is not None and not _is_builtin(activation)
-                and activation not in object_registration.GLOBAL_CUSTOM_NAMES):
+                and activation not in object_registration.GLOBAL_CUSTOM_NAMES
+                and getattr(activation, "__name__", "<lambda>") == "<lambda>"):
             raise ValueError(
-                f"Layer {layer.name} uses a custom activation ({activation!r}), which Keras "
-                "could not load. Use one of Keras's activations by name, or register yours "
-                "with @minidl.saving.register_keras_serializable()."
+                f"Layer {layer.name} uses a lambda as its activation ({activation!r}), "
+                "which a file cannot name (Keras writes its bytecode, and minidl runs no code "
+                "from a file). Define it with `def` and load the model with "
+                "custom_objects={'my_activation': my_activation}, or register it with "
+                "@minidl.saving.register_keras_serializable()."
             )
 
 
@@ -168,8 +185,12 @@ def layer_from_config(layer_config, custom_objects=None):
         return InputLayer(batch_shape=tuple(shape), name=config.get("name"),
                           dtype="string" if config.get("dtype") == "string" else None)
     config["dtype"] = _dtype_name(config.get("dtype"))
-    config = {key: _value_from_config(key, value, custom_objects)
-              for key, value in config.items()}
+    try:
+        config = {key: _value_from_config(key, value, custom_objects)
+                  for key, value in config.items()}
+    except FunctionNotFound as error:
+        raise ValueError(f"Layer '{config.get('name')}' ({class_name}) cannot be loaded: "
+                         f"{error}") from None
     if hasattr(cls, "resolve_functions"):  # a Lambda's functions: from custom_objects only
         config = cls.resolve_functions(config, custom_objects or {})
     if cls not in layer_classes().values() and \
@@ -212,6 +233,10 @@ def _dtype_name(dtype):
     return dtype
 
 
+class FunctionNotFound(ValueError):
+    """A function of one's own named in a layer's config, in no custom_objects."""
+
+
 def _value_from_config(key, value, custom_objects=None):
     """A serialized initializer, regularizer or constraint back as a minidl object."""
     if key.endswith("_constraint") and value is not None:
@@ -224,13 +249,19 @@ def _value_from_config(key, value, custom_objects=None):
         return layer_from_config(value, custom_objects)  # (an RNN's cell): as any layer
     if isinstance(yours, type):  # an initializer or regularizer class of one's own
         return yours.from_config(value.get("config") or {})
+    if value["class_name"] == "function" and isinstance(value.get("config"), str):
+        found = object_registration.find_function(value["config"], custom_objects)
+        if found is None and key.endswith(("activation", "_initializer", "_regularizer")):
+            raise FunctionNotFound(
+                f"Could not locate function '{value['config']}' (its `{key}`). Pass it to "
+                "load_model in `custom_objects` "
+                f"(custom_objects={{'{value['config']}': {value['config']}}}) or decorate it "
+                "with `@keras.saving.register_keras_serializable()`.")
+        return value if found is None else found  # (an unknown one: the layer names it)
     if key.endswith("_initializer"):
         return _initializer_from_config(value["class_name"], value.get("config", {}))
     if key.endswith("_regularizer"):
         return regularizers.get(value)
-    if value["class_name"] == "function" and isinstance(value.get("config"), str):
-        found = object_registration.find_function(value["config"], custom_objects)
-        return value if found is None else found  # (an unknown one: the layer names it)
     return value
 
 
