@@ -92,8 +92,9 @@ def _raw_x(x, expected_shape, name):
     if x.ndim == 0 or len(x) == 0:
         raise ValueError(f"Argument `{name}` must have one row per sample, at least one. "
                          f"Received: {name}.shape={x.shape}")
-    if x.ndim == 1 and x.dtype.kind in "OUS":
-        x = x.reshape(-1, 1)  # (N,) texts -> (N, 1)
+    if x.ndim == 1 and x.dtype.kind in "OUS" and (expected_shape is None
+                                                  or len(expected_shape) != 1):
+        x = x.reshape(-1, 1)  # (N,) texts -> (N, 1), unless the Input is of scalars: shape=()
     if expected_shape is not None:
         expected = tuple(expected_shape)
         if x.ndim == len(expected) - 1 and expected[-1] == 1:

@@ -325,11 +325,13 @@ class Model(Layer):
 
         return legacy_h5.to_json(self, **kwargs)
 
-    def summary(self, line_length=None, positions=None, print_fn=None, **kwargs):
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, **kwargs):
         """Print the Keras-style table of layers, output shapes and parameter counts."""
         from minidl.summary import print_summary
 
-        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                      expand_nested=expand_nested, show_trainable=show_trainable)
 
     def explain_step(self, x, y, weight_index=None, print_fn=print):
         """One real training step on (x, y), explained with shapes and numbers (explain.py)."""
@@ -398,7 +400,21 @@ def clone_model(model, input_tensors=None, clone_function=None, **kwargs):
             "Arguments clone_function and input_tensors are only supported for Sequential "
             "models or Functional models. A subclassed model cannot be cloned from its "
             f"config. Received: model={model!r}")
-    return config.model_from_config(config.model_to_config(model, with_compile=False))
+    return config.model_from_config(config.model_to_config(model, with_compile=False),
+                                    custom_objects=_own_objects(model))
+
+
+def _own_objects(model):
+    """{name: class} of the layer classes of one's own in `model`, which its config names:
+    Keras's clone_model takes them from the layers themselves, without custom_objects."""
+    from minidl.saving.object_registration import get_registered_name
+
+    found = {}
+    for layer in training.all_layers(model):
+        cls = type(layer)
+        if not cls.__module__.startswith("minidl."):
+            found[cls.__name__] = found[get_registered_name(cls)] = cls
+    return found
 
 
 def _warn_if_keys_are_not_names(inputs):
@@ -528,9 +544,16 @@ class Sequential(Model):
             self.build(input_shape)
 
     def compute_output_shape(self, input_shape):
-        """The output shape for inputs of `input_shape`, without building anything."""
-        shape = tuple(input_shape)
+        """The output shape for inputs of `input_shape`, without building anything, except
+        before a layer whose shape is found by calling it: its call may read the weights of
+        the layers before it (Géron's DenseTranspose reads an encoder's kernel), so those
+        are built first, as Keras builds a stack layer after layer."""
+        shape, before = tuple(input_shape), []
         for layer in self.layers:
+            if _shape_found_by_calling(layer):
+                for earlier, earlier_shape in before:
+                    earlier._maybe_build(earlier_shape)
+            before.append((layer, shape))
             shape = layer.compute_output_shape(shape)
         return shape
 
@@ -538,6 +561,15 @@ class Sequential(Model):
         for layer in self.layers:
             x = layer(x, training=training)
         return x
+
+
+def _shape_found_by_calling(layer):
+    """True if Layer.compute_output_shape finds this layer's shape by running its call() on
+    zeros (a layer of one's own, or a Sequential holding one)."""
+    if isinstance(layer, Sequential):
+        return any(_shape_found_by_calling(inner) for inner in layer.layers)
+    return (type(layer).compute_output_shape is Layer.compute_output_shape
+            and type(layer).forward is Layer.forward and hasattr(layer, "call"))
 
 
 # Their call() only calls layers: no NumPy arithmetic of their own to record (layers/base.py).

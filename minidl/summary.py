@@ -39,7 +39,8 @@ BOTTOM = "└", "─", "┴", "┘"
 HEAD_BAR, ROW_BAR = "┃", "│"
 
 
-def print_summary(model, line_length=None, positions=None, print_fn=None):
+def print_summary(model, line_length=None, positions=None, print_fn=None,
+                  expand_nested=False, show_trainable=False):
     """Print a table of the model's layers, output shapes and parameter counts, then the totals.
 
     Args:
@@ -51,18 +52,37 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
             Defaults to `[0.45, 0.80, 1.0]`.
         print_fn: Called once with the whole summary (a string ending in a newline).
             Defaults to writing it to stdout.
+        expand_nested: also a row for each layer inside a model held as a layer, under it,
+            its name after "   " per level and "└ " (Keras's layers hold no `layers`).
+        show_trainable: a "Trainable" column: Y or N for a layer with weights, - otherwise
+            (the default width grows by 12 and the other columns' positions shrink to 90 %).
     """
+    from minidl.models import Model  # (models.py imports this module lazily too)
+
     columns = shutil.get_terminal_size().columns  # honours $COLUMNS; 80 without a terminal
     graph = getattr(model, "_graph", None)
     chain = graph is None or _sequential_like(graph)
     header, justify = (HEADER, JUSTIFY) if chain else (GRAPH_HEADER, GRAPH_JUSTIFY)
     default_length, default_positions = ((DEFAULT_LINE_LENGTH, DEFAULT_POSITIONS) if chain
                                          else (GRAPH_LINE_LENGTH, GRAPH_POSITIONS))
+    if show_trainable:  # keras/src/utils/summary_utils.py's column, centred
+        default_length += 12
+        positions = [p * 0.90 for p in positions or default_positions] + [1.0]
+        header, justify = header + ["Trainable"], justify + ["center"]
     line_length = line_length or min(default_length, columns - 4)
     widths = _column_widths(line_length, positions or default_positions)
     layers = model.layers if graph is None else graph.layers  # with its ops, as Keras's
-    rows = [_layer_row(layer) + ([] if chain else [_connections(layer, graph)])
-            for layer in layers]
+
+    def rows_of(layer, level=0):
+        prefix = "   " * level + "└ " if level else ""
+        row = _layer_row(layer, prefix) + ([] if chain else [_connections(layer, graph)])
+        if show_trainable:
+            row.append(("Y" if layer.trainable else "N") if getattr(layer, "weights", None)
+                       else "-")
+        inner = layer.layers if expand_nested and isinstance(layer, Model) else []
+        return [row] + [r for sublayer in inner for r in rows_of(sublayer, level + 1)]
+
+    rows = [row for layer in layers for row in rows_of(layer)]
 
     lines = [f'Model: "{model.name}"']
     lines += [line[:columns] for line in _draw_table(header, justify, rows, widths)]
@@ -74,9 +94,9 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
         print_fn(text)
 
 
-def _layer_row(layer):
+def _layer_row(layer, prefix=""):
     """The three cells of one layer: 'dense (Dense)', '(None, 512)', '401,920'."""
-    name = f"{layer.name} ({getattr(layer, 'class_name', type(layer).__name__)})"
+    name = f"{prefix}{layer.name} ({getattr(layer, 'class_name', type(layer).__name__)})"
     shape = layer.output_shape
     if shape is None:
         shape_text = "?"
@@ -229,8 +249,11 @@ def _wrap(text, width, justify):
 def _fit_line(line, width, justify):
     """Trim, truncate with '…' and pad one wrapped line to exactly `width` characters."""
     line = line[: max(width, len(line.rstrip()))]  # trailing spaces may overflow: drop them
-    if justify == "right":
+    if justify in ("right", "center"):
         line = line.rstrip()
     if len(line) > width:
         line = line[: width - 1] + "…"
+    if justify == "center":  # rich: the odd space on the right
+        left = (width - len(line)) // 2
+        return " " * left + line + " " * (width - len(line) - left)
     return line.rjust(width) if justify == "right" else line.ljust(width)

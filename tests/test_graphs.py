@@ -268,6 +268,86 @@ def test_a_numpy_function_in_call_gets_a_clear_error_naming_the_layer():
     model.predict(X1, verbose=0)  # inference needs no backward
 
 
+def two_dense_class(framework):
+    """TwoDense in `framework`: a layer of one's own with no compute_output_shape."""
+    class Doubled(framework.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = framework.layers.Dense(4)
+
+        def call(self, x):
+            return self.dense(x) * 2
+    return Doubled
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+def test_a_custom_layer_keeps_the_batch_size_unknown_as_keras(kind, capsys):
+    """The shape a layer of one's own is found to give (by calling it on a batch of one)
+    keeps the batch axis None, as Keras's symbolic call: (None, 4), not (1, 4), in the
+    layer's output, the model's output_shape and the summary (Géron's ResidualUnit)."""
+    from tests.parity import assert_same_summary
+
+    def make(framework):
+        doubled = two_dense_class(framework)(name="doubled")
+        if kind == "sequential":
+            model = framework.Sequential([framework.Input((3,)), doubled])
+            model.add(framework.layers.Dense(2, name="head"))
+            return model
+        inputs = framework.Input((3,))
+        return framework.Model(inputs, framework.layers.Dense(2, name="head")(
+            doubled(inputs)))
+
+    keras_model, model = make(keras), make(minidl)
+    assert model.output_shape == keras_model.output_shape == (None, 2)
+    assert tuple(model.get_layer("doubled").output.shape) == \
+        tuple(keras_model.get_layer("doubled").output.shape) == (None, 4)
+    assert_same_summary(model, keras_model, capsys)
+
+
+def tied_autoencoder(framework):
+    """Géron's tied-weights autoencoder (ch. 17): the decoder's DenseTranspose reads the
+    encoder's kernel in build() and call(); an unbuilt stack of two Sequentials, fitted
+    directly, with weights from a fixed ramp (the same in both frameworks)."""
+    def ramp(shape, dtype=None):
+        return np.linspace(-0.5, 0.5, int(np.prod(shape))).reshape(shape).astype("float32")
+
+    class DenseTranspose(framework.layers.Layer):
+        def __init__(self, dense, activation=None, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = dense
+            self.activation = framework.activations.get(activation)
+
+        def build(self, batch_input_shape):
+            self.biases = self.add_weight(name="bias", shape=[self.dense.kernel.shape[0]],
+                                          initializer="zeros")
+
+        def call(self, inputs):
+            z = framework.ops.matmul(inputs, framework.ops.transpose(self.dense.kernel))
+            return self.activation(z + self.biases)
+
+    dense_1 = framework.layers.Dense(5, activation="relu", kernel_initializer=ramp)
+    dense_2 = framework.layers.Dense(2, activation="relu", kernel_initializer=ramp)
+    encoder = framework.Sequential([dense_1, dense_2])
+    decoder = framework.Sequential([DenseTranspose(dense_2, activation="relu"),
+                                    DenseTranspose(dense_1)])
+    model = framework.Sequential([encoder, decoder])
+    model.compile(loss="mse", optimizer="sgd")
+    return model
+
+
+def test_a_layer_reading_an_earlier_layers_weights_in_build_fits_unbuilt_as_keras():
+    """fit on an unbuilt Sequential finds its output shape layer by layer; a layer whose
+    shape is found by calling it has the layers before it built first (as Keras builds a
+    stack), so DenseTranspose finds the encoder's kernel: the same History as Keras's."""
+    x = RNG.normal(size=(16, 3)).astype(np.float32)
+    keras_model, model = tied_autoencoder(keras), tied_autoencoder(minidl)
+    theirs = keras_model.fit(x, x, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    ours = model.fit(x, x, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    np.testing.assert_allclose(ours.history["loss"], theirs.history["loss"], rtol=1e-5)
+    np.testing.assert_allclose(model.predict(x, verbose=0), keras_model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+
+
 # -- shapes, lazy building, threads ---------------------------------------------------------
 
 def test_the_sequential_guide_example_builds_on_its_first_call():
@@ -277,6 +357,29 @@ def test_the_sequential_guide_example_builds_on_its_first_call():
     assert not model.built and model.weights == []
     y = model(np.ones((3, 3)))
     assert y.shape == (3, 3) and model.built and len(model.weights) == 4
+
+
+def test_an_input_of_scalars_shape_empty_fits_as_keras(capsys):
+    """keras.Input(shape=()): one number per sample, x of shape (N,); expand_dims makes the
+    feature axis. The same summary, History and predictions as Keras's."""
+    from tests.parity import assert_same_summary
+
+    def make(framework):
+        inputs = framework.Input(shape=())
+        outputs = framework.layers.Dense(1, name="out")(framework.ops.expand_dims(inputs, -1))
+        model = framework.Model(inputs, outputs)
+        model.compile(optimizer="sgd", loss="mse")
+        return model
+
+    keras_model, model = twins(make)
+    assert model.input_shape == keras_model.input_shape == (None,)
+    assert_same_summary(model, keras_model, capsys)
+    x, y = np.linspace(-1, 1, 10).astype(np.float32), np.linspace(0, 2, 10).astype(np.float32)
+    theirs = keras_model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    ours = model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    np.testing.assert_allclose(ours.history["loss"], theirs.history["loss"], rtol=1e-5)
+    np.testing.assert_allclose(model.predict(x, verbose=0), keras_model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_one_feature_models_take_one_dimensional_x_as_keras_does():
@@ -333,3 +436,35 @@ def test_clone_model_copies_the_architecture_with_fresh_weights_as_keras(make):
     assert any(not np.array_equal(a, b) for a, b in zip(clone.get_weights(), model.get_weights()))
     with pytest.raises(ValueError, match="subclassed model cannot be cloned"):
         minidl.models.clone_model(Subclassed())
+
+
+def test_clone_model_takes_layers_of_ones_own_from_the_model_as_keras():
+    """keras.models.clone_model needs no custom_objects for a layer class of one's own (with
+    get_config): the class comes from the model itself."""
+    def make(framework):
+        class Scaled(framework.layers.Layer):
+            def __init__(self, factor=2.0, **kwargs):
+                super().__init__(**kwargs)
+                self.factor = factor
+
+            def call(self, x):
+                return x * self.factor
+
+            def get_config(self):
+                return {**super().get_config(), "factor": self.factor}
+
+        inputs = framework.Input((3,))
+        hidden = framework.layers.Dense(4, activation="tanh", name="hidden")(inputs)
+        return framework.Model(inputs, framework.layers.Dense(1, name="out")(
+            Scaled(3.0, name="scaled")(hidden)))
+
+    model, twin = make(minidl), make(keras)
+    clone, keras_clone = minidl.models.clone_model(model), keras.models.clone_model(twin)
+    assert [type(l).__name__ for l in clone.layers] == \
+        [type(l).__name__ for l in keras_clone.layers]
+    assert type(clone.get_layer("scaled")) is type(model.get_layer("scaled"))
+    assert clone.get_layer("scaled").factor == keras_clone.get_layer("scaled").factor == 3.0
+    clone.set_weights(model.get_weights())
+    keras_clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(clone.predict(X1, verbose=0), keras_clone.predict(X1, verbose=0),
+                               rtol=1e-5, atol=1e-6)

@@ -245,3 +245,33 @@ def test_a_graph_prints_keras_connected_to_column(capsys, line_length):
     graph_model(minidl, "g").summary(line_length=line_length, print_fn=lines.append)
     assert "".join(lines) == expected
     assert "Connected to" in expected and "shared[0][0]" in expected  # the second call's input
+
+
+def nested_model(framework):
+    """A frozen Sequential encoder inside a functional model, then a head: rows inside
+    rows with expand_nested, Y / N / - with show_trainable."""
+    encoder = framework.Sequential([framework.Input((4,)),
+                                    framework.layers.Dense(3, name="e1"),
+                                    framework.layers.Dropout(0.1, name="drop")], name="enc")
+    encoder.trainable = False
+    inputs = framework.Input((4,), name="x")
+    outputs = framework.layers.Dense(1, name="head")(encoder(inputs))
+    return framework.Model(inputs, outputs, name="outer")
+
+
+@pytest.mark.parametrize("kwargs", [dict(expand_nested=True), dict(show_trainable=True),
+                                    dict(expand_nested=True, show_trainable=True),
+                                    dict(expand_nested=True, show_trainable=True,
+                                         line_length=100)],
+                         ids=["nested", "trainable", "both", "both-100"])
+@pytest.mark.parametrize("make", [nested_model, lambda framework: graph_model(framework, "g")],
+                         ids=["chain", "graph"])
+def test_expand_nested_and_show_trainable_print_keras_s_rows_and_column(capsys, make, kwargs):
+    import minidl
+
+    make(keras).summary(**kwargs)
+    expected = capsys.readouterr().out
+    lines = []
+    make(minidl).summary(print_fn=lines.append, **kwargs)
+    assert "".join(lines) == expected
+    assert ("└ " in expected) == bool(kwargs.get("expand_nested"))

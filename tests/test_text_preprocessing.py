@@ -159,6 +159,33 @@ def test_string_lookup_as_keras(rows, queries):
     assert_same(ours(ids), theirs(ids))
 
 
+def test_a_lookup_and_embedding_on_scalar_strings_as_keras(capsys):
+    """Géron's ch. 13 `lookup_and_embed`: InputLayer(shape=[], dtype="string") (one string
+    per sample, no feature axis), a StringLookup, an Embedding: each sample's vector, (N, 2),
+    and the summary as Keras's; predict takes the (N,) strings as they are."""
+    from tests.parity import assert_same_summary
+
+    def make(framework):
+        lookup = framework.layers.StringLookup(name="lookup")
+        lookup.adapt(["Auckland", "Paris", "Paris", "San Francisco"])
+        return framework.Sequential([
+            framework.layers.InputLayer(shape=[], dtype="string"), lookup,
+            framework.layers.Embedding(input_dim=lookup.vocabulary_size(), output_dim=2,
+                                       name="embed")])
+
+    keras.backend.clear_session()
+    minidl.backend.clear_session()
+    ours, theirs = make(minidl), make(keras)
+    ours.set_weights(theirs.get_weights())
+    cities = np.array(["<1H OCEAN", "Paris", "Auckland"])
+    expected = np.asarray(theirs(tf.constant(cities)))
+    assert expected.shape == (3, 2)
+    np.testing.assert_array_equal(ours(cities), expected)
+    np.testing.assert_array_equal(ours.predict(cities, verbose=0), expected)
+    assert ours.input_shape == theirs.input_shape == (None,)
+    assert_same_summary(ours, theirs, capsys)
+
+
 @settings(max_examples=6)  # 8 Keras layers per example
 @given(rows=st.lists(st.lists(st.integers(-3, 12), min_size=3, max_size=3), min_size=1,
                      max_size=5),

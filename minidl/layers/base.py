@@ -104,15 +104,17 @@ def shape_of(inputs):
     return tuple(inputs.shape)
 
 
-def check_shape_arg(name, shape):
+def check_shape_arg(name, shape, scalars=False):
     """A feature shape such as (784,) or (28, 28) as a tuple of positive ints (None allowed
-    except first), or a clear error."""
+    except first), or a clear error; `scalars`: () too, one number or string per sample."""
     if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
         shape = (shape,)
     try:
         shape = tuple(shape)
     except TypeError:
         shape = None
+    if shape == () and scalars:
+        return shape
     if not shape or not all(d is None or (isinstance(d, (int, np.integer))
                                           and not isinstance(d, bool) and d > 0) for d in shape):
         raise ValueError(
@@ -301,7 +303,10 @@ class Layer:
                                               else [input_shape]) for d in s[1:])
             shapes = [self._shape_on_zeros(input_shape, size) for size in
                       ((1, 2) if unknown else (1,))]  # an unknown size is tried as 1 and 2
-            return shapes[0] if len(shapes) == 1 else _unknown_where_different(*shapes)
+            shape = shapes[0] if len(shapes) == 1 else _unknown_where_different(*shapes)
+            first = input_shape[0] if isinstance(input_shape, list) else input_shape
+            return _batch_unknown(shape) if isinstance(first, tuple) and first and \
+                first[0] is None else shape
         return input_shape
 
     def _shape_on_zeros(self, input_shape, size):
@@ -310,7 +315,11 @@ class Layer:
         if _accepts(self.call, "mask") and not isinstance(x, list) and x.ndim >= 2:
             mask = np.ones(x.shape[:2], bool)  # Keras runs call on the symbolic mask: here
             # the shape is found before any data, with every step real
-        return shape_of(self(x, mask=mask))
+        recorded = self.output_shape
+        try:
+            return shape_of(self(x, mask=mask))
+        finally:  # a call on zeros is no call on data: output_shape keeps the batch unknown
+            self.output_shape = recorded
 
     def compute_mask(self, inputs, mask):
         """The mask of the outputs, given the inputs and their mask (Keras's default: the
@@ -662,6 +671,14 @@ def fixed_training(outputs, training):
 def _floats(arrays):
     """Whether any of the arrays holds floats (the only numbers gradients pass through)."""
     return any(np.asarray(a).dtype.kind in "fc" for a in flatten(arrays))
+
+
+def _batch_unknown(shape):
+    """A shape found on a batch of one with the batch size unknown again, (1, 4) -> (None, 4),
+    as Keras's symbolic call keeps it; a list of shapes (several outputs) each so."""
+    if isinstance(shape, list):
+        return [_batch_unknown(s) for s in shape]
+    return (None,) + tuple(shape[1:]) if len(shape) and shape[0] == 1 else shape
 
 
 def _zeros(shape, unknown=1, dtypes=None):

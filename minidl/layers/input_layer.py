@@ -17,7 +17,7 @@ class InputLayer(Layer):
         shape = shape if shape is not None else input_shape
         if shape is None:
             raise ValueError("You must pass a `shape` argument to Input, e.g. Input(shape=(784,)).")
-        self.shape = check_shape_arg("shape", shape)
+        self.shape = check_shape_arg("shape", shape, scalars=True)
         self.batch_shape = (batch_size,) + self.shape
         self._maybe_build(self.batch_shape)
         node = Node(self, [], None, is_input=True)  # `self.output` is its tensor (base.py)
