@@ -59,6 +59,32 @@ class Graph:
         return [values[id(t)] for t in self.outputs]
 
 
+    def output_shapes(self, input_shapes):
+        """The outputs' shapes for inputs of `input_shapes`: each node's layer (or op) gives
+        its output shape from its inputs', in order. A call with several arguments keeps the
+        shape it was made with."""
+        shapes = {id(t): tuple(s) for t, s in zip(self.inputs, input_shapes)}
+        for node in self.nodes:
+            if node.is_input:
+                continue
+            if node.call_args is None:
+                given = tree_map(lambda t: shapes[id(t)], node.inputs)
+                found = node.layer.compute_output_shape(given)
+            else:
+                found = [t.shape for t in node.output_tensors]
+            found = found if isinstance(found, list) else [found]
+            for tensor, shape in zip(node.output_tensors, found):
+                shapes[id(tensor)] = tuple(shape)
+        return [shapes[id(t)] for t in self.outputs]
+
+
+def tree_map(function, structure):
+    """function applied to each KerasTensor of a node's inputs (a tensor or a list of them)."""
+    if isinstance(structure, (list, tuple)):
+        return [tree_map(function, item) for item in structure]
+    return function(structure)
+
+
 def _fill_in(structure, values):
     """The node's input structure with every KerasTensor replaced by its array."""
     if isinstance(structure, (list, tuple)):

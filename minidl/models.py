@@ -204,9 +204,17 @@ class Model(Layer):
         return [inputs[key] for key in keys]
 
     def compute_output_shape(self, input_shape):
-        if self._graph is not None:
+        """The output shape(s) for inputs of `input_shape`: the model's own, or, for inputs
+        of other sizes, each layer's shape in turn (a base built for any image size,
+        VGG16(include_top=False), called on 180x180 images, as Keras's)."""
+        if self._graph is None:
+            return super().compute_output_shape(input_shape)
+        given = [input_shape] if len(self._graph.inputs) == 1 else list(input_shape)
+        if [tuple(s) for s in given] == [tuple(t.shape) for t in self._graph.inputs]:
             return self.output_shape
-        return super().compute_output_shape(input_shape)
+        shapes = self._graph.output_shapes(given)
+        return shapes[0] if len(shapes) == 1 and not isinstance(self.output_shape, list) \
+            else shapes
 
     # -- training (training.py) -----------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,

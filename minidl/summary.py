@@ -98,6 +98,11 @@ def _layer_row(layer, prefix=""):
     """The three cells of one layer: 'dense (Dense)', '(None, 512)', '401,920'."""
     name = f"{prefix}{layer.name} ({getattr(layer, 'class_name', type(layer).__name__)})"
     shape = layer.output_shape
+    calls = [node for node in getattr(layer, "_inbound_nodes", []) if not node.is_input]
+    if hasattr(layer, "_graph") and calls:  # a model inside the model: the shape of its last
+        outputs = calls[-1].outputs  # call, as Keras's format_layer_shape (a base for any
+        shape = ([t.shape for t in outputs] if isinstance(outputs, list)  # image size,
+                 else outputs.shape)  # called on 180x180 images)
     if shape is None:
         shape_text = "?"
     elif isinstance(shape, list):  # several outputs (an LSTM's [output, h, c])

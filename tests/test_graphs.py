@@ -382,6 +382,42 @@ def test_an_input_of_scalars_shape_empty_fits_as_keras(capsys):
                                rtol=1e-5, atol=1e-6)
 
 
+def any_size_base(framework):
+    """A model for images of any size with two outputs (a feature map and a pooled vector)."""
+    i = framework.Input((None, None, 3))
+    h = framework.layers.Conv2D(4, 3, strides=2, name="conv")(i)
+    h = framework.layers.MaxPooling2D(name="pool")(h)
+    return framework.Model(i, [h, framework.layers.GlobalAveragePooling2D(name="gap")(h)],
+                           name="base")
+
+
+def test_a_model_for_any_size_called_on_a_fixed_size_gives_its_shapes_as_keras():
+    """VGG16(include_top=False) called on 180x180 images, as Chollet's DLwP ch. 8: the
+    layers after it need the fixed shape (Flatten, Dense), and summary() shows it."""
+    summaries, predictions = [], []
+    for framework in (keras, minidl):
+        keras.backend.clear_session()
+        minidl.backend.clear_session()
+        base = any_size_base(framework)
+        inputs = framework.Input((33, 21, 3))
+        maps, vector = base(inputs)
+        assert tuple(maps.shape) == (None, 8, 5, 4) and tuple(vector.shape) == (None, 4)
+        head = framework.layers.Dense(2, name="head")(framework.layers.Flatten()(maps))
+        model = framework.Model(inputs, [head, vector])
+        lines = []
+        model.summary(print_fn=lines.append)
+        summaries.append(lines)
+        if framework is minidl:
+            model.set_weights(weights)
+        else:
+            weights = model.get_weights()
+        x = np.random.default_rng(3).normal(size=(2, 33, 21, 3)).astype(np.float32)
+        predictions.append([np.asarray(p) for p in model.predict(x, verbose=0)])
+    assert summaries[0] == summaries[1]
+    for ours, theirs in zip(predictions[1], predictions[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
 def test_one_feature_models_take_one_dimensional_x_as_keras_does():
     model = minidl.Sequential([minidl.Input((1,)), minidl.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
