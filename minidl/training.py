@@ -799,9 +799,10 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=Non
     with threads.working():
         for step, batch in iterator.epoch():
             callback_list.on_predict_batch_begin(step)
-            if custom:  # the model's own, given Keras's data: (x,)
+            if custom:  # the model's own, given Keras's data: x, or (list of inputs,)
                 with flushed():
-                    outputs.append(model.predict_step((batch.x,)))
+                    outputs.append(model.predict_step(
+                        data_adapters.pack_x_y_sample_weight(batch.x)))
             else:
                 outputs.append(predict_step(model, batch.x))
             callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
@@ -841,7 +842,8 @@ def predict_on_batch(model, x):
     """The model's outputs for x as a single batch."""
     if customized(model, ("predict_step",)):
         with flushed():
-            return model.predict_step((prepare_inputs(model, x).x,))
+            return model.predict_step(
+                data_adapters.pack_x_y_sample_weight(prepare_inputs(model, x).x))
     return predict_step(model, prepare_inputs(model, x).x)
 
 

@@ -378,6 +378,27 @@ def test_super_train_step_and_an_own_predict_step_as_keras():
                                theirs.train_on_batch(X[:16], Y[:16]), rtol=1e-5)
 
 
+def test_an_own_predict_step_gets_the_data_as_keras_gives_it():
+    """One input: x itself (`self(data)` works, as in Keras); several: a one-element tuple
+    holding their list (keras.utils.pack_x_y_sample_weight)."""
+    seen = {}
+    for api in (keras, minidl):
+        class Recorder(api.Model):
+            def predict_step(self, data):
+                seen.setdefault(api.__name__, []).append(
+                    type(data).__name__ if isinstance(data, tuple) else "array")
+                x = data[0] if isinstance(data, tuple) else data
+                return self(x, training=False)
+
+        i = api.Input((3,))
+        one = Recorder(i, api.layers.Dense(2)(i))
+        one.predict(X[:, :3], batch_size=64, verbose=0)
+        a, b = api.Input((3,)), api.Input((2,))
+        two = Recorder([a, b], api.layers.Concatenate()([a, b]))
+        two.predict([X[:, :3], X[:, 3:5]], batch_size=64, verbose=0)
+    assert seen["minidl"] == seen["keras"] == ["array", "tuple"]
+
+
 # -- GradientTape's gradients are fit's own, bit for bit -------------------------------------------
 def penalised_classifier(api):
     model = api.Sequential([
