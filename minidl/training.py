@@ -110,19 +110,38 @@ def prepare_inputs(model, x, name="x"):
         xs = [_as_input_takes_it(data.prepare_x(a, s, nm, model.takes_raw_inputs if
                                                 layer is None else layer.takes_raw_inputs),
                                  layer) for a, s, nm, layer in zip(xs, shapes, names, raw)]
-        n = len(xs[0])
-        for a, nm in zip(xs, names):
-            if len(a) != n:
-                raise ValueError("Data cardinality is ambiguous: every input must have the "
-                                 f"same number of samples. Received: {nm} has {len(a)}, "
-                                 f"the first input has {n}.")
+        _check_cardinality(xs, names)
         return Batch(xs, single_input=False, keys=keys if isinstance(
             model._inputs_struct, dict) else None)
+    if model.inputs is None and _several_arrays(x):  # a subclassed model's
+        # `call(self, inputs): wide, deep = inputs`, given `fit((x_wide, x_deep), y)`
+        shapes = shapes if isinstance(shapes, list) and len(shapes) == len(x) else [None] * len(x)
+        names = [f"{name}[{i}]" for i in range(len(x))]
+        xs = [data.prepare_x(a, s, nm, model.takes_raw_inputs)
+              for a, s, nm in zip(x, shapes, names)]
+        _check_cardinality(xs, names)
+        return Batch(xs, single_input=False)
     if model.layers == [] and model.__dict__.get("_layers") == []:
         raise ValueError("The model has no layers: add at least one before using it.")
     first = model._graph.inputs[0].node.layer if getattr(model, "_graph", None) else None
     return Batch([_as_input_takes_it(data.prepare_x(x, shapes, name, model.takes_raw_inputs),
                                      first)])
+
+
+def _several_arrays(x):
+    """True for a list or tuple of arrays (a model's several inputs), not for nested lists of
+    numbers (one array written as lists)."""
+    return (isinstance(x, (list, tuple)) and len(x) > 1
+            and all(isinstance(a, np.ndarray) and a.ndim >= 1 for a in x))
+
+
+def _check_cardinality(xs, names):
+    n = len(xs[0])
+    for a, name in zip(xs, names):
+        if len(a) != n:
+            raise ValueError("Data cardinality is ambiguous: every input must have the same "
+                             f"number of samples. Received: {name} has {len(a)}, the first "
+                             f"input has {n}.")
 
 
 def _as_input_takes_it(x, input_layer):

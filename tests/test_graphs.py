@@ -418,6 +418,48 @@ def test_a_model_for_any_size_called_on_a_fixed_size_gives_its_shapes_as_keras()
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
+def wide_and_deep(framework):
+    """Géron's WideAndDeepModel (ch. 10), one output: call() unpacks its two inputs."""
+    class WideAndDeep(framework.Model):
+        def __init__(self, units=8, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden1 = framework.layers.Dense(units, activation="relu")
+            self.hidden2 = framework.layers.Dense(units, activation="relu")
+            self.main_output = framework.layers.Dense(1)
+
+        def call(self, inputs):
+            input_wide, input_deep = inputs
+            hidden2 = self.hidden2(self.hidden1(input_deep))
+            return self.main_output(framework.layers.concatenate([input_wide, hidden2]))
+
+    model = WideAndDeep(name="wide_and_deep")
+    model.compile(loss="mse", optimizer="adam", metrics=["RootMeanSquaredError"])
+    return model
+
+
+def test_a_subclassed_model_takes_a_tuple_of_inputs_as_keras():
+    rng = np.random.default_rng(4)
+    wide, deep = rng.normal(size=(48, 5)).astype(np.float32), rng.normal(size=(48, 6)).astype(
+        np.float32)
+    y = rng.normal(size=(48, 1)).astype(np.float32)
+    ours, theirs = wide_and_deep(minidl), wide_and_deep(keras)
+    ours((wide[:2], deep[:2]))
+    theirs((wide[:2], deep[:2]))
+    theirs.set_weights(ours.get_weights())
+    fit = dict(epochs=2, batch_size=16, shuffle=False, verbose=0,
+               validation_data=((wide[:16], deep[:16]), y[:16]))
+    mine, keras_history = ours.fit((wide, deep), y, **fit).history, theirs.fit(
+        (wide, deep), y, **fit).history
+    assert sorted(mine) == sorted(keras_history)
+    for key in mine:
+        np.testing.assert_allclose(mine[key], keras_history[key], rtol=1e-5)
+    for x in ((wide, deep), [wide, deep]):
+        np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0),
+                                   rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours.evaluate((wide, deep), y, verbose=0),
+                               theirs.evaluate((wide, deep), y, verbose=0), rtol=1e-5)
+
+
 def test_one_feature_models_take_one_dimensional_x_as_keras_does():
     model = minidl.Sequential([minidl.Input((1,)), minidl.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
