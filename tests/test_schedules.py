@@ -154,3 +154,51 @@ def test_fit_with_a_schedule_gives_keras_history(make):
     assert model.optimizer.learning_rate == twin.optimizer.learning_rate.numpy()
     for w, kw in zip(model.get_weights(), twin.get_weights()):
         np.testing.assert_allclose(w, kw, rtol=1e-5, atol=1e-6)
+
+
+# -- the rate as a variable: Géron's callbacks read and set it ---------------------------------
+def exponential_rate_callback(api, factor):
+    """Géron's ExponentialLearningRate (ch. 11): the rate read with .numpy(), multiplied after
+    each batch and set back; the losses and rates recorded."""
+    class ExponentialLearningRate(api.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.rates, self.losses = [], []
+
+        def on_batch_end(self, batch, logs=None):
+            lr = self.model.optimizer.learning_rate.numpy()
+            self.rates.append(float(lr))
+            self.losses.append(logs["loss"])
+            self.model.optimizer.learning_rate = lr * factor
+
+    return ExponentialLearningRate()
+
+
+def test_the_learning_rate_reads_and_assigns_as_kerass_variable():
+    for api in (keras, minidl):
+        optimizer = api.optimizers.SGD(0.1)
+        rate = optimizer.learning_rate
+        assert np.asarray(rate.numpy()).dtype == np.float32
+        assert float(rate.numpy()) == np.float32(0.1)
+        rate.assign(0.05)
+        assert float(optimizer.learning_rate) == float(rate) == np.float32(0.05), api.__name__
+        optimizer.learning_rate = 0.2  # the setter assigns the same variable: `rate` follows
+        assert float(rate) == np.float32(0.2), api.__name__
+    scheduled = minidl.optimizers.SGD(schedules.ExponentialDecay(0.1, 10, 0.5))
+    assert float(scheduled.learning_rate.numpy()) == np.float32(0.1)
+    with pytest.raises(TypeError, match="not settable"):
+        scheduled.learning_rate.assign(0.3)
+
+
+def test_a_callback_reading_the_rate_with_numpy_trains_as_keras():
+    x, y = data()
+    model = minidl.Sequential([minidl.Input((x.shape[1],)), Dense(4, activation="relu"),
+                               Dense(1)])
+    model.compile(optimizer=SGD(1e-3), loss="mse")
+    twin = keras_twin(model)
+    ours, theirs = exponential_rate_callback(minidl, 1.5), exponential_rate_callback(keras, 1.5)
+    fit = dict(epochs=2, batch_size=20, shuffle=False, verbose=0)
+    model.fit(x, y, callbacks=[ours], **fit)
+    twin.fit(x, y, callbacks=[theirs], **fit)
+    np.testing.assert_allclose(ours.rates, theirs.rates, rtol=1e-6)
+    np.testing.assert_allclose(ours.losses, theirs.losses, rtol=1e-5)

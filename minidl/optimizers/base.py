@@ -102,6 +102,26 @@ def learning_rate_state(learning_rate, assigning=False):
     return np.array(learning_rate, config.floatx())
 
 
+class RateVariable(np.ndarray):
+    """`optimizer.learning_rate` as Keras hands it out, a variable: a 0-d array that reads as
+    the rate (`float(lr)`, `lr * 0.5`), with `numpy()` (Géron's ExponentialLearningRate
+    callback reads it so) and, for a float rate, `assign(value)`, which sets the optimizer's
+    rate as `optimizer.learning_rate = value` does."""
+
+    optimizer = None  # the optimizer whose float rate this is (None: a schedule's value)
+
+    def numpy(self):
+        return np.asarray(self)[()].copy()  # a NumPy scalar, as a variable's numpy()
+
+    def assign(self, value):
+        if self.optimizer is None:
+            raise TypeError("This learning rate comes from a `LearningRateSchedule`: it is not "
+                            "settable. Instantiate the optimizer with a float `learning_rate` "
+                            "to set it.")
+        self.optimizer.learning_rate = value
+        return self.optimizer.learning_rate
+
+
 # Keras options minidl does not implement: each with the value that means "off", and what it is.
 # (ema_momentum and ema_overwrite_frequency do nothing without use_ema, in Keras too.)
 _UNSUPPORTED = {"use_ema": (False, "a moving average of the weights"),
@@ -164,8 +184,13 @@ class Optimizer:
     # -- the learning rate ------------------------------------------------------------------------
     @property
     def learning_rate(self):
-        """The learning rate the next step will use, as a 0-d floatx array."""
-        return np.asarray(self._current_learning_rate(), config.floatx())
+        """The learning rate the next step will use, as a 0-d floatx array: for a float rate,
+        the optimizer's own (a RateVariable, Keras's variable: `.numpy()`, `.assign(x)`)."""
+        rate = np.asarray(self._current_learning_rate(), config.floatx())
+        settable = rate is self._learning_rate
+        rate = rate.view(RateVariable)
+        rate.optimizer = self if settable else None
+        return rate
 
     @learning_rate.setter
     def learning_rate(self, value):
@@ -175,7 +200,11 @@ class Optimizer:
                 "`learning_rate` constructor argument, hence its learning rate is not settable. "
                 "If you need the learning rate to be settable, you should instantiate the "
                 "optimizer with a float `learning_rate` argument.")
-        self._learning_rate = learning_rate_state(value, assigning=True)
+        value = learning_rate_state(value, assigning=True)
+        if isinstance(value, np.ndarray) and isinstance(self._learning_rate, np.ndarray):
+            self._learning_rate[...] = value  # in place, as Keras assigns its variable: an
+        else:  # `lr = optimizer.learning_rate` read before follows
+            self._learning_rate = value
 
     def _current_learning_rate(self):
         """The rate for the step about to be taken: a schedule is read at `iterations`."""
