@@ -11,6 +11,8 @@ minidl.ops call and the NumPy arithmetic on the arrays they return is written on
 with its own derivative. `gradient` walks it back from the target, which starts with
 d target / d target = 1 (a target with several values: their sum, as TensorFlow).
 """
+import warnings
+
 import numpy as np
 
 from minidl.ops import backprop
@@ -95,6 +97,7 @@ class GradientTape:
                                           zip(grads[len(variables):], reached)]
         else:  # nothing recorded made the target: no source reaches it (TensorFlow: None)
             grads = [None] * (len(variables) + len(arrays))
+        _warn_unreached_arrays(arrays, grads[len(variables):])
         by_variable = iter(grads[:len(variables)])
         by_array = iter(grads[len(variables):])
         flat_grads = []
@@ -120,6 +123,22 @@ class GradientTape:
         """For each watched array: does a recorded call take it?"""
         taken = {id(x) for record in self._tape.records for x in record.inputs}
         return [id(a) in taken for a in arrays]
+
+
+def _warn_unreached_arrays(arrays, grads):
+    """A warning for a float array the target does not reach: TensorFlow records everything
+    done with a watched constant (Géron's `tape.watch(c1); z = 3 * c1 ** 2 + ...`), minidl
+    only the layers and minidl.ops calls on a plain NumPy array, not its NumPy operators."""
+    unreached = [a for a, g in zip(arrays, grads)
+                 if g is None and np.asarray(a).dtype.kind == "f"]
+    if unreached:
+        warnings.warn(
+            f"GradientTape.gradient: nothing recorded reaches {len(unreached)} watched "
+            f"array(s) (shape {np.shape(unreached[0])}), so the gradient is None. minidl "
+            "records layer calls, minidl.ops calls and the NumPy operators applied to a "
+            "minidl.Variable or to what those return, but not NumPy operators (x * y, "
+            "x ** 2) applied to a plain NumPy array: make it a minidl.Variable(x), or "
+            "compute with minidl.ops (ops.multiply(x, y)).", stacklevel=3)
 
 
 _FIRST_DERIVATIVES_ONLY = (

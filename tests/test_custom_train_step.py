@@ -564,3 +564,27 @@ def test_a_train_step_that_returns_no_dict_fails_as_in_keras():
     for api in (keras, minidl):
         with pytest.raises(AttributeError, match="has no attribute 'items'"):
             make(api).fit(X, Y, epochs=1, batch_size=16, verbose=0)
+
+
+def test_gerons_autodiff_example_with_variables_and_a_warning_for_plain_constants():
+    """Géron ch. 12: f(w1, w2) = 3 w1**2 + 2 w1 w2 differentiated at (5, 3) gives (36, 10) as
+    TensorFlow's. A watched plain NumPy constant's operators are not recorded by minidl:
+    the gradient is None, with a warning saying what to do (TensorFlow records them)."""
+    def f(w1, w2):
+        return 3 * w1 ** 2 + 2 * w1 * w2
+
+    w1, w2 = minidl.Variable(5.0), minidl.Variable(3.0)
+    with minidl.GradientTape() as tape:
+        z = f(w1, w2)
+    tw1, tw2 = tf.Variable(5.0), tf.Variable(3.0)
+    with tf.GradientTape() as tf_tape:
+        tz = f(tw1, tw2)
+    assert [float(g) for g in tape.gradient(z, [w1, w2])] == \
+        [float(g) for g in tf_tape.gradient(tz, [tw1, tw2])] == [36.0, 10.0]
+    c1, c2 = minidl.ops.convert_to_tensor(5.0), minidl.ops.convert_to_tensor(3.0)
+    with minidl.GradientTape() as tape:
+        tape.watch(c1)
+        tape.watch(c2)
+        z = f(c1, c2)
+    with pytest.warns(UserWarning, match="make it a minidl.Variable"):
+        assert tape.gradient(z, [c1, c2]) == [None, None]
