@@ -155,32 +155,85 @@ def block(inputs, activation="swish", drop_rate=0.0, name="", filters_in=32, fil
     return x
 
 
-def _model(width, depth, size, dropout, weights_name):
-    """EfficientNetB0 ... B7 (one function each below)."""
-    def build(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
-              pooling=None, classes=1000, classifier_activation="softmax",
-              name=f"efficientnet{weights_name}"):
-        return EfficientNet(width, depth, size, dropout, name=name, include_top=include_top,
-                            weights=weights, input_tensor=input_tensor,
-                            input_shape=input_shape, pooling=pooling, classes=classes,
-                            classifier_activation=classifier_activation,
-                            weights_name=weights_name)
-    build.__name__ = build.__qualname__ = f"EfficientNet{weights_name.upper()}"
-    build.__doc__ = (f"EfficientNet{weights_name.upper()}: widths x{width}, repeats x{depth}, "
-                     f"{size}x{size} images by default, dropout {dropout} before the top. "
-                     "VGG16's arguments; it takes raw pixels (0-255): preprocess_input "
-                     "returns them unchanged.")
-    return build
+def EfficientNetB0(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+                   pooling=None, classes=1000, classifier_activation="softmax",
+                   name="efficientnetb0"):
+    """EfficientNetB0: the base network, 224x224 images by default. VGG16's arguments;
+    it takes raw pixels (0-255), its preprocess_input returns them as they are."""
+    return EfficientNet(1.0, 1.0, 224, 0.2, name=name, include_top=include_top,
+                        weights=weights, input_tensor=input_tensor, input_shape=input_shape,
+                        pooling=pooling, classes=classes,
+                        classifier_activation=classifier_activation, weights_name="b0")
 
 
-EfficientNetB0 = _model(1.0, 1.0, 224, 0.2, "b0")
-EfficientNetB1 = _model(1.0, 1.1, 240, 0.2, "b1")
-EfficientNetB2 = _model(1.1, 1.2, 260, 0.3, "b2")
-EfficientNetB3 = _model(1.2, 1.4, 300, 0.3, "b3")
-EfficientNetB4 = _model(1.4, 1.8, 380, 0.4, "b4")
-EfficientNetB5 = _model(1.6, 2.2, 456, 0.4, "b5")
-EfficientNetB6 = _model(1.8, 2.6, 528, 0.5, "b6")
-EfficientNetB7 = _model(2.0, 3.1, 600, 0.5, "b7")
+def EfficientNetB1(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+                   pooling=None, classes=1000, classifier_activation="softmax",
+                   name="efficientnetb1"):
+    """EfficientNetB1: B0's widths x1.0, repeats x1.1, 240x240 images, dropout 0.2."""
+    return EfficientNet(1.0, 1.1, 240, 0.2, name=name, include_top=include_top,
+                        weights=weights, input_tensor=input_tensor, input_shape=input_shape,
+                        pooling=pooling, classes=classes,
+                        classifier_activation=classifier_activation, weights_name="b1")
+
+
+def EfficientNetB2(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+                   pooling=None, classes=1000, classifier_activation="softmax",
+                   name="efficientnetb2"):
+    """EfficientNetB2: B0's widths x1.1, repeats x1.2, 260x260 images, dropout 0.3."""
+    return EfficientNet(1.1, 1.2, 260, 0.3, name=name, include_top=include_top,
+                        weights=weights, input_tensor=input_tensor, input_shape=input_shape,
+                        pooling=pooling, classes=classes,
+                        classifier_activation=classifier_activation, weights_name="b2")
+
+
+def EfficientNetB3(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+                   pooling=None, classes=1000, classifier_activation="softmax",
+                   name="efficientnetb3"):
+    """EfficientNetB3: B0's widths x1.2, repeats x1.4, 300x300 images, dropout 0.3."""
+    return EfficientNet(1.2, 1.4, 300, 0.3, name=name, include_top=include_top,
+                        weights=weights, input_tensor=input_tensor, input_shape=input_shape,
+                        pooling=pooling, classes=classes,
+                        classifier_activation=classifier_activation, weights_name="b3")
+
+
+def EfficientNetB4(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+                   pooling=None, classes=1000, classifier_activation="softmax",
+                   name="efficientnetb4"):
+    """EfficientNetB4: B0's widths x1.4, repeats x1.8, 380x380 images, dropout 0.4."""
+    return EfficientNet(1.4, 1.8, 380, 0.4, name=name, include_top=include_top,
+                        weights=weights, input_tensor=input_tensor, input_shape=input_shape,
+                        pooling=pooling, classes=classes,
+                        classifier_activation=classifier_activation, weights_name="b4")
+
+
+def EfficientNetB5(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+                   pooling=None, classes=1000, classifier_activation="softmax",
+                   name="efficientnetb5"):
+    """EfficientNetB5: B0's widths x1.6, repeats x2.2, 456x456 images, dropout 0.4."""
+    return EfficientNet(1.6, 2.2, 456, 0.4, name=name, include_top=include_top,
+                        weights=weights, input_tensor=input_tensor, input_shape=input_shape,
+                        pooling=pooling, classes=classes,
+                        classifier_activation=classifier_activation, weights_name="b5")
+
+
+def EfficientNetB6(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+                   pooling=None, classes=1000, classifier_activation="softmax",
+                   name="efficientnetb6"):
+    """EfficientNetB6: B0's widths x1.8, repeats x2.6, 528x528 images, dropout 0.5."""
+    return EfficientNet(1.8, 2.6, 528, 0.5, name=name, include_top=include_top,
+                        weights=weights, input_tensor=input_tensor, input_shape=input_shape,
+                        pooling=pooling, classes=classes,
+                        classifier_activation=classifier_activation, weights_name="b6")
+
+
+def EfficientNetB7(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+                   pooling=None, classes=1000, classifier_activation="softmax",
+                   name="efficientnetb7"):
+    """EfficientNetB7: B0's widths x2.0, repeats x3.1, 600x600 images, dropout 0.5."""
+    return EfficientNet(2.0, 3.1, 600, 0.5, name=name, include_top=include_top,
+                        weights=weights, input_tensor=input_tensor, input_shape=input_shape,
+                        pooling=pooling, classes=classes,
+                        classifier_activation=classifier_activation, weights_name="b7")
 
 
 def preprocess_input(x, data_format=None):
