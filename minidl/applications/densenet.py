@@ -81,13 +81,9 @@ def DenseNet(blocks, include_top=True, weights="imagenet", input_tensor=None,
     x = batch_norm("bn")(x)
     x = layers.Activation("relu", name="relu")(x)
     if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+        x = imagenet_utils.classifier(x, classes, classifier_activation, weights, "avg_pool")
+    else:
+        x = imagenet_utils.pooled(x, pooling, "avg_pool", "max_pool")
     model = imagenet_utils.functional_model(input_tensor, img_input, x, name)
     weights_name, with_top, without_top = HASHES[tuple(blocks)]
     top = "" if include_top else "_notop"

@@ -104,10 +104,8 @@ def EfficientNet(width_coefficient, depth_coefficient, default_size, dropout_rat
         imagenet_utils.validate_activation(classifier_activation, weights)
         x = layers.Dense(classes, activation=classifier_activation,
                          kernel_initializer=DENSE_KERNEL_INITIALIZER, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    else:
+        x = imagenet_utils.pooled(x, pooling, "avg_pool", "max_pool")
     model = imagenet_utils.functional_model(input_tensor, img_input, x, name)
     suffix, index = (".h5", 0) if include_top else ("_notop.h5", 1)
     return imagenet_utils.load_weights(  # (Keras's file is named after the model's name)

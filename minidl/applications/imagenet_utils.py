@@ -205,6 +205,28 @@ def validate_activation(classifier_activation, weights):
             f"`include_top=True`; Received: classifier_activation={classifier_activation}")
 
 
+def classifier(x, classes, classifier_activation, weights, pool_name=None):
+    """The usual top: each channel's mean over the image, then Dense(classes), named
+    "predictions" (softmax or nothing with pretrained weights)."""
+    from minidl import layers
+
+    x = layers.GlobalAveragePooling2D(name=pool_name)(x)
+    validate_activation(classifier_activation, weights)
+    return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+
+
+def pooled(x, pooling, avg_name=None, max_name=None):
+    """Without the top: the last feature maps (pooling=None), or a vector of each channel's
+    mean ("avg") or max ("max") over the image."""
+    from minidl import layers
+
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name=avg_name)(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name=max_name)(x)
+    return x
+
+
 def image_input(input_tensor, input_shape):
     """The model's Input: a new one of `input_shape`, or the KerasTensor given."""
     from minidl.backend import is_keras_tensor

@@ -61,10 +61,8 @@ def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, inc
         x = layers.Reshape((classes,), name="reshape_2")(x)
         imagenet_utils.validate_activation(classifier_activation, weights)
         x = layers.Activation(activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
+    else:
+        x = imagenet_utils.pooled(x, pooling)
     name = name if name is not None else f"mobilenet_{alpha:0.2f}_{rows}"
     model = imagenet_utils.functional_model(input_tensor, img_input, x, name)
     top = "" if include_top else "_no_top"

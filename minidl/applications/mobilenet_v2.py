@@ -91,13 +91,9 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
     x = batch_norm("Conv_1_bn")(x)
     x = layers.ReLU(6.0, name="out_relu")(x)
     if include_top:
-        x = layers.GlobalAveragePooling2D()(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
+        x = imagenet_utils.classifier(x, classes, classifier_activation, weights)
+    else:
+        x = imagenet_utils.pooled(x, pooling)
     name = name if name is not None else f"mobilenetv2_{alpha:0.2f}_{rows}"
     model = imagenet_utils.functional_model(input_tensor, img_input, x, name)
     top = "" if include_top else "_no_top"

@@ -38,10 +38,8 @@ def VGG(convolutions, weights_name, name, include_top=True, weights="imagenet", 
         x = layers.Dense(4096, activation="relu", name="fc2")(x)
         imagenet_utils.validate_activation(classifier_activation, weights)
         x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
+    else:
+        x = imagenet_utils.pooled(x, pooling)
     model = imagenet_utils.functional_model(input_tensor, img_input, x, name)
     top = "" if include_top else "_notop"
     return imagenet_utils.load_weights(

@@ -49,13 +49,9 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
         x = layers.BatchNormalization(axis=-1, name=f"block14_sepconv{i}_bn")(x)
         x = layers.Activation("relu", name=f"block14_sepconv{i}_act")(x)
     if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
+        x = imagenet_utils.classifier(x, classes, classifier_activation, weights, "avg_pool")
+    else:
+        x = imagenet_utils.pooled(x, pooling)
     model = imagenet_utils.functional_model(input_tensor, img_input, x, name)
     top = "" if include_top else "_notop"
     return imagenet_utils.load_weights(
