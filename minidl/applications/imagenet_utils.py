@@ -227,6 +227,17 @@ def pooled(x, pooling, avg_name=None, max_name=None):
     return x
 
 
+def weights_size(rows, cols, sizes):
+    """The image size of the ImageNet weights to load: the input's, if it is square and one
+    of the `sizes` Keras has weights for, else 224, with Keras's warning (MobileNets)."""
+    if rows == cols and rows in sizes:
+        return rows
+    warnings.warn(f"`input_shape` is undefined or non-square, or `rows` is not in "
+                  f"{list(sizes)}. Weights for input shape (224, 224) will be loaded as the "
+                  "default.", stacklevel=3)
+    return 224
+
+
 def image_input(input_tensor, input_shape):
     """The model's Input: a new one of `input_shape`, or the KerasTensor given."""
     from minidl.backend import is_keras_tensor

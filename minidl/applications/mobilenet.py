@@ -7,8 +7,6 @@ A 3x3 stride-2 convolution, then 13 depthwise-separable blocks:
 `alpha` scales every width, `depth_multiplier` the depthwise outputs per channel. The top is
 a 1x1 convolution over the pooled features (with dropout before it), reshaped to (classes,).
 """
-import warnings
-
 from minidl import config, layers
 from minidl.applications import imagenet_utils
 from minidl.applications.imagenet_utils import decode_predictions  # noqa: F401  (re-exported)
@@ -44,11 +42,7 @@ def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, inc
         if alpha not in ALPHAS:
             raise ValueError("If imagenet weights are being loaded, alpha can be one of"
                              f"`0.25`, `0.50`, `0.75` or `1.0` only.  Received alpha={alpha}")
-        if rows != cols or rows not in SIZES:
-            rows = 224
-            warnings.warn("`input_shape` is undefined or non-square, or `rows` is not in "
-                          "[128, 160, 192, 224]. Weights for input shape (224, 224) will be "
-                          "loaded as the default.", stacklevel=2)
+        rows = imagenet_utils.weights_size(rows, cols, SIZES)
     img_input = imagenet_utils.image_input(input_tensor, input_shape)
     x = conv_block(img_input, 32, alpha, strides=(2, 2))
     for block_id, (filters, stride) in enumerate(BLOCKS, start=1):

@@ -10,8 +10,6 @@ Its inverted residual block widens, filters each channel on its own, and narrows
 ReLU6 is min(max(x, 0), 6). `alpha` scales every width (the filters are rounded to
 multiples of 8, as Keras's _make_divisible).
 """
-import warnings
-
 from minidl import config, layers
 from minidl.applications import imagenet_utils
 from minidl.applications.imagenet_utils import decode_predictions  # noqa: F401  (re-exported)
@@ -72,11 +70,7 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
             raise ValueError("If imagenet weights are being loaded, alpha must be one of "
                              "`0.35`, `0.50`, `0.75`, `1.0`, `1.3` or `1.4` only; Received "
                              f"`alpha={alpha}`")
-        if rows != cols or rows not in SIZES:
-            rows = 224
-            warnings.warn("`input_shape` is undefined or non-square, or `rows` is not in "
-                          "[96, 128, 160, 192, 224]. Weights for input shape (224, 224) will "
-                          "be loaded as the default.", stacklevel=2)
+        rows = imagenet_utils.weights_size(rows, cols, SIZES)
     img_input = imagenet_utils.image_input(input_tensor, input_shape)
 
     x = layers.Conv2D(make_divisible(32 * alpha, 8), kernel_size=3, strides=(2, 2),
